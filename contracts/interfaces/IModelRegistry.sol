@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title IModelRegistry
+/// @notice Model owners publish ONNX models (content hash, URI, royalty, license fee) as versioned entries.
+/// Providers take a license before a device may offer a model.
+interface IModelRegistry {
+    /// @notice One published model version.
+    struct Model {
+        /// @notice Current owner; receives license fees and may withdraw royalties.
+        address owner;
+        /// @notice Royalty in basis points taken from every claimed inference payment.
+        uint16 royaltyBps;
+        /// @notice True once the owner deprecated the version: no new licenses, offerings or channels.
+        bool deprecated;
+        /// @notice Version number, 1 for a model without predecessor.
+        uint32 version;
+        /// @notice Id of the version this one replaces, 0 for none.
+        uint64 predecessor;
+        /// @notice Token the one-time license fee is paid in (ignored when the fee is 0).
+        address licenseToken;
+        /// @notice One-time license fee a provider pays to the owner; 0 for a free license.
+        uint96 licenseFee;
+        /// @notice sha256 of the .onnx file.
+        bytes32 contentHash;
+        /// @notice Human-readable model name.
+        string name;
+        /// @notice Where the .onnx file can be fetched from.
+        string uri;
+    }
+
+    /// @notice Parameters of a new model or version.
+    struct ModelParams {
+        /// @notice Human-readable model name; must not be empty.
+        string name;
+        /// @notice sha256 of the .onnx file; must not be zero.
+        bytes32 contentHash;
+        /// @notice Where the .onnx file can be fetched from.
+        string uri;
+        /// @notice Royalty in basis points, at most MAX_ROYALTY_BPS.
+        uint16 royaltyBps;
+        /// @notice Token the license fee is paid in; may be zero only when the fee is 0.
+        address licenseToken;
+        /// @notice One-time license fee.
+        uint96 licenseFee;
+    }
+
+    /// @notice The model id does not exist.
+    /// @param modelId The unknown id.
+    error ModelNotFound(uint256 modelId);
+    /// @notice The caller is not the owner of the model.
+    /// @param modelId The model.
+    /// @param caller The caller.
+    error NotModelOwner(uint256 modelId, address caller);
+    /// @notice The royalty exceeds the cap.
+    /// @param royaltyBps The requested royalty.
+    /// @param maxBps The cap.
+    error RoyaltyTooHigh(uint16 royaltyBps, uint16 maxBps);
+    /// @notice The content hash is zero.
+    error EmptyContentHash();
+    /// @notice The model name is empty.
+    error EmptyName();
+    /// @notice A license fee was set without a token to pay it in.
+    error LicenseTokenMissing();
+    /// @notice The model version is deprecated.
+    /// @param modelId The model.
+    error ModelIsDeprecated(uint256 modelId);
+    /// @notice The predecessor already has a successor; versions form a line, not a tree.
+    /// @param predecessor The predecessor id.
+    /// @param successor Its existing successor.
+    error VersionAlreadySuperseded(uint256 predecessor, uint256 successor);
+    /// @notice The licensee already holds a license for the model.
+    /// @param modelId The model.
+    /// @param licensee The licensee.
+    error AlreadyLicensed(uint256 modelId, address licensee);
+    /// @notice The new owner is the zero address.
+    error ZeroOwner();
+
+    /// @notice A model or a new version was published.
+    /// @param modelId The new id.
+    /// @param owner Its owner.
+    /// @param predecessor The version it replaces, 0 for none.
+    /// @param version Its version number.
+    /// @param contentHash sha256 of the .onnx file.
+    /// @param royaltyBps Royalty in basis points.
+    /// @param licenseToken Token of the license fee.
+    /// @param licenseFee One-time license fee.
+    /// @param name Model name.
+    /// @param uri Model URI.
+    event ModelPublished(
+        uint256 indexed modelId,
+        address indexed owner,
+        uint256 indexed predecessor,
+        uint32 version,
+        bytes32 contentHash,
+        uint16 royaltyBps,
+        address licenseToken,
+        uint96 licenseFee,
+        string name,
+        string uri
+    );
+    /// @notice The owner changed the royalty or license fee; running channels keep their snapshot.
+    /// @param modelId The model.
+    /// @param royaltyBps The new royalty.
+    /// @param licenseFee The new license fee.
+    event ModelTermsUpdated(uint256 indexed modelId, uint16 royaltyBps, uint96 licenseFee);
+    /// @notice The model changed owner.
+    /// @param modelId The model.
+    /// @param previousOwner The old owner.
+    /// @param newOwner The new owner.
+    event ModelOwnershipTransferred(uint256 indexed modelId, address indexed previousOwner, address indexed newOwner);
+    /// @notice The model version was deprecated.
+    /// @param modelId The model.
+    event ModelDeprecated(uint256 indexed modelId);
+    /// @notice A provider took a license.
+    /// @param modelId The model.
+    /// @param licensee The licensed provider.
+    /// @param payer Who paid the fee.
+    /// @param token Fee token.
+    /// @param fee Fee paid to the model owner.
+    event LicenseTaken(uint256 indexed modelId, address indexed licensee, address indexed payer, address token, uint256 fee);
+
+    /// @notice Largest royalty a model may set, in basis points.
+    function MAX_ROYALTY_BPS() external view returns (uint16);
+    /// @notice Publishes a new model (version 1). Returns its id.
+    function publish(ModelParams calldata params) external returns (uint256 modelId);
+    /// @notice Publishes a new version of `predecessor` (caller must own it). Returns its id.
+    function publishVersion(uint256 predecessor, ModelParams calldata params) external returns (uint256 modelId);
+    /// @notice Changes royalty and license fee for new channels and new licenses.
+    function setTerms(uint256 modelId, uint16 royaltyBps, uint96 licenseFee) external;
+    /// @notice Transfers ownership of a model version.
+    function transferModelOwnership(uint256 modelId, address newOwner) external;
+    /// @notice Deprecates a model version.
+    function deprecate(uint256 modelId) external;
+    /// @notice Takes a license for `licensee`, paying the fee from the caller to the owner.
+    function takeLicense(uint256 modelId, address licensee) external;
+    /// @notice Whether `licensee` holds a license for `modelId`.
+    function hasLicense(uint256 modelId, address licensee) external view returns (bool);
+    /// @notice The full model record.
+    function getModel(uint256 modelId) external view returns (Model memory);
+    /// @notice Owner and royalty, as the payment channels need them at open; reverts for unknown or deprecated models.
+    function channelTerms(uint256 modelId) external view returns (address owner, uint16 royaltyBps);
+    /// @notice Id of the version that replaced `modelId`, 0 for none.
+    function successorOf(uint256 modelId) external view returns (uint256);
+    /// @notice Number of model versions published; ids run from 1 to this.
+    function modelCount() external view returns (uint256);
+}

@@ -1,0 +1,55 @@
+// EIP-712 domains and types of every message Edgepay signs. One definition for worker, web, client and tests.
+import type { Address, TypedDataDomain } from "viem";
+
+/** Domain of vouchers, cooperative closes and receipts: binds chain id and the PaymentChannels contract. */
+export function channelsDomain(chainId: number, paymentChannels: Address) {
+  return { name: "Edgepay PaymentChannels", version: "1", chainId, verifyingContract: paymentChannels } as const satisfies TypedDataDomain;
+}
+
+/** Domain of a device key's binding to its owner. */
+export function deviceRegistryDomain(chainId: number, deviceRegistry: Address) {
+  return { name: "Edgepay DeviceRegistry", version: "1", chainId, verifyingContract: deviceRegistry } as const satisfies TypedDataDomain;
+}
+
+/** Buyer -> provider: "the provider may claim up to cumulativeAmount from channelId". */
+export const voucherTypes = {
+  Voucher: [
+    { name: "channelId", type: "bytes32" },
+    { name: "cumulativeAmount", type: "uint256" },
+  ],
+} as const;
+
+/** Device -> buyer: "I will claim no more than cumulativeAmount; close now". */
+export const closeTypes = {
+  CloseChannel: [
+    { name: "channelId", type: "bytes32" },
+    { name: "cumulativeAmount", type: "uint256" },
+  ],
+} as const;
+
+/** Device key -> registry: "this device belongs to owner" (valid until deadline). */
+export const deviceBindingTypes = {
+  DeviceBinding: [
+    { name: "device", type: "address" },
+    { name: "owner", type: "address" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;
+
+/**
+ * Device -> buyer, for every answer: what was paid, which model answered, on what input, with what output.
+ * `sequence` is device-wide and `previous` is the hash of the device's previous receipt (a hash chain).
+ */
+export const receiptTypes = {
+  Receipt: [
+    { name: "channelId", type: "bytes32" },
+    { name: "cumulativeAmount", type: "uint256" },
+    { name: "sequence", type: "uint64" },
+    { name: "modelId", type: "uint256" },
+    { name: "modelHash", type: "bytes32" },
+    { name: "inputHash", type: "bytes32" },
+    { name: "outputHash", type: "bytes32" },
+    { name: "previous", type: "bytes32" },
+    { name: "timestamp", type: "uint64" },
+  ],
+} as const;

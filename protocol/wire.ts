@@ -1,0 +1,100 @@
+// The worker's HTTP protocol: schemas of what crosses the wire, and the stable error codes.
+import { z } from "zod";
+import { tensorMapWire } from "./tensors.ts";
+import { signedReceiptWire } from "./receipt.ts";
+
+/** Stable, snake_case error codes of the worker's JSON errors: `{ "error": { "code", "message" } }`. */
+export const ERROR_CODES = [
+  "bad_request",
+  "invalid_json",
+  "body_too_large",
+  "unsupported_media_type",
+  "not_found",
+  "unknown_model",
+  "invalid_tensor",
+  "payment_required",
+  "invalid_voucher",
+  "invalid_signature",
+  "unknown_channel",
+  "wrong_device",
+  "wrong_model",
+  "channel_closing",
+  "channel_settled",
+  "voucher_stale",
+  "amount_too_low",
+  "amount_exceeds_deposit",
+  "channel_busy",
+  "inference_failed",
+  "unavailable",
+  "internal_error",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const errorBodyWire = z.object({
+  error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof errorBodyWire>;
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+const uint = z.string().regex(/^[0-9]{1,78}$/);
+
+export const tensorSpecWire = z.object({ name: z.string(), type: z.string(), dims: z.array(z.union([z.number(), z.string()])) });
+
+/** GET /v1/offerings */
+export const offeringsWire = z.object({
+  device: address,
+  payee: address,
+  chainId: z.number(),
+  paymentChannels: address,
+  models: z.array(
+    z.object({
+      modelId: uint,
+      name: z.string(),
+      modelHash: bytes32,
+      token: address,
+      price: uint,
+      royaltyBps: z.number(),
+      inputs: z.array(tensorSpecWire),
+      outputs: z.array(tensorSpecWire),
+    }),
+  ),
+});
+export type OfferingsWire = z.infer<typeof offeringsWire>;
+
+/** POST /v1/infer/:modelId request body. */
+export const inferRequestWire = z.object({ inputs: tensorMapWire });
+export type InferRequestWire = z.infer<typeof inferRequestWire>;
+
+/** 402 payment requirements (in the spirit of x402's PaymentRequirements). */
+export const paymentRequirementsWire = z.object({
+  scheme: z.literal("edgepay-channel"),
+  chainId: z.number(),
+  paymentChannels: address,
+  token: address,
+  device: address,
+  payee: address,
+  modelId: uint,
+  price: uint,
+  royaltyBps: z.number(),
+  /** Channel the voucher was for, when the request named one. */
+  channelId: bytes32.optional(),
+  /** Highest cumulative amount the worker accepted on that channel ("0" for none). */
+  lastAccepted: uint,
+  /** Smallest cumulative amount the next voucher must carry. */
+  required: uint,
+  /** Deposit the worker knows for that channel. */
+  deposit: uint.optional(),
+});
+export type PaymentRequirementsWire = z.infer<typeof paymentRequirementsWire>;
+
+export const paymentRequiredBodyWire = errorBodyWire.extend({ payment: paymentRequirementsWire });
+
+/** 200 answer of POST /v1/infer/:modelId. */
+export const inferResponseWire = z.object({
+  outputs: tensorMapWire,
+  receipt: signedReceiptWire,
+  /** Price charged for this answer. */
+  price: uint,
+});
+export type InferResponseWire = z.input<typeof inferResponseWire>;
