@@ -1,0 +1,607 @@
+// The buyer client: channels on-chain, and pay-per-call inference against one or more workers.
+//
+// Payment rules, so that a retry never pays twice for one answer:
+// - A voucher's amount is fixed before the request is sent and recorded (`signed`) before it leaves the process.
+// - A network failure re-sends the *same* voucher header (same amount, same signature, same MAC). The worker either
+//   never saw it (it is accepted now), or it already accepted it and answers the stored answer and receipt again
+//   (worker/ replays an identical voucher with identical inputs), so one amount buys one answer.
+// - A 402 carries the worker's `lastAccepted` and `required`; the client moves its counter to `lastAccepted` only
+//   when that is at most what it signed, and never pays more than one price above it.
+// - Requests on one channel are serialised in this process; cumulative vouchers need an order.
+import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { closeTypes, channelsDomain } from "../eip712.ts";
+import type { SignedReceipt } from "../receipt.ts";
+import { sessionKey, voucherMac } from "../session.ts";
+import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
+import { channelIdOf, type ChannelTerms } from "../terms.ts";
+import { encodeVoucherHeader, signVoucher } from "../voucher.ts";
+import type { OfferingsWire } from "../wire.ts";
+import {
+  closeChannelCooperatively,
+  listChannelsOf,
+  openChannel,
+  readChannel,
+  readModelHash,
+  readOfferingTerms,
+  readRegistries,
+  requestCloseChannel,
+  topUpChannel,
+  withdrawChannel,
+  type Approval,
+  type BuyerWallet,
+  type ChainContext,
+  type ChannelListing,
+  type Registries,
+} from "./chain.ts";
+import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
+import { addressOfPublicKey, randomUint256 } from "./keys.ts";
+import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type ReceiptRecord } from "./store.ts";
+import { verifyReceipt } from "./verify.ts";
+import { fetchOfferings, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+
+export interface AutoOpen {
+  /** Deposit of a channel opened automatically when no channel with credit exists for the chosen device. */
+  deposit: bigint;
+  approval?: Approval;
+}
+
+export interface BuyerOptions {
+  publicClient: PublicClient;
+  /** The payer's wallet; needed to open, top up and close, not to pay on an existing channel. */
+  wallet?: BuyerWallet;
+  paymentChannels: Address;
+  store?: BuyerStore;
+  http?: HttpOptions;
+  /** Times a request is re-sent unchanged after a network failure before the device counts as down. */
+  retries?: number;
+  retryDelayMs?: number;
+  /** Seconds an offerings answer is reused. */
+  offeringsTtlSeconds?: number;
+  autoOpen?: AutoOpen;
+  /** Progress events (opening a channel, failing over, ...) for UIs and logs. */
+  onEvent?: (event: BuyerEvent) => void;
+}
+
+export type BuyerEvent =
+  | { type: "channel_opening"; endpoint?: string; device: Address; modelId: bigint; deposit: bigint }
+  | { type: "channel_opened"; channelId: Hex }
+  | { type: "resync"; channelId: Hex; lastAccepted: bigint; code: string }
+  | { type: "retry"; endpoint: string; attempt: number; error: string }
+  | { type: "failover"; from: string; error: string };
+
+export interface InferOptions {
+  /** Workers offering the model, tried in order: the next one is used when one stops answering. */
+  workers: string[];
+  autoOpen?: AutoOpen;
+}
+
+export interface InferResult {
+  outputs: Record<string, Tensor>;
+  receipt: SignedReceipt;
+  price: bigint;
+  channelId: Hex;
+  device: Address;
+  endpoint: string;
+}
+
+export interface OpenArgs {
+  device: Address;
+  modelId: bigint;
+  token: Address;
+  deposit: bigint;
+  approval?: Approval;
+  /** Worker URL, remembered for cooperative close. */
+  endpoint?: string;
+}
+
+export interface ChannelSummary extends ChannelListing {
+  /** deposit - max(claimed on-chain, paid as this client knows it). */
+  remaining: bigint;
+  /** Paid as this client knows it (receipts and worker reports); undefined when the store has no record. */
+  paid?: bigint;
+  /** Whether this store holds the channel's session key (it can pay on it). */
+  hasKey: boolean;
+}
+
+/** Errors after which the next worker in the list is tried. */
+const FAILOVER_CODES: readonly ClientErrorCode[] = ["worker_unreachable", "bad_worker_response", "model_not_offered", "offering_mismatch", "no_channel", "insufficient_credit", "worker_rejected"];
+
+/** The request itself is wrong: another device would refuse it too. */
+const INPUT_ERRORS = ["bad_request", "invalid_json", "body_too_large", "unsupported_media_type", "invalid_tensor"];
+
+function canFailOver(error: EdgepayClientError): boolean {
+  if (!FAILOVER_CODES.includes(error.code)) return false;
+  return !(error.code === "worker_rejected" && error.workerCode && INPUT_ERRORS.includes(error.workerCode));
+}
+
+export class Buyer {
+  readonly publicClient: PublicClient;
+  readonly wallet?: BuyerWallet;
+  readonly paymentChannels: Address;
+  readonly store: BuyerStore;
+  readonly #opts: BuyerOptions;
+  readonly #ctx: ChainContext;
+  #chainId?: number;
+  #registries?: Promise<Registries>;
+  readonly #modelHashes = new Map<string, Promise<Hex>>();
+  readonly #offerings = new Map<string, { at: number; value: Promise<VerifiedOfferings> }>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #macKeys = new Map<string, Uint8Array>();
+  /** Channels the worker has seen a fully signed voucher on in this process (the MAC can be used from then on). */
+  readonly #macReady = new Set<string>();
+  readonly #checked = new Set<string>();
+  readonly #lastSequence = new Map<string, bigint>();
+
+  constructor(options: BuyerOptions) {
+    this.#opts = options;
+    this.publicClient = options.publicClient;
+    this.wallet = options.wallet;
+    this.paymentChannels = options.paymentChannels;
+    this.store = options.store ?? new MemoryBuyerStore();
+    this.#ctx = { publicClient: options.publicClient, paymentChannels: options.paymentChannels };
+  }
+
+  // ------------------------------------------------------------------ channels
+
+  /** Opens a channel whose signer is a fresh session key kept in the store. */
+  async open(args: OpenArgs): Promise<ChannelRecord> {
+    const wallet = this.#requireWallet("open a channel");
+    if (args.deposit <= 0n) throw new EdgepayClientError("bad_argument", "the deposit must be above 0");
+    const registries = await this.#getRegistries();
+    const onchain = await readOfferingTerms(this.#ctx, registries, args.device, args.modelId, args.token);
+    const signerKey = generatePrivateKey();
+    const terms: ChannelTerms = {
+      payer: wallet.account.address,
+      signer: privateKeyToAccount(signerKey).address,
+      device: args.device,
+      payee: onchain.payee,
+      token: args.token,
+      modelId: args.modelId,
+      price: onchain.price,
+      royaltyBps: onchain.royaltyBps,
+      salt: randomUint256(),
+    };
+    const record: ChannelRecord = {
+      channelId: channelIdOf(terms),
+      chainId: await this.chainId(),
+      paymentChannels: this.paymentChannels,
+      terms,
+      signerKey,
+      paid: 0n,
+      signed: 0n,
+      deposit: 0n,
+      closing: false,
+      endpoint: args.endpoint,
+      openedAt: Date.now(),
+    };
+    // Keep the session key before the deposit leaves the wallet: a crash after mining must not strand the channel.
+    await this.store.putChannel(record);
+    this.#emit({ type: "channel_opening", endpoint: args.endpoint, device: args.device, modelId: args.modelId, deposit: args.deposit });
+    await openChannel(this.#ctx, wallet, terms, args.deposit, args.approval);
+    const state = await readChannel(this.#ctx, record.channelId);
+    record.deposit = state.deposit;
+    await this.store.putChannel(record);
+    this.#checked.add(record.channelId);
+    this.#emit({ type: "channel_opened", channelId: record.channelId });
+    return record;
+  }
+
+  async topUp(channelId: Hex, amount: bigint, approval?: Approval): Promise<Hex> {
+    const wallet = this.#requireWallet("top up");
+    const terms = await this.#termsOf(channelId);
+    const hash = await topUpChannel(this.#ctx, wallet, terms, amount, approval);
+    await this.#refresh(channelId);
+    return hash;
+  }
+
+  /** Starts the challenge period; the device may still claim until it ends. */
+  async requestClose(channelId: Hex): Promise<Hex> {
+    const wallet = this.#requireWallet("request a close");
+    const hash = await requestCloseChannel(this.#ctx, wallet, await this.#termsOf(channelId));
+    await this.#refresh(channelId);
+    return hash;
+  }
+
+  /** Refunds what the device did not claim, after the challenge period. */
+  async withdraw(channelId: Hex): Promise<Hex> {
+    const wallet = this.#requireWallet("withdraw");
+    const hash = await withdrawChannel(this.#ctx, wallet, await this.#termsOf(channelId));
+    await this.#refresh(channelId);
+    return hash;
+  }
+
+  /**
+   * Settles at once: asks the worker for the device's CloseChannel signature (authorised by the channel's latest
+   * voucher), checks it, and submits it. The refund arrives in the same transaction.
+   */
+  async closeCooperatively(channelId: Hex, endpoint?: string): Promise<{ hash: Hex; amount: bigint }> {
+    const wallet = this.#requireWallet("close a channel");
+    return this.#withLock(channelId, async () => {
+      const record = await this.#requireRecord(channelId);
+      const url = endpoint ?? record.endpoint;
+      if (!url) throw new EdgepayClientError("bad_argument", `no worker URL known for channel ${channelId}; pass one`);
+      const voucher = await this.#sign(record, record.paid);
+      const answer = await requestCloseSignature(url, channelId, encodeVoucherHeader(voucher), this.#opts.http);
+      if (answer.channelId.toLowerCase() !== channelId.toLowerCase()) throw new EdgepayClientError("bad_worker_response", `${url}: close signature is for channel ${answer.channelId}`);
+      if (!isAddressEqual(answer.device, record.terms.device)) throw new EdgepayClientError("bad_worker_response", `${url}: close signed by ${answer.device}, not the channel's device`);
+      if (answer.cumulativeAmount > record.signed) {
+        throw new EdgepayClientError("worker_overclaims", `${url}: wants to close at ${answer.cumulativeAmount} but the client signed at most ${record.signed}`);
+      }
+      const signer = await recoverTypedDataAddress({
+        domain: channelsDomain(record.chainId, record.paymentChannels),
+        types: closeTypes,
+        primaryType: "CloseChannel",
+        message: { channelId, cumulativeAmount: answer.cumulativeAmount },
+        signature: answer.signature,
+      }).catch(() => undefined);
+      if (!signer || !isAddressEqual(signer, record.terms.device)) throw new EdgepayClientError("bad_worker_response", `${url}: the close signature is not the device's`);
+      record.closing = true;
+      record.paid = answer.cumulativeAmount > record.paid ? answer.cumulativeAmount : record.paid;
+      await this.store.putChannel(record);
+      const hash = await closeChannelCooperatively(this.#ctx, wallet, record.terms, answer.cumulativeAmount, answer.signature);
+      await this.#refresh(channelId);
+      return { hash, amount: answer.cumulativeAmount };
+    });
+  }
+
+  /** Channels `payer` (default: the wallet) opened on-chain, with what is left on each. */
+  async channels(payer?: Address, fromBlock?: bigint): Promise<ChannelSummary[]> {
+    const who = payer ?? this.wallet?.account.address;
+    if (!who) throw new EdgepayClientError("bad_argument", "no payer given and no wallet configured");
+    const listed = await listChannelsOf(this.#ctx, who, fromBlock);
+    return Promise.all(
+      listed.map(async (c) => {
+        const record = await this.store.getChannel(c.channelId);
+        const spent = record && record.paid > c.state.claimed ? record.paid : c.state.claimed;
+        const remaining = c.status === "settled" ? 0n : c.state.deposit - spent;
+        return { ...c, remaining, paid: record?.paid, hasKey: Boolean(record) };
+      }),
+    );
+  }
+
+  async receipts(filter?: { channelId?: Hex }): Promise<ReceiptRecord[]> {
+    return this.store.listReceipts(filter);
+  }
+
+  async chainId(): Promise<number> {
+    this.#chainId ??= await this.publicClient.getChainId();
+    return this.#chainId;
+  }
+
+  // ------------------------------------------------------------------ inference
+
+  /**
+   * Runs one paid inference. Workers are tried in order; a worker that stops answering (after `retries` re-sends
+   * of the same voucher) or cannot serve is skipped for the next.
+   */
+  async infer(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
+    if (options.workers.length === 0) throw new EdgepayClientError("bad_argument", "no worker URL given");
+    const inputsWire: TensorMapWire = {};
+    for (const [name, t] of Object.entries(inputs)) inputsWire[name] = tensorToWire(t);
+    const inputHash = hashTensors(inputs);
+    const failures: string[] = [];
+    for (const endpoint of options.workers) {
+      try {
+        return await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+      } catch (error) {
+        if (!(error instanceof EdgepayClientError) || !canFailOver(error) || options.workers.length === 1) throw error;
+        failures.push(error.message);
+        this.#emit({ type: "failover", from: endpoint, error: error.message });
+      }
+    }
+    throw new EdgepayClientError("all_workers_failed", `no worker could serve model ${modelId}:\n  ${failures.join("\n  ")}`);
+  }
+
+  /** Offerings of a worker, checked against the chain (cached for `offeringsTtlSeconds`). */
+  async offerings(endpoint: string): Promise<VerifiedOfferings> {
+    const cached = this.#offerings.get(endpoint);
+    const ttl = (this.#opts.offeringsTtlSeconds ?? 60) * 1000;
+    if (cached && Date.now() - cached.at < ttl) return cached.value;
+    const value = this.#loadOfferings(endpoint);
+    this.#offerings.set(endpoint, { at: Date.now(), value });
+    value.catch(() => this.#offerings.delete(endpoint));
+    return value;
+  }
+
+  async #loadOfferings(endpoint: string): Promise<VerifiedOfferings> {
+    const offers = await fetchOfferings(endpoint, this.#opts.http);
+    const chainId = await this.chainId();
+    if (offers.chainId !== chainId) throw new EdgepayClientError("offering_mismatch", `${endpoint} serves chain ${offers.chainId}, this client is on ${chainId}`);
+    if (!isAddressEqual(offers.paymentChannels as Address, this.paymentChannels)) {
+      throw new EdgepayClientError("offering_mismatch", `${endpoint} uses PaymentChannels ${offers.paymentChannels}, this client ${this.paymentChannels}`);
+    }
+    const keyAddress = addressOfPublicKey(offers.devicePublicKey as Hex);
+    if (!keyAddress || !isAddressEqual(keyAddress, offers.device as Address)) {
+      throw new EdgepayClientError("offering_mismatch", `${endpoint}: devicePublicKey does not belong to device ${offers.device}`);
+    }
+    return { ...offers, device: offers.device as Address, devicePublicKey: offers.devicePublicKey as Hex };
+  }
+
+  async #inferAt(endpoint: string, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
+    const offers = await this.offerings(endpoint);
+    const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
+    if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
+    const modelHash = await this.#modelHash(modelId);
+    if (offer.modelHash.toLowerCase() !== modelHash.toLowerCase()) {
+      throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
+    }
+    const token = offer.token as Address;
+    const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
+    // One selection at a time per offering, so parallel calls do not each open a channel.
+    let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen));
+    try {
+      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash));
+    } catch (error) {
+      // Credit ran out or the channel closed meanwhile: open another once if allowed.
+      if (error instanceof EdgepayClientError && error.code === "insufficient_credit" && autoOpen && this.wallet) {
+        record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen));
+        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash));
+      }
+      throw error;
+    }
+  }
+
+  async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined): Promise<ChannelRecord> {
+    const chainId = await this.chainId();
+    const payer = this.wallet?.account.address;
+    const candidates = (await this.store.listChannels())
+      .filter(
+        (c) =>
+          c.chainId === chainId &&
+          isAddressEqual(c.paymentChannels, this.paymentChannels) &&
+          isAddressEqual(c.terms.device, device) &&
+          c.terms.modelId === modelId &&
+          isAddressEqual(c.terms.token, token) &&
+          (!payer || isAddressEqual(c.terms.payer, payer)) &&
+          !c.closing &&
+          c.deposit - c.paid >= c.terms.price,
+      )
+      .sort((a, b) => b.openedAt - a.openedAt);
+    for (const c of candidates) {
+      if (!this.#checked.has(c.channelId)) {
+        // First use in this process: trust the chain, not the store, about closes and top-ups.
+        const state = await readChannel(this.#ctx, c.channelId);
+        c.deposit = state.deposit;
+        c.closing = state.settled || state.closesAt !== 0n;
+        if (state.claimed > c.paid) c.paid = state.claimed;
+        await this.store.putChannel(c);
+        this.#checked.add(c.channelId);
+        if (c.closing || c.deposit - c.paid < c.terms.price) continue;
+      }
+      return c;
+    }
+    if (!autoOpen) {
+      throw new EdgepayClientError("no_channel", `no open channel with credit to device ${device} for model ${modelId}; open one first (or enable autoOpen)`);
+    }
+    if (!this.wallet) throw new EdgepayClientError("no_channel", `no open channel with credit to device ${device}, and no wallet to open one`);
+    return this.open({ device, modelId, token, deposit: autoOpen.deposit, approval: autoOpen.approval, endpoint });
+  }
+
+  async #pay(
+    endpoint: string,
+    offers: VerifiedOfferings,
+    channelId: Hex,
+    modelId: bigint,
+    modelHash: Hex,
+    inputsWire: TensorMapWire,
+    inputHash: Hex,
+  ): Promise<InferResult> {
+    const record = await this.#requireRecord(channelId);
+    const price = record.terms.price;
+    let amount = record.paid + price;
+    for (let resyncs = 0; ; resyncs++) {
+      if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
+      if (amount > record.deposit) {
+        throw new EdgepayClientError("insufficient_credit", `channel ${channelId} has ${record.deposit - record.paid} left, the next answer costs ${price}`);
+      }
+      const voucher = await this.#sign(record, amount);
+      const header = encodeVoucherHeader(voucher);
+      if (amount > record.signed) {
+        record.signed = amount;
+        await this.store.putChannel(record);
+      }
+      const mac = this.#macReady.has(channelId) ? voucherMac(this.#macKey(record, offers.devicePublicKey), header) : undefined;
+      const answer = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
+
+      if (answer.kind === "ok") {
+        this.#macReady.add(channelId);
+        return this.#accept(endpoint, offers, record, amount, modelHash, inputHash, answer.body);
+      }
+      if (answer.kind === "error") {
+        throw new EdgepayClientError("worker_rejected", `${endpoint}: ${answer.code}: ${answer.message}`, { status: answer.status, workerCode: answer.code });
+      }
+      // 402: resynchronise from the worker's view of the channel, within what this client signed.
+      const p = answer.payment;
+      const lastAccepted = BigInt(p.lastAccepted);
+      if (p.channelId && p.channelId.toLowerCase() !== channelId.toLowerCase()) {
+        throw new EdgepayClientError("bad_worker_response", `${endpoint}: 402 names channel ${p.channelId}, the request used ${channelId}`);
+      }
+      if (lastAccepted > record.signed) {
+        throw new EdgepayClientError("worker_overclaims", `${endpoint} reports ${lastAccepted} accepted on ${channelId}, but this client signed at most ${record.signed}`);
+      }
+      if (lastAccepted > record.paid) record.paid = lastAccepted;
+      if (p.deposit !== undefined && BigInt(p.deposit) > record.deposit) record.deposit = BigInt(p.deposit);
+      await this.store.putChannel(record);
+      this.#emit({ type: "resync", channelId, lastAccepted, code: answer.code });
+      if (answer.code === "channel_closing" || answer.code === "channel_settled") {
+        record.closing = true;
+        await this.store.putChannel(record);
+        throw new EdgepayClientError("insufficient_credit", `${endpoint}: ${answer.code}: ${answer.message}`, { workerCode: answer.code, status: answer.status });
+      }
+      if (answer.code === "amount_exceeds_deposit") {
+        // The worker may not have seen a top-up yet; the chain decides.
+        const state = await readChannel(this.#ctx, channelId);
+        record.deposit = state.deposit;
+        await this.store.putChannel(record);
+        if (amount > state.deposit || resyncs >= 2) {
+          throw new EdgepayClientError("insufficient_credit", `${endpoint}: ${answer.message}`, { workerCode: answer.code, status: answer.status });
+        }
+        continue;
+      }
+      const resyncable = answer.code === "payment_required" || answer.code === "voucher_stale" || answer.code === "amount_too_low";
+      if (!resyncable || resyncs >= 2) {
+        throw new EdgepayClientError("worker_rejected", `${endpoint}: ${answer.code}: ${answer.message}`, { workerCode: answer.code, status: answer.status });
+      }
+      const next = record.paid + price;
+      if (BigInt(p.required) > next) {
+        throw new EdgepayClientError("worker_overclaims", `${endpoint} requires ${p.required} after accepting ${lastAccepted}; one answer costs ${price}`);
+      }
+      amount = next;
+    }
+  }
+
+  async #accept(
+    endpoint: string,
+    offers: VerifiedOfferings,
+    record: ChannelRecord,
+    amount: bigint,
+    modelHash: Hex,
+    inputHash: Hex,
+    body: Extract<InferAnswer, { kind: "ok" }>["body"],
+  ): Promise<InferResult> {
+    const receipt = body.receipt;
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = Object.fromEntries(Object.entries(body.outputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+    } catch (error) {
+      throw new EdgepayClientError("bad_worker_response", `${endpoint}: outputs do not decode: ${(error as Error).message}`);
+    }
+    const deviceKey = record.terms.device.toLowerCase();
+    const verification = await verifyReceipt(
+      receipt,
+      {
+        device: record.terms.device,
+        channelId: record.channelId,
+        cumulativeAmount: amount,
+        modelId: record.terms.modelId,
+        modelHash,
+        inputHash,
+        outputHash: hashTensors(outputs),
+        lastSequence: this.#lastSequence.get(deviceKey),
+      },
+      { chainId: record.chainId, paymentChannels: record.paymentChannels },
+    );
+    // The worker accepted this amount whatever the receipt says: count it as paid, keep the evidence.
+    if (amount > record.paid) record.paid = amount;
+    await this.store.putChannel(record);
+    await this.store.addReceipt({ receipt, device: offers.device, endpoint, price: BigInt(body.price), verification, receivedAt: Date.now() });
+    if (!verification.valid) {
+      throw new EdgepayClientError("receipt_rejected", `${endpoint}: the receipt failed verification (${verification.reason})`, { reason: verification.reason });
+    }
+    this.#lastSequence.set(deviceKey, receipt.sequence);
+    return { outputs, receipt, price: BigInt(body.price), channelId: record.channelId, device: offers.device, endpoint };
+  }
+
+  async #sendWithRetry(endpoint: string, modelId: bigint, inputs: TensorMapWire, voucher: string, mac: string | undefined): Promise<InferAnswer> {
+    const retries = this.#opts.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await postInfer(endpoint, modelId, inputs, { voucher, mac }, this.#opts.http);
+        // Another process paying on the same channel holds it: the same voucher is still the right one.
+        if (answer.kind === "error" && answer.code === "channel_busy" && attempt < retries) {
+          await sleep(this.#opts.retryDelayMs ?? 200);
+          continue;
+        }
+        return answer;
+      } catch (error) {
+        if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || attempt >= retries) throw error;
+        this.#emit({ type: "retry", endpoint, attempt: attempt + 1, error: error.message });
+        await sleep((this.#opts.retryDelayMs ?? 200) * (attempt + 1));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #sign(record: ChannelRecord, cumulativeAmount: bigint) {
+    return signVoucher(privateKeyToAccount(record.signerKey), {
+      chainId: record.chainId,
+      paymentChannels: record.paymentChannels,
+      channelId: record.channelId,
+      cumulativeAmount,
+    });
+  }
+
+  #macKey(record: ChannelRecord, devicePublicKey: Hex): Uint8Array {
+    const k = `${record.channelId}:${devicePublicKey}`;
+    let key = this.#macKeys.get(k);
+    if (!key) {
+      key = sessionKey(record.signerKey, devicePublicKey, record.channelId);
+      this.#macKeys.set(k, key);
+    }
+    return key;
+  }
+
+  #modelHash(modelId: bigint): Promise<Hex> {
+    const k = modelId.toString();
+    let p = this.#modelHashes.get(k);
+    if (!p) {
+      p = this.#getRegistries().then((r) => readModelHash(this.#ctx, r, modelId));
+      this.#modelHashes.set(k, p);
+      p.catch(() => this.#modelHashes.delete(k));
+    }
+    return p;
+  }
+
+  #getRegistries(): Promise<Registries> {
+    this.#registries ??= readRegistries(this.#ctx);
+    return this.#registries;
+  }
+
+  async #termsOf(channelId: Hex): Promise<ChannelTerms> {
+    const record = await this.store.getChannel(channelId);
+    if (record) return record.terms;
+    const payer = this.wallet?.account.address;
+    const listed = payer ? await listChannelsOf(this.#ctx, payer) : [];
+    const found = listed.find((c) => c.channelId.toLowerCase() === channelId.toLowerCase());
+    if (!found) throw new EdgepayClientError("bad_argument", `channel ${channelId} is not one of ${payer ?? "this wallet"}'s channels`);
+    return found.terms;
+  }
+
+  async #requireRecord(channelId: Hex): Promise<ChannelRecord> {
+    const record = await this.store.getChannel(channelId);
+    if (!record) throw new EdgepayClientError("no_channel", `the store has no session key for channel ${channelId}`);
+    return record;
+  }
+
+  async #refresh(channelId: Hex) {
+    const record = await this.store.getChannel(channelId);
+    if (!record) return;
+    const state = await readChannel(this.#ctx, channelId);
+    record.deposit = state.deposit;
+    record.closing = state.settled || state.closesAt !== 0n;
+    if (state.claimed > record.paid) record.paid = state.claimed;
+    await this.store.putChannel(record);
+  }
+
+  #requireWallet(what: string): BuyerWallet {
+    if (!this.wallet) throw new EdgepayClientError("bad_argument", `a wallet is needed to ${what}`);
+    return this.wallet;
+  }
+
+  #withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    void tail.then(() => {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    });
+    return run;
+  }
+
+  #emit(event: BuyerEvent) {
+    this.#opts.onEvent?.(event);
+  }
+}
+
+export type VerifiedOfferings = Omit<OfferingsWire, "device" | "devicePublicKey"> & { device: Address; devicePublicKey: Hex };
+
+export function createBuyer(options: BuyerOptions): Buyer {
+  return new Buyer(options);
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,37 @@
+// Browser-compatible buyer client: channels, paid inference with receipt checks, pluggable storage.
+export { Buyer, createBuyer, type AutoOpen, type BuyerEvent, type BuyerOptions, type ChannelSummary, type InferOptions, type InferResult, type OpenArgs, type VerifiedOfferings } from "./buyer.ts";
+export {
+  closeChannelCooperatively,
+  listChannelsOf,
+  openChannel,
+  readChannel,
+  readModelHash,
+  readOfferingTerms,
+  readRegistries,
+  requestCloseChannel,
+  statusOf,
+  topUpChannel,
+  withdrawChannel,
+  type Approval,
+  type BuyerWallet,
+  type ChainContext,
+  type ChannelListing,
+  type ChannelState,
+  type Registries,
+} from "./chain.ts";
+export { CLIENT_ERROR_CODES, EdgepayClientError, decodeEdgepayRevert, describeContractError, type ClientErrorCode } from "./errors.ts";
+export { addressOfPublicKey, randomUint256 } from "./keys.ts";
+export {
+  MemoryBuyerStore,
+  channelRecordFromJson,
+  channelRecordToJson,
+  receiptRecordFromJson,
+  receiptRecordToJson,
+  type BuyerStore,
+  type ChannelRecord,
+  type ChannelRecordJson,
+  type ReceiptRecord,
+  type ReceiptRecordJson,
+} from "./store.ts";
+export { RECEIPT_REJECT_REASONS, verifyReceipt, type ExpectedReceipt, type ReceiptRejectReason, type Verification } from "./verify.ts";
+export { fetchOfferings, postInfer, requestCloseSignature, type FetchLike, type HttpOptions, type InferAnswer } from "./worker-api.ts";

@@ -1,0 +1,147 @@
+// What a buyer must remember between calls: its channels (terms, session key, how much it has paid) and the
+// receipts it got. The store is pluggable: in memory here, a JSON file in protocol/node/, localStorage in a browser.
+import type { Address, Hex } from "viem";
+import type { ChannelTerms } from "../terms.ts";
+import type { SignedReceipt } from "../receipt.ts";
+
+export interface ChannelRecord {
+  channelId: Hex;
+  chainId: number;
+  paymentChannels: Address;
+  terms: ChannelTerms;
+  /**
+   * Private key of the channel's signer: a session key made for this channel only, so what it can sign is
+   * bounded by the channel's deposit and no wallet prompt is needed per inference.
+   */
+  signerKey: Hex;
+  /** Highest cumulative amount the device answered for (a valid receipt) or reported as accepted. */
+  paid: bigint;
+  /** Highest cumulative amount this client ever signed on the channel (the most the device can claim). */
+  signed: bigint;
+  /** Deposit last seen on-chain. */
+  deposit: bigint;
+  /** Set once a close was requested or the channel was settled: no new vouchers. */
+  closing: boolean;
+  /** Worker URL the channel was opened for (a hint for cooperative close). */
+  endpoint?: string;
+  openedAt: number;
+}
+
+export interface ReceiptRecord {
+  receipt: SignedReceipt;
+  /** Device that answered and the URL it was reached at. */
+  device: Address;
+  endpoint: string;
+  /** Price charged for this answer. */
+  price: bigint;
+  /** Outcome of the client's check of the receipt. */
+  verification: { valid: true } | { valid: false; reason: string };
+  receivedAt: number;
+}
+
+/** Storage of channels and receipts. Implementations must make `putChannel` durable before resolving. */
+export interface BuyerStore {
+  getChannel(channelId: Hex): Promise<ChannelRecord | undefined>;
+  putChannel(record: ChannelRecord): Promise<void>;
+  listChannels(): Promise<ChannelRecord[]>;
+  addReceipt(record: ReceiptRecord): Promise<void>;
+  listReceipts(filter?: { channelId?: Hex }): Promise<ReceiptRecord[]>;
+}
+
+/** Keeps everything in memory (tests, short scripts, a browser tab that persists elsewhere). */
+export class MemoryBuyerStore implements BuyerStore {
+  readonly #channels = new Map<string, ChannelRecord>();
+  readonly #receipts: ReceiptRecord[] = [];
+
+  async getChannel(channelId: Hex) {
+    const r = this.#channels.get(channelId.toLowerCase());
+    return r && cloneChannel(r);
+  }
+  async putChannel(record: ChannelRecord) {
+    this.#channels.set(record.channelId.toLowerCase(), cloneChannel(record));
+  }
+  async listChannels() {
+    return [...this.#channels.values()].map(cloneChannel);
+  }
+  async addReceipt(record: ReceiptRecord) {
+    this.#receipts.push(record);
+  }
+  async listReceipts(filter: { channelId?: Hex } = {}) {
+    const id = filter.channelId?.toLowerCase();
+    return this.#receipts.filter((r) => !id || r.receipt.channelId.toLowerCase() === id);
+  }
+}
+
+function cloneChannel(r: ChannelRecord): ChannelRecord {
+  return { ...r, terms: { ...r.terms } };
+}
+
+// JSON forms (bigints as decimal strings) so any key-value or file store can persist records.
+
+export type ChannelRecordJson = ReturnType<typeof channelRecordToJson>;
+
+export function channelRecordToJson(r: ChannelRecord) {
+  return {
+    channelId: r.channelId,
+    chainId: r.chainId,
+    paymentChannels: r.paymentChannels,
+    terms: {
+      ...r.terms,
+      modelId: r.terms.modelId.toString(),
+      price: r.terms.price.toString(),
+      salt: r.terms.salt.toString(),
+    },
+    signerKey: r.signerKey,
+    paid: r.paid.toString(),
+    signed: r.signed.toString(),
+    deposit: r.deposit.toString(),
+    closing: r.closing,
+    endpoint: r.endpoint,
+    openedAt: r.openedAt,
+  };
+}
+
+export function channelRecordFromJson(j: ChannelRecordJson): ChannelRecord {
+  return {
+    ...j,
+    terms: { ...j.terms, modelId: BigInt(j.terms.modelId), price: BigInt(j.terms.price), salt: BigInt(j.terms.salt) },
+    paid: BigInt(j.paid),
+    signed: BigInt(j.signed),
+    deposit: BigInt(j.deposit),
+  };
+}
+
+export type ReceiptRecordJson = ReturnType<typeof receiptRecordToJson>;
+
+export function receiptRecordToJson(r: ReceiptRecord) {
+  const x = r.receipt;
+  return {
+    receipt: {
+      ...x,
+      cumulativeAmount: x.cumulativeAmount.toString(),
+      sequence: x.sequence.toString(),
+      modelId: x.modelId.toString(),
+      timestamp: x.timestamp.toString(),
+    },
+    device: r.device,
+    endpoint: r.endpoint,
+    price: r.price.toString(),
+    verification: r.verification,
+    receivedAt: r.receivedAt,
+  };
+}
+
+export function receiptRecordFromJson(j: ReceiptRecordJson): ReceiptRecord {
+  const x = j.receipt;
+  return {
+    ...j,
+    receipt: {
+      ...x,
+      cumulativeAmount: BigInt(x.cumulativeAmount),
+      sequence: BigInt(x.sequence),
+      modelId: BigInt(x.modelId),
+      timestamp: BigInt(x.timestamp),
+    },
+    price: BigInt(j.price),
+  };
+}

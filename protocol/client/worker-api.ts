@@ -1,0 +1,131 @@
+// The worker's HTTP API seen from the buyer: typed calls that validate every answer with the protocol's zod
+// schemas. Network failures become `worker_unreachable` so callers can retry or move to another device.
+import type { Address, Hex } from "viem";
+import { z } from "zod";
+import {
+  closeResponseWire,
+  errorBodyWire,
+  inferResponseWire,
+  offeringsWire,
+  paymentRequiredBodyWire,
+  type OfferingsWire,
+  type PaymentRequirementsWire,
+} from "../wire.ts";
+import { MAC_HEADER } from "../session.ts";
+import { VOUCHER_HEADER } from "../voucher.ts";
+import type { TensorMapWire } from "../tensors.ts";
+import { EdgepayClientError } from "./errors.ts";
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface HttpOptions {
+  fetch?: FetchLike;
+  /** Per-request timeout in milliseconds. */
+  timeoutMs?: number;
+}
+
+export type InferAnswer =
+  | { kind: "ok"; body: z.output<typeof inferResponseWire> }
+  | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire }
+  | { kind: "error"; status: number; code: string; message: string };
+
+/** GET /v1/offerings */
+export async function fetchOfferings(baseUrl: string, options: HttpOptions = {}): Promise<OfferingsWire> {
+  const res = await send(`${trimSlash(baseUrl)}/v1/offerings`, { method: "GET" }, options);
+  const json = await readJson(res, baseUrl);
+  if (!res.ok) throw workerError(res.status, json, baseUrl);
+  const parsed = offeringsWire.safeParse(json);
+  if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: offerings do not follow the protocol: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** POST /v1/infer/:modelId with a voucher (and the session MAC when known). */
+export async function postInfer(
+  baseUrl: string,
+  modelId: bigint,
+  inputs: TensorMapWire,
+  headers: { voucher?: string; mac?: string },
+  options: HttpOptions = {},
+): Promise<InferAnswer> {
+  const h: Record<string, string> = { "content-type": "application/json" };
+  if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
+  if (headers.mac) h[MAC_HEADER] = headers.mac;
+  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body: JSON.stringify({ inputs }) }, options);
+  const json = await readJson(res, baseUrl);
+  if (res.status === 200) {
+    const parsed = inferResponseWire.safeParse(json);
+    if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
+    return { kind: "ok", body: parsed.data };
+  }
+  if (res.status >= 500) throw workerError(res.status, json, baseUrl);
+  const withPayment = paymentRequiredBodyWire.safeParse(json);
+  if (withPayment.success) {
+    return { kind: "payment_required", status: res.status, code: withPayment.data.error.code, message: withPayment.data.error.message, payment: withPayment.data.payment };
+  }
+  const plain = errorBodyWire.safeParse(json);
+  if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message };
+  throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
+}
+
+/** POST /v1/channels/:channelId/close: the device's CloseChannel signature, authorised by the latest voucher. */
+export async function requestCloseSignature(baseUrl: string, channelId: string, voucherHeader: string, options: HttpOptions = {}) {
+  const res = await send(
+    `${trimSlash(baseUrl)}/v1/channels/${channelId}/close`,
+    { method: "POST", headers: { [VOUCHER_HEADER]: voucherHeader, "content-type": "application/json" }, body: "{}" },
+    options,
+  );
+  const json = await readJson(res, baseUrl);
+  if (!res.ok) throw workerError(res.status, json, baseUrl);
+  const parsed = closeResponseWire.safeParse(json);
+  if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: close answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
+  return {
+    channelId: parsed.data.channelId as Hex,
+    cumulativeAmount: BigInt(parsed.data.cumulativeAmount),
+    device: parsed.data.device as Address,
+    signature: parsed.data.signature as Hex,
+  };
+}
+
+async function send(url: string, init: RequestInit, options: HttpOptions): Promise<Response> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  try {
+    return await doFetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+  } catch (error) {
+    const why = error instanceof Error ? (error.name === "TimeoutError" ? "timed out" : (causeMessage(error) ?? error.message)) : String(error);
+    throw new EdgepayClientError("worker_unreachable", `${url}: ${why}`, { cause: error });
+  }
+}
+
+async function readJson(res: Response, baseUrl: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (error) {
+    throw new EdgepayClientError("worker_unreachable", `${baseUrl}: connection lost while reading the answer`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (res.status >= 500) throw new EdgepayClientError("worker_unreachable", `${baseUrl}: HTTP ${res.status}`, { status: res.status });
+    throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} with a body that is not JSON`, { status: res.status });
+  }
+}
+
+function workerError(status: number, json: unknown, baseUrl: string): EdgepayClientError {
+  const body = errorBodyWire.safeParse(json);
+  const code = body.success ? body.data.error.code : undefined;
+  const message = body.success ? body.data.error.message : `HTTP ${status}`;
+  // 5xx means the device cannot serve now: the caller may retry or fail over.
+  const kind = status >= 500 ? "worker_unreachable" : "worker_rejected";
+  return new EdgepayClientError(kind, `${baseUrl}: ${code ? `${code}: ` : ""}${message}`, { status, workerCode: code });
+}
+
+function causeMessage(error: Error): string | undefined {
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) return (cause as { code?: string }).code ?? cause.message;
+  return undefined;
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith("/") ? url.slice(0, -1) : url;
+}
