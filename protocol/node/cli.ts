@@ -1,0 +1,276 @@
+// `npm run buyer -- <command>`: the buyer's command line. The payer key comes from EDGEPAY_BUYER_KEY; channels'
+// session keys and receipts live in the store directory (EDGEPAY_BUYER_HOME, default ~/.edgepay/buyer).
+import { homedir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { createPublicClient, createWalletClient, formatUnits, http, isAddress, parseUnits, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { deployments, testUsdcAbi } from "../generated/contracts.ts";
+import { Buyer, EdgepayClientError, describeContractError, type BuyerEvent, type InferResult } from "../client/index.ts";
+import { CLS_LABELS, initialVadState, sileroVadInputs } from "../client/inputs.ts";
+import type { Tensor } from "../tensors.ts";
+import { FileBuyerStore } from "./file-store.ts";
+import { readInputFile } from "./inputs.ts";
+
+const USAGE = `usage: npm run buyer -- <command> [options]
+
+commands:
+  channels [--payer 0x..]                       channels of the payer with their remaining credit
+  open --device 0x.. --model ID --deposit AMOUNT [--token 0x..] [--worker URL] [--permit]
+  topup --channel 0x.. --amount AMOUNT [--permit]
+  close --channel 0x.. [--cooperative [--worker URL]]
+                                                start the challenge period, or settle at once with the device
+  withdraw --channel 0x..                       refund after the challenge period
+  infer --worker URL[,URL...] --model ID --input FILE [--deposit AMOUNT] [--max-frames N]
+                                                FILE: .json tensors, .wav (16 kHz mono PCM, voice activity) or
+                                                .png (text direction); --deposit opens a channel when none has credit
+  receipts [--channel 0x..]                     receipts kept for this buyer
+
+amounts are in token units with decimals (e.g. 2.5). environment:
+  EDGEPAY_BUYER_KEY        payer private key (0x..)
+  EDGEPAY_RPC_URL          chain RPC (default http://127.0.0.1:8545)
+  EDGEPAY_PAYMENT_CHANNELS PaymentChannels address (default: the generated deployment of the chain)
+  EDGEPAY_BUYER_HOME       store directory (default ~/.edgepay/buyer)`;
+
+const { positionals, values } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        payer: { type: "string" },
+        device: { type: "string" },
+        model: { type: "string" },
+        deposit: { type: "string" },
+        token: { type: "string" },
+        worker: { type: "string" },
+        permit: { type: "boolean", default: false },
+        channel: { type: "string" },
+        amount: { type: "string" },
+        cooperative: { type: "boolean", default: false },
+        input: { type: "string" },
+        "max-frames": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`);
+  }
+})();
+
+const command = positionals[0];
+if (!command || values.help) {
+  console.log(USAGE);
+  process.exit(command || values.help ? 0 : 1);
+}
+
+try {
+  await main(command);
+} catch (error) {
+  fail(readable(error));
+}
+
+async function main(cmd: string) {
+  const rpcUrl = process.env.EDGEPAY_RPC_URL ?? "http://127.0.0.1:8545";
+  const publicClient = createPublicClient({ transport: http(rpcUrl) });
+  let chainId: number;
+  try {
+    chainId = await publicClient.getChainId();
+  } catch {
+    throw new Error(`no chain answers at ${rpcUrl} (set EDGEPAY_RPC_URL)`);
+  }
+  const deployment = deployments.find((d) => d.chainId === chainId);
+  const paymentChannels = (process.env.EDGEPAY_PAYMENT_CHANNELS ?? deployment?.paymentChannels) as Address | undefined;
+  if (!paymentChannels || !isAddress(paymentChannels)) throw new Error(`no PaymentChannels address for chain ${chainId}: set EDGEPAY_PAYMENT_CHANNELS`);
+  const key = process.env.EDGEPAY_BUYER_KEY;
+  const account = key ? privateKeyToAccount(parseKey(key)) : undefined;
+  const chain = { id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } };
+  const wallet = account ? createWalletClient({ account, chain, transport: http(rpcUrl) }) : undefined;
+  const store = new FileBuyerStore(process.env.EDGEPAY_BUYER_HOME ?? path.join(homedir(), ".edgepay", "buyer"));
+  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent });
+  const needWallet = () => {
+    if (!wallet) throw new Error("set EDGEPAY_BUYER_KEY to the payer's private key");
+    return wallet;
+  };
+  const decimalsOf = async (token: Address) => publicClient.readContract({ address: token, abi: testUsdcAbi, functionName: "decimals" });
+  const amountArg = async (name: "deposit" | "amount", token: Address) => {
+    const text = values[name];
+    if (!text) throw new Error(`--${name} is required`);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw new Error(`--${name} must be a positive decimal amount, got "${text}"`);
+    return parseUnits(text, await decimalsOf(token));
+  };
+
+  switch (cmd) {
+    case "channels": {
+      const payer = values.payer ? addressArg("payer", values.payer) : needWallet().account.address;
+      const list = await buyer.channels(payer);
+      if (values.json) return printJson(list);
+      if (list.length === 0) return console.log(`no channels for ${payer}`);
+      for (const c of list) {
+        const d = await decimalsOf(c.terms.token);
+        const closes = c.state.closesAt ? ` closesAt=${new Date(Number(c.state.closesAt) * 1000).toISOString()}` : "";
+        console.log(
+          `${c.channelId}  ${c.status.padEnd(12)} model=${c.terms.modelId} device=${c.terms.device} price=${formatUnits(c.terms.price, d)}` +
+            ` deposit=${formatUnits(c.state.deposit, d)} claimed=${formatUnits(c.state.claimed, d)} remaining=${formatUnits(c.remaining, d)}` +
+            `${c.hasKey ? "" : " (no session key in this store)"}${closes}`,
+        );
+      }
+      return;
+    }
+    case "open": {
+      needWallet();
+      const modelId = modelArg();
+      let device = values.device ? addressArg("device", values.device) : undefined;
+      let token = values.token ? addressArg("token", values.token) : undefined;
+      if (values.worker) {
+        const offers = await buyer.offerings(values.worker);
+        device ??= offers.device;
+        token ??= offers.models.find((m) => BigInt(m.modelId) === modelId)?.token as Address | undefined;
+      }
+      token ??= deployment?.token;
+      if (!device) throw new Error("--device (or --worker) is required");
+      if (!token) throw new Error("--token is required on this chain");
+      const deposit = await amountArg("deposit", token);
+      const record = await buyer.open({ device, modelId, token, deposit, approval: values.permit ? "permit" : "approve", endpoint: values.worker });
+      const d = await decimalsOf(token);
+      console.log(`opened ${record.channelId}\n  deposit ${formatUnits(record.deposit, d)}, price ${formatUnits(record.terms.price, d)} per inference, signer (session key) ${record.terms.signer}`);
+      return;
+    }
+    case "topup": {
+      const channelId = channelArg();
+      const terms = (await store.getChannel(channelId))?.terms ?? (await buyer.channels()).find((c) => c.channelId === channelId)?.terms;
+      if (!terms) throw new Error(`channel ${channelId} is not one of this payer's channels`);
+      const hash = await buyer.topUp(channelId, await amountArg("amount", terms.token), values.permit ? "permit" : "approve");
+      console.log(`topped up ${channelId} (tx ${hash})`);
+      return;
+    }
+    case "close": {
+      const channelId = channelArg();
+      if (values.cooperative) {
+        const { hash, amount } = await buyer.closeCooperatively(channelId, values.worker);
+        console.log(`settled ${channelId} cooperatively at ${amount} token units paid (tx ${hash}); the rest was refunded`);
+      } else {
+        const hash = await buyer.requestClose(channelId);
+        const c = (await buyer.channels()).find((x) => x.channelId === channelId);
+        console.log(`close requested for ${channelId} (tx ${hash}); withdraw after ${c ? new Date(Number(c.state.closesAt) * 1000).toISOString() : "the challenge period"}`);
+      }
+      return;
+    }
+    case "withdraw": {
+      const channelId = channelArg();
+      const hash = await buyer.withdraw(channelId);
+      console.log(`withdrew the rest of ${channelId} (tx ${hash})`);
+      return;
+    }
+    case "infer": {
+      if (!values.worker) throw new Error("--worker URL is required");
+      if (!values.input) throw new Error("--input FILE is required");
+      const workers = values.worker.split(",").map((s) => s.trim()).filter(Boolean);
+      const modelId = modelArg();
+      const input = await readInputFile(values.input);
+      let autoOpen: { deposit: bigint } | undefined;
+      if (values.deposit) {
+        const offers = await buyer.offerings(workers[0]!);
+        const token = offers.models.find((m) => BigInt(m.modelId) === modelId)?.token as Address | undefined;
+        if (!token) throw new Error(`${workers[0]} does not offer model ${modelId}`);
+        needWallet();
+        autoOpen = { deposit: await amountArg("deposit", token) };
+      }
+      const run = (inputs: Record<string, Tensor>) => buyer.infer(modelId, inputs, { workers, autoOpen });
+      if (input.kind === "audio") return inferAudio(input.frames, run);
+      const result = await run(input.inputs);
+      if (input.kind === "image") {
+        const probs = result.outputs[Object.keys(result.outputs)[0]!]!.data as Float32Array;
+        const best = probs[1]! > probs[0]! ? 1 : 0;
+        console.log(`text direction: ${CLS_LABELS[best]} (p=${probs[best]!.toFixed(3)}) for a ${input.width}x${input.height} image`);
+      } else {
+        printJson(Object.fromEntries(Object.entries(result.outputs).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: Array.from(t.data as ArrayLike<number | bigint>, String) }])));
+      }
+      printPaid([result]);
+      return;
+    }
+    case "receipts": {
+      const list = await store.listReceipts(values.channel ? { channelId: channelArg() } : {});
+      if (values.json) return printJson(list);
+      for (const r of list) {
+        const x = r.receipt;
+        console.log(
+          `#${x.sequence} ${x.channelId.slice(0, 10)}.. amount=${x.cumulativeAmount} model=${x.modelId} in=${x.inputHash.slice(0, 10)}.. out=${x.outputHash.slice(0, 10)}..` +
+            ` ${r.verification.valid ? "verified" : `REJECTED (${r.verification.reason})`}`,
+        );
+      }
+      if (list.length === 0) console.log("no receipts");
+      return;
+    }
+    default:
+      throw new Error(`unknown command "${cmd}"\n\n${USAGE}`);
+  }
+
+  async function inferAudio(frames: Float32Array[], run: (inputs: Record<string, Tensor>) => Promise<InferResult>) {
+    const max = values["max-frames"] ? Number(values["max-frames"]) : frames.length;
+    if (!Number.isInteger(max) || max < 1) throw new Error("--max-frames must be a positive integer");
+    let state = initialVadState();
+    const results: InferResult[] = [];
+    const speech: string[] = [];
+    for (const [i, frame] of frames.slice(0, max).entries()) {
+      const result = await run(sileroVadInputs(frame, state));
+      results.push(result);
+      // The model is recurrent: its next state goes with the next frame.
+      state = result.outputs.stateN ?? state;
+      const p = (result.outputs.output?.data as Float32Array | undefined)?.[0] ?? 0;
+      speech.push(p >= 0.5 ? "#" : ".");
+      if (values.json) console.log(JSON.stringify({ frame: i, startSeconds: (i * 512) / 16000, probability: p }));
+    }
+    console.log(`speech per 32 ms frame (# = speech): ${speech.join("")}`);
+    printPaid(results);
+  }
+
+  function printPaid(results: InferResult[]) {
+    const total = results.reduce((n, r) => n + r.price, 0n);
+    const last = results[results.length - 1]!;
+    console.log(`paid ${total} token units for ${results.length} answer(s) on channel ${last.channelId} to device ${last.device}; receipts verified and kept in ${store.dir}`);
+  }
+}
+
+function logEvent(e: BuyerEvent) {
+  if (e.type === "channel_opening") console.error(`opening a channel to ${e.device} for model ${e.modelId} (deposit ${e.deposit})...`);
+  else if (e.type === "failover") console.error(`device failed, trying the next: ${e.error}`);
+  else if (e.type === "retry") console.error(`retrying the same voucher (${e.attempt}): ${e.error}`);
+}
+
+function modelArg(): bigint {
+  if (!values.model || !/^[1-9][0-9]*$/.test(values.model)) throw new Error(`--model must be a model id (1, 2, ...), got "${values.model ?? ""}"`);
+  return BigInt(values.model);
+}
+
+function channelArg(): Hex {
+  const c = values.channel;
+  if (!c || !/^0x[0-9a-fA-F]{64}$/.test(c)) throw new Error(`--channel must be a 32-byte channel id (0x + 64 hex), got "${c ?? ""}"`);
+  return c.toLowerCase() as Hex;
+}
+
+function addressArg(name: string, v: string): Address {
+  if (!isAddress(v)) throw new Error(`--${name} must be an address (0x + 40 hex), got "${v}"`);
+  return v;
+}
+
+function parseKey(key: string): Hex {
+  const k = key.startsWith("0x") ? key : `0x${key}`;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(k)) throw new Error("EDGEPAY_BUYER_KEY must be a 32-byte hex private key");
+  return k as Hex;
+}
+
+function readable(error: unknown): string {
+  if (error instanceof EdgepayClientError) return `${error.code}: ${error.message}`;
+  const text = describeContractError(error);
+  return text;
+}
+
+function printJson(v: unknown) {
+  console.log(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x), 2));
+}
+
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
