@@ -1,0 +1,369 @@
+"use client";
+import { useMemo, useState } from "react";
+import type { Address, Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { useConfig, useConnection } from "wagmi";
+import { readContract, writeContract } from "wagmi/actions";
+import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../../protocol/generated/contracts.ts";
+import { channelIdOf, type ChannelTerms } from "../../../protocol/terms.ts";
+import { randomUint256 } from "../../../protocol/client/keys.ts";
+import { Addr } from "../../components/Addr.tsx";
+import { RequireWallet } from "../../components/RequireWallet.tsx";
+import { TxList } from "../../components/TxList.tsx";
+import { useBuyerStore } from "../../hooks/useBuyerStore.ts";
+import { useChainNow } from "../../hooks/useChainNow.ts";
+import { useChannels } from "../../hooks/useChannels.ts";
+import { useDevices } from "../../hooks/useDevices.ts";
+import { useEdgepay } from "../../hooks/useEdgepay.ts";
+import { useModels } from "../../hooks/useModels.ts";
+import { useToken } from "../../hooks/useToken.ts";
+import { useTxRunner } from "../../hooks/useTxRunner.ts";
+import type { ChannelInfo } from "../../lib/chain-reads.ts";
+import { formatDuration, parseAmount } from "../../lib/format.ts";
+import { signPermit } from "../../lib/permit.ts";
+import { LOCAL_CHAIN_ID } from "../../lib/runtime-config.ts";
+
+type Runner = ReturnType<typeof useTxRunner>;
+
+export default function BuyPage() {
+  const runner = useTxRunner();
+  return (
+    <>
+      <h1>Buy inference credits</h1>
+      <p className="muted">
+        Open a payment channel to one device offering: your deposit is locked in the PaymentChannels contract, and each inference is paid by a voucher
+        signed in this browser by a session key, without a wallet prompt. Unused credit comes back after a close.
+      </p>
+      <RequireWallet what="buy credits">
+        <Buy runner={runner} />
+      </RequireWallet>
+      <TxList entries={runner.entries} />
+    </>
+  );
+}
+
+function Buy({ runner }: { runner: Runner }) {
+  const edgepay = useEdgepay();
+  const { address } = useConnection();
+  const token = useToken(address);
+  return (
+    <>
+      <div className="stats">
+        <div className="stat">
+          Your balance<b data-testid="token-balance">{token.balance !== undefined ? token.format(token.balance) : "…"}</b>
+        </div>
+        <div className="stat">
+          Allowance to PaymentChannels<b>{token.allowance !== undefined ? token.format(token.allowance) : "…"}</b>
+        </div>
+      </div>
+      <div className="grid2">
+        {edgepay.chainId === LOCAL_CHAIN_ID && <Faucet runner={runner} account={address!} />}
+        <OpenChannel runner={runner} account={address!} />
+      </div>
+      <MyChannels runner={runner} account={address!} />
+    </>
+  );
+}
+
+function Faucet({ runner, account }: { runner: Runner; account: Address }) {
+  const config = useConfig();
+  const token = useToken(account);
+  const [amount, setAmount] = useState("100");
+  const go = async () => {
+    const value = parseAmount(amount, token.decimals);
+    if (value === undefined || value === 0n) return runner.fail("Faucet", `"${amount}" is not a positive amount.`);
+    await runner.send(`Faucet ${token.format(value)}`, () =>
+      writeContract(config, { address: token.address, abi: testUsdcAbi, functionName: "faucet", args: [account, value] }),
+    );
+  };
+  return (
+    <section className="card" aria-label="faucet">
+      <h2>Test tokens (local chain only)</h2>
+      <p className="muted small">TestUSDC has an open faucet on the local chain: up to 10,000 per call.</p>
+      <div className="row">
+        <label>
+          Amount
+          <input value={amount} onChange={(e) => setAmount(e.target.value)} aria-label="faucet amount" />
+        </label>
+        <button onClick={go} disabled={runner.busy}>
+          Get {token.symbol}
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function OpenChannel({ runner, account }: { runner: Runner; account: Address }) {
+  const config = useConfig();
+  const edgepay = useEdgepay();
+  const devices = useDevices();
+  const models = useModels();
+  const token = useToken(account);
+  const store = useBuyerStore();
+  const [choice, setChoice] = useState("");
+  const [deposit, setDeposit] = useState("10");
+  const [mode, setMode] = useState<"approve" | "permit">("approve");
+  const [opened, setOpened] = useState<Hex>();
+
+  const offerings = useMemo(
+    () =>
+      (devices.data ?? [])
+        .filter((d) => d.status === "Active")
+        .flatMap((d) =>
+          d.offerings
+            .filter((o) => o.token.toLowerCase() === edgepay.contracts.token.toLowerCase())
+            .map((o) => ({ key: `${d.device}:${o.modelId}`, device: d, offering: o, model: models.data?.find((m) => m.modelId === o.modelId) })),
+        ),
+    [devices.data, models.data, edgepay.contracts.token],
+  );
+  const selected = offerings.find((o) => o.key === choice) ?? offerings[0];
+
+  const open = async () => {
+    if (!selected) return;
+    const value = parseAmount(deposit, token.decimals);
+    if (value === undefined || value === 0n) return runner.fail("Open channel", `"${deposit}" is not a positive deposit.`);
+    const { device, offering } = selected;
+    // Terms must equal the chain's current offering, payee and royalty: read them fresh.
+    let payee: Address, price: bigint, royaltyBps: number;
+    try {
+      const [[owner, p], [, r]] = await Promise.all([
+        readContract(config, { address: edgepay.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "channelTerms", args: [device.device, offering.modelId, offering.token] }),
+        readContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "channelTerms", args: [offering.modelId] }),
+      ]);
+      [payee, price, royaltyBps] = [owner, p, Number(r)];
+    } catch (error) {
+      const { describeError } = await import("../../lib/errors.ts");
+      return runner.fail("Open channel", describeError(error));
+    }
+    const signerKey = generatePrivateKey();
+    const terms: ChannelTerms = {
+      payer: account,
+      signer: privateKeyToAccount(signerKey).address,
+      device: device.device,
+      payee,
+      token: offering.token,
+      modelId: offering.modelId,
+      price,
+      royaltyBps,
+      salt: randomUint256(),
+    };
+    const channelId = channelIdOf(terms);
+    // The session key is stored before the channel exists, so a closed tab cannot orphan a funded channel.
+    await store.putChannel({
+      channelId,
+      chainId: edgepay.chainId,
+      paymentChannels: edgepay.contracts.paymentChannels,
+      terms,
+      signerKey,
+      paid: 0n,
+      signed: 0n,
+      deposit: value,
+      closing: false,
+      endpoint: device.endpoint,
+      openedAt: Date.now(),
+    });
+    if (mode === "permit") {
+      const permit = await runner.sign(`Sign permit for ${token.format(value)}`, () =>
+        signPermit(config, { owner: account, token: offering.token, spender: edgepay.contracts.paymentChannels, value }),
+      );
+      if (!permit) return;
+      const ok = await runner.send(`Open channel with permit, deposit ${token.format(value)}`, () =>
+        writeContract(config, {
+          address: edgepay.contracts.paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "openWithPermit",
+          args: [terms, value, permit.deadline, permit.v, permit.r, permit.s],
+        }),
+      );
+      if (ok) setOpened(channelId);
+      return;
+    }
+    const allowance = await readContract(config, { address: offering.token, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.paymentChannels] });
+    if (allowance < value) {
+      const approved = await runner.send(`Approve ${token.format(value)}`, () =>
+        writeContract(config, { address: offering.token, abi: testUsdcAbi, functionName: "approve", args: [edgepay.contracts.paymentChannels, value] }),
+      );
+      if (!approved) return;
+    }
+    const ok = await runner.send(`Open channel, deposit ${token.format(value)}`, () =>
+      writeContract(config, { address: edgepay.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "open", args: [terms, value] }),
+    );
+    if (ok) setOpened(channelId);
+  };
+
+  return (
+    <section className="card" aria-label="open channel">
+      <h2>Open a channel</h2>
+      {offerings.length === 0 ? (
+        <p className="muted">No active offering yet.</p>
+      ) : (
+        <>
+          <label>
+            Offering
+            <select value={selected?.key} onChange={(e) => setChoice(e.target.value)} aria-label="offering">
+              {offerings.map((o) => (
+                <option key={o.key} value={o.key}>
+                  {o.model ? `#${o.model.modelId} ${o.model.name}` : `model #${o.offering.modelId}`} · {token.format(o.offering.price)} per call · {o.device.endpoint}
+                </option>
+              ))}
+            </select>
+          </label>
+          <div className="row" style={{ marginTop: 10 }}>
+            <label>
+              Deposit ({token.symbol})
+              <input value={deposit} onChange={(e) => setDeposit(e.target.value)} aria-label="deposit" />
+            </label>
+            <label>
+              Pay with
+              <select value={mode} onChange={(e) => setMode(e.target.value as "approve" | "permit")} aria-label="approval mode">
+                <option value="approve">approve, then open (2 transactions)</option>
+                <option value="permit">permit signature (1 transaction)</option>
+              </select>
+            </label>
+            <button onClick={open} disabled={runner.busy}>
+              Open channel
+            </button>
+          </div>
+          {selected && parseAmount(deposit, token.decimals) !== undefined && selected.offering.price > 0n && (
+            <p className="muted small">
+              Buys {(parseAmount(deposit, token.decimals)! / selected.offering.price).toString()} inferences at {token.format(selected.offering.price)}; royalty{" "}
+              {selected.model ? `${selected.model.royaltyBps / 100}%` : "?"} of each goes to the model owner.
+            </p>
+          )}
+          <p className="note">
+            A new session key is generated in this browser for the channel and named as its voucher signer. It is kept in this browser&apos;s localStorage
+            only (never sent anywhere); it can spend at most this channel&apos;s deposit. Clearing site data loses it: close the channel first.
+          </p>
+          {opened && (
+            <p className="ok" data-testid="opened-channel">
+              Channel <Addr value={opened} /> is open. Run an inference on the Try it page.
+            </p>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function MyChannels({ runner, account }: { runner: Runner; account: Address }) {
+  const channels = useChannels({ payer: account });
+  const list = [...(channels.data ?? [])].sort((a, b) => Number(b.openedBlock - a.openedBlock));
+  return (
+    <section className="card" aria-label="my channels">
+      <h2>Your channels</h2>
+      {channels.isLoading && <p className="muted">Reading channels…</p>}
+      {channels.data && list.length === 0 && <p className="muted">No channel yet.</p>}
+      {list.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Channel</th>
+              <th>Model / price</th>
+              <th>Deposit</th>
+              <th>Signed / claimed</th>
+              <th>Credit left</th>
+              <th>State</th>
+              <th>Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((c) => (
+              <ChannelRow key={c.channelId} channel={c} runner={runner} account={account} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function ChannelRow({ channel: c, runner, account }: { channel: ChannelInfo; runner: Runner; account: Address }) {
+  const config = useConfig();
+  const edgepay = useEdgepay();
+  const token = useToken(account);
+  const store = useBuyerStore();
+  const models = useModels();
+  const now = useChainNow();
+  const [topUp, setTopUp] = useState("5");
+  const record = typeof window !== "undefined" ? store.getChannelSync(c.channelId) : undefined;
+  const signed = record?.signed ?? c.claimed;
+  const spent = signed > c.claimed ? signed : c.claimed;
+  const credit = c.deposit - spent;
+  const model = models.data?.find((m) => m.modelId === c.terms.modelId);
+  const remaining = c.closesAt && now !== undefined ? c.closesAt - now : undefined;
+  const state = c.settled ? "settled" : c.closesAt === 0 ? "open" : remaining !== undefined && remaining > 0 ? "closing" : "withdrawable";
+  const pc = edgepay.contracts.paymentChannels;
+
+  const doTopUp = async () => {
+    const value = parseAmount(topUp, token.decimals);
+    if (value === undefined || value === 0n) return runner.fail("Top up", `"${topUp}" is not a positive amount.`);
+    const allowance = await readContract(config, { address: c.terms.token, abi: testUsdcAbi, functionName: "allowance", args: [account, pc] });
+    if (allowance < value) {
+      const ok = await runner.send(`Approve ${token.format(value)}`, () =>
+        writeContract(config, { address: c.terms.token, abi: testUsdcAbi, functionName: "approve", args: [pc, value] }),
+      );
+      if (!ok) return;
+    }
+    await runner.send(`Top up ${token.format(value)}`, () =>
+      writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "topUp", args: [c.terms, value] }),
+    );
+  };
+  const requestClose = () =>
+    runner.send("Request close", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "requestClose", args: [c.terms] }));
+  const withdraw = () =>
+    runner.send("Withdraw refund", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "withdraw", args: [c.terms] }));
+
+  return (
+    <tr data-channel={c.channelId} data-state={state}>
+      <td>
+        <Addr value={c.channelId} />
+        <div className="muted small">
+          device <Addr value={c.terms.device} />
+        </div>
+        <div className="small">{record ? <span className="ok">session key in this browser</span> : <span className="warn-text">session key not in this browser</span>}</div>
+      </td>
+      <td>
+        {model ? `#${model.modelId} ${model.name}` : `#${c.terms.modelId}`}
+        <div className="muted small">{token.format(c.terms.price)} per call</div>
+      </td>
+      <td>{token.format(c.deposit)}</td>
+      <td>
+        {token.format(signed)}
+        <div className="muted small">claimed {token.format(c.claimed)}</div>
+      </td>
+      <td data-testid="credit-left">
+        <b>{token.format(credit)}</b>
+        <div className="muted small">{c.terms.price > 0n ? `${credit / c.terms.price} calls` : ""}</div>
+      </td>
+      <td>
+        {state === "open" && <span className="badge ok">open</span>}
+        {state === "closing" && (
+          <span className="badge warn" data-testid="countdown">
+            closing · {formatDuration(remaining ?? 0)} left
+          </span>
+        )}
+        {state === "withdrawable" && <span className="badge warn">challenge period over</span>}
+        {state === "settled" && <span className="badge">settled</span>}
+      </td>
+      <td>
+        {state === "open" && (
+          <div className="row">
+            <input value={topUp} onChange={(e) => setTopUp(e.target.value)} aria-label="top up amount" style={{ width: 70 }} />
+            <button onClick={doTopUp} disabled={runner.busy}>
+              Top up
+            </button>
+            <button className="ghost" onClick={requestClose} disabled={runner.busy}>
+              Request close
+            </button>
+          </div>
+        )}
+        {state === "closing" && <span className="muted small">The provider may still claim until the period ends.</span>}
+        {state === "withdrawable" && (
+          <button onClick={withdraw} disabled={runner.busy}>
+            Withdraw {token.format(c.deposit - c.claimed)}
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,203 @@
+"use client";
+import { useMemo, useState } from "react";
+import { Addr } from "../components/Addr.tsx";
+import { Health } from "../components/Health.tsx";
+import { useDevices } from "../hooks/useDevices.ts";
+import { useLicenses } from "../hooks/useLicenses.ts";
+import { useModels } from "../hooks/useModels.ts";
+import { useToken } from "../hooks/useToken.ts";
+import type { DeviceInfo, ModelInfo } from "../lib/chain-reads.ts";
+import { formatBps } from "../lib/format.ts";
+
+type DeviceSort = "price" | "stake" | "status";
+type ModelSort = "id" | "royalty" | "fee" | "licenses";
+
+export default function MarketPage() {
+  const devices = useDevices();
+  const models = useModels();
+  const licenses = useLicenses();
+  const token = useToken();
+  const [modelFilter, setModelFilter] = useState("all");
+  const [text, setText] = useState("");
+  const [deviceSort, setDeviceSort] = useState<DeviceSort>("price");
+  const [modelSort, setModelSort] = useState<ModelSort>("id");
+  const [showDeprecated, setShowDeprecated] = useState(false);
+
+  const modelName = (id: bigint) => models.data?.find((m) => m.modelId === id)?.name ?? `#${id}`;
+
+  const rows = useMemo(() => {
+    const list: (DeviceInfo & { price?: bigint })[] = (devices.data ?? [])
+      .filter((d) => modelFilter === "all" || d.offerings.some((o) => o.modelId.toString() === modelFilter))
+      .filter((d) => !text || `${d.endpoint} ${d.metadata} ${d.device}`.toLowerCase().includes(text.toLowerCase()))
+      .map((d) => {
+        const prices = d.offerings.filter((o) => modelFilter === "all" || o.modelId.toString() === modelFilter).map((o) => o.price);
+        return { ...d, price: prices.length ? prices.reduce((a, b) => (a < b ? a : b)) : undefined };
+      });
+    const cmp = {
+      price: (a: typeof list[number], b: typeof list[number]) => Number((a.price ?? 2n ** 96n) - (b.price ?? 2n ** 96n)),
+      stake: (a: typeof list[number], b: typeof list[number]) => Number(b.stake - a.stake),
+      status: (a: typeof list[number], b: typeof list[number]) => a.status.localeCompare(b.status),
+    }[deviceSort];
+    return list.sort(cmp);
+  }, [devices.data, modelFilter, text, deviceSort]);
+
+  const licenseCount = (id: bigint) => licenses.data?.filter((l) => l.modelId === id).length ?? 0;
+  const modelRows = useMemo(() => {
+    const list: ModelInfo[] = (models.data ?? [])
+      .filter((m) => showDeprecated || !m.deprecated)
+      .filter((m) => !text || `${m.name} ${m.uri} ${m.owner}`.toLowerCase().includes(text.toLowerCase()));
+    const cmp = {
+      id: (a: ModelInfo, b: ModelInfo) => Number(a.modelId - b.modelId),
+      royalty: (a: ModelInfo, b: ModelInfo) => a.royaltyBps - b.royaltyBps,
+      fee: (a: ModelInfo, b: ModelInfo) => Number(a.licenseFee - b.licenseFee),
+      licenses: (a: ModelInfo, b: ModelInfo) => licenseCount(b.modelId) - licenseCount(a.modelId),
+    }[modelSort];
+    return list.sort(cmp);
+    // licenseCount reads licenses.data
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [models.data, licenses.data, text, modelSort, showDeprecated]);
+
+  return (
+    <>
+      <h1>Market</h1>
+      <p className="muted">Edge devices selling ONNX inference per call, and the models they serve. Everything here is read from the chain; health comes live from each worker.</p>
+      <div className="card row">
+        <label>
+          Model
+          <select value={modelFilter} onChange={(e) => setModelFilter(e.target.value)} aria-label="filter by model">
+            <option value="all">all models</option>
+            {models.data?.map((m) => (
+              <option key={m.modelId.toString()} value={m.modelId.toString()}>
+                #{m.modelId.toString()} {m.name} v{m.version}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Search
+          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="name, endpoint, region, address" aria-label="search" />
+        </label>
+        <label>
+          Sort devices by
+          <select value={deviceSort} onChange={(e) => setDeviceSort(e.target.value as DeviceSort)} aria-label="sort devices">
+            <option value="price">lowest price</option>
+            <option value="stake">highest stake</option>
+            <option value="status">status</option>
+          </select>
+        </label>
+      </div>
+
+      <section className="card" aria-label="devices">
+        <h2>Devices ({rows.length})</h2>
+        {devices.isLoading && <p className="muted">Reading the device registry…</p>}
+        {devices.error && <p className="error">{devices.error.message}</p>}
+        {devices.data && rows.length === 0 && <p className="muted">No device matches. Providers register devices on the Provider page.</p>}
+        {rows.length > 0 && (
+          <table>
+            <thead>
+              <tr>
+                <th>Device</th>
+                <th>Status</th>
+                <th>Stake</th>
+                <th>Offerings (price per inference)</th>
+                <th>Endpoint</th>
+                <th>Health</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((d) => (
+                <tr key={d.device} data-device={d.device}>
+                  <td>
+                    <Addr value={d.device} />
+                    <div className="muted small">owner <Addr value={d.owner} /></div>
+                    {d.metadata && <div className="muted small">{d.metadata}</div>}
+                  </td>
+                  <td>
+                    <span className={`badge ${d.status === "Active" ? "ok" : d.status === "Paused" ? "warn" : "bad"}`}>{d.status}</span>
+                  </td>
+                  <td>{token.format(d.stake)}</td>
+                  <td>
+                    {d.offerings.length === 0 && <span className="muted">none</span>}
+                    {d.offerings.map((o) => (
+                      <div key={`${o.modelId}-${o.token}`}>
+                        {modelName(o.modelId)} · <b>{token.format(o.price)}</b>
+                      </div>
+                    ))}
+                  </td>
+                  <td>
+                    <code>{d.endpoint}</code>
+                  </td>
+                  <td>
+                    <Health endpoint={d.endpoint} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+
+      <section className="card" aria-label="models">
+        <div className="row" style={{ justifyContent: "space-between" }}>
+          <h2>Models ({modelRows.length})</h2>
+          <div className="row">
+            <label>
+              Sort models by
+              <select value={modelSort} onChange={(e) => setModelSort(e.target.value as ModelSort)} aria-label="sort models">
+                <option value="id">newest id last</option>
+                <option value="royalty">lowest royalty</option>
+                <option value="fee">lowest license fee</option>
+                <option value="licenses">most licensed</option>
+              </select>
+            </label>
+            <label style={{ flexDirection: "row", alignItems: "center" }}>
+              <input type="checkbox" checked={showDeprecated} onChange={(e) => setShowDeprecated(e.target.checked)} /> deprecated too
+            </label>
+          </div>
+        </div>
+        {models.isLoading && <p className="muted">Reading the model registry…</p>}
+        {models.data && modelRows.length === 0 && <p className="muted">No model yet. Model owners publish on the Model owner page.</p>}
+        {modelRows.length > 0 && (
+          <table>
+            <thead>
+              <tr>
+                <th>Model</th>
+                <th>Version</th>
+                <th>Royalty</th>
+                <th>License fee</th>
+                <th>Licenses</th>
+                <th>Owner</th>
+                <th>sha256 of the .onnx</th>
+              </tr>
+            </thead>
+            <tbody>
+              {modelRows.map((m) => (
+                <tr key={m.modelId.toString()} data-model={m.modelId.toString()}>
+                  <td>
+                    <b>#{m.modelId.toString()} {m.name}</b>
+                    {m.deprecated && <span className="badge bad"> deprecated</span>}
+                    <div className="muted small">{m.uri}</div>
+                  </td>
+                  <td>
+                    v{m.version}
+                    {m.predecessor > 0n && <div className="muted small">replaces #{m.predecessor.toString()}</div>}
+                    {m.successor > 0n && <div className="warn-text small">superseded by #{m.successor.toString()}</div>}
+                  </td>
+                  <td>{formatBps(m.royaltyBps)}</td>
+                  <td>{m.licenseFee > 0n ? token.format(m.licenseFee) : "free"}</td>
+                  <td>{licenseCount(m.modelId)}</td>
+                  <td>
+                    <Addr value={m.owner} />
+                  </td>
+                  <td>
+                    <Addr value={m.contentHash} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,34 @@
+// EIP-2612 permit signing through the connected wallet, for openWithPermit / topUpWithPermit.
+import { parseSignature, type Address } from "viem";
+import { getEip712Domain } from "viem/actions";
+import type { Config } from "wagmi";
+import { getPublicClient, readContract, signTypedData } from "wagmi/actions";
+import { testUsdcAbi } from "../../protocol/generated/contracts.ts";
+
+export async function signPermit(config: Config, args: { owner: Address; token: Address; spender: Address; value: bigint }) {
+  const client = getPublicClient(config)!;
+  const [{ domain }, nonce, block] = await Promise.all([
+    getEip712Domain(client, { address: args.token }),
+    readContract(config, { address: args.token, abi: testUsdcAbi, functionName: "nonces", args: [args.owner] }),
+    client.getBlock({ blockTag: "latest" }),
+  ]);
+  // Deadline from chain time: a local chain's clock may run ahead of the browser's.
+  const deadline = block.timestamp + 3600n;
+  const signature = await signTypedData(config, {
+    account: args.owner,
+    domain: { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner: args.owner, spender: args.spender, value: args.value, nonce, deadline },
+  });
+  const { r, s, v, yParity } = parseSignature(signature);
+  return { deadline, r, s, v: Number(v ?? BigInt(yParity + 27)) };
+}
