@@ -5,6 +5,7 @@ import {
   LICENSE_FEE,
   MIN_STAKE,
   PRICE,
+  PROVIDER_START,
   Status,
   UNBONDING_DELAY,
   bindingDomain,
@@ -22,8 +23,6 @@ import {
 
 const { loadFixture, time } = networkHelpers;
 const SLASHER_ROLE = keccakText("SLASHER_ROLE");
-/** Provider balance once the market fixture ran: license fee paid, minimum stake locked. */
-const PROVIDER_START = FUNDS - LICENSE_FEE - MIN_STAKE;
 
 /** The market plus a second, free, model that the provider has not licensed, and a slasher. */
 async function registryFixture() {

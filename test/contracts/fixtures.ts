@@ -34,6 +34,9 @@ export const LICENSE_FEE = 5_000_000n;
 export const PRICE = 1_000n;
 export const DEPOSIT = 50_000_000n;
 export const MAX_UINT96 = (1n << 96n) - 1n;
+/** Balances once the market fixture ran: the provider paid the license fee to the model owner and staked. */
+export const PROVIDER_START = FUNDS - LICENSE_FEE - MIN_STAKE;
+export const MODEL_OWNER_START = FUNDS + LICENSE_FEE;
 export const CONTENT_HASH = keccak256(new TextEncoder().encode("model.onnx bytes"));
 
 /** Device life cycle, as IDeviceRegistry.Status. */
@@ -170,6 +173,30 @@ export async function termsFor(m: Market, overrides: Partial<Terms> = {}): Promi
     salt: 1n,
     ...overrides,
   };
+}
+
+/** Test-only token without permit (contracts/test/PlainERC20.sol). */
+export async function deployPlainToken(): Promise<Erc20> {
+  return typed(await ethers.deployContract("PlainERC20", ["Plain Token", "PLN"]), testUsdcAbi);
+}
+
+/** Test-only token that burns `feeBps` of every transfer (contracts/test/FeeOnTransferERC20.sol). */
+export async function deployFeeToken(feeBps: number): Promise<Erc20> {
+  return typed(await ethers.deployContract("FeeOnTransferERC20", [feeBps]), testUsdcAbi);
+}
+
+/** Lists the market's model on the provider's device in `token` as well, and funds and approves the payer. */
+export async function offerIn(m: Market, token: Erc20, payerFunds = FUNDS): Promise<void> {
+  await m.devices.connect(m.provider).setOffering(m.deviceKey, m.modelId, token, PRICE);
+  await token.faucet(m.payer, payerFunds);
+  await token.connect(m.payer).approve(m.channels, MaxUint256);
+}
+
+/** Opens a channel of the market's offering from the payer; returns its terms and id. */
+export async function openChannel(m: Market, overrides: Partial<Terms> = {}, deposit = DEPOSIT) {
+  const terms = await termsFor(m, overrides);
+  await m.channels.connect(m.payer).open(terms, deposit);
+  return { terms, id: idOf(terms) };
 }
 
 /** The market plus one open channel of DEPOSIT whose vouchers the session key signs. */
