@@ -38,7 +38,7 @@ import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
 import { addressOfPublicKey, randomUint256 } from "./keys.ts";
 import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
-import { fetchOfferings, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+import { fetchChannelInfo, fetchOfferings, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
 
 export interface AutoOpen {
   /** Deposit of a channel opened automatically when no channel with credit exists for the chosen device. */
@@ -221,8 +221,24 @@ export class Buyer {
       const record = await this.#requireRecord(channelId);
       const url = endpoint ?? record.endpoint;
       if (!url) throw new EdgepayClientError("bad_argument", `no worker URL known for channel ${channelId}; pass one`);
-      const voucher = await this.#sign(record, record.paid);
-      const answer = await requestCloseSignature(url, channelId, encodeVoucherHeader(voucher), this.#opts.http);
+      const offers = await this.offerings(url);
+      const closeAt = async (amount: bigint) => {
+        const header = encodeVoucherHeader(await this.#sign(record, amount));
+        return requestCloseSignature(url, channelId, header, voucherMac(this.#macKey(record, offers.devicePublicKey), header), this.#opts.http);
+      };
+      let answer: Awaited<ReturnType<typeof requestCloseSignature>>;
+      try {
+        answer = await closeAt(record.paid);
+      } catch (error) {
+        if (!(error instanceof EdgepayClientError) || error.workerCode !== "voucher_stale") throw error;
+        // The worker accepted more than this client has receipts for (an answer lost in transit): close at what
+        // the worker accepted, as long as this client signed it.
+        const info = await fetchChannelInfo(url, channelId, this.#opts.http);
+        if (info.lastAccepted > record.signed) {
+          throw new EdgepayClientError("worker_overclaims", `${url} reports ${info.lastAccepted} accepted on ${channelId}, but this client signed at most ${record.signed}`);
+        }
+        answer = await closeAt(info.lastAccepted);
+      }
       if (answer.channelId.toLowerCase() !== channelId.toLowerCase()) throw new EdgepayClientError("bad_worker_response", `${url}: close signature is for channel ${answer.channelId}`);
       if (!isAddressEqual(answer.device, record.terms.device)) throw new EdgepayClientError("bad_worker_response", `${url}: close signed by ${answer.device}, not the channel's device`);
       if (answer.cumulativeAmount > record.signed) {
@@ -402,7 +418,7 @@ export class Buyer {
         await this.store.putChannel(record);
       }
       const mac = this.#macReady.has(channelId) ? voucherMac(this.#macKey(record, offers.devicePublicKey), header) : undefined;
-      const answer = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
+      const { answer, resent } = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
 
       if (answer.kind === "ok") {
         this.#macReady.add(channelId);
@@ -419,6 +435,16 @@ export class Buyer {
       }
       if (lastAccepted > record.signed) {
         throw new EdgepayClientError("worker_overclaims", `${endpoint} reports ${lastAccepted} accepted on ${channelId}, but this client signed at most ${record.signed}`);
+      }
+      if (resent && answer.code === "voucher_stale" && lastAccepted === amount) {
+        // This very request was accepted and answered, and the answer was lost on the way back; the worker did not
+        // replay it. Paying again would buy the same answer twice, so stop here and let the caller decide.
+        record.paid = amount;
+        await this.store.putChannel(record);
+        throw new EdgepayClientError("worker_rejected", `${endpoint} accepted the voucher for ${amount} but its answer was lost and the worker did not replay it`, {
+          workerCode: answer.code,
+          status: answer.status,
+        });
       }
       if (lastAccepted > record.paid) record.paid = lastAccepted;
       if (p.deposit !== undefined && BigInt(p.deposit) > record.deposit) record.deposit = BigInt(p.deposit);
@@ -493,8 +519,16 @@ export class Buyer {
     return { outputs, receipt, price: BigInt(body.price), channelId: record.channelId, device: offers.device, endpoint };
   }
 
-  async #sendWithRetry(endpoint: string, modelId: bigint, inputs: TensorMapWire, voucher: string, mac: string | undefined): Promise<InferAnswer> {
+  /** Sends one voucher, re-sending it unchanged after network failures; `resent` tells whether it went out twice. */
+  async #sendWithRetry(
+    endpoint: string,
+    modelId: bigint,
+    inputs: TensorMapWire,
+    voucher: string,
+    mac: string | undefined,
+  ): Promise<{ answer: InferAnswer; resent: boolean }> {
     const retries = this.#opts.retries ?? 2;
+    let resent = false;
     for (let attempt = 0; ; attempt++) {
       try {
         const answer = await postInfer(endpoint, modelId, inputs, { voucher, mac }, this.#opts.http);
@@ -503,9 +537,10 @@ export class Buyer {
           await sleep(this.#opts.retryDelayMs ?? 200);
           continue;
         }
-        return answer;
+        return { answer, resent };
       } catch (error) {
         if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || attempt >= retries) throw error;
+        resent = true;
         this.#emit({ type: "retry", endpoint, attempt: attempt + 1, error: error.message });
         await sleep((this.#opts.retryDelayMs ?? 200) * (attempt + 1));
       }

@@ -67,13 +67,14 @@ export async function postInfer(
   throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
 }
 
-/** POST /v1/channels/:channelId/close: the device's CloseChannel signature, authorised by the latest voucher. */
-export async function requestCloseSignature(baseUrl: string, channelId: string, voucherHeader: string, options: HttpOptions = {}) {
-  const res = await send(
-    `${trimSlash(baseUrl)}/v1/channels/${channelId}/close`,
-    { method: "POST", headers: { [VOUCHER_HEADER]: voucherHeader, "content-type": "application/json" }, body: "{}" },
-    options,
-  );
+/**
+ * POST /v1/channels/:channelId/close: the device's CloseChannel signature, authorised by the channel's latest
+ * voucher and the session MAC.
+ */
+export async function requestCloseSignature(baseUrl: string, channelId: string, voucherHeader: string, mac: string | undefined, options: HttpOptions = {}) {
+  const headers: Record<string, string> = { [VOUCHER_HEADER]: voucherHeader, "content-type": "application/json" };
+  if (mac) headers[MAC_HEADER] = mac;
+  const res = await send(`${trimSlash(baseUrl)}/v1/channels/${channelId}/close`, { method: "POST", headers, body: "{}" }, options);
   const json = await readJson(res, baseUrl);
   if (!res.ok) throw workerError(res.status, json, baseUrl);
   const parsed = closeResponseWire.safeParse(json);
@@ -84,6 +85,22 @@ export async function requestCloseSignature(baseUrl: string, channelId: string, 
     device: parsed.data.device as Address,
     signature: parsed.data.signature as Hex,
   };
+}
+
+const channelInfoWire = z.object({
+  channelId: z.string(),
+  lastAccepted: z.string().regex(/^[0-9]{1,78}$/),
+  deposit: z.string().regex(/^[0-9]{1,78}$/),
+});
+
+/** GET /v1/channels/:channelId: the worker's view of a channel (what it accepted so far). */
+export async function fetchChannelInfo(baseUrl: string, channelId: string, options: HttpOptions = {}) {
+  const res = await send(`${trimSlash(baseUrl)}/v1/channels/${channelId}`, { method: "GET" }, options);
+  const json = await readJson(res, baseUrl);
+  if (!res.ok) throw workerError(res.status, json, baseUrl);
+  const parsed = channelInfoWire.safeParse(json);
+  if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: channel info does not follow the protocol: ${z.prettifyError(parsed.error)}`);
+  return { lastAccepted: BigInt(parsed.data.lastAccepted), deposit: BigInt(parsed.data.deposit) };
 }
 
 async function send(url: string, init: RequestInit, options: HttpOptions): Promise<Response> {
