@@ -13,6 +13,9 @@ import { closeTypes, deviceBindingTypes, voucherTypes } from "../../protocol/eip
 import { channelTermsAbi } from "../../protocol/terms.ts";
 import { typed, type Typed } from "./typed.ts";
 
+export { typed } from "./typed.ts";
+export { paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+
 export const { ethers, networkHelpers } = await network.getOrCreate();
 
 export type TestUsdc = Typed<typeof testUsdcAbi>;
