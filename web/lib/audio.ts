@@ -1,7 +1,6 @@
-// Audio for the voice-activity model (Silero VAD v5): mono 16 kHz float samples, cut into 512-sample frames.
-
-export const VAD_SAMPLE_RATE = 16_000;
-export const VAD_FRAME = 512;
+// Browser side of the voice-activity input: any audio the browser decodes, resampled to mono 16 kHz (framing and
+// tensors come from protocol/client/inputs.ts, shared with the CLI).
+import { VAD_SAMPLE_RATE } from "../../protocol/client/inputs.ts";
 
 /** Decodes any audio file the browser understands (WAV, OGG, WebM…) and resamples it to mono 16 kHz. */
 export async function decodeTo16k(bytes: ArrayBuffer): Promise<Float32Array> {
@@ -19,17 +18,6 @@ export async function decodeTo16k(bytes: ArrayBuffer): Promise<Float32Array> {
   } finally {
     await ctx.close();
   }
-}
-
-/** Consecutive 512-sample frames (the last one zero-padded), at most `max`. */
-export function framesOf(samples: Float32Array, max: number): Float32Array[] {
-  const frames: Float32Array[] = [];
-  for (let off = 0; off < samples.length && frames.length < max; off += VAD_FRAME) {
-    const frame = new Float32Array(VAD_FRAME);
-    frame.set(samples.subarray(off, Math.min(off + VAD_FRAME, samples.length)));
-    frames.push(frame);
-  }
-  return frames;
 }
 
 /** Records from the microphone until `stop()` is called; resolves to the recorded bytes. */

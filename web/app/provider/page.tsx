@@ -1,0 +1,527 @@
+"use client";
+import { useMemo, useState } from "react";
+import { formatEther, type Address } from "viem";
+import { useConfig, useConnection, useReadContracts } from "wagmi";
+import { readContract, writeContract } from "wagmi/actions";
+import { deviceRegistryAbi, modelRegistryAbi, testUsdcAbi } from "../../../protocol/generated/contracts.ts";
+import { Addr } from "../../components/Addr.tsx";
+import { Health } from "../../components/Health.tsx";
+import { LineChart } from "../../components/LineChart.tsx";
+import { RequireWallet } from "../../components/RequireWallet.tsx";
+import { TxList } from "../../components/TxList.tsx";
+import { useChainNow } from "../../hooks/useChainNow.ts";
+import { useChannels } from "../../hooks/useChannels.ts";
+import { useClaims } from "../../hooks/useClaims.ts";
+import { useDevices } from "../../hooks/useDevices.ts";
+import { useEdgepay } from "../../hooks/useEdgepay.ts";
+import { useLicenses } from "../../hooks/useLicenses.ts";
+import { useModels } from "../../hooks/useModels.ts";
+import { useToken } from "../../hooks/useToken.ts";
+import { useTxRunner } from "../../hooks/useTxRunner.ts";
+import { useWorkerChannel } from "../../hooks/useWorkerChannel.ts";
+import { parseBinding } from "../../lib/binding.ts";
+import type { ChannelInfo, DeviceInfo } from "../../lib/chain-reads.ts";
+import { formatDuration, formatTime, parseAmount } from "../../lib/format.ts";
+
+type Runner = ReturnType<typeof useTxRunner>;
+
+export default function ProviderPage() {
+  const runner = useTxRunner();
+  return (
+    <>
+      <h1>Provider</h1>
+      <p className="muted">Register your edge devices, stake, take model licenses, publish offerings and collect what buyers pay.</p>
+      <RequireWallet what="manage your devices">
+        <Provider runner={runner} />
+      </RequireWallet>
+      <TxList entries={runner.entries} />
+    </>
+  );
+}
+
+function Provider({ runner }: { runner: Runner }) {
+  const { address } = useConnection();
+  const devices = useDevices();
+  const mine = (devices.data ?? []).filter((d) => d.owner.toLowerCase() === address!.toLowerCase());
+  return (
+    <>
+      <Earnings account={address!} devices={mine} />
+      <div className="grid2">
+        <Register runner={runner} account={address!} />
+        <Licenses runner={runner} account={address!} />
+      </div>
+      <section className="card" aria-label="my devices">
+        <h2>Your devices ({mine.length})</h2>
+        {mine.length === 0 && <p className="muted">No device registered from this wallet yet.</p>}
+        {mine.map((d) => (
+          <DeviceCard key={d.device} device={d} runner={runner} account={address!} />
+        ))}
+      </section>
+      <AtRisk devices={mine} />
+    </>
+  );
+}
+
+function Register({ runner, account }: { runner: Runner; account: Address }) {
+  const config = useConfig();
+  const edgepay = useEdgepay();
+  const token = useToken(account);
+  const [bindingText, setBindingText] = useState("");
+  const [workerUrl, setWorkerUrl] = useState(edgepay.workers[0] ?? "");
+  const [endpoint, setEndpoint] = useState(edgepay.workers[0] ?? "");
+  const [metadata, setMetadata] = useState('{"hardware":"cpu","region":"local"}');
+  const [stake, setStake] = useState("10");
+  const [fetchNote, setFetchNote] = useState<string>();
+  const { data: reg } = useReadContracts({
+    allowFailure: false,
+    contracts: [
+      { address: edgepay.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "minStake" },
+      { address: edgepay.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "stakeToken" },
+      { address: edgepay.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "unbondingDelay" },
+    ],
+  });
+
+  const fetchBinding = async () => {
+    setFetchNote(undefined);
+    const base = workerUrl.replace(/\/$/, "");
+    try {
+      const res = await fetch(`${base}/v1/binding?owner=${account}`, { signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) {
+        setFetchNote(`The worker answered HTTP ${res.status} for /v1/binding: it does not publish its binding. Paste the JSON its init printed instead.`);
+        return;
+      }
+      setBindingText(JSON.stringify(await res.json(), null, 2));
+      setEndpoint(base);
+      setFetchNote("Binding fetched from the worker.");
+    } catch (e) {
+      setFetchNote(`Could not reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  const register = async () => {
+    const parsed = parseBinding(bindingText);
+    if (!parsed.ok) return runner.fail("Register device", parsed.reason);
+    const b = parsed.binding;
+    if (b.owner && b.owner.toLowerCase() !== account.toLowerCase()) {
+      return runner.fail("Register device", `This binding is for owner ${b.owner}, but your wallet is ${account}. Run the worker's init with your address.`);
+    }
+    const value = parseAmount(stake, token.decimals);
+    if (value === undefined) return runner.fail("Register device", `"${stake}" is not an amount.`);
+    const url = (endpoint || b.endpoint || "").trim();
+    if (!url) return runner.fail("Register device", "Give the device's HTTP endpoint (the worker's URL).");
+    const stakeToken = reg?.[1] ?? edgepay.contracts.token;
+    const allowance = await readContract(config, { address: stakeToken, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.deviceRegistry] });
+    if (allowance < value) {
+      const ok = await runner.send(`Approve stake ${token.format(value)}`, () =>
+        writeContract(config, { address: stakeToken, abi: testUsdcAbi, functionName: "approve", args: [edgepay.contracts.deviceRegistry, value] }),
+      );
+      if (!ok) return;
+    }
+    await runner.send(`Register device ${b.device.slice(0, 10)}…`, () =>
+      writeContract(config, {
+        address: edgepay.contracts.deviceRegistry,
+        abi: deviceRegistryAbi,
+        functionName: "register",
+        args: [b.device, url, metadata, value, b.deadline, b.signature],
+      }),
+    );
+  };
+
+  return (
+    <section className="card" aria-label="register device">
+      <h2>Register a device</h2>
+      <p className="muted small">
+        On the device, the worker&apos;s <code>init</code> creates the device key and prints a binding: the key&apos;s signature that your wallet ({account.slice(0, 10)}…) owns it.
+        Paste it here, or fetch it from the worker if it publishes one.
+      </p>
+      <div className="row">
+        <label>
+          Worker URL
+          <input value={workerUrl} onChange={(e) => setWorkerUrl(e.target.value)} placeholder="http://127.0.0.1:8787" aria-label="worker url" />
+        </label>
+        <button className="ghost" onClick={fetchBinding}>
+          Fetch binding
+        </button>
+      </div>
+      {fetchNote && <p className="muted small">{fetchNote}</p>}
+      <label style={{ marginTop: 8 }}>
+        Binding JSON
+        <textarea rows={5} value={bindingText} onChange={(e) => setBindingText(e.target.value)} aria-label="binding json" placeholder='{"device":"0x…","owner":"0x…","deadline":"…","signature":"0x…"}' />
+      </label>
+      <div className="row" style={{ marginTop: 8 }}>
+        <label>
+          Endpoint (buyers call this)
+          <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} aria-label="endpoint" />
+        </label>
+        <label>
+          Metadata
+          <input value={metadata} onChange={(e) => setMetadata(e.target.value)} aria-label="metadata" />
+        </label>
+        <label>
+          Stake ({token.symbol}, min {reg ? token.format(reg[0]) : "…"})
+          <input value={stake} onChange={(e) => setStake(e.target.value)} aria-label="stake" style={{ width: 90 }} />
+        </label>
+        <button onClick={register} disabled={runner.busy}>
+          Register device
+        </button>
+      </div>
+      {reg && <p className="muted small">The stake unbonds {formatDuration(Number(reg[2]))} after you exit; a slash can take it for proven misbehaviour.</p>}
+    </section>
+  );
+}
+
+function Licenses({ runner, account }: { runner: Runner; account: Address }) {
+  const config = useConfig();
+  const edgepay = useEdgepay();
+  const models = useModels();
+  const licenses = useLicenses();
+  const token = useToken(account);
+  const mine = new Set((licenses.data ?? []).filter((l) => l.licensee.toLowerCase() === account.toLowerCase()).map((l) => l.modelId));
+  const available = (models.data ?? []).filter((m) => !m.deprecated && !mine.has(m.modelId));
+  const [choice, setChoice] = useState("");
+  const model = available.find((m) => m.modelId.toString() === choice) ?? available[0];
+
+  const take = async () => {
+    if (!model) return;
+    if (model.licenseFee > 0n) {
+      const allowance = await readContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.modelRegistry] });
+      if (allowance < model.licenseFee) {
+        const ok = await runner.send(`Approve license fee ${token.format(model.licenseFee)}`, () =>
+          writeContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "approve", args: [edgepay.contracts.modelRegistry, model.licenseFee] }),
+        );
+        if (!ok) return;
+      }
+    }
+    await runner.send(`Take license for #${model.modelId} ${model.name}`, () =>
+      writeContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "takeLicense", args: [model.modelId, account] }),
+    );
+  };
+
+  return (
+    <section className="card" aria-label="licenses">
+      <h2>Model licenses</h2>
+      <p className="muted small">A device may only offer a model whose license its owner holds. The one-time fee goes to the model owner.</p>
+      <p className="small">
+        You hold:{" "}
+        {mine.size === 0
+          ? "none"
+          : [...mine].map((id) => (
+              <span key={id.toString()} className="badge ok" data-license={id.toString()}>
+                #{id.toString()} {models.data?.find((m) => m.modelId === id)?.name}
+              </span>
+            ))}
+      </p>
+      {available.length > 0 && (
+        <div className="row">
+          <label>
+            Model
+            <select value={model?.modelId.toString()} onChange={(e) => setChoice(e.target.value)} aria-label="license model">
+              {available.map((m) => (
+                <option key={m.modelId.toString()} value={m.modelId.toString()}>
+                  #{m.modelId.toString()} {m.name} v{m.version} · fee {m.licenseFee > 0n ? token.format(m.licenseFee) : "free"}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button onClick={take} disabled={runner.busy}>
+            Take license
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner: Runner; account: Address }) {
+  const config = useConfig();
+  const edgepay = useEdgepay();
+  const token = useToken(account);
+  const models = useModels();
+  const licenses = useLicenses();
+  const now = useChainNow();
+  const [price, setPrice] = useState("0.01");
+  const [modelChoice, setModelChoice] = useState("");
+  const [stakeMore, setStakeMore] = useState("5");
+  const [endpoint, setEndpoint] = useState(d.endpoint);
+  const licensed = (models.data ?? []).filter(
+    (m) => !m.deprecated && licenses.data?.some((l) => l.modelId === m.modelId && l.licensee.toLowerCase() === account.toLowerCase()),
+  );
+  const model = licensed.find((m) => m.modelId.toString() === modelChoice) ?? licensed[0];
+  const reg = edgepay.contracts.deviceRegistry;
+  const write = (label: string, functionName: "pause" | "unpause" | "startExit" | "withdrawStake") =>
+    runner.send(label, () => writeContract(config, { address: reg, abi: deviceRegistryAbi, functionName, args: [d.device] }));
+
+  const setOffering = async (modelId: bigint, value: bigint) => {
+    await runner.send(value === 0n ? `Remove offering of model #${modelId}` : `Offer model #${modelId} at ${token.format(value)}`, () =>
+      writeContract(config, { address: reg, abi: deviceRegistryAbi, functionName: "setOffering", args: [d.device, modelId, edgepay.contracts.token, value] }),
+    );
+  };
+  const offer = async () => {
+    if (!model) return runner.fail("Set offering", "Take a model license first.");
+    const value = parseAmount(price, token.decimals);
+    if (value === undefined || value === 0n) return runner.fail("Set offering", `"${price}" is not a positive price.`);
+    await setOffering(model.modelId, value);
+  };
+  const addStake = async () => {
+    const value = parseAmount(stakeMore, token.decimals);
+    if (value === undefined || value === 0n) return runner.fail("Add stake", `"${stakeMore}" is not a positive amount.`);
+    const allowance = await readContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "allowance", args: [account, reg] });
+    if (allowance < value) {
+      const ok = await runner.send(`Approve ${token.format(value)}`, () =>
+        writeContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "approve", args: [reg, value] }),
+      );
+      if (!ok) return;
+    }
+    await runner.send(`Add stake ${token.format(value)}`, () => writeContract(config, { address: reg, abi: deviceRegistryAbi, functionName: "addStake", args: [d.device, value] }));
+  };
+  const unbonded = d.unbondingEnds > 0 && now !== undefined && now >= d.unbondingEnds;
+
+  return (
+    <div className="card" data-device={d.device} style={{ background: "var(--panel2)" }}>
+      <div className="row" style={{ justifyContent: "space-between" }}>
+        <div>
+          <b>
+            Device <Addr value={d.device} />
+          </b>{" "}
+          <span className={`badge ${d.status === "Active" ? "ok" : d.status === "Paused" ? "warn" : "bad"}`} data-testid="device-status">
+            {d.status}
+          </span>{" "}
+          <Health endpoint={d.endpoint} />
+          <div className="muted small">
+            stake {token.format(d.stake)} · {d.endpoint} · {d.metadata}
+          </div>
+        </div>
+        <div className="row">
+          {d.status === "Active" && (
+            <button className="ghost" onClick={() => write("Pause device", "pause")} disabled={runner.busy}>
+              Pause
+            </button>
+          )}
+          {d.status === "Paused" && (
+            <button onClick={() => write("Unpause device", "unpause")} disabled={runner.busy}>
+              Unpause
+            </button>
+          )}
+          {(d.status === "Active" || d.status === "Paused") && (
+            <button className="danger" onClick={() => write("Start exit", "startExit")} disabled={runner.busy}>
+              Exit
+            </button>
+          )}
+          {(d.status === "Exiting" || d.status === "Removed") && (
+            <button onClick={() => write("Withdraw stake", "withdrawStake")} disabled={runner.busy || !unbonded} title={unbonded ? "" : "still unbonding"}>
+              Withdraw stake {unbonded ? "" : `(in ${formatDuration(d.unbondingEnds - (now ?? 0))})`}
+            </button>
+          )}
+        </div>
+      </div>
+      <h3>Offerings</h3>
+      {d.offerings.length === 0 && <p className="muted small">None: buyers cannot open channels to this device yet.</p>}
+      <ul>
+        {d.offerings.map((o) => (
+          <li key={`${o.modelId}`} data-offering={o.modelId.toString()}>
+            #{o.modelId.toString()} {models.data?.find((m) => m.modelId === o.modelId)?.name} · {token.format(o.price)} per inference{" "}
+            <button className="ghost" onClick={() => setOffering(o.modelId, 0n)} disabled={runner.busy}>
+              remove
+            </button>
+          </li>
+        ))}
+      </ul>
+      {(d.status === "Active" || d.status === "Paused") && (
+        <div className="row">
+          <label>
+            Licensed model
+            <select value={model?.modelId.toString()} onChange={(e) => setModelChoice(e.target.value)} aria-label="offering model">
+              {licensed.length === 0 && <option value="">no license yet</option>}
+              {licensed.map((m) => (
+                <option key={m.modelId.toString()} value={m.modelId.toString()}>
+                  #{m.modelId.toString()} {m.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Price per inference ({token.symbol})
+            <input value={price} onChange={(e) => setPrice(e.target.value)} aria-label="price" style={{ width: 90 }} />
+          </label>
+          <button onClick={offer} disabled={runner.busy}>
+            Set offering
+          </button>
+          <label>
+            Add stake
+            <input value={stakeMore} onChange={(e) => setStakeMore(e.target.value)} aria-label="add stake" style={{ width: 70 }} />
+          </label>
+          <button className="ghost" onClick={addStake} disabled={runner.busy}>
+            Add stake
+          </button>
+          <label>
+            Endpoint
+            <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} aria-label="new endpoint" />
+          </label>
+          <button
+            className="ghost"
+            disabled={runner.busy || endpoint === d.endpoint}
+            onClick={() =>
+              runner.send("Update endpoint", () => writeContract(config, { address: reg, abi: deviceRegistryAbi, functionName: "updateDevice", args: [d.device, endpoint, d.metadata] }))
+            }
+          >
+            Update
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[] }) {
+  const claims = useClaims(account);
+  const token = useToken(account);
+  const [ethPrice, setEthPrice] = useState("3000");
+  const list = useMemo(() => [...(claims.data?.claims ?? [])].sort((a, b) => a.timestamp - b.timestamp || Number(a.blockNumber - b.blockNumber)), [claims.data]);
+  const earned = list.reduce((s, c) => s + c.providerAmount, 0n);
+  const costs = claims.data?.costs;
+  const txs = [...new Set(list.map((c) => c.txHash))];
+  const gasWei = txs.reduce((s, h) => s + (costs?.get(h)?.costWei ?? 0n), 0n);
+  const gasUnits = txs.reduce((s, h) => s + (costs?.get(h)?.gasUsed ?? 0n), 0n);
+  const ethPerUnit = Number(ethPrice) || 0;
+  const gasInToken = Number(formatEther(gasWei)) * ethPerUnit;
+  const earnedTokens = Number(earned) / 10 ** token.decimals;
+  const share = earnedTokens > 0 ? (gasInToken / earnedTokens) * 100 : undefined;
+  let cumulative = 0n;
+  const points = list.map((c) => {
+    cumulative += c.providerAmount;
+    return { x: c.timestamp, y: Number(cumulative) / 10 ** token.decimals };
+  });
+  return (
+    <section className="card" aria-label="earnings">
+      <h2>Earnings</h2>
+      <div className="stats">
+        <div className="stat">
+          Earned (claimed)<b data-testid="earned">{token.format(earned)}</b>
+        </div>
+        <div className="stat">
+          Claims<b>{list.length} in {txs.length} tx</b>
+        </div>
+        <div className="stat">
+          Gas spent on claims<b>{Number(formatEther(gasWei)).toPrecision(3)} ETH</b>
+          <span className="muted small">{gasUnits.toLocaleString()} gas</span>
+        </div>
+        <div className="stat">
+          Gas as share of earnings<b data-testid="gas-share">{share === undefined ? "—" : `${share.toFixed(share < 1 ? 3 : 1)}%`}</b>
+          <label className="small">
+            at {token.symbol || "token"} per ETH
+            <input value={ethPrice} onChange={(e) => setEthPrice(e.target.value)} aria-label="eth price" style={{ width: 80 }} />
+          </label>
+        </div>
+        <div className="stat">
+          Devices<b>{devices.length}</b>
+        </div>
+      </div>
+      <LineChart
+        title={`cumulative earnings (${token.symbol}) over time`}
+        series={[{ name: "earned", color: "#3fcf8e", points }]}
+        step
+        formatX={(x) => new Date(x * 1000).toLocaleTimeString()}
+        formatY={(y) => y.toFixed(2)}
+      />
+      {list.length > 0 && (
+        <>
+          <h3>Claim history</h3>
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Channel</th>
+                <th>Paid to you</th>
+                <th>Royalty</th>
+                <th>Transaction</th>
+                <th>Gas (tx)</th>
+                <th>Submitted by</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...list].reverse().map((c) => (
+                <tr key={`${c.txHash}-${c.channelId}`} data-claim={c.txHash}>
+                  <td>{formatTime(c.timestamp)}</td>
+                  <td>
+                    <Addr value={c.channelId} />
+                  </td>
+                  <td>{token.format(c.providerAmount)}</td>
+                  <td>{token.format(c.royalty)}</td>
+                  <td>
+                    <Addr value={c.txHash} />
+                  </td>
+                  <td>{costs?.get(c.txHash)?.gasUsed.toLocaleString()}</td>
+                  <td>{costs?.get(c.txHash) && <Addr value={costs.get(c.txHash)!.from} />}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function AtRisk({ devices }: { devices: DeviceInfo[] }) {
+  const channels = useChannels({ devices: devices.map((d) => d.device) }, devices.length > 0);
+  const open = (channels.data ?? []).filter((c) => !c.settled);
+  return (
+    <section className="card" aria-label="unclaimed value">
+      <h2>Unclaimed value at risk</h2>
+      <p className="muted small">
+        Vouchers a worker accepted are worth money only once claimed on-chain. The worker keeps them and settles by itself: when a channel&apos;s unclaimed value
+        passes its threshold, when it grows old, when a buyer starts a close (before the challenge period ends), and on shutdown. There is no way to claim
+        from this page: the vouchers live on the device, not in your wallet. What each worker holds unclaimed is read live from it below.
+      </p>
+      {open.length === 0 ? (
+        <p className="muted">No open channel to your devices.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Channel</th>
+              <th>Deposit</th>
+              <th>Claimed on-chain</th>
+              <th>Accepted by the worker</th>
+              <th>Unclaimed</th>
+              <th>Close</th>
+            </tr>
+          </thead>
+          <tbody>
+            {open.map((c) => (
+              <RiskRow key={c.channelId} channel={c} endpoint={devices.find((d) => d.device.toLowerCase() === c.terms.device.toLowerCase())?.endpoint} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function RiskRow({ channel: c, endpoint }: { channel: ChannelInfo; endpoint?: string }) {
+  const token = useToken();
+  const worker = useWorkerChannel(endpoint, c.channelId);
+  const now = useChainNow();
+  const accepted = worker.data?.lastAccepted;
+  const unclaimed = accepted !== undefined && accepted > c.claimed ? accepted - c.claimed : 0n;
+  return (
+    <tr data-risk={c.channelId}>
+      <td>
+        <Addr value={c.channelId} />
+      </td>
+      <td>{token.format(c.deposit)}</td>
+      <td>{token.format(c.claimed)}</td>
+      <td>{worker.isLoading ? "…" : worker.error ? <span className="error">worker unreachable</span> : accepted === undefined ? "unknown to worker" : token.format(accepted)}</td>
+      <td data-testid="unclaimed">
+        <b className={unclaimed > 0n ? "warn-text" : undefined}>{token.format(unclaimed)}</b>
+      </td>
+      <td>
+        {c.closesAt === 0 ? (
+          <span className="muted">open</span>
+        ) : (
+          <span className="badge warn">closing · {formatDuration(c.closesAt - (now ?? 0))} left to claim</span>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,31 @@
+// The device binding a worker's `init` prints: the device key's EIP-712 DeviceBinding(device, owner, deadline)
+// signature that lets `owner` register the device. Accepts the field names a person is likely to paste.
+import { getAddress, isAddress, type Address, type Hex } from "viem";
+
+export interface DeviceBinding {
+  device: Address;
+  owner?: Address;
+  deadline: bigint;
+  signature: Hex;
+  endpoint?: string;
+}
+
+export function parseBinding(text: string): { ok: true; binding: DeviceBinding } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: "The binding is not JSON. Paste the JSON the worker's init printed." };
+  }
+  if (!raw || typeof raw !== "object") return { ok: false, reason: "The binding must be a JSON object." };
+  const o = (raw as { binding?: unknown }).binding && typeof (raw as { binding?: unknown }).binding === "object" ? { ...(raw as Record<string, unknown>), ...((raw as { binding: Record<string, unknown> }).binding) } : (raw as Record<string, unknown>);
+  const device = [o.device, o.deviceAddress, o.address].find((v) => typeof v === "string" && isAddress(v)) as string | undefined;
+  if (!device) return { ok: false, reason: 'The binding has no device address ("device").' };
+  const owner = typeof o.owner === "string" && isAddress(o.owner) ? getAddress(o.owner) : undefined;
+  const sig = [o.signature, o.bindingSignature, o.sig].find((v) => typeof v === "string" && /^0x[0-9a-fA-F]{130}$/.test(v)) as Hex | undefined;
+  if (!sig) return { ok: false, reason: 'The binding has no 65-byte signature ("signature").' };
+  const d = o.deadline;
+  if (!(typeof d === "number" || (typeof d === "string" && /^[0-9]+$/.test(d)))) return { ok: false, reason: 'The binding has no deadline ("deadline", unix seconds).' };
+  const endpoint = typeof o.endpoint === "string" ? o.endpoint : undefined;
+  return { ok: true, binding: { device: getAddress(device), owner, deadline: BigInt(d), signature: sig, endpoint } };
+}
