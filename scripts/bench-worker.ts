@@ -1,0 +1,281 @@
+// `npm run bench:worker`: how much paying per call costs, on the same model (Silero VAD v5), in one run:
+//   raw     onnxruntime session.run in a loop (the limit; no HTTP, no JSON)
+//   unpaid  HTTP POST /v1/unpaid/infer (the worker started with --unpaid-route: same parsing, model and encoding)
+//   paid    HTTP POST /v1/infer with a fresh voucher (and session MAC) on every request, receipts signed
+// A real chain (hardhat node), a real worker process (worker/cli.ts serve), keep-alive connections at a fixed
+// concurrency, one channel per connection. Vouchers and MACs are made before the timed window, so the buyer's
+// signing is not measured; the worker's checking, storing and receipt signing are.
+// Environment: BENCH_SECONDS (per round, default 5), BENCH_CONCURRENCY (default 8), BENCH_ROUNDS (default 2).
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import ort from "onnxruntime-node";
+import secp256k1 from "secp256k1";
+import { createPublicClient, createWalletClient, http as viemHttp, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { modelRegistryAbi, testUsdcAbi } from "../protocol/generated/contracts.ts";
+import { Buyer } from "../protocol/client/index.ts";
+import { initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
+import { MAC_HEADER, sessionKey, voucherMac } from "../protocol/session.ts";
+import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
+import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
+import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
+import { TEST_KEYS, startLocalnet, type Localnet } from "../test/helpers/localnet.ts";
+import { stopProcess } from "./lib/chain.ts";
+import { ROOT } from "./lib/paths.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PRICE = 10n;
+const PASSPHRASE = "bench-only-passphrase";
+
+interface Result {
+  requests: number;
+  errors: number;
+  seconds: number;
+  latenciesMs: number[];
+}
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+let net: Localnet | undefined;
+let worker: ChildProcess | undefined;
+let dir: string | undefined;
+try {
+  await main();
+} finally {
+  if (worker) await stopProcess(worker, 10_000);
+  await net?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+async function main() {
+  const inputs = sileroVadInputs(speechLikeFrame(), initialVadState());
+
+  log(`raw onnxruntime loop (${SECONDS * ROUNDS} s)...`);
+  const raw = await rawLoop(inputs, SECONDS * ROUNDS);
+
+  log("starting a chain, publishing the model, registering a device...");
+  net = await startLocalnet({ challengePeriod: 3600n });
+  dir = await mkdtemp(path.join(tmpdir(), "edgepay-bench-"));
+  const { url, device, devicePublicKey, modelId } = await setUpWorker(net, dir);
+
+  const buyerKey = TEST_KEYS[3];
+  const account = privateKeyToAccount(buyerKey);
+  const transport = viemHttp(net.chain.url);
+  const publicClient = createPublicClient({ chain: net.viemChain, transport });
+  const wallet = createWalletClient({ account, chain: net.viemChain, transport });
+  await waitTx(publicClient, await wallet.writeContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [account.address, 1_000_000_000n] }));
+  const buyer = new Buyer({ publicClient, wallet, paymentChannels: net.deployment.paymentChannels });
+
+  const body = JSON.stringify({ inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tensorToWire(t)])) });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const target = new URL(url);
+
+  // Enough vouchers for the fastest conceivable run (the raw rate), with margin; one channel per connection.
+  const perChannel = Math.ceil(((raw.requests / raw.seconds) * (SECONDS * ROUNDS + 2) * 1.5) / CONCURRENCY) + 1;
+  log(`opening ${CONCURRENCY} channels and signing ${perChannel * CONCURRENCY} vouchers with MACs (not timed)...`);
+  const hasher = createVoucherHasher(net.deployment.chainId, net.deployment.paymentChannels);
+  const lanes: { headers: Record<string, string>[]; next: number }[] = [];
+  for (let i = 0; i < CONCURRENCY; i++) {
+    const record = await buyer.open({ device, modelId, token: net.deployment.token, deposit: PRICE * BigInt(perChannel + 1) });
+    const secret = Buffer.from(record.signerKey.slice(2), "hex");
+    const macKey = sessionKey(record.signerKey, devicePublicKey, record.channelId);
+    const headers: Record<string, string>[] = [];
+    for (let n = 1; n <= perChannel; n++) {
+      const amount = PRICE * BigInt(n);
+      const { signature, recid } = secp256k1.ecdsaSign(hasher(record.channelId, amount), secret);
+      const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
+      const header = encodeVoucherHeader({ channelId: record.channelId, cumulativeAmount: amount, signature: sig });
+      // The first voucher of a channel goes without MAC: the worker learns the signer's key from its signature.
+      headers.push(n === 1 ? { [VOUCHER_HEADER]: header } : { [VOUCHER_HEADER]: header, [MAC_HEADER]: voucherMac(macKey, header) });
+    }
+    lanes.push({ headers, next: 0 });
+  }
+  // First voucher of each channel before the timed window (it is the ECDSA-verified one that opens the session).
+  for (const lane of lanes) {
+    const status = await post(agent, target, "/v1/infer/" + modelId, body, lane.headers[lane.next++]!);
+    if (status.status !== 200) throw new Error(`first paid request failed: HTTP ${status.status} ${status.body}`);
+  }
+  await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), 1); // warm-up, not reported
+
+  const unpaid: Result[] = [];
+  const paid: Result[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    log(`round ${r + 1}/${ROUNDS}: unpaid HTTP (${SECONDS} s, ${CONCURRENCY} connections)...`);
+    unpaid.push(await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS));
+    log(`round ${r + 1}/${ROUNDS}: paid HTTP (${SECONDS} s, ${CONCURRENCY} connections, one channel each)...`);
+    paid.push(
+      await load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
+        const l = lanes[worker]!;
+        const h = l.headers[l.next++];
+        if (!h) throw new Error("ran out of pre-signed vouchers");
+        return h;
+      }, SECONDS),
+    );
+  }
+  agent.destroy();
+
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const recoveries = [...metrics.matchAll(/^edgepay_[a-z_]*recover[a-z_]*\{kind="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(", ");
+
+  const rows = [
+    ["raw session.run", summarize([raw])],
+    ["unpaid HTTP", summarize(unpaid)],
+    ["paid HTTP", summarize(paid)],
+  ] as const;
+  const u = summarize(unpaid).rate;
+  const p = summarize(paid).rate;
+  console.log(`\nSilero VAD v5, ${CONCURRENCY} keep-alive connections, ${ROUNDS} x ${SECONDS} s per HTTP mode, worker in its own process (2-core machine shared with the load generator and the chain)\n`);
+  console.log(`${"mode".padEnd(18)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"requests".padStart(11)}${"errors".padStart(8)}`);
+  for (const [name, s] of rows) {
+    console.log(`${name.padEnd(18)}${s.rate.toFixed(0).padStart(10)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${String(s.requests).padStart(11)}${String(s.errors).padStart(8)}`);
+  }
+  console.log(`\npaid / unpaid = ${(p / u).toFixed(3)}  (goal >= 0.9)   unpaid / raw = ${(u / summarize([raw]).rate).toFixed(3)}`);
+  if (recoveries) console.log(`worker ECDSA recoveries: ${recoveries}`);
+  console.log(`raw is one sequential session.run loop (p50/p99 per call); HTTP latencies are per request at ${CONCURRENCY} in flight.`);
+}
+
+async function setUpWorker(n: Localnet, workDir: string) {
+  const transport = viemHttp(n.chain.url);
+  const publicClient = createPublicClient({ chain: n.viemChain, transport });
+  const modelOwner = createWalletClient({ account: privateKeyToAccount(TEST_KEYS[1]), chain: n.viemChain, transport });
+  const providerKey = TEST_KEYS[2];
+  const provider = createWalletClient({ account: privateKeyToAccount(providerKey), chain: n.viemChain, transport });
+  const contentHash = `0x${createHash("sha256").update(await readFile(SILERO_VAD_V5)).digest("hex")}` as Hex;
+  await waitTx(
+    publicClient,
+    await modelOwner.writeContract({
+      address: n.deployment.modelRegistry,
+      abi: modelRegistryAbi,
+      functionName: "publish",
+      args: [{ name: "Silero VAD v5", contentHash, uri: "npm:@ricky0123/vad-web/dist/silero_vad_v5.onnx", royaltyBps: 500, licenseToken: n.deployment.token, licenseFee: 0n }],
+    }),
+  );
+  const modelId = await publicClient.readContract({ address: n.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "modelCount" });
+  await waitTx(publicClient, await provider.writeContract({ address: n.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [provider.account.address, 1_000_000_000n] }));
+
+  const dataDir = path.join(workDir, "worker");
+  const env = { ...process.env, EDGEPAY_KEY_PASSPHRASE: PASSPHRASE };
+  const key = createKeystore(dataDir, env);
+  const contracts = { paymentChannels: n.deployment.paymentChannels, deviceRegistry: n.deployment.deviceRegistry, modelRegistry: n.deployment.modelRegistry, token: n.deployment.token };
+  await registerDevice({ rpcUrl: n.chain.url, contracts, ownerKey: providerKey, devicePrivateKey: key.privateKey, endpoint: "http://127.0.0.1/bench", models: [{ modelId, price: PRICE }], fundEth: "1" });
+
+  const configFile = path.join(workDir, "worker.json");
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      dataDir,
+      rpcUrl: n.chain.url,
+      contracts,
+      port: 0,
+      models: [{ modelId: modelId.toString(), file: SILERO_VAD_V5 }],
+      // No claims inside the timed window: it measures the request path (claims are one transaction per many calls).
+      settlement: { claimThreshold: "1000000000000", maxAgeSeconds: 86_400 },
+      logLevel: "error",
+    }),
+  );
+  worker = spawn(process.execPath, [path.join(ROOT, "worker/cli.ts"), "serve", "--config", configFile, "--unpaid-route"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: worker!.stdout! });
+    lines.on("line", (line) => {
+      try {
+        const msg = JSON.parse(line) as { event?: string; url?: string };
+        if (msg.event === "listening" && msg.url) resolve(msg.url);
+      } catch {
+        // other output
+      }
+    });
+    worker!.once("exit", (code) => reject(new Error(`worker exited (${code}) before listening`)));
+  });
+  const offerings = (await (await fetch(`${url}/v1/offerings`)).json()) as { device: Address; devicePublicKey: Hex };
+  return { url, device: offerings.device, devicePublicKey: offerings.devicePublicKey, modelId };
+}
+
+/** A voiced-sounding frame (harmonics with an envelope) so the VAD does real work on non-trivial input. */
+function speechLikeFrame(): Float32Array {
+  const f = new Float32Array(512);
+  for (let i = 0; i < f.length; i++) {
+    const t = i / 16000;
+    f[i] = 0.3 * Math.sin(2 * Math.PI * 140 * t) + 0.15 * Math.sin(2 * Math.PI * 280 * t) + 0.05 * Math.sin(2 * Math.PI * 2300 * t);
+  }
+  return f;
+}
+
+async function rawLoop(inputs: Record<string, Tensor>, seconds: number): Promise<Result> {
+  const session = await ort.InferenceSession.create(SILERO_VAD_V5, { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: "all" });
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, new ort.Tensor(t.type, t.data as Float32Array, t.dims)]));
+  for (let i = 0; i < 200; i++) await session.run(feeds);
+  const latenciesMs: number[] = [];
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    latenciesMs.push(performance.now() - t0);
+  }
+  const result = { requests: latenciesMs.length, errors: 0, seconds: (performance.now() - start) / 1000, latenciesMs };
+  await session.release();
+  return result;
+}
+
+/** `CONCURRENCY` loops, each sending the next request when its previous answer arrived, for `seconds`. */
+async function load(agent: http.Agent, target: URL, pathname: string, body: string, headersFor: (worker: number) => Record<string, string>, seconds: number): Promise<Result> {
+  const latenciesMs: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const r = await post(agent, target, pathname, body, headersFor(w));
+        latenciesMs.push(performance.now() - t0);
+        if (r.status !== 200) {
+          errors++;
+          if (errors <= 3) log(`  HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+        }
+      }
+    }),
+  );
+  return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs };
+}
+
+function post(agent: http.Agent, target: URL, pathname: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: target.hostname, port: target.port, path: pathname, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function summarize(results: Result[]) {
+  const requests = results.reduce((n, r) => n + r.requests, 0);
+  const seconds = results.reduce((n, r) => n + r.seconds, 0);
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  const all = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+  const q = (p: number) => all[Math.min(all.length - 1, Math.floor(p * all.length))] ?? 0;
+  return { rate: requests / seconds, p50: q(0.5), p99: q(0.99), requests, errors };
+}
+
+async function waitTx(client: ReturnType<typeof createPublicClient>, hash: Hex) {
+  const r = await client.waitForTransactionReceipt({ hash });
+  if (r.status !== "success") throw new Error(`transaction ${hash} reverted`);
+}
