@@ -248,6 +248,16 @@ export async function recoverVoucher(d: Deployed, channelId: string, cumulativeA
   );
 }
 
+/** The address a CloseChannel signature recovers to under the channels contract's domain. */
+export async function recoverClose(d: Deployed, channelId: string, cumulativeAmount: bigint, signature: string) {
+  return verifyTypedData(
+    channelsDomain(d.chainId, await d.channels.getAddress()),
+    mutable(closeTypes),
+    { channelId, cumulativeAmount },
+    signature,
+  );
+}
+
 export async function bindingDomain(d: Deployed): Promise<TypedDataDomain> {
   return { name: "Edgepay DeviceRegistry", version: "1", chainId: d.chainId, verifyingContract: await d.devices.getAddress() };
 }
