@@ -90,6 +90,7 @@ export class TensorError extends Error {
  * sha256 over the canonical encoding of named tensors, sorted by name:
  * "edgepay.tensors.v1" | per tensor: u32 nameLen, name, u8 typeCode, u32 rank, u64 dims..., u64 byteLen, bytes (LE).
  * All integers big-endian; element bytes in the platform's little-endian order (as onnxruntime holds them).
+ * Float -0 is hashed as +0: JSON has no -0 (JSON.stringify(-0) is "0"), so both ends hash what the wire carries.
  */
 export function hashTensors(tensors: Record<string, Tensor>): Hex {
   const encoder = new TextEncoder();
@@ -97,7 +98,8 @@ export function hashTensors(tensors: Record<string, Tensor>): Hex {
   for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name]!;
     const nameBytes = encoder.encode(name);
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const data = withoutNegativeZero(t.data);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const header = new DataView(new ArrayBuffer(4 + 1 + 4 + 8 * t.dims.length + 8));
     let o = 0;
     header.setUint32(o, nameBytes.length);
@@ -123,4 +125,17 @@ export function hashTensors(tensors: Record<string, Tensor>): Hex {
     offset += p.length;
   }
   return sha256(all);
+}
+
+/** A float array with every -0 replaced by +0 (the same array when it has none). */
+function withoutNegativeZero(data: TensorData): TensorData {
+  if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) return data;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0 && Object.is(data[i], -0)) {
+      const copy = data.slice();
+      for (let j = i; j < copy.length; j++) if (copy[j] === 0) copy[j] = 0;
+      return copy;
+    }
+  }
+  return data;
 }

@@ -24,11 +24,44 @@ export const ERROR_CODES = [
   "amount_too_low",
   "amount_exceeds_deposit",
   "channel_busy",
+  "channel_blocked",
+  "method_not_allowed",
   "inference_failed",
   "unavailable",
   "internal_error",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * HTTP status the worker answers each error code with. Every problem with the payment itself is a 402 whose body
+ * carries fresh payment requirements (as x402 does), so a client can always recover from the body alone.
+ */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  invalid_json: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  unknown_model: 404,
+  invalid_tensor: 400,
+  payment_required: 402,
+  invalid_voucher: 402,
+  invalid_signature: 402,
+  unknown_channel: 402,
+  wrong_device: 402,
+  wrong_model: 402,
+  channel_closing: 402,
+  channel_settled: 402,
+  voucher_stale: 402,
+  amount_too_low: 402,
+  amount_exceeds_deposit: 402,
+  channel_busy: 409,
+  channel_blocked: 403,
+  method_not_allowed: 405,
+  inference_failed: 422,
+  unavailable: 503,
+  internal_error: 500,
+};
 
 export const errorBodyWire = z.object({
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }),
@@ -47,6 +80,8 @@ export const offeringsWire = z.object({
   payee: address,
   chainId: z.number(),
   paymentChannels: address,
+  /** Compressed secp256k1 public key of the device key (33 bytes hex): the peer key of session MACs. */
+  devicePublicKey: z.string().regex(/^0x0[23][0-9a-fA-F]{64}$/),
   models: z.array(
     z.object({
       modelId: uint,
@@ -98,3 +133,17 @@ export const inferResponseWire = z.object({
   price: uint,
 });
 export type InferResponseWire = z.input<typeof inferResponseWire>;
+
+/**
+ * POST /v1/channels/:channelId/close answer: the device's EIP-712 CloseChannel signature for the highest amount it
+ * accepted, for `PaymentChannels.closeCooperatively`. The worker accepts no further voucher on the channel.
+ * The request must carry the channel's latest voucher (`x-edgepay-voucher`, amount = last accepted, or a voucher
+ * for 0 when none was accepted) so that only the channel's signer can end its service.
+ */
+export const closeResponseWire = z.object({
+  channelId: bytes32,
+  cumulativeAmount: uint,
+  device: address,
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+});
+export type CloseResponseWire = z.infer<typeof closeResponseWire>;

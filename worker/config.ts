@@ -1,0 +1,208 @@
+// Worker configuration: a JSON file plus environment overrides, validated with zod. Errors name the bad field.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import type { Address } from "viem";
+import { deployments } from "../protocol/generated/contracts.ts";
+import { DEMO_MODELS } from "./models/demo.ts";
+
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address")
+  .transform((s) => s as Address);
+
+/** Token amounts: a decimal string or a safe integer (JSON), or a bigint (programmatic use). */
+const amount = z.union([
+  z.bigint().nonnegative(),
+  z.number().int().nonnegative().refine(Number.isSafeInteger, "expected a safe integer; use a decimal string").transform(BigInt),
+  z.string().regex(/^[0-9]{1,78}$/, "expected a decimal integer string").transform(BigInt),
+]);
+
+const modelSchema = z.object({
+  modelId: z.union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]*$/, "expected a model id")]).transform(BigInt),
+  file: z.string().min(1, "path of the .onnx file"),
+  name: z.string().min(1).optional(),
+  /** Price per inference the `register` command offers; `serve` always reads the on-chain offering. */
+  price: amount.optional(),
+});
+
+const settlementSchema = z.object({
+  /** Claim a channel once its unclaimed, verified value reaches this many token units. */
+  claimThreshold: amount.default(1_000_000n),
+  /** Claim a channel whose oldest unclaimed voucher is this old, whatever the amount. */
+  maxAgeSeconds: z.number().int().positive().default(3600),
+  /** Refuse vouchers when a requested close ends sooner than this; the rest of the challenge period is for the claim. */
+  closeSafetySeconds: z.number().int().nonnegative().default(120),
+  /** Below this many due channels a batch waits for the next round unless a deadline forces it (1 = no waiting). */
+  minBatch: z.number().int().positive().default(1),
+  /** How often the chain is polled for events and the settler runs. */
+  pollIntervalMs: z.number().int().positive().default(1000),
+  /** Rebroadcast with a higher fee when a claim is not mined after this long. */
+  stuckAfterMs: z.number().int().positive().default(30_000),
+});
+
+export const workerConfigSchema = z.object({
+  /** Keystore and SQLite database live here. */
+  dataDir: z.string().min(1),
+  rpcUrl: z.string().url(),
+  /** Generated deployment to take contract addresses from when `contracts` leaves them out. */
+  deploymentId: z.string().default("local"),
+  contracts: z
+    .object({
+      paymentChannels: address.optional(),
+      deviceRegistry: address.optional(),
+      modelRegistry: address.optional(),
+      token: address.optional(),
+    })
+    .default({}),
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(0),
+  /** URL buyers reach the worker at (registered on-chain); defaults to http://host:port. */
+  publicEndpoint: z.string().url().optional(),
+  models: z.array(modelSchema).min(1, "at least one model is required"),
+  settlement: settlementSchema.default(settlementSchema.parse({})),
+  maxBodyBytes: z.number().int().positive().default(1 << 20),
+  verification: z
+    .object({
+      /** Value a channel may carry in MAC-authenticated, not yet ECDSA-verified vouchers; default 4 prices. */
+      maxUnverifiedValue: amount.optional(),
+      /** Verify deferred vouchers in the background after this long. */
+      backgroundMs: z.number().int().positive().default(250),
+    })
+    .default({ backgroundMs: 250 }),
+  /** Requests waiting for a busy channel beyond this get 409 channel_busy. */
+  maxQueuePerChannel: z.number().int().nonnegative().default(16),
+  /** First block to search for ChannelOpened events (the deployment block on a long chain). */
+  fromBlock: amount.default(0n),
+  logLevel: z.enum(["silent", "error", "info", "debug"]).default("info"),
+});
+
+/** What a config file or a caller provides. */
+export type WorkerConfig = z.input<typeof workerConfigSchema>;
+
+/** Contract addresses, all known. */
+export interface Contracts {
+  paymentChannels: Address;
+  deviceRegistry: Address;
+  modelRegistry: Address;
+  token: Address;
+}
+
+/** A validated config with every default applied and contract addresses resolved. */
+export type ResolvedConfig = Omit<z.output<typeof workerConfigSchema>, "contracts"> & { contracts: Contracts };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates a config object and resolves contract addresses; throws ConfigError naming the bad field. */
+export function resolveConfig(input: unknown, source = "config", base = process.cwd()): ResolvedConfig {
+  const parsed = workerConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join("\n")}`);
+  }
+  const c = parsed.data;
+  const fallback = deployments.find((d) => d.deploymentId === c.deploymentId);
+  const pick = (key: keyof Contracts): Address => {
+    const value = c.contracts[key] ?? fallback?.[key];
+    if (!value) {
+      throw new ConfigError(
+        `${source} is invalid:\n  contracts.${key}: missing, and the generated module has no deployment "${c.deploymentId}" ` +
+          `(run npm run deploy:local, or set contracts.${key})`,
+      );
+    }
+    return value;
+  };
+  return {
+    ...c,
+    dataDir: path.resolve(base, c.dataDir),
+    models: c.models.map((m) => ({ ...m, file: resolveModelFile(base, m.file) })),
+    contracts: {
+      paymentChannels: pick("paymentChannels"),
+      deviceRegistry: pick("deviceRegistry"),
+      modelRegistry: pick("modelRegistry"),
+      token: pick("token"),
+    },
+  };
+}
+
+/** Environment variables that override the file: name -> config path. */
+const ENV_OVERRIDES: Record<string, { path: string[]; kind: "string" | "int" }> = {
+  EDGEPAY_RPC_URL: { path: ["rpcUrl"], kind: "string" },
+  EDGEPAY_HOST: { path: ["host"], kind: "string" },
+  EDGEPAY_PORT: { path: ["port"], kind: "int" },
+  EDGEPAY_DATA_DIR: { path: ["dataDir"], kind: "string" },
+  EDGEPAY_PUBLIC_ENDPOINT: { path: ["publicEndpoint"], kind: "string" },
+  EDGEPAY_DEPLOYMENT: { path: ["deploymentId"], kind: "string" },
+  EDGEPAY_PAYMENT_CHANNELS: { path: ["contracts", "paymentChannels"], kind: "string" },
+  EDGEPAY_DEVICE_REGISTRY: { path: ["contracts", "deviceRegistry"], kind: "string" },
+  EDGEPAY_MODEL_REGISTRY: { path: ["contracts", "modelRegistry"], kind: "string" },
+  EDGEPAY_TOKEN: { path: ["contracts", "token"], kind: "string" },
+  EDGEPAY_LOG_LEVEL: { path: ["logLevel"], kind: "string" },
+};
+
+/**
+ * Reads the config file (if any; relative `dataDir` and model files resolve against its directory), applies
+ * environment overrides and validates. `file` defaults to $EDGEPAY_CONFIG.
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const { raw, base, source } = readRawConfig(file, env);
+  return resolveConfig(raw, source, base);
+}
+
+/** The config file with environment overrides applied, not validated (for commands that need only part of it). */
+export function readRawConfig(file?: string, env: NodeJS.ProcessEnv = process.env): { raw: Record<string, unknown>; base: string; source: string } {
+  const configFile = file ?? env.EDGEPAY_CONFIG;
+  let raw: Record<string, unknown> = {};
+  let base = process.cwd();
+  if (configFile) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`config file ${configFile} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+    base = path.dirname(path.resolve(configFile));
+  }
+  for (const [name, { path: keys, kind }] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    let parsed: unknown = value;
+    if (kind === "int") {
+      if (!/^[0-9]+$/.test(value)) throw new ConfigError(`environment ${name}=${value}: expected an integer`);
+      parsed = Number(value);
+    }
+    setPath(raw, keys, parsed);
+  }
+  return { raw, base, source: configFile ? `config ${configFile}` : "config" };
+}
+
+/** `demo:<name>` names a demo model shipped in node_modules; other paths are relative to the config file. */
+export function resolveModelFile(base: string, file: string): string {
+  if (file.startsWith("demo:")) {
+    const demo = DEMO_MODELS[file.slice(5)];
+    if (!demo) throw new ConfigError(`models: unknown demo model "${file}" (known: ${Object.keys(DEMO_MODELS).map((k) => `demo:${k}`).join(", ")})`);
+    return demo.file;
+  }
+  return path.isAbsolute(file) ? file : path.resolve(base, file);
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown) {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}

@@ -1,0 +1,374 @@
+// The worker's HTTP API (protocol/wire.ts): offerings, paid inference with receipts, cooperative close,
+// health and metrics. Every failure is a JSON error with a stable code; nothing is stored for a refused request.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { hashTypedData, type Address, type Hex } from "viem";
+import { channelsDomain, closeTypes } from "../../protocol/eip712.ts";
+import { receiptToWire } from "../../protocol/receipt.ts";
+import { MAC_HEADER } from "../../protocol/session.ts";
+import { TensorError, hashTensors, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
+import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
+import {
+  inferRequestWire,
+  type CloseResponseWire,
+  type ErrorCode,
+  type InferResponseWire,
+  type OfferingsWire,
+  type PaymentRequirementsWire,
+} from "../../protocol/wire.ts";
+import type { ResolvedConfig } from "../config.ts";
+import type { DigestSigner } from "../crypto.ts";
+import type { Channel, Ledger } from "../ledger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { ModelRuntime } from "../models/runtime.ts";
+import type { ReceiptChain } from "../receipts.ts";
+import type { GroupCommitter } from "../store/committer.ts";
+import type { Store } from "../store/db.ts";
+import { HttpError, readBody, sendError, sendJson } from "./io.ts";
+
+export interface ServedModel {
+  runtime: ModelRuntime;
+  token: Address;
+  /** Current offering price (new channels); a channel always pays the price in its terms. */
+  price: bigint;
+  royaltyBps: number;
+}
+
+export interface AppContext {
+  config: ResolvedConfig;
+  chainId: number;
+  device: DigestSigner;
+  payee: () => Address;
+  models: Map<string, ServedModel>;
+  ledger: Ledger;
+  store: Store;
+  committer: GroupCommitter;
+  receipts: ReceiptChain;
+  metrics: Metrics;
+  health: () => Record<string, unknown>;
+  log: (level: "error" | "info" | "debug", msg: string) => void;
+  /** Bumped when a group commit fails; receipts issued in an older epoch are refused at write time. */
+  epoch: { value: number };
+}
+
+const INFER_RE = /^\/v1\/infer\/([^/]+)$/;
+const UNPAID_RE = /^\/v1\/unpaid\/infer\/([^/]+)$/;
+const CHANNEL_RE = /^\/v1\/channels\/([^/]+)$/;
+const CLOSE_RE = /^\/v1\/channels\/([^/]+)\/close$/;
+
+export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
+  return async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const pathname = q === -1 ? url : url.slice(0, q);
+    // CORS for browser buyers (the dashboard): the API is authorised by vouchers, never by cookies or origin,
+    // so any origin may call it; preflights are answered here.
+    res.setHeader("access-control-allow-origin", "*");
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, {
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": `content-type, ${VOUCHER_HEADER}, ${MAC_HEADER}`,
+        "access-control-max-age": "600",
+      });
+      res.end();
+      return;
+    }
+    try {
+      let m: RegExpExecArray | null;
+      if ((m = INFER_RE.exec(pathname))) {
+        allow(req, "POST");
+        await infer(ctx, req, res, decodeURIComponent(m[1]!));
+      } else if (options.unpaidRoute && (m = UNPAID_RE.exec(pathname))) {
+        allow(req, "POST");
+        await inferUnpaid(ctx, req, res, decodeURIComponent(m[1]!));
+      } else if (pathname === "/v1/offerings") {
+        allow(req, "GET");
+        sendJson(res, 200, offerings(ctx));
+      } else if ((m = CLOSE_RE.exec(pathname))) {
+        allow(req, "POST");
+        await close(ctx, req, res, m[1]!);
+      } else if ((m = CHANNEL_RE.exec(pathname))) {
+        allow(req, "GET");
+        await channelInfo(ctx, res, m[1]!);
+      } else if (pathname === "/healthz") {
+        allow(req, "GET");
+        sendJson(res, 200, { status: "ok", ...ctx.health() });
+      } else if (pathname === "/metrics") {
+        allow(req, "GET");
+        const text = await ctx.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
+        res.end(text);
+      } else {
+        throw new HttpError("not_found", `no route ${req.method} ${pathname}`);
+      }
+    } catch (error) {
+      if (error instanceof HttpError) {
+        if (error.status === 402) ctx.metrics.paymentRequired.inc({ reason: error.code });
+        else if (error.status < 500) ctx.metrics.badRequests.inc({ code: error.code });
+        if (!res.headersSent) sendError(res, error);
+        return;
+      }
+      ctx.log("error", `${req.method} ${pathname}: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) sendError(res, new HttpError("internal_error", "internal error"));
+    }
+  };
+}
+
+function allow(req: IncomingMessage, method: string) {
+  if (req.method !== method) throw new HttpError("method_not_allowed", `use ${method} here, not ${req.method}`);
+}
+
+function modelOf(ctx: AppContext, id: string): ServedModel {
+  const model = /^[0-9]{1,78}$/.test(id) ? ctx.models.get(BigInt(id).toString()) : undefined;
+  if (!model) throw new HttpError("unknown_model", `this device serves no model "${id}" (serves: ${[...ctx.models.keys()].join(", ")})`);
+  return model;
+}
+
+function offerings(ctx: AppContext): OfferingsWire {
+  return {
+    device: ctx.device.address,
+    payee: ctx.payee(),
+    chainId: ctx.chainId,
+    paymentChannels: ctx.config.contracts.paymentChannels,
+    devicePublicKey: ctx.device.publicKey,
+    models: [...ctx.models.values()].map((m) => ({
+      modelId: m.runtime.modelId.toString(),
+      name: m.runtime.name,
+      modelHash: m.runtime.hash,
+      token: m.token,
+      price: m.price.toString(),
+      royaltyBps: m.royaltyBps,
+      inputs: m.runtime.inputs,
+      outputs: m.runtime.outputs,
+    })),
+  };
+}
+
+/** Body -> validated input tensors (400 invalid_json / bad_request / invalid_tensor, 413, 415). */
+async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<Record<string, Tensor>> {
+  const type = req.headers["content-type"];
+  const body = await readBody(req, ctx.config.maxBodyBytes);
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new HttpError("unsupported_media_type", `content-type must be application/json, not ${type}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new HttpError("invalid_json", `body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = inferRequestWire.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path;
+    if (path[0] === "inputs" && typeof path[1] === "string") {
+      throw new HttpError("invalid_tensor", `tensor "${path[1]}": ${path.slice(2).join(".") || "value"}: ${issue.message}`, { tensor: path[1] });
+    }
+    throw new HttpError("bad_request", `body ${path.join(".") || "(root)"}: ${issue.message}; expected {"inputs": {"<name>": {"type", "dims", "data"}}}`);
+  }
+  const tensors: Record<string, Tensor> = {};
+  try {
+    for (const [name, wire] of Object.entries(parsed.data.inputs)) tensors[name] = tensorFromWire(name, wire);
+    model.runtime.validate(tensors);
+  } catch (error) {
+    if (error instanceof TensorError) throw new HttpError("invalid_tensor", error.message, { tensor: error.tensor });
+    throw error;
+  }
+  return tensors;
+}
+
+function requirements(ctx: AppContext, model: ServedModel, ch?: Channel): PaymentRequirementsWire {
+  const price = ch && ch.terms.modelId === model.runtime.modelId ? ch.terms.price : model.price;
+  const ours = ch && ch.terms.device.toLowerCase() === ctx.device.address.toLowerCase() && ch.terms.modelId === model.runtime.modelId;
+  const last = ours ? ch.acceptedAmount : 0n;
+  return {
+    scheme: "edgepay-channel",
+    chainId: ctx.chainId,
+    paymentChannels: ctx.config.contracts.paymentChannels,
+    token: ours ? ch.terms.token : model.token,
+    device: ctx.device.address,
+    payee: ours ? ch.terms.payee : ctx.payee(),
+    modelId: model.runtime.modelId.toString(),
+    price: price.toString(),
+    royaltyBps: ours ? ch.terms.royaltyBps : model.royaltyBps,
+    ...(ours ? { channelId: ch.id, deposit: ch.deposit.toString() } : {}),
+    lastAccepted: last.toString(),
+    required: (last + price).toString(),
+  };
+}
+
+function paymentError(ctx: AppContext, code: ErrorCode, message: string, model: ServedModel, ch?: Channel): HttpError {
+  return new HttpError(code, message, { payment: requirements(ctx, model, ch) });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+async function lookup(ctx: AppContext, voucher: Voucher): Promise<Channel | undefined> {
+  try {
+    return await ctx.ledger.lookup(voucher.channelId);
+  } catch (error) {
+    ctx.log("error", `channel lookup ${voucher.channelId}: ${(error as Error).message.split("\n")[0]}`);
+    throw new HttpError("unavailable", "the chain could not be reached to look up the channel; retry");
+  }
+}
+
+async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
+  const started = performance.now();
+  const model = modelOf(ctx, modelParam);
+  const tensors = await readInputs(ctx, req, model);
+  const voucherHeader = header(req, VOUCHER_HEADER);
+  if (!voucherHeader) throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model);
+  const voucher = decodeVoucherHeader(voucherHeader);
+  if (!voucher) {
+    ctx.metrics.rejectedVouchers.inc({ reason: "invalid_voucher" });
+    throw paymentError(ctx, "invalid_voucher", `${VOUCHER_HEADER} must be <channelId 0x+64 hex>:<cumulative amount decimal>:<signature 0x+130 hex>`, model);
+  }
+  const ch = await lookup(ctx, voucher);
+  if (!ch) {
+    ctx.metrics.rejectedVouchers.inc({ reason: "unknown_channel" });
+    throw paymentError(ctx, "unknown_channel", `no channel ${voucher.channelId} exists on chain ${ctx.chainId}`, model);
+  }
+  const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
+  if (!release) throw new HttpError("channel_busy", `channel ${ch.id} has ${ctx.config.maxQueuePerChannel} requests waiting; send them one after another`);
+  try {
+    const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, voucherHeader, header(req, MAC_HEADER));
+    if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, ch);
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await model.runtime.run(tensors);
+    } catch (error) {
+      ctx.metrics.inferenceFailures.inc({ model: model.runtime.modelId.toString() });
+      throw new HttpError("inference_failed", `the model failed on this input; the voucher was not used: ${(error as Error).message.split("\n")[0]}`, {
+        payment: requirements(ctx, model, ch),
+      });
+    }
+    const issued = ctx.receipts.issue({
+      channelId: ch.id,
+      cumulativeAmount: voucher.cumulativeAmount,
+      modelId: model.runtime.modelId,
+      modelHash: model.runtime.hash,
+      inputHash: hashTensors(tensors),
+      outputHash: hashTensors(outputs),
+    });
+    const next = ctx.ledger.accepted(ch, voucher, check);
+    const epoch = ctx.epoch.value;
+    try {
+      await ctx.committer.commit(() => {
+        if (epoch !== ctx.epoch.value) throw new Error("receipt issued before a failed commit");
+        const r = issued.receipt;
+        ctx.store.insertReceipt({
+          sequence: r.sequence,
+          channelId: r.channelId,
+          amount: r.cumulativeAmount,
+          voucherSig: voucher.signature,
+          modelId: r.modelId,
+          modelHash: r.modelHash,
+          inputHash: r.inputHash,
+          outputHash: r.outputHash,
+          previous: r.previous,
+          timestamp: r.timestamp,
+          digest: issued.digest,
+          signature: r.signature,
+        });
+        ctx.store.recordAccepted(ch.id, { ...next, acceptedSig: voucher.signature });
+      });
+    } catch (error) {
+      ctx.epoch.value++;
+      const last = ctx.store.lastReceipt();
+      ctx.receipts.reset(last ?? { sequence: 0n, digest: `0x${"00".repeat(32)}` });
+      ctx.log("error", `commit failed: ${(error as Error).message}`);
+      throw new HttpError("unavailable", "the payment could not be stored; the voucher was not used; retry");
+    }
+    ctx.ledger.apply(ch, next);
+    const id = model.runtime.modelId.toString();
+    ctx.metrics.inferences.inc({ model: id });
+    ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
+    const outputsWire: InferResponseWire["outputs"] = {};
+    for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
+    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(issued.receipt), price: ch.terms.price.toString() };
+    sendJson(res, 200, body);
+  } finally {
+    release();
+  }
+}
+
+/** The same path without payment, for the benchmark's unpaid baseline (enabled by config `unpaidRoute`). */
+async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
+  const model = modelOf(ctx, modelParam);
+  const tensors = await readInputs(ctx, req, model);
+  let outputs: Record<string, Tensor>;
+  try {
+    outputs = await model.runtime.run(tensors);
+  } catch (error) {
+    throw new HttpError("inference_failed", `the model failed on this input: ${(error as Error).message.split("\n")[0]}`);
+  }
+  hashTensors(tensors);
+  const outputHash = hashTensors(outputs);
+  const outputsWire: InferResponseWire["outputs"] = {};
+  for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
+  sendJson(res, 200, { outputs: outputsWire, outputHash });
+}
+
+function parseChannelId(raw: string): Hex {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(raw)) throw new HttpError("bad_request", `channel id must be 0x followed by 64 hex digits, got ${raw.slice(0, 80)}`);
+  return raw.toLowerCase() as Hex;
+}
+
+async function channelInfo(ctx: AppContext, res: ServerResponse, raw: string) {
+  const id = parseChannelId(raw);
+  const ch = ctx.ledger.known(id) ?? (await lookup(ctx, { channelId: id, cumulativeAmount: 0n, signature: "0x" }));
+  if (!ch || ch.terms.device.toLowerCase() !== ctx.device.address.toLowerCase()) throw new HttpError("not_found", `this device has no channel ${id}`);
+  sendJson(res, 200, {
+    channelId: ch.id,
+    modelId: ch.terms.modelId.toString(),
+    price: ch.terms.price.toString(),
+    deposit: ch.deposit.toString(),
+    claimed: ch.claimed.toString(),
+    lastAccepted: ch.acceptedAmount.toString(),
+    required: (ch.acceptedAmount + ch.terms.price).toString(),
+    closesAt: ch.closesAt,
+    settled: ch.settled,
+    closing: ch.closeSigned !== null,
+    blocked: ch.blocked,
+  });
+}
+
+async function close(ctx: AppContext, req: IncomingMessage, res: ServerResponse, raw: string) {
+  const id = parseChannelId(raw);
+  await readBody(req, ctx.config.maxBodyBytes);
+  const voucherHeader = header(req, VOUCHER_HEADER);
+  if (!voucherHeader) throw new HttpError("invalid_voucher", `a close request carries the channel's latest voucher in ${VOUCHER_HEADER}`);
+  const voucher = decodeVoucherHeader(voucherHeader);
+  if (!voucher || voucher.channelId !== id) throw new HttpError("invalid_voucher", `${VOUCHER_HEADER} must be a voucher for channel ${id}`);
+  const ch = await lookup(ctx, voucher);
+  if (!ch) throw new HttpError("unknown_channel", `no channel ${id} exists on chain ${ctx.chainId}`);
+  const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
+  if (!release) throw new HttpError("channel_busy", `channel ${ch.id} is busy; retry`);
+  try {
+    const auth = ctx.ledger.checkCloseAuth(ch, voucher, voucherHeader, header(req, MAC_HEADER));
+    if (!auth.valid) throw new HttpError(auth.reason, auth.message);
+    if (ch.closeSigned === null) {
+      const amount = ch.acceptedAmount;
+      // Durable before the signature leaves: after a restart the worker still refuses vouchers on this channel.
+      await ctx.committer.commit(() => ctx.store.recordCloseSigned(ch.id, amount));
+      ch.closeSigned = amount;
+    }
+    const digest = hashTypedData({
+      domain: channelsDomain(ctx.chainId, ctx.config.contracts.paymentChannels),
+      types: closeTypes,
+      primaryType: "CloseChannel",
+      message: { channelId: ch.id, cumulativeAmount: ch.closeSigned },
+    });
+    const body: CloseResponseWire = {
+      channelId: ch.id,
+      cumulativeAmount: ch.closeSigned.toString(),
+      device: ctx.device.address,
+      signature: ctx.device.sign(Buffer.from(digest.slice(2), "hex")),
+    };
+    sendJson(res, 200, body);
+  } finally {
+    release();
+  }
+}

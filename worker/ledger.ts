@@ -1,0 +1,296 @@
+// The ledger of channels this device serves: lookup (memory -> SQLite -> chain), voucher checks with stable
+// reasons, per-channel serialisation, and the session-MAC fast path with deferred ECDSA verification.
+import type { Hex } from "viem";
+import { createVoucherHasher, type Voucher } from "../protocol/voucher.ts";
+import type { ErrorCode } from "../protocol/wire.ts";
+import type { ChainReader, OnchainChannel } from "./chain.ts";
+import { macMatches, recoverDigest, type DigestSigner } from "./crypto.ts";
+import type { GroupCommitter } from "./store/committer.ts";
+import type { ChannelRow, Store } from "./store/db.ts";
+
+/** A channel in memory: the durable row plus what only lives while the worker runs. */
+export interface Channel extends ChannelRow {
+  sessionKey: Buffer | null;
+  lock: ChannelLock;
+  lastDepositRead: number;
+}
+
+export type Check = { valid: true; verified: boolean; signerPubkey: Hex | null } | { valid: false; reason: ErrorCode; message: string };
+
+export interface LedgerEvents {
+  /** A voucher was rejected (metrics label). */
+  rejected(reason: string): void;
+  /** A deferred ECDSA check failed: the channel is blocked for good. */
+  deferredFailure(channelId: Hex): void;
+  /** ECDSA recoveries done (inline or background). */
+  recovered(kind: "inline" | "background"): void;
+}
+
+/** FIFO mutex with a bounded queue. */
+export class ChannelLock {
+  #busy = false;
+  #waiters: (() => void)[] = [];
+
+  get busy() {
+    return this.#busy;
+  }
+
+  /** Resolves with a release function, or undefined at once when `maxQueue` requests already wait. */
+  acquire(maxQueue: number): Promise<(() => void) | undefined> {
+    if (!this.#busy) {
+      this.#busy = true;
+      return Promise.resolve(() => this.#release());
+    }
+    if (this.#waiters.length >= maxQueue) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#waiters.push(() => resolve(() => this.#release())));
+  }
+
+  #release() {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#busy = false;
+  }
+}
+
+export interface LedgerOptions {
+  chainId: number;
+  closeSafetySeconds: number;
+  maxUnverifiedValue?: bigint;
+  /** Chain time in seconds (block time plus wall-clock time since that block). */
+  now: () => number;
+}
+
+const NEGATIVE_TTL_MS = 2_000;
+const FOREIGN_CACHE = 1_000;
+
+export class Ledger {
+  readonly #store: Store;
+  readonly #chain: ChainReader;
+  readonly #device: DigestSigner;
+  readonly #committer: GroupCommitter;
+  readonly #opts: LedgerOptions;
+  readonly #events: LedgerEvents;
+  readonly #hash: (channelId: Hex, amount: bigint) => Uint8Array;
+  readonly #channels = new Map<string, Channel>();
+  /** Channels of other devices, kept only in memory so a foreign voucher stores nothing. */
+  readonly #foreign = new Map<string, Channel>();
+  readonly #unknown = new Map<string, number>();
+  readonly #lookups = new Map<string, Promise<Channel | undefined>>();
+
+  constructor(args: { store: Store; chain: ChainReader; device: DigestSigner; committer: GroupCommitter; options: LedgerOptions; events: LedgerEvents }) {
+    this.#store = args.store;
+    this.#chain = args.chain;
+    this.#device = args.device;
+    this.#committer = args.committer;
+    this.#opts = args.options;
+    this.#events = args.events;
+    this.#hash = createVoucherHasher(args.options.chainId, args.chain.contracts.paymentChannels);
+    for (const row of this.#store.channels()) this.#channels.set(row.id, this.#hydrate(row));
+  }
+
+  #hydrate(row: ChannelRow): Channel {
+    const ch: Channel = { ...row, sessionKey: null, lock: new ChannelLock(), lastDepositRead: 0 };
+    if (row.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(row.signerPubkey.slice(2), "hex"), row.id);
+    return ch;
+  }
+
+  /** Every channel of this device the worker knows. */
+  all(): Channel[] {
+    return [...this.#channels.values()];
+  }
+
+  /** Known channel of this device, without any chain lookup. */
+  known(id: Hex): Channel | undefined {
+    return this.#channels.get(id.toLowerCase());
+  }
+
+  /** Finds a channel by id: memory, then the chain (ChannelOpened + getChannel). Undefined when it does not exist. */
+  async lookup(id: Hex): Promise<Channel | undefined> {
+    const key = id.toLowerCase();
+    const hit = this.#channels.get(key) ?? this.#foreign.get(key);
+    if (hit) return hit;
+    const until = this.#unknown.get(key);
+    if (until !== undefined && until > Date.now()) return undefined;
+    let pending = this.#lookups.get(key);
+    if (!pending) {
+      pending = this.#fetch(key as Hex).finally(() => this.#lookups.delete(key));
+      this.#lookups.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #fetch(id: Hex): Promise<Channel | undefined> {
+    const [terms, state] = await Promise.all([this.#chain.channelTerms(id), this.#chain.channel(id)]);
+    if (!terms) {
+      if (this.#unknown.size > 10_000) this.#unknown.clear();
+      this.#unknown.set(id, Date.now() + NEGATIVE_TTL_MS);
+      return undefined;
+    }
+    return this.adopt(id, terms, state);
+  }
+
+  /** Adds a channel seen on-chain (lookup or ChannelOpened event). Only this device's channels are stored. */
+  adopt(id: Hex, terms: ChannelRow["terms"], state: OnchainChannel): Channel {
+    const key = id.toLowerCase() as Hex;
+    const existing = this.#channels.get(key) ?? this.#foreign.get(key);
+    if (existing) return existing;
+    const row: ChannelRow = {
+      id: key,
+      terms,
+      ...state,
+      acceptedAmount: 0n,
+      acceptedSig: null,
+      verifiedAmount: 0n,
+      verifiedSig: null,
+      firstUnclaimedAt: null,
+      signerPubkey: null,
+      blocked: null,
+      closeSigned: null,
+    };
+    const ch = this.#hydrate(row);
+    if (terms.device.toLowerCase() === this.#device.address.toLowerCase()) {
+      this.#store.insertChannel(key, terms, state);
+      this.#channels.set(key, ch);
+    } else {
+      if (this.#foreign.size >= FOREIGN_CACHE) this.#foreign.clear();
+      this.#foreign.set(key, ch);
+    }
+    return ch;
+  }
+
+  /** Applies on-chain state (events or a re-read) to a known channel and persists it. */
+  applyChainState(ch: Channel, state: Partial<OnchainChannel>) {
+    // Every field only moves one way on-chain, so replaying an older event never undoes a newer read.
+    const next = {
+      deposit: state.deposit !== undefined && state.deposit > ch.deposit ? state.deposit : ch.deposit,
+      claimed: state.claimed !== undefined && state.claimed > ch.claimed ? state.claimed : ch.claimed,
+      closesAt: state.closesAt ? state.closesAt : ch.closesAt,
+      settled: ch.settled || state.settled === true,
+    };
+    if (next.deposit === ch.deposit && next.claimed === ch.claimed && next.closesAt === ch.closesAt && next.settled === ch.settled) return;
+    const claimedMore = next.claimed > ch.claimed;
+    Object.assign(ch, next);
+    if (!this.#channels.has(ch.id)) return;
+    this.#store.updateChainState(ch.id, next);
+    if (claimedMore) {
+      // The age clock restarts for whatever is still unclaimed.
+      ch.firstUnclaimedAt = ch.acceptedAmount > ch.claimed ? Date.now() : null;
+      this.#store.setFirstUnclaimedAt(ch.id, ch.firstUnclaimedAt);
+    }
+  }
+
+  budget(ch: Channel): bigint {
+    return this.#opts.maxUnverifiedValue ?? 4n * ch.terms.price;
+  }
+
+  /**
+   * Every check of a voucher for `modelId` on `ch`, in order; the caller holds the channel's lock.
+   * ECDSA recovery runs unless a valid session MAC lets it wait within the channel's unverified budget.
+   */
+  async check(ch: Channel, v: Voucher, modelId: bigint, header: string, mac: string | undefined): Promise<Check> {
+    const reject = (reason: ErrorCode, message: string): Check => {
+      this.#events.rejected(reason);
+      return { valid: false, reason, message };
+    };
+    if (ch.terms.device.toLowerCase() !== this.#device.address.toLowerCase()) {
+      return reject("wrong_device", `channel ${ch.id} belongs to device ${ch.terms.device}, not ${this.#device.address}`);
+    }
+    if (ch.terms.modelId !== modelId) return reject("wrong_model", `channel ${ch.id} is for model ${ch.terms.modelId}, not ${modelId}`);
+    if (ch.blocked) return reject("channel_blocked", `channel ${ch.id} is blocked: ${ch.blocked}`);
+    if (ch.settled) return reject("channel_settled", `channel ${ch.id} is settled`);
+    if (ch.closeSigned !== null) return reject("channel_closing", `channel ${ch.id} is closing: the device signed a cooperative close at ${ch.closeSigned}`);
+    if (ch.closesAt !== 0 && ch.closesAt - this.#opts.now() < this.#opts.closeSafetySeconds) {
+      return reject("channel_closing", `channel ${ch.id} closes at ${ch.closesAt}, too soon to claim safely`);
+    }
+    if (v.cumulativeAmount <= ch.acceptedAmount) {
+      return reject("voucher_stale", `voucher amount ${v.cumulativeAmount} is not above the last accepted ${ch.acceptedAmount}`);
+    }
+    const required = ch.acceptedAmount + ch.terms.price;
+    if (v.cumulativeAmount < required) return reject("amount_too_low", `voucher amount ${v.cumulativeAmount} is below the required ${required}`);
+    if (v.cumulativeAmount > ch.deposit && Date.now() - ch.lastDepositRead > 1_000) {
+      // A top-up may have landed since the last event poll: read the deposit once.
+      ch.lastDepositRead = Date.now();
+      this.applyChainState(ch, await this.#chain.channel(ch.id));
+      if (ch.settled) return reject("channel_settled", `channel ${ch.id} is settled`);
+    }
+    if (v.cumulativeAmount > ch.deposit) {
+      return reject("amount_exceeds_deposit", `voucher amount ${v.cumulativeAmount} exceeds the deposit ${ch.deposit}`);
+    }
+    if (mac !== undefined && ch.sessionKey && v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch) && macMatches(ch.sessionKey, header, mac)) {
+      return { valid: true, verified: false, signerPubkey: null };
+    }
+    this.#events.recovered("inline");
+    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+      return reject("invalid_signature", `voucher is not signed by the channel's signer ${ch.terms.signer} under chain ${this.#opts.chainId} and contract ${this.#chain.contracts.paymentChannels}`);
+    }
+    return { valid: true, verified: true, signerPubkey: ch.signerPubkey ? null : (`0x${Buffer.from(recovered.publicKey).toString("hex")}` as Hex) };
+  }
+
+  /** The durable state after accepting `v` (written inside the caller's group commit, applied after it). */
+  accepted(ch: Channel, v: Voucher, check: Extract<Check, { valid: true }>) {
+    return {
+      acceptedAmount: v.cumulativeAmount,
+      acceptedSig: v.signature,
+      verifiedAmount: check.verified ? v.cumulativeAmount : ch.verifiedAmount,
+      verifiedSig: check.verified ? v.signature : ch.verifiedSig,
+      firstUnclaimedAt: ch.acceptedAmount > ch.claimed && ch.firstUnclaimedAt !== null ? ch.firstUnclaimedAt : Date.now(),
+      signerPubkey: ch.signerPubkey ?? check.signerPubkey,
+    };
+  }
+
+  apply(ch: Channel, next: ReturnType<Ledger["accepted"]>) {
+    Object.assign(ch, next);
+    if (!ch.sessionKey && next.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(next.signerPubkey.slice(2), "hex"), ch.id);
+  }
+
+  /** Verifies the newest accepted voucher of `ch` if it was deferred; blocks the channel for good if it is invalid. */
+  async verifyDeferred(ch: Channel, kind: "inline" | "background" = "background"): Promise<boolean> {
+    if (ch.acceptedAmount <= ch.verifiedAmount || !ch.acceptedSig) return true;
+    const amount = ch.acceptedAmount;
+    const sig = ch.acceptedSig;
+    this.#events.recovered(kind);
+    const recovered = recoverDigest(this.#hash(ch.id, amount), sig);
+    if (recovered && recovered.address.toLowerCase() === ch.terms.signer.toLowerCase()) {
+      if (amount > ch.verifiedAmount) {
+        await this.#committer.commit(() => this.#store.recordVerified(ch.id, amount, sig, null));
+        if (amount > ch.verifiedAmount) {
+          ch.verifiedAmount = amount;
+          ch.verifiedSig = sig;
+        }
+      }
+      return true;
+    }
+    const reason = `deferred voucher at ${amount} has an invalid signature`;
+    await this.#committer.commit(() => this.#store.block(ch.id, reason));
+    ch.blocked = reason;
+    this.#events.deferredFailure(ch.id);
+    return false;
+  }
+
+  /** Background pass: verifies every channel carrying deferred vouchers. */
+  async verifyAllDeferred() {
+    for (const ch of this.#channels.values()) {
+      if (!ch.blocked && ch.acceptedAmount > ch.verifiedAmount) await this.verifyDeferred(ch);
+    }
+  }
+
+  /** Checks a cooperative-close request: the channel's latest voucher, and the session MAC once a session exists. */
+  checkCloseAuth(ch: Channel, v: Voucher, header: string, mac: string | undefined): Check {
+    if (ch.terms.device.toLowerCase() !== this.#device.address.toLowerCase()) {
+      return { valid: false, reason: "wrong_device", message: `channel ${ch.id} belongs to device ${ch.terms.device}` };
+    }
+    if (ch.settled) return { valid: false, reason: "channel_settled", message: `channel ${ch.id} is settled` };
+    if (v.cumulativeAmount !== ch.acceptedAmount) {
+      return { valid: false, reason: "voucher_stale", message: `a close needs the latest voucher (amount ${ch.acceptedAmount}), got ${v.cumulativeAmount}` };
+    }
+    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+      return { valid: false, reason: "invalid_signature", message: `voucher is not signed by the channel's signer ${ch.terms.signer}` };
+    }
+    if (ch.sessionKey && (mac === undefined || !macMatches(ch.sessionKey, header, mac))) {
+      return { valid: false, reason: "invalid_voucher", message: "a close request needs a valid x-edgepay-mac once the channel has a session" };
+    }
+    return { valid: true, verified: true, signerPubkey: null };
+  }
+}

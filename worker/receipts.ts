@@ -1,0 +1,115 @@
+// Receipts on the hot path: the EIP-712 Receipt digest with the domain separator and type hash computed once
+// (protocol/receipt.ts `receiptDigest` is the reference; a unit test holds the two equal), and the device-wide chain
+// of receipts: each one carries the next sequence number and the digest of the one before.
+import { keccak_256 } from "@noble/hashes/sha3";
+import { encodeAbiParameters, keccak256, toBytes, type Address, type Hex } from "viem";
+import type { Receipt, SignedReceipt } from "../protocol/receipt.ts";
+import type { DigestSigner } from "./crypto.ts";
+
+const RECEIPT_TYPE =
+  "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash," +
+  "bytes32 outputHash,bytes32 previous,uint64 timestamp)";
+
+export const ZERO_HASH = `0x${"00".repeat(32)}` as Hex;
+
+export function channelsDomainSeparator(chainId: number, paymentChannels: Address): Uint8Array {
+  return toBytes(
+    keccak256(
+      encodeAbiParameters(
+        [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "address" }],
+        [
+          keccak256(toBytes("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")),
+          keccak256(toBytes("Edgepay PaymentChannels")),
+          keccak256(toBytes("1")),
+          BigInt(chainId),
+          paymentChannels,
+        ],
+      ),
+    ),
+  );
+}
+
+/** Returns a function computing the EIP-712 digest of a receipt, equal to protocol/receipt.ts `receiptDigest`. */
+export function createReceiptHasher(chainId: number, paymentChannels: Address): (r: Receipt) => Uint8Array {
+  const typeHash = keccak_256(toBytes(RECEIPT_TYPE));
+  const struct = new Uint8Array(32 * 10);
+  const outer = new Uint8Array(66);
+  outer.set([0x19, 0x01], 0);
+  outer.set(channelsDomainSeparator(chainId, paymentChannels), 2);
+  struct.set(typeHash, 0);
+  const word = (i: number, value: Hex | bigint) => {
+    const offset = 32 * (i + 1);
+    if (typeof value === "bigint") {
+      let v = value;
+      for (let j = offset + 31; j >= offset; j--) {
+        struct[j] = Number(v & 0xffn);
+        v >>= 8n;
+      }
+    } else {
+      struct.set(Buffer.from(value.slice(2), "hex"), offset);
+    }
+  };
+  return (r) => {
+    word(0, r.channelId);
+    word(1, r.cumulativeAmount);
+    word(2, r.sequence);
+    word(3, r.modelId);
+    word(4, r.modelHash);
+    word(5, r.inputHash);
+    word(6, r.outputHash);
+    word(7, r.previous);
+    word(8, r.timestamp);
+    outer.set(keccak_256(struct), 34);
+    return keccak_256(outer);
+  };
+}
+
+export interface ChainHead {
+  /** Sequence of the last receipt issued (0 before the first). */
+  sequence: bigint;
+  /** Digest of the last receipt issued (zero before the first). */
+  digest: Hex;
+}
+
+export interface IssuedReceipt {
+  receipt: SignedReceipt;
+  digest: Hex;
+}
+
+/**
+ * The device's receipt chain. `issue` advances the head in memory; the caller makes the receipt durable before
+ * answering, and calls `reset` with the durable head if that fails, so the chain never skips or forks.
+ */
+export class ReceiptChain {
+  #head: ChainHead;
+  readonly #hash: (r: Receipt) => Uint8Array;
+  readonly #signer: DigestSigner;
+
+  constructor(head: ChainHead, hasher: (r: Receipt) => Uint8Array, signer: DigestSigner) {
+    this.#head = head;
+    this.#hash = hasher;
+    this.#signer = signer;
+  }
+
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  issue(fields: Omit<Receipt, "sequence" | "previous" | "timestamp">, nowMs = Date.now()): IssuedReceipt {
+    const receipt: Receipt = {
+      ...fields,
+      sequence: this.#head.sequence + 1n,
+      previous: this.#head.digest,
+      timestamp: BigInt(Math.floor(nowMs / 1000)),
+    };
+    const digestBytes = this.#hash(receipt);
+    const digest = `0x${Buffer.from(digestBytes).toString("hex")}` as Hex;
+    const signature = this.#signer.sign(digestBytes);
+    this.#head = { sequence: receipt.sequence, digest };
+    return { receipt: { ...receipt, signature }, digest };
+  }
+
+  reset(head: ChainHead) {
+    this.#head = head;
+  }
+}

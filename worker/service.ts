@@ -1,0 +1,264 @@
+// Assembles a worker: key, database, chain reader, models (hash-checked against the registry), ledger, watcher,
+// settler and HTTP server. `stop()` is graceful: no new requests, pending writes flushed, final settlement.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ChainReader } from "./chain.ts";
+import { resolveConfig, type ResolvedConfig, type WorkerConfig } from "./config.ts";
+import { digestSigner } from "./crypto.ts";
+import { createApp, type ServedModel } from "./http/app.ts";
+import { unlockKeystore } from "./keystore.ts";
+import { Ledger } from "./ledger.ts";
+import { createMetrics } from "./metrics.ts";
+import { ModelRuntime } from "./models/runtime.ts";
+import { createReceiptHasher, ReceiptChain, ZERO_HASH } from "./receipts.ts";
+import { TxSender } from "./settlement/sender.ts";
+import { Settler } from "./settlement/settler.ts";
+import { GroupCommitter } from "./store/committer.ts";
+import { Store } from "./store/db.ts";
+import { ChainWatcher } from "./watcher.ts";
+
+export interface RunningWorker {
+  url: string;
+  device: Address;
+  /** Graceful stop: stop accepting, flush, verify deferred vouchers, claim everything claimable, close the DB. */
+  stop(): Promise<void>;
+  /** Internals for tests and tools. */
+  internals: {
+    config: ResolvedConfig;
+    store: Store;
+    ledger: Ledger;
+    settler: Settler;
+    watcher: ChainWatcher;
+    metrics: ReturnType<typeof createMetrics>;
+  };
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Serve POST /v1/unpaid/infer/:modelId (the benchmark's unpaid baseline). Never on in production. */
+  unpaidRoute?: boolean;
+  /** Line logger (default: console with the config's level). */
+  log?: (level: "error" | "info" | "debug", msg: string) => void;
+}
+
+const LEVELS = { silent: 0, error: 1, info: 2, debug: 3 } as const;
+
+export async function startWorker(input: WorkerConfig | ResolvedConfig, options: StartOptions = {}): Promise<RunningWorker> {
+  const config = resolveConfig(input);
+  const level = LEVELS[config.logLevel];
+  const log =
+    options.log ??
+    ((l: "error" | "info" | "debug", msg: string) => {
+      if (LEVELS[l] <= level) (l === "error" ? console.error : console.log)(`[worker] ${msg}`);
+    });
+
+  const key = unlockKeystore(config.dataDir, options.env ?? process.env);
+  const device = digestSigner(key.privateKey);
+  const chain = new ChainReader(config.rpcUrl, config.contracts, config.fromBlock);
+  const chainId = await chain.chainId().catch((e: unknown) => {
+    throw new Error(`cannot reach the chain at ${config.rpcUrl}: ${(e as Error).message.split("\n")[0]}`);
+  });
+
+  const record = await chain.device(device.address);
+  if (!record) {
+    throw new Error(`device ${device.address} is not registered in DeviceRegistry ${config.contracts.deviceRegistry}: run \`worker/cli.ts register\``);
+  }
+  let payee: Address = record.owner;
+
+  const models = new Map<string, ServedModel>();
+  const loaded: ModelRuntime[] = [];
+  try {
+    for (const m of config.models) {
+      const onchain = await chain.model(m.modelId).catch(() => undefined);
+      if (!onchain) throw new Error(`model ${m.modelId} does not exist in ModelRegistry ${config.contracts.modelRegistry}`);
+      const runtime = await ModelRuntime.load({ modelId: m.modelId, name: m.name ?? onchain.name, file: m.file });
+      loaded.push(runtime);
+      if (runtime.hash.toLowerCase() !== onchain.contentHash.toLowerCase()) {
+        throw new Error(
+          `model ${m.modelId} (${runtime.name}): ${m.file} has sha256 ${runtime.hash} but the ModelRegistry content hash is ${onchain.contentHash}; refusing to serve it`,
+        );
+      }
+      const price = await chain.offeringPrice(device.address, m.modelId, config.contracts.token);
+      if (price === 0n) {
+        throw new Error(`model ${m.modelId} (${runtime.name}): device ${device.address} has no offering in token ${config.contracts.token}; run \`worker/cli.ts register\``);
+      }
+      models.set(m.modelId.toString(), { runtime, token: config.contracts.token, price, royaltyBps: onchain.royaltyBps });
+    }
+  } catch (error) {
+    for (const r of loaded) await r.release().catch(() => undefined);
+    throw error;
+  }
+
+  const store = new Store(config.dataDir);
+  const metaDevice = store.getMeta("device");
+  const metaChannels = store.getMeta("paymentChannels");
+  if ((metaDevice && metaDevice !== device.address) || (metaChannels && metaChannels !== `${chainId}:${config.contracts.paymentChannels}`)) {
+    store.close();
+    throw new Error(
+      `database ${store.file} belongs to device ${metaDevice} on ${metaChannels}, not ${device.address} on ${chainId}:${config.contracts.paymentChannels}`,
+    );
+  }
+  store.setMeta("device", device.address);
+  store.setMeta("paymentChannels", `${chainId}:${config.contracts.paymentChannels}`);
+
+  const metrics = createMetrics();
+  const committer = new GroupCommitter(store);
+  committer.onFlush = (size) => metrics.commitBatch.observe(size);
+  const head = store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH };
+  const receipts = new ReceiptChain(head, createReceiptHasher(chainId, config.contracts.paymentChannels), device);
+
+  let settler: Settler | undefined;
+  let watcher: ChainWatcher | undefined;
+  const now = () => watcher?.clock.now() ?? Math.floor(Date.now() / 1000);
+  const ledger = new Ledger({
+    store,
+    chain,
+    device,
+    committer,
+    options: { chainId, closeSafetySeconds: config.settlement.closeSafetySeconds, maxUnverifiedValue: config.verification.maxUnverifiedValue, now },
+    events: {
+      rejected: (reason) => metrics.rejectedVouchers.inc({ reason }),
+      deferredFailure: (id) => {
+        metrics.deferredFailures.inc();
+        log("error", `channel ${id}: a deferred voucher signature is invalid; channel blocked`);
+      },
+      recovered: (kind) => metrics.recoveries.inc({ kind }),
+    },
+  });
+  watcher = new ChainWatcher({
+    chain,
+    ledger,
+    store,
+    device: device.address,
+    events: { closeRequested: (id, closesAt) => {
+      log("info", `close requested on ${id} (closes at ${closesAt}); claiming`);
+      settler?.kick();
+    } },
+  });
+
+  const account = privateKeyToAccount(key.privateKey);
+  const sender = new TxSender(chain.client, account, store, {
+    chainId,
+    pollMs: Math.min(500, config.settlement.pollIntervalMs),
+    stuckAfterMs: config.settlement.stuckAfterMs,
+    timeoutMs: Math.max(60_000, config.settlement.stuckAfterMs * 4),
+    log: (msg) => log("info", msg),
+  });
+  settler = new Settler({
+    ledger,
+    chain,
+    sender,
+    metrics,
+    options: { ...config.settlement, now, log: (msg) => log("info", msg) },
+  });
+
+  // Restart recovery: deferred vouchers from before a crash are verified before anything else uses them,
+  // earlier transactions are reconciled by receipt, and the chain is caught up.
+  await ledger.verifyAllDeferred();
+  await sender.reconcile();
+  await watcher.poll();
+
+  const refreshGauges = () => {
+    const unclaimed = new Map<string, bigint>();
+    let open = 0;
+    for (const ch of ledger.all()) {
+      if (!ch.settled) open++;
+      if (!ch.settled && ch.acceptedAmount > ch.claimed) unclaimed.set(ch.terms.token, (unclaimed.get(ch.terms.token) ?? 0n) + ch.acceptedAmount - ch.claimed);
+    }
+    metrics.unclaimedValue.reset();
+    for (const [token, v] of unclaimed) metrics.unclaimedValue.set({ token }, Number(v));
+    metrics.openChannels.set(open);
+  };
+
+  const epoch = { value: 0 };
+  const app = createApp(
+    {
+      config,
+      chainId,
+      device,
+      payee: () => payee,
+      models,
+      ledger,
+      store,
+      committer,
+      receipts,
+      metrics,
+      epoch,
+      log,
+      health: () => ({
+        device: device.address,
+        chainId,
+        block: watcher!.lastBlock.toString(),
+        receipts: receipts.head.sequence.toString(),
+        pendingTxs: store.openTxs().length,
+        models: [...models.keys()],
+      }),
+    },
+    { unpaidRoute: options.unpaidRoute ?? false },
+  );
+
+  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => void app(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
+
+  // Background loops: chain events, deferred verification, offering refresh, gauges.
+  let polling = false;
+  let pollCount = 0;
+  const pollTimer = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    pollCount++;
+    void (async () => {
+      try {
+        await watcher!.poll();
+        if (pollCount % 10 === 0) {
+          const d = await chain.device(device.address);
+          if (d) payee = d.owner;
+          for (const m of models.values()) {
+            const p = await chain.offeringPrice(device.address, m.runtime.modelId, m.token);
+            if (p > 0n) m.price = p;
+          }
+        }
+        refreshGauges();
+      } catch (error) {
+        log("error", `chain poll: ${(error as Error).message.split("\n")[0]}`);
+      } finally {
+        polling = false;
+      }
+    })();
+  }, config.settlement.pollIntervalMs);
+  const verifyTimer = setInterval(() => void ledger.verifyAllDeferred().catch((e: unknown) => log("error", `verify: ${(e as Error).message}`)), config.verification.backgroundMs);
+  settler.start();
+  log("info", `device ${device.address} serving ${[...models.values()].map((m) => `${m.runtime.modelId}:${m.runtime.name}`).join(", ")} at ${url} (chain ${chainId})`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(pollTimer);
+      clearInterval(verifyTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      committer.flush();
+      try {
+        await watcher!.poll().catch(() => undefined);
+        await settler!.shutdown();
+      } catch (error) {
+        log("error", `final settlement: ${(error as Error).message.split("\n")[0]}`);
+      }
+      for (const m of models.values()) await m.runtime.release().catch(() => undefined);
+      store.close();
+      log("info", "stopped");
+    })();
+    return stopping;
+  };
+
+  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics } };
+}

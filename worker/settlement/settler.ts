@@ -1,0 +1,197 @@
+// The settler turns accepted vouchers into tokens: it claims a channel when its unclaimed value passes the
+// threshold, when that value grows old, as soon as the buyer requests a close and again at the last safe moment
+// (the watchtower role), and on shutdown. Several due channels go into one claimMany. Only ECDSA-verified
+// vouchers are ever claimed: deferred ones are verified first.
+import { encodeFunctionData, type Hex } from "viem";
+import { paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+import type { ChainReader } from "../chain.ts";
+import type { Channel, Ledger } from "../ledger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { TxSender } from "./sender.ts";
+
+export interface SettlerOptions {
+  claimThreshold: bigint;
+  maxAgeSeconds: number;
+  closeSafetySeconds: number;
+  minBatch: number;
+  pollIntervalMs: number;
+  /** Largest number of channels in one claimMany. */
+  maxBatch?: number;
+  now: () => number;
+  log: (msg: string) => void;
+}
+
+export type DueReason = "threshold" | "age" | "close_requested" | "close_deadline" | "shutdown";
+
+interface Due {
+  ch: Channel;
+  amount: bigint;
+  signature: Hex;
+  reason: DueReason;
+}
+
+export class Settler {
+  readonly #ledger: Ledger;
+  readonly #chain: ChainReader;
+  readonly #sender: TxSender;
+  readonly #metrics: Metrics;
+  readonly #opts: SettlerOptions;
+  /** Channels claimed since their close was requested (the early watchtower claim is done). */
+  readonly #closeClaimed = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #kicked = false;
+  #stopped = false;
+  #failures = 0;
+  #nextAttempt = 0;
+
+  constructor(args: { ledger: Ledger; chain: ChainReader; sender: TxSender; metrics: Metrics; options: SettlerOptions }) {
+    this.#ledger = args.ledger;
+    this.#chain = args.chain;
+    this.#sender = args.sender;
+    this.#metrics = args.metrics;
+    this.#opts = args.options;
+  }
+
+  start() {
+    const loop = () => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(() => {
+        void this.tick().finally(loop);
+      }, this.#opts.pollIntervalMs);
+    };
+    loop();
+  }
+
+  /** Runs a round soon (a close request was seen). */
+  kick() {
+    this.#kicked = true;
+    this.#nextAttempt = 0;
+    if (!this.#running && !this.#stopped) void this.tick();
+  }
+
+  /** One round; rounds never overlap. */
+  tick(): Promise<void> {
+    if (this.#running) {
+      this.#kicked = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#kicked = false;
+        if (Date.now() < this.#nextAttempt) break;
+        try {
+          await this.#round(false);
+          this.#failures = 0;
+        } catch (error) {
+          this.#failures++;
+          // Backoff: 1 s, 2 s, 4 s ... capped at one minute.
+          this.#nextAttempt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.#failures - 1));
+          this.#opts.log(`settler: ${(error as Error).message.split("\n")[0]}`);
+        }
+      } while (this.#kicked && !this.#stopped);
+    })().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  /** Stops the loop and claims everything claimable (final settlement). */
+  async shutdown(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    await this.#round(true);
+  }
+
+  /** What is due now and why (exposed for tests and /healthz). */
+  async due(final: boolean): Promise<Due[]> {
+    const now = this.#opts.now();
+    const out: Due[] = [];
+    for (const ch of this.#ledger.all()) {
+      if (ch.settled) continue;
+      if (ch.closesAt !== 0 && now >= ch.closesAt) continue; // too late: the contract refuses claims now
+      if (ch.acceptedAmount <= ch.claimed) continue;
+      if (ch.acceptedAmount > ch.verifiedAmount && !ch.blocked) await this.#ledger.verifyDeferred(ch, "background");
+      if (ch.verifiedAmount <= ch.claimed || !ch.verifiedSig) continue;
+      const unclaimed = ch.verifiedAmount - ch.claimed;
+      let reason: DueReason | undefined;
+      if (final) reason = "shutdown";
+      else if (ch.closesAt !== 0 && now >= ch.closesAt - this.#opts.closeSafetySeconds) reason = "close_deadline";
+      else if (ch.closesAt !== 0 && !this.#closeClaimed.has(ch.id)) reason = "close_requested";
+      else if (unclaimed >= this.#opts.claimThreshold) reason = "threshold";
+      else if (ch.firstUnclaimedAt !== null && Date.now() - ch.firstUnclaimedAt >= this.#opts.maxAgeSeconds * 1000) reason = "age";
+      if (reason) out.push({ ch, amount: ch.verifiedAmount, signature: ch.verifiedSig, reason });
+    }
+    return out;
+  }
+
+  async #round(final: boolean) {
+    let due = await this.due(final);
+    if (due.length === 0) return;
+    const urgent = due.some((d) => d.reason !== "threshold");
+    if (!final && !urgent && due.length < this.#opts.minBatch) return;
+    const max = this.#opts.maxBatch ?? 100;
+    // Most urgent first: deadlines, then the largest amounts.
+    due.sort((a, b) => rank(a.reason) - rank(b.reason) || (b.amount - b.ch.claimed > a.amount - a.ch.claimed ? 1 : -1));
+    due = due.slice(0, max);
+    due = await this.#dropFailing(due);
+    if (due.length === 0) return;
+    await this.#claim(due);
+  }
+
+  /** Simulates each claim alone when the batch as a whole would revert (e.g. a channel settled meanwhile). */
+  async #dropFailing(due: Due[]): Promise<Due[]> {
+    try {
+      await this.#chain.client.estimateGas({ account: this.#sender.address, to: this.#chain.contracts.paymentChannels, data: calldata(due) });
+      return due;
+    } catch {
+      const kept: Due[] = [];
+      for (const d of due) {
+        try {
+          await this.#chain.client.estimateGas({ account: this.#sender.address, to: this.#chain.contracts.paymentChannels, data: calldata([d]) });
+          kept.push(d);
+        } catch (error) {
+          this.#opts.log(`settler: claim of ${d.ch.id} at ${d.amount} would revert: ${(error as Error).message.split("\n")[0]}`);
+          this.#ledger.applyChainState(d.ch, await this.#chain.channel(d.ch.id));
+        }
+      }
+      return kept;
+    }
+  }
+
+  async #claim(due: Due[]) {
+    const claims = due.map((d) => ({ channelId: d.ch.id, amount: d.amount.toString() }));
+    this.#opts.log(`settler: claiming ${due.length} channel(s) (${[...new Set(due.map((d) => d.reason))].join(", ")})`);
+    try {
+      const sent = await this.#sender.send({ kind: due.length === 1 ? "claim" : "claimMany", to: this.#chain.contracts.paymentChannels, data: calldata(due), claims });
+      this.#metrics.claims.inc({ outcome: "mined" });
+      this.#opts.log(`settler: claimed in ${sent.hash} (gas ${sent.receipt.gasUsed})`);
+    } catch (error) {
+      this.#metrics.claims.inc({ outcome: "failed" });
+      throw error;
+    } finally {
+      // Whatever happened, the chain is the truth: re-read the channels involved.
+      for (const d of due) {
+        const before = d.ch.claimed;
+        this.#ledger.applyChainState(d.ch, await this.#chain.channel(d.ch.id));
+        if (d.ch.claimed > before) this.#metrics.claimedValue.inc(Number(d.ch.claimed - before));
+        if (d.ch.closesAt !== 0 && d.ch.claimed >= d.amount) this.#closeClaimed.add(d.ch.id);
+      }
+    }
+  }
+}
+
+function rank(reason: DueReason): number {
+  return { close_deadline: 0, close_requested: 1, shutdown: 2, age: 3, threshold: 4 }[reason];
+}
+
+function calldata(due: Due[]): Hex {
+  if (due.length === 1) {
+    const d = due[0]!;
+    return encodeFunctionData({ abi: paymentChannelsAbi, functionName: "claim", args: [d.ch.terms, d.amount, d.signature] });
+  }
+  return encodeFunctionData({
+    abi: paymentChannelsAbi,
+    functionName: "claimMany",
+    args: [due.map((d) => ({ terms: d.ch.terms, cumulativeAmount: d.amount, signature: d.signature }))],
+  });
+}

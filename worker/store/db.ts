@@ -1,0 +1,409 @@
+// The worker's durable state: one SQLite file (WAL, synchronous=FULL). Amounts are decimal TEXT because uint96
+// does not fit SQLite's 64-bit integers. Every write of the request path goes through the group committer.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Address, Hex } from "viem";
+import type { ChannelTerms } from "../../protocol/terms.ts";
+
+export const DB_FILE = "worker.sqlite";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS channels (
+  id TEXT PRIMARY KEY,
+  payer TEXT NOT NULL, signer TEXT NOT NULL, device TEXT NOT NULL, payee TEXT NOT NULL, token TEXT NOT NULL,
+  model_id TEXT NOT NULL, price TEXT NOT NULL, royalty_bps INTEGER NOT NULL, salt TEXT NOT NULL,
+  deposit TEXT NOT NULL, claimed TEXT NOT NULL, closes_at INTEGER NOT NULL, settled INTEGER NOT NULL,
+  accepted_amount TEXT NOT NULL DEFAULT '0', accepted_sig TEXT,
+  verified_amount TEXT NOT NULL DEFAULT '0', verified_sig TEXT,
+  first_unclaimed_at INTEGER,
+  signer_pubkey TEXT,
+  blocked TEXT,
+  close_signed TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (
+  sequence INTEGER PRIMARY KEY,
+  channel_id TEXT NOT NULL,
+  amount TEXT NOT NULL,
+  voucher_sig TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  model_hash TEXT NOT NULL,
+  input_hash TEXT NOT NULL,
+  output_hash TEXT NOT NULL,
+  previous TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_channel ON receipts (channel_id, sequence);
+CREATE TABLE IF NOT EXISTS txs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  nonce INTEGER NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  raw TEXT NOT NULL,
+  claims TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT,
+  block INTEGER,
+  gas_used TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_state ON txs (state);
+`;
+
+export interface ChannelRow {
+  id: Hex;
+  terms: ChannelTerms;
+  deposit: bigint;
+  claimed: bigint;
+  closesAt: number;
+  settled: boolean;
+  acceptedAmount: bigint;
+  acceptedSig: Hex | null;
+  verifiedAmount: bigint;
+  verifiedSig: Hex | null;
+  firstUnclaimedAt: number | null;
+  signerPubkey: Hex | null;
+  blocked: string | null;
+  closeSigned: bigint | null;
+}
+
+export interface ReceiptRow {
+  sequence: bigint;
+  channelId: Hex;
+  amount: bigint;
+  voucherSig: Hex;
+  modelId: bigint;
+  modelHash: Hex;
+  inputHash: Hex;
+  outputHash: Hex;
+  previous: Hex;
+  timestamp: bigint;
+  digest: Hex;
+  signature: Hex;
+}
+
+/** Transaction states: `signed` is recorded before the first broadcast, so a restart can never send a second one. */
+export type TxState = "signed" | "sent" | "mined" | "reverted" | "replaced" | "dropped";
+
+export interface TxRow {
+  id: number;
+  kind: string;
+  nonce: number;
+  hash: Hex;
+  raw: Hex;
+  claims: { channelId: Hex; amount: string }[];
+  state: TxState;
+  error: string | null;
+  block: number | null;
+  gasUsed: bigint | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface RawChannel {
+  id: string;
+  payer: string;
+  signer: string;
+  device: string;
+  payee: string;
+  token: string;
+  model_id: string;
+  price: string;
+  royalty_bps: number;
+  salt: string;
+  deposit: string;
+  claimed: string;
+  closes_at: number;
+  settled: number;
+  accepted_amount: string;
+  accepted_sig: string | null;
+  verified_amount: string;
+  verified_sig: string | null;
+  first_unclaimed_at: number | null;
+  signer_pubkey: string | null;
+  blocked: string | null;
+  close_signed: string | null;
+}
+
+interface RawTx {
+  id: number;
+  kind: string;
+  nonce: number;
+  hash: string;
+  raw: string;
+  claims: string;
+  state: TxState;
+  error: string | null;
+  block: number | null;
+  gas_used: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function channelFromRaw(r: RawChannel): ChannelRow {
+  return {
+    id: r.id as Hex,
+    terms: {
+      payer: r.payer as Address,
+      signer: r.signer as Address,
+      device: r.device as Address,
+      payee: r.payee as Address,
+      token: r.token as Address,
+      modelId: BigInt(r.model_id),
+      price: BigInt(r.price),
+      royaltyBps: r.royalty_bps,
+      salt: BigInt(r.salt),
+    },
+    deposit: BigInt(r.deposit),
+    claimed: BigInt(r.claimed),
+    closesAt: r.closes_at,
+    settled: r.settled === 1,
+    acceptedAmount: BigInt(r.accepted_amount),
+    acceptedSig: r.accepted_sig as Hex | null,
+    verifiedAmount: BigInt(r.verified_amount),
+    verifiedSig: r.verified_sig as Hex | null,
+    firstUnclaimedAt: r.first_unclaimed_at,
+    signerPubkey: r.signer_pubkey as Hex | null,
+    blocked: r.blocked,
+    closeSigned: r.close_signed === null ? null : BigInt(r.close_signed),
+  };
+}
+
+function txFromRaw(r: RawTx): TxRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    nonce: r.nonce,
+    hash: r.hash as Hex,
+    raw: r.raw as Hex,
+    claims: JSON.parse(r.claims) as TxRow["claims"],
+    state: r.state,
+    error: r.error,
+    block: r.block,
+    gasUsed: r.gas_used === null ? null : BigInt(r.gas_used),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Typed access to the worker database. Methods are synchronous (better-sqlite3); callers batch them. */
+export class Store {
+  readonly db: Database.Database;
+  readonly file: string;
+  readonly #stmts;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.file = path.join(dataDir, DB_FILE);
+    this.db = new Database(this.file);
+    this.db.pragma("journal_mode = WAL");
+    // FULL: a committed transaction survives power loss, not only a process crash.
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.#stmts = {
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      channel: db.prepare<[string], RawChannel>("SELECT * FROM channels WHERE id = ?"),
+      channels: db.prepare<[], RawChannel>("SELECT * FROM channels"),
+      insertChannel: db.prepare(
+        `INSERT INTO channels (id, payer, signer, device, payee, token, model_id, price, royalty_bps, salt, deposit, claimed,
+           closes_at, settled, updated_at)
+         VALUES (@id, @payer, @signer, @device, @payee, @token, @model_id, @price, @royalty_bps, @salt, @deposit, @claimed,
+           @closes_at, @settled, @updated_at)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      updateChain: db.prepare(
+        "UPDATE channels SET deposit = @deposit, claimed = @claimed, closes_at = @closes_at, settled = @settled, updated_at = @updated_at WHERE id = @id",
+      ),
+      accept: db.prepare(
+        `UPDATE channels SET accepted_amount = @accepted_amount, accepted_sig = @accepted_sig, verified_amount = @verified_amount,
+           verified_sig = @verified_sig, first_unclaimed_at = @first_unclaimed_at, signer_pubkey = @signer_pubkey, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      verify: db.prepare(
+        "UPDATE channels SET verified_amount = @verified_amount, verified_sig = @verified_sig, signer_pubkey = COALESCE(signer_pubkey, @signer_pubkey), updated_at = @updated_at WHERE id = @id",
+      ),
+      block: db.prepare("UPDATE channels SET blocked = @blocked, updated_at = @updated_at WHERE id = @id"),
+      closeSigned: db.prepare("UPDATE channels SET close_signed = @close_signed, updated_at = @updated_at WHERE id = @id"),
+      firstUnclaimed: db.prepare("UPDATE channels SET first_unclaimed_at = @first_unclaimed_at WHERE id = @id"),
+      insertReceipt: db.prepare(
+        `INSERT INTO receipts (sequence, channel_id, amount, voucher_sig, model_id, model_hash, input_hash, output_hash, previous,
+           timestamp, digest, signature)
+         VALUES (@sequence, @channel_id, @amount, @voucher_sig, @model_id, @model_hash, @input_hash, @output_hash, @previous,
+           @timestamp, @digest, @signature)`,
+      ),
+      lastReceipt: db.prepare<[], { sequence: number; digest: string }>("SELECT sequence, digest FROM receipts ORDER BY sequence DESC LIMIT 1"),
+      receipts: db.prepare<[], Record<string, string | number>>("SELECT * FROM receipts ORDER BY sequence"),
+      receiptsOf: db.prepare<[string], Record<string, string | number>>("SELECT * FROM receipts WHERE channel_id = ? ORDER BY sequence"),
+      insertTx: db.prepare(
+        `INSERT INTO txs (kind, nonce, hash, raw, claims, state, created_at, updated_at)
+         VALUES (@kind, @nonce, @hash, @raw, @claims, @state, @now, @now)`,
+      ),
+      setTxState: db.prepare(
+        "UPDATE txs SET state = @state, error = @error, block = @block, gas_used = @gas_used, updated_at = @now WHERE id = @id",
+      ),
+      openTxs: db.prepare<[], RawTx>("SELECT * FROM txs WHERE state IN ('signed', 'sent') ORDER BY id"),
+      txs: db.prepare<[], RawTx>("SELECT * FROM txs ORDER BY id"),
+    };
+  }
+
+  close() {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs `fn` in one transaction (the group committer's unit). */
+  transaction(fn: () => void) {
+    this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.#stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string) {
+    this.#stmts.setMeta.run(key, value);
+  }
+
+  channel(id: Hex): ChannelRow | undefined {
+    const r = this.#stmts.channel.get(id);
+    return r ? channelFromRaw(r) : undefined;
+  }
+
+  channels(): ChannelRow[] {
+    return this.#stmts.channels.all().map(channelFromRaw);
+  }
+
+  insertChannel(id: Hex, terms: ChannelTerms, state: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean }) {
+    this.#stmts.insertChannel.run({
+      id,
+      payer: terms.payer,
+      signer: terms.signer,
+      device: terms.device,
+      payee: terms.payee,
+      token: terms.token,
+      model_id: terms.modelId.toString(),
+      price: terms.price.toString(),
+      royalty_bps: terms.royaltyBps,
+      salt: terms.salt.toString(),
+      deposit: state.deposit.toString(),
+      claimed: state.claimed.toString(),
+      closes_at: state.closesAt,
+      settled: state.settled ? 1 : 0,
+      updated_at: Date.now(),
+    });
+  }
+
+  updateChainState(id: Hex, s: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean }) {
+    this.#stmts.updateChain.run({
+      id,
+      deposit: s.deposit.toString(),
+      claimed: s.claimed.toString(),
+      closes_at: s.closesAt,
+      settled: s.settled ? 1 : 0,
+      updated_at: Date.now(),
+    });
+  }
+
+  recordAccepted(
+    id: Hex,
+    s: { acceptedAmount: bigint; acceptedSig: Hex; verifiedAmount: bigint; verifiedSig: Hex | null; firstUnclaimedAt: number | null; signerPubkey: Hex | null },
+  ) {
+    this.#stmts.accept.run({
+      id,
+      accepted_amount: s.acceptedAmount.toString(),
+      accepted_sig: s.acceptedSig,
+      verified_amount: s.verifiedAmount.toString(),
+      verified_sig: s.verifiedSig,
+      first_unclaimed_at: s.firstUnclaimedAt,
+      signer_pubkey: s.signerPubkey,
+      updated_at: Date.now(),
+    });
+  }
+
+  recordVerified(id: Hex, amount: bigint, sig: Hex, signerPubkey: Hex | null) {
+    this.#stmts.verify.run({ id, verified_amount: amount.toString(), verified_sig: sig, signer_pubkey: signerPubkey, updated_at: Date.now() });
+  }
+
+  setFirstUnclaimedAt(id: Hex, at: number | null) {
+    this.#stmts.firstUnclaimed.run({ id, first_unclaimed_at: at });
+  }
+
+  block(id: Hex, reason: string) {
+    this.#stmts.block.run({ id, blocked: reason, updated_at: Date.now() });
+  }
+
+  recordCloseSigned(id: Hex, amount: bigint) {
+    this.#stmts.closeSigned.run({ id, close_signed: amount.toString(), updated_at: Date.now() });
+  }
+
+  insertReceipt(r: ReceiptRow) {
+    this.#stmts.insertReceipt.run({
+      sequence: r.sequence,
+      channel_id: r.channelId,
+      amount: r.amount.toString(),
+      voucher_sig: r.voucherSig,
+      model_id: r.modelId.toString(),
+      model_hash: r.modelHash,
+      input_hash: r.inputHash,
+      output_hash: r.outputHash,
+      previous: r.previous,
+      timestamp: r.timestamp,
+      digest: r.digest,
+      signature: r.signature,
+    });
+  }
+
+  lastReceipt(): { sequence: bigint; digest: Hex } | undefined {
+    const r = this.#stmts.lastReceipt.get();
+    return r ? { sequence: BigInt(r.sequence), digest: r.digest as Hex } : undefined;
+  }
+
+  receipts(channelId?: Hex): ReceiptRow[] {
+    const rows = channelId ? this.#stmts.receiptsOf.all(channelId) : this.#stmts.receipts.all();
+    return rows.map((r) => ({
+      sequence: BigInt(r.sequence!),
+      channelId: r.channel_id as Hex,
+      amount: BigInt(r.amount!),
+      voucherSig: r.voucher_sig as Hex,
+      modelId: BigInt(r.model_id!),
+      modelHash: r.model_hash as Hex,
+      inputHash: r.input_hash as Hex,
+      outputHash: r.output_hash as Hex,
+      previous: r.previous as Hex,
+      timestamp: BigInt(r.timestamp!),
+      digest: r.digest as Hex,
+      signature: r.signature as Hex,
+    }));
+  }
+
+  insertTx(t: { kind: string; nonce: number; hash: Hex; raw: Hex; claims: TxRow["claims"]; state: TxState }): number {
+    const info = this.#stmts.insertTx.run({ ...t, claims: JSON.stringify(t.claims), now: Date.now() });
+    return Number(info.lastInsertRowid);
+  }
+
+  setTxState(id: number, state: TxState, extra: { error?: string; block?: number; gasUsed?: bigint } = {}) {
+    this.#stmts.setTxState.run({
+      id,
+      state,
+      error: extra.error ?? null,
+      block: extra.block ?? null,
+      gas_used: extra.gasUsed?.toString() ?? null,
+      now: Date.now(),
+    });
+  }
+
+  openTxs(): TxRow[] {
+    return this.#stmts.openTxs.all().map(txFromRaw);
+  }
+
+  txs(): TxRow[] {
+    return this.#stmts.txs.all().map(txFromRaw);
+  }
+}

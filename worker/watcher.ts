@@ -1,0 +1,124 @@
+// Keeps the ledger fresh from PaymentChannels events (opens to this device, top-ups, claims, close requests,
+// settlements) and keeps the chain clock. The block cursor is stored, so a restart misses nothing.
+import type { Address, Hex } from "viem";
+import { paymentChannelsAbi } from "../protocol/generated/contracts.ts";
+import type { ChainReader } from "./chain.ts";
+import type { Ledger } from "./ledger.ts";
+import type { Store } from "./store/db.ts";
+
+const CURSOR_KEY = "watcher.block";
+const MAX_RANGE = 5_000n;
+
+/** Chain time: the latest block's timestamp plus wall-clock time since it was read. */
+export class ChainClock {
+  #blockTime = Math.floor(Date.now() / 1000);
+  #readAt = Date.now();
+
+  set(blockTimestamp: number) {
+    this.#blockTime = blockTimestamp;
+    this.#readAt = Date.now();
+  }
+
+  now(): number {
+    return this.#blockTime + Math.floor((Date.now() - this.#readAt) / 1000);
+  }
+}
+
+export interface WatcherEvents {
+  closeRequested(channelId: Hex, closesAt: number): void;
+}
+
+export class ChainWatcher {
+  readonly #chain: ChainReader;
+  readonly #ledger: Ledger;
+  readonly #store: Store;
+  readonly #device: Address;
+  readonly clock = new ChainClock();
+  readonly #events: WatcherEvents;
+  lastBlock = 0n;
+
+  constructor(args: { chain: ChainReader; ledger: Ledger; store: Store; device: Address; events: WatcherEvents }) {
+    this.#chain = args.chain;
+    this.#ledger = args.ledger;
+    this.#store = args.store;
+    this.#device = args.device;
+    this.#events = args.events;
+  }
+
+  /** One poll: new blocks' events applied in order, cursor advanced after they are. */
+  async poll() {
+    const block = await this.#chain.client.getBlock({ blockTag: "latest" });
+    this.clock.set(Number(block.timestamp));
+    const head = block.number;
+    const stored = this.#store.getMeta(CURSOR_KEY);
+    let from = stored !== undefined ? BigInt(stored) + 1n : this.#chain.fromBlock;
+    while (from <= head) {
+      const to = from + MAX_RANGE - 1n < head ? from + MAX_RANGE - 1n : head;
+      const logs = await this.#chain.client.getContractEvents({
+        address: this.#chain.contracts.paymentChannels,
+        abi: paymentChannelsAbi,
+        fromBlock: from,
+        toBlock: to,
+      });
+      for (const log of logs) this.#apply({ eventName: log.eventName, args: log.args as unknown as Record<string, unknown> });
+      this.#store.setMeta(CURSOR_KEY, to.toString());
+      from = to + 1n;
+    }
+    this.lastBlock = head;
+  }
+
+  #apply(log: { eventName: string; args: Record<string, unknown> }) {
+    const args = log.args;
+    const id = typeof args.channelId === "string" ? (args.channelId.toLowerCase() as Hex) : undefined;
+    if (!id) return;
+    switch (log.eventName) {
+      case "ChannelOpened": {
+        if ((args.device as string).toLowerCase() !== this.#device.toLowerCase()) return;
+        const t = args.terms as {
+          payer: Address;
+          signer: Address;
+          device: Address;
+          payee: Address;
+          token: Address;
+          modelId: bigint;
+          price: bigint;
+          royaltyBps: number;
+          salt: bigint;
+        };
+        const ch = this.#ledger.known(id);
+        if (!ch) {
+          this.#ledger.adopt(
+            id,
+            { ...t, price: BigInt(t.price), royaltyBps: Number(t.royaltyBps) },
+            { deposit: args.deposit as bigint, claimed: 0n, closesAt: 0, settled: false },
+          );
+        }
+        return;
+      }
+      case "ChannelToppedUp": {
+        const ch = this.#ledger.known(id);
+        if (ch) this.#ledger.applyChainState(ch, { deposit: args.deposit as bigint });
+        return;
+      }
+      case "Claimed": {
+        const ch = this.#ledger.known(id);
+        if (ch) this.#ledger.applyChainState(ch, { claimed: args.cumulativeAmount as bigint });
+        return;
+      }
+      case "CloseRequested": {
+        const ch = this.#ledger.known(id);
+        if (ch) {
+          const closesAt = Number(args.closesAt as bigint);
+          this.#ledger.applyChainState(ch, { closesAt });
+          this.#events.closeRequested(id, closesAt);
+        }
+        return;
+      }
+      case "ChannelSettled": {
+        const ch = this.#ledger.known(id);
+        if (ch) this.#ledger.applyChainState(ch, { settled: true, claimed: args.claimed as bigint });
+        return;
+      }
+    }
+  }
+}
