@@ -59,7 +59,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
  * Starts `hardhat node` on 127.0.0.1:port and waits until it answers JSON-RPC.
  * The returned process is the real server (not an npx wrapper), so stopping it stops the chain.
  */
-export async function startChain(options: { port: number; quiet?: boolean } ): Promise<RunningChain> {
+export async function startChain(options: { port: number; quiet?: boolean; detached?: boolean }): Promise<RunningChain> {
   const { port } = options;
   if (!(await isPortFree(port))) {
     throw new Error(`port ${port} on 127.0.0.1 is taken; set CHAIN_PORT to a free port (or stop what holds it)`);
@@ -68,6 +68,8 @@ export async function startChain(options: { port: number; quiet?: boolean } ): P
     cwd: ROOT,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", CI: process.env.CI ?? "true" },
     stdio: options.quiet === false ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],
+    // Own process group: a terminal's Ctrl-C then reaches only the parent, which stops the chain last.
+    detached: options.detached ?? false,
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -1,0 +1,325 @@
+// `npm start`: the whole local marketplace in one command. A Hardhat chain, the contracts deployed with Ignition
+// (deployment "local", generated module regenerated), the demo models published by two owners with royalties, a
+// worker registered as a device serving them, and the dashboard (production build, rebuilt only when its inputs
+// changed). Each part is checked by polling until it answers; Ctrl-C (or SIGTERM) stops everything it started.
+//
+// Ports: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000). State: .edgepay/ (or EDGEPAY_STATE_DIR), fresh per
+// start because the chain is fresh: the worker's key and database, logs, and stack.json for `npm run demo`.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { isPortFree, rpc, startChain, waitFor, type RunningChain } from "./lib/chain.ts";
+import { deployLocal } from "./lib/deploy.ts";
+import { HARDHAT_CLI } from "./lib/paths.ts";
+import { httpOk, killAllChildren, portHolder, spawnNode, type ManagedChild } from "./lib/processes.ts";
+import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
+import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
+
+const started = Date.now();
+const deploymentId = process.env.EDGEPAY_DEPLOYMENT?.trim() || "local";
+const STATE = stateDir();
+const LOGS = path.join(STATE, "logs");
+const rel = (p: string) => {
+  const r = path.relative(process.cwd(), p);
+  return r.startsWith("..") || path.isAbsolute(r) ? p : `./${r}`;
+};
+
+// ------------------------------------------------------------------ output
+
+const tty = process.stdout.isTTY === true;
+const paint = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+const secs = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+function step(mark: "ok" | "run" | "fail" | "info", part: string, text: string) {
+  const symbol = { ok: paint("32", "✓"), run: paint("36", "…"), fail: paint("31", "✗"), info: " " }[mark];
+  console.log(`  ${symbol} ${part.padEnd(10)} ${text}`);
+}
+
+// ------------------------------------------------------------------ ports
+
+interface PortSpec {
+  variable: string;
+  what: string;
+  port: number;
+}
+
+function readPort(variable: string, fallback: number, what: string): PortSpec {
+  const raw = process.env[variable]?.trim();
+  if (!raw) return { variable, what, port: fallback };
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${variable}=${raw} is not a TCP port (1-65535)`);
+  return { variable, what, port };
+}
+
+async function suggestPort(from: number, taken: Set<number>): Promise<number> {
+  for (let p = from + 1; p < from + 200 && p <= 65535; p++) if (!taken.has(p) && (await isPortFree(p))) return p;
+  return 0;
+}
+
+function fail(message: string): never {
+  console.error(`\n${paint("31", "npm start:")} ${message}`);
+  process.exit(1);
+}
+
+const ports = [readPort("CHAIN_PORT", 8545, "the chain (JSON-RPC)"), readPort("WORKER_PORT", 8787, "the worker"), readPort("WEB_PORT", 3000, "the dashboard")];
+{
+  const seen = new Map<number, string>();
+  for (const p of ports) {
+    const other = seen.get(p.port);
+    if (other) fail(`${other} and ${p.variable} are both ${p.port}; each part needs its own port`);
+    seen.set(p.port, p.variable);
+  }
+}
+const [chainPort, workerPort, webPort] = ports.map((p) => p.port) as [number, number, number];
+
+// ------------------------------------------------------------------ lifecycle
+
+let chain: RunningChain | undefined;
+let worker: ManagedChild | undefined;
+let web: ManagedChild | undefined;
+let build: Promise<unknown> | undefined;
+let shuttingDown: Promise<void> | undefined;
+let firstSignalAt = 0;
+
+async function shutdown(code: number, reason?: string) {
+  shuttingDown ??= (async () => {
+    if (reason) console.log(`\n${reason}`);
+    console.log(`stopping ${[web && "dashboard", worker && "worker", chain && "chain"].filter(Boolean).join(", ") || "(nothing started yet)"}...`);
+    rmSync(stackFile(), { force: true });
+    // The dashboard and worker first: the worker's final claims need the chain.
+    if (web) await web.stop(10_000).then(() => step("ok", "dashboard", "stopped"));
+    if (worker) await worker.stop(30_000).then(() => step("ok", "worker", "stopped (unclaimed vouchers claimed on the way out)"));
+    // Whatever else is still running (a dashboard build, a compile step) is not worth waiting for.
+    killAllChildren();
+    await build?.catch(() => undefined);
+    if (chain) await chain.stop().then(() => step("ok", "chain", "stopped"));
+    process.exit(code);
+  })();
+  return shuttingDown;
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  // npm forwards the terminal's SIGINT to us as well, so one Ctrl-C can arrive twice; only a later one forces.
+  if (shuttingDown && Date.now() - firstSignalAt > 1_500) {
+    console.log("\nforced stop: killing everything now");
+    killAllChildren();
+    if (chain) chain.process.kill("SIGKILL");
+    process.exit(130);
+  }
+  if (shuttingDown) return;
+  firstSignalAt = Date.now();
+  void shutdown(signal === "SIGINT" ? 130 : 143, `${signal}: shutting down (Ctrl-C again to force)`);
+}
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+process.on("SIGHUP", onSignal);
+process.once("exit", () => {
+  if (chain && chain.process.exitCode === null) chain.process.kill("SIGKILL");
+});
+
+/** Runs a part of the start-up; a failure stops what was started and exits with the reason. */
+async function part<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (shuttingDown) return new Promise<T>(() => undefined);
+    step("fail", name, (error as Error).message.split("\n")[0]!);
+    const rest = (error as Error).message.split("\n").slice(1).join("\n");
+    if (rest.trim()) console.error(rest);
+    console.error(`logs: ${rel(LOGS)}/`);
+    await shutdown(1);
+    throw error;
+  }
+}
+
+function watchExit(child: ManagedChild, what: string) {
+  child.process.once("exit", () => {
+    if (shuttingDown) return;
+    const tail = child.tail(15);
+    void shutdown(1, `${what} stopped unexpectedly (${child.exited()}):\n${tail}\nlogs: ${rel(LOGS)}/`);
+  });
+}
+
+// ------------------------------------------------------------------ start-up
+
+console.log(`${paint("1", "Edgepay")}: starting the local marketplace (state and logs in ${rel(STATE)}/)`);
+
+await part("ports", async () => {
+  const problems: string[] = [];
+  const taken = new Set(ports.map((p) => p.port));
+  for (const p of ports) {
+    if (await isPortFree(p.port)) continue;
+    const holder = portHolder(p.port);
+    const free = await suggestPort(p.port, taken);
+    problems.push(
+      `port ${p.port} for ${p.what} is taken${holder ? ` by ${holder}` : ""}.\n` +
+        `      Stop that process, or choose another port: ${p.variable}=${free || "<port>"} npm start`,
+    );
+  }
+  if (problems.length) throw new Error(`a port is taken\n${problems.map((s) => `    ${s}`).join("\n")}`);
+  step("ok", "ports", ports.map((p) => `${p.variable}=${p.port}`).join(", "));
+});
+
+// Fresh state: the chain starts empty, so an old device key or database would describe another world.
+rmSync(path.join(STATE, "worker"), { recursive: true, force: true });
+rmSync(stackFile(), { force: true });
+rmSync(LOGS, { recursive: true, force: true });
+mkdirSync(LOGS, { recursive: true });
+
+const rpcUrl = `http://127.0.0.1:${chainPort}`;
+chain = await part("chain", async () => {
+  const t = Date.now();
+  const c = await startChain({ port: chainPort, detached: true });
+  const chainId = Number(BigInt(await rpc<string>(c.url, "eth_chainId")));
+  step("ok", "chain", `Hardhat node on ${c.url} (chain id ${chainId}, pid ${c.process.pid}) in ${secs(t)}`);
+  return c;
+});
+chain.process.once("exit", (code, signal) => {
+  if (!shuttingDown) void shutdown(1, `the chain stopped unexpectedly (${signal ?? `exit ${code}`})`);
+});
+
+const deployment = await part("contracts", async () => {
+  const t = Date.now();
+  await runNode("hardhat build", [HARDHAT_CLI, "build", "--quiet"], "contracts.log");
+  const d = await deployLocal({ rpcPort: chainPort, deploymentId });
+  await runNode("codegen", ["scripts/codegen.ts"], "contracts.log");
+  step("ok", "contracts", `deployed with Ignition (deployment "${deploymentId}") in ${secs(t)}; protocol/generated/contracts.ts regenerated`);
+  step("info", "", `PaymentChannels ${d.paymentChannels}, DeviceRegistry ${d.deviceRegistry}, ModelRegistry ${d.modelRegistry}, TestUSDC ${d.token}`);
+  return d;
+});
+const contracts = { paymentChannels: deployment.paymentChannels, deviceRegistry: deployment.deviceRegistry, modelRegistry: deployment.modelRegistry, token: deployment.token };
+
+// The build does not need the chain, so it runs while the market is set up (it reads the fresh generated module).
+let buildNote = "";
+const buildStarted = Date.now();
+step("run", "dashboard", "checking the production build (web/ + protocol/ inputs)...");
+build = ensureWebBuild({
+  logFile: path.join(LOGS, "web-build.log"),
+  onLine: (line) => {
+    // Next prints a handful of phase lines; show them so a first (slow) build visibly progresses.
+    if (/Compil|Creating an optimized|Collecting|Generating static|Finalizing|✓/.test(line)) step("run", "dashboard", `build: ${line.trim()}`);
+  },
+}).then((r) => {
+  buildNote = r.built ? `built in ${r.seconds.toFixed(0)} s` : "build reused (inputs unchanged)";
+  step("ok", "dashboard", buildNote);
+});
+build.catch(() => undefined);
+
+// Loaded only now: the generated ABIs it imports were just regenerated.
+const market = await import("./lib/marketplace.ts");
+const m = await market.connectMarketplace(rpcUrl, contracts);
+const you = privateKeyToAccount(market.TEST_KEYS[market.ROLES.you]!).address;
+
+const models = await part("models", async () => {
+  const t = Date.now();
+  const published = await market.ensureDemoModels(m);
+  for (const p of published) {
+    step("ok", "models", `#${p.modelId} ${p.name} by ${p.owner} (royalty ${p.royaltyBps / 100}%, license ${fmtUsdc(p.licenseFee)} USDC, sha256 ${p.contentHash.slice(0, 10)}…)`);
+  }
+  await market.faucet(m, market.TEST_KEYS[market.ROLES.you]!, you, 1_000n * market.USDC);
+  step("ok", "accounts", `test account #0 ${you} got 1,000 test USDC (${secs(t)})`);
+  return published;
+});
+
+const workerUrl = `http://127.0.0.1:${workerPort}`;
+const prices = new Map<string, bigint>([
+  ["silero-vad", 1_000n],
+  ["ppocr-cls", 2_000n],
+]);
+const device = await part("worker", async () => {
+  const t = Date.now();
+  const dataDir = path.join(STATE, "worker");
+  const provisioned = await market.provisionDevice(m, {
+    ownerKey: market.TEST_KEYS[market.ROLES.provider]!,
+    dataDir,
+    port: workerPort,
+    offerings: models.map((model) => ({ model, price: prices.get(model.key)! })),
+    metadata: { name: "npm-start device" },
+    // Claims show up in the dashboard within minutes instead of hours.
+    settlement: { claimThreshold: "100000", maxAgeSeconds: 120, closeSafetySeconds: 120, minBatch: 1, pollIntervalMs: 1000, stuckAfterMs: 30_000 },
+  });
+  step("ok", "worker", `device ${provisioned.device} registered by ${provisioned.owner} (stake, licenses, offerings)`);
+  worker = spawnNode("worker", ["worker/cli.ts", "serve", "--config", provisioned.configFile], { logFile: path.join(LOGS, "worker.log") });
+  await waitFor(`worker on ${workerUrl}`, () => httpOk(`${workerUrl}/healthz`), 60_000, () => worker!.exited() && `worker exited (${worker!.exited()}):\n${worker!.tail()}`);
+  watchExit(worker, "the worker");
+  const offered = provisioned.offerings.map((o) => `#${o.modelId} at ${fmtUsdc(o.price)} USDC`).join(", ");
+  step("ok", "worker", `serving ${offered} on ${workerUrl} (pid ${worker.pid}) in ${secs(t)}`);
+  return provisioned;
+});
+
+await part("dashboard", async () => {
+  if (!buildNote) step("run", "dashboard", `waiting for the production build (${secs(buildStarted)} so far; a first build takes a minute or two)...`);
+  await build;
+  const t = Date.now();
+  const webUrl = `http://127.0.0.1:${webPort}`;
+  web = spawnNode("dashboard", [NEXT_CLI, "start", "web", "--port", String(webPort), "--hostname", "127.0.0.1"], {
+    logFile: path.join(LOGS, "web.log"),
+    env: {
+      EDGEPAY_RPC_URL: rpcUrl,
+      EDGEPAY_DEPLOYMENT: deploymentId,
+      EDGEPAY_CHAIN_ID: String(deployment.chainId),
+      // Explicit addresses: the build's generated module may predate this deployment.
+      EDGEPAY_TOKEN: contracts.token,
+      EDGEPAY_MODEL_REGISTRY: contracts.modelRegistry,
+      EDGEPAY_DEVICE_REGISTRY: contracts.deviceRegistry,
+      EDGEPAY_PAYMENT_CHANNELS: contracts.paymentChannels,
+      EDGEPAY_WORKERS: workerUrl,
+      PORT: String(webPort),
+    },
+  });
+  const exited = () => web!.exited() && `next start exited (${web!.exited()}):\n${web!.tail()}`;
+  await waitFor(`dashboard on ${webUrl}`, () => httpOk(`${webUrl}/api/config`), 90_000, exited);
+  await waitFor(`dashboard on ${webUrl}`, () => httpOk(webUrl, 30_000), 90_000, exited);
+  watchExit(web, "the dashboard");
+  step("ok", "dashboard", `${webUrl} answers (pid ${web.pid}) in ${secs(t)}`);
+  return webUrl;
+});
+
+const dashboardUrl = `http://127.0.0.1:${webPort}`;
+const info: StackInfo = {
+  version: 1,
+  pid: process.pid,
+  startedAt: new Date(started).toISOString(),
+  rpcUrl,
+  chainId: deployment.chainId,
+  deploymentId,
+  contracts,
+  dashboardUrl,
+  workers: [{ url: workerUrl, device: device.device, owner: device.owner, pid: worker!.pid, dataDir: device.dataDir }],
+  models: models.map((p) => ({ modelId: p.modelId.toString(), name: p.name, owner: p.owner, royaltyBps: p.royaltyBps, file: p.file })),
+  account: { index: market.ROLES.you, address: you as Address },
+  pids: { chain: chain.process.pid!, worker: worker!.pid, dashboard: web!.pid },
+};
+writeFileSync(stackFile(), JSON.stringify(info, null, 2) + "\n");
+
+const b = (s: string) => paint("1", s);
+console.log(`
+${paint("32", "ready")} in ${secs(started)}: dashboard ${dashboardUrl}
+
+  ${b("Open the dashboard:")}  ${dashboardUrl}
+  ${b("Use test account #0:")} ${you}
+                        Connect with the dashboard's built-in "Dev wallet": it signs as this account
+                        (it holds 1,000 test USDC and 10,000 ETH on this chain).
+                        Hardhat's test accounts and their private keys are public knowledge: they are
+                        for this local chain only; never send real funds to them.
+  ${b("Chain:")}  ${rpcUrl} (chain id ${deployment.chainId})     ${b("Worker:")} ${workerUrl} (device ${device.device})
+  ${b("Models:")} ${models.map((p) => `#${p.modelId} ${p.name}`).join(", ")}
+  ${b("Logs:")}   ${rel(LOGS)}/      ${b("Stack:")} ${rel(stackFile())}
+
+  In another terminal: ${b("npm run demo")} runs a fleet of devices and buyers against this stack.
+  Ctrl-C stops everything.`);
+
+// ------------------------------------------------------------------ helpers
+
+function fmtUsdc(units: bigint): string {
+  const whole = units / 1_000_000n;
+  const frac = (units % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return frac ? `${whole}.${frac}` : whole.toString();
+}
+
+async function runNode(name: string, args: string[], logName: string) {
+  const child = spawnNode(name, args, { logFile: path.join(LOGS, logName) });
+  await new Promise<void>((resolve, reject) =>
+    child.process.once("exit", (code, signal) => (code === 0 ? resolve() : reject(new Error(`${name} failed (${signal ?? `exit ${code}`}):\n${child.tail(30)}`)))),
+  );
+}
