@@ -46,6 +46,8 @@ export class ModelRuntime {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
+      // A failing run is reported to the caller as inference_failed; onnxruntime's own stderr lines would be noise.
+      logSeverityLevel: 4,
     });
     return new ModelRuntime({ ...args, hash, session });
   }
