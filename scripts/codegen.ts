@@ -11,6 +11,7 @@ const CONTRACTS: Record<string, string> = {
   modelRegistry: "contracts/ModelRegistry.sol/ModelRegistry.json",
   deviceRegistry: "contracts/DeviceRegistry.sol/DeviceRegistry.json",
   paymentChannels: "contracts/PaymentChannels.sol/PaymentChannels.json",
+  flightRecorder: "contracts/FlightRecorder.sol/FlightRecorder.json",
   testUsdc: "contracts/token/TestUSDC.sol/TestUSDC.json",
 };
 
@@ -20,6 +21,7 @@ const DEPLOYED_NAMES: Record<string, string> = {
   ModelRegistry: "modelRegistry",
   DeviceRegistry: "deviceRegistry",
   PaymentChannels: "paymentChannels",
+  FlightRecorder: "flightRecorder",
 };
 
 const out: string[] = [
@@ -42,6 +44,7 @@ interface Deployment {
   modelRegistry: string;
   deviceRegistry: string;
   paymentChannels: string;
+  flightRecorder?: string;
 }
 
 const deployments: Deployment[] = [];
@@ -71,6 +74,8 @@ out.push(
   "  modelRegistry: `0x${string}`;",
   "  deviceRegistry: `0x${string}`;",
   "  paymentChannels: `0x${string}`;",
+  "  /** Receipt anchors and disputes; absent from deployments made before it existed. */",
+  "  flightRecorder?: `0x${string}`;",
   "}",
   "",
   "/** Every Ignition deployment found when this file was generated. */",

@@ -1,15 +1,36 @@
 import type { ArgumentType, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
 
-/** The three marketplace contracts, wired together, for a given payment/stake token. */
+/** The marketplace contracts, wired together, for a given payment/stake token. */
 export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
   const admin = m.getAccount(0);
   // 10 tokens of a 6-decimal token; 7 days unbonding; 1 hour challenge period (parameters override).
   const minStake = m.getParameter("minStake", 10_000_000n);
   const unbondingDelay = m.getParameter("unbondingDelay", 7n * 24n * 3600n);
   const challengePeriod = m.getParameter("challengePeriod", 3600n);
+  // Flight recorder disputes: a proven dispute takes the whole stake, 20 % of it to the reporter and the rest to
+  // the treasury (the deployer unless set). The reporter share is kept small because it is also what a cheating
+  // provider recovers by reporting its own device first. A device has 1 day to answer an omission challenge (less
+  // than the unbonding delay, or the constructor refuses), which costs a 1-token bond: more than the gas of
+  // answering a false one, paid to the device owner when it does.
+  const treasury = m.getParameter("treasury", admin);
+  const slashBps = m.getParameter("slashBps", 10_000n);
+  const reporterBps = m.getParameter("reporterBps", 2_000n);
+  const answerWindow = m.getParameter("answerWindow", 24n * 3600n);
+  const challengeBond = m.getParameter("challengeBond", 1_000_000n);
 
   const modelRegistry = m.contract("ModelRegistry");
   const deviceRegistry = m.contract("DeviceRegistry", [token, minStake, unbondingDelay, modelRegistry, admin]);
   const paymentChannels = m.contract("PaymentChannels", [deviceRegistry, modelRegistry, challengePeriod]);
-  return { modelRegistry, deviceRegistry, paymentChannels };
+  const flightRecorder = m.contract("FlightRecorder", [
+    paymentChannels,
+    deviceRegistry,
+    treasury,
+    slashBps,
+    reporterBps,
+    answerWindow,
+    challengeBond,
+  ]);
+  const slasherRole = m.staticCall(deviceRegistry, "SLASHER_ROLE");
+  m.call(deviceRegistry, "grantRole", [slasherRole, flightRecorder], { from: admin, id: "GrantSlasherToFlightRecorder" });
+  return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder };
 }
