@@ -19,7 +19,8 @@ const amount = z.union([
 ]);
 
 const modelSchema = z.object({
-  modelId: z.union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]*$/, "expected a model id")]).transform(BigInt),
+  // bigint too: `serve` resolves the file, then startWorker resolves the result again.
+  modelId: z.union([z.bigint().positive(), z.number().int().positive(), z.string().regex(/^[1-9][0-9]*$/, "expected a model id")]).transform(BigInt),
   file: z.string().min(1, "path of the .onnx file"),
   name: z.string().min(1).optional(),
   /** Price per inference the `register` command offers; `serve` always reads the on-chain offering. */
