@@ -110,7 +110,7 @@ export async function measureFlightRecorder(provider: EIP1193Provider, generated
       await wallet(admin).deployContract({
         abi: generated.flightRecorderAbi,
         bytecode: generated.flightRecorderBytecode,
-        args: [channels.address, devices.address, treasury, 10_000, 5_000, 24 * 3600, 1_000_000n],
+        args: [channels.address, devices.address, treasury, 10_000, 2_000, 24 * 3600, 1_000_000n],
       }),
     ),
     abi: generated.flightRecorderAbi,
