@@ -28,6 +28,11 @@ export function createMetrics(defaults = true) {
       registers: [registry],
     }),
     badRequests: new Counter({ name: "edgepay_bad_requests_total", help: "4xx answers other than payment", labelNames: ["code"], registers: [registry] }),
+    replays: new Counter({
+      name: "edgepay_replayed_answers_total",
+      help: "Answers re-sent for a repeated identical voucher (a lost answer; no second payment)",
+      registers: [registry],
+    }),
     recoveries: new Counter({ name: "edgepay_signature_recoveries_total", help: "ECDSA recoveries of vouchers", labelNames: ["kind"], registers: [registry] }),
     deferredFailures: new Counter({
       name: "edgepay_deferred_verification_failures_total",

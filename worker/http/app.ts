@@ -233,6 +233,11 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
   if (!release) throw new HttpError("channel_busy", `channel ${ch.id} has ${ctx.config.maxQueuePerChannel} requests waiting; send them one after another`);
   try {
+    const replay = await replayAnswer(ctx, ch, voucher, model, tensors);
+    if (replay) {
+      sendJson(res, 200, replay);
+      return;
+    }
     const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, voucherHeader, header(req, MAC_HEADER));
     if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, ch);
     let outputs: Record<string, Tensor>;
@@ -292,6 +297,42 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   } finally {
     release();
   }
+}
+
+/**
+ * A buyer whose answer was lost in transit re-sends the identical voucher. When it is the channel's last accepted
+ * voucher (same amount and signature) and the inputs hash to what its receipt names, the model runs again (CPU
+ * inference is deterministic) and the stored receipt is returned: one payment, one answer, nothing new stored.
+ * Anything else (other inputs, other outputs) falls through to the usual checks and gets 402 voucher_stale.
+ */
+async function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: ServedModel, tensors: Record<string, Tensor>): Promise<InferResponseWire | undefined> {
+  if (voucher.cumulativeAmount !== ch.acceptedAmount || ch.acceptedSig?.toLowerCase() !== voucher.signature.toLowerCase()) return undefined;
+  const last = ctx.store.lastReceiptOf(ch.id);
+  if (!last || last.amount !== voucher.cumulativeAmount || last.modelId !== model.runtime.modelId) return undefined;
+  if (last.inputHash !== hashTensors(tensors)) return undefined;
+  let outputs: Record<string, Tensor>;
+  try {
+    outputs = await model.runtime.run(tensors);
+  } catch {
+    return undefined;
+  }
+  if (hashTensors(outputs) !== last.outputHash) return undefined;
+  ctx.metrics.replays.inc();
+  const outputsWire: InferResponseWire["outputs"] = {};
+  for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
+  const receipt = {
+    channelId: last.channelId,
+    cumulativeAmount: last.amount,
+    sequence: last.sequence,
+    modelId: last.modelId,
+    modelHash: last.modelHash,
+    inputHash: last.inputHash,
+    outputHash: last.outputHash,
+    previous: last.previous,
+    timestamp: last.timestamp,
+    signature: last.signature,
+  };
+  return { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString() };
 }
 
 /** The same path without payment, for the benchmark's unpaid baseline (enabled by config `unpaidRoute`). */

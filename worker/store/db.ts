@@ -191,6 +191,23 @@ function txFromRaw(r: RawTx): TxRow {
   };
 }
 
+function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
+  return {
+    sequence: BigInt(r.sequence!),
+    channelId: r.channel_id as Hex,
+    amount: BigInt(r.amount!),
+    voucherSig: r.voucher_sig as Hex,
+    modelId: BigInt(r.model_id!),
+    modelHash: r.model_hash as Hex,
+    inputHash: r.input_hash as Hex,
+    outputHash: r.output_hash as Hex,
+    previous: r.previous as Hex,
+    timestamp: BigInt(r.timestamp!),
+    digest: r.digest as Hex,
+    signature: r.signature as Hex,
+  };
+}
+
 /** Typed access to the worker database. Methods are synchronous (better-sqlite3); callers batch them. */
 export class Store {
   readonly db: Database.Database;
@@ -242,6 +259,7 @@ export class Store {
       lastReceipt: db.prepare<[], { sequence: number; digest: string }>("SELECT sequence, digest FROM receipts ORDER BY sequence DESC LIMIT 1"),
       receipts: db.prepare<[], Record<string, string | number>>("SELECT * FROM receipts ORDER BY sequence"),
       receiptsOf: db.prepare<[string], Record<string, string | number>>("SELECT * FROM receipts WHERE channel_id = ? ORDER BY sequence"),
+      lastReceiptOf: db.prepare<[string], Record<string, string | number>>("SELECT * FROM receipts WHERE channel_id = ? ORDER BY sequence DESC LIMIT 1"),
       insertTx: db.prepare(
         `INSERT INTO txs (kind, nonce, hash, raw, claims, state, created_at, updated_at)
          VALUES (@kind, @nonce, @hash, @raw, @claims, @state, @now, @now)`,
@@ -365,22 +383,15 @@ export class Store {
     return r ? { sequence: BigInt(r.sequence), digest: r.digest as Hex } : undefined;
   }
 
+  /** The newest receipt issued on a channel (the answer to its last accepted voucher). */
+  lastReceiptOf(channelId: Hex): ReceiptRow | undefined {
+    const r = this.#stmts.lastReceiptOf.get(channelId);
+    return r ? receiptFromRaw(r) : undefined;
+  }
+
   receipts(channelId?: Hex): ReceiptRow[] {
     const rows = channelId ? this.#stmts.receiptsOf.all(channelId) : this.#stmts.receipts.all();
-    return rows.map((r) => ({
-      sequence: BigInt(r.sequence!),
-      channelId: r.channel_id as Hex,
-      amount: BigInt(r.amount!),
-      voucherSig: r.voucher_sig as Hex,
-      modelId: BigInt(r.model_id!),
-      modelHash: r.model_hash as Hex,
-      inputHash: r.input_hash as Hex,
-      outputHash: r.output_hash as Hex,
-      previous: r.previous as Hex,
-      timestamp: BigInt(r.timestamp!),
-      digest: r.digest as Hex,
-      signature: r.signature as Hex,
-    }));
+    return rows.map(receiptFromRaw);
   }
 
   insertTx(t: { kind: string; nonce: number; hash: Hex; raw: Hex; claims: TxRow["claims"]; state: TxState }): number {
