@@ -382,6 +382,26 @@ describe("DeviceRegistry", () => {
         .withArgs(other, await devices.DEFAULT_ADMIN_ROLE());
     });
 
+    it("lets a slasher renounce its own role only, with confirmation", async () => {
+      const { devices, slasher, other } = await loadFixture(registryFixture);
+      expect(await devices.getRoleAdmin(SLASHER_ROLE)).to.equal(await devices.DEFAULT_ADMIN_ROLE());
+      await expect(devices.connect(other).renounceRole(SLASHER_ROLE, slasher)).to.be.revertedWithCustomError(
+        devices,
+        "AccessControlBadConfirmation",
+      );
+      await expect(devices.connect(slasher).renounceRole(SLASHER_ROLE, slasher))
+        .to.emit(devices, "RoleRevoked")
+        .withArgs(SLASHER_ROLE, slasher, slasher);
+      expect(await devices.hasRole(SLASHER_ROLE, slasher)).to.equal(false);
+    });
+
+    it("advertises AccessControl through ERC-165", async () => {
+      const { devices } = await loadFixture(registryFixture);
+      expect(await devices.supportsInterface("0x01ffc9a7")).to.equal(true); // IERC165
+      expect(await devices.supportsInterface("0x7965db0b")).to.equal(true); // IAccessControl
+      expect(await devices.supportsInterface("0xffffffff")).to.equal(false);
+    });
+
     it("without removal takes stake to the beneficiary and leaves the device serving", async () => {
       const { devices, usdc, slasher, other, provider, deviceKey } = await loadFixture(registryFixture);
       const tx = devices.connect(slasher).slash(deviceKey, 3_000_000n, other, false);

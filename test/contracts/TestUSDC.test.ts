@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { Signature, TypedDataEncoder, ZeroAddress, verifyTypedData } from "ethers";
+import { Signature, TypedDataEncoder, ZeroAddress, toBeHex, verifyTypedData } from "ethers";
 import { FUNDS, deployFixture, expectBalances, networkHelpers, permitDomain, permitTypes, signPermit } from "./fixtures.ts";
 
 const { loadFixture, time } = networkHelpers;
 const LIMIT = 10_000_000_000n;
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 describe("TestUSDC", () => {
   it("is a 6-decimal token with a 10,000-token faucet limit", async () => {
@@ -120,6 +121,19 @@ describe("TestUSDC", () => {
       await expect(usdc.permit(payer, other, 7_000n, deadline, v, r, s))
         .to.be.revertedWithCustomError(usdc, "ERC2612InvalidSigner")
         .withArgs(recovered, payer);
+    });
+
+    it("refuses malformed and malleated permit signatures", async () => {
+      const d = await loadFixture(deployFixture);
+      const { usdc, payer, other } = d;
+      const deadline = BigInt(await time.latest()) + 600n;
+      const { v, r, s } = await signPermit(d, payer, other.address, 7_000n, deadline);
+      const highS = toBeHex(SECP256K1_N - BigInt(s), 32);
+      await expect(usdc.permit(payer, other, 7_000n, deadline, v === 27 ? 28 : 27, r, highS))
+        .to.be.revertedWithCustomError(usdc, "ECDSAInvalidSignatureS")
+        .withArgs(highS);
+      await expect(usdc.permit(payer, other, 7_000n, deadline, 0, r, s)).to.be.revertedWithCustomError(usdc, "ECDSAInvalidSignature");
+      expect(await usdc.nonces(payer)).to.equal(0n);
     });
 
     it("refuses a permit signed by another key and an expired one", async () => {

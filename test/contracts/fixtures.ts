@@ -14,7 +14,7 @@ import { channelTermsAbi } from "../../protocol/terms.ts";
 import { typed, type Typed } from "./typed.ts";
 
 export { typed } from "./typed.ts";
-export { paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+export { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 
 export const { ethers, networkHelpers } = await network.getOrCreate();
 
