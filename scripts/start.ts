@@ -88,7 +88,11 @@ async function shutdown(code: number, reason?: string) {
     rmSync(stackFile(), { force: true });
     // The dashboard and worker first: the worker's final claims need the chain.
     if (web) await web.stop(10_000).then(() => step("ok", "dashboard", "stopped"));
-    if (worker) await worker.stop(30_000).then(() => step("ok", "worker", "stopped (unclaimed vouchers claimed on the way out)"));
+    if (worker) {
+      const crashed = worker.exited();
+      await worker.stop(30_000);
+      step("ok", "worker", crashed ? `had stopped (${crashed})` : "stopped (flushed, claimed what it had earned)");
+    }
     // Whatever else is still running (a dashboard build, a compile step) is not worth waiting for.
     killAllChildren();
     await build?.catch(() => undefined);
@@ -239,8 +243,7 @@ const device = await part("worker", async () => {
     settlement: { claimThreshold: "100000", maxAgeSeconds: 120, closeSafetySeconds: 120, minBatch: 1, pollIntervalMs: 1000, stuckAfterMs: 30_000 },
   });
   step("ok", "worker", `device ${provisioned.device} registered by ${provisioned.owner} (stake, licenses, offerings)`);
-  worker = spawnNode("worker", ["worker/cli.ts", "serve", "--config", provisioned.configFile], { logFile: path.join(LOGS, "worker.log") });
-  await waitFor(`worker on ${workerUrl}`, () => httpOk(`${workerUrl}/healthz`), 60_000, () => worker!.exited() && `worker exited (${worker!.exited()}):\n${worker!.tail()}`);
+  worker = await market.runWorker(provisioned, { logFile: path.join(LOGS, "worker.log") });
   watchExit(worker, "the worker");
   const offered = provisioned.offerings.map((o) => `#${o.modelId} at ${fmtUsdc(o.price)} USDC`).join(", ");
   step("ok", "worker", `serving ${offered} on ${workerUrl} (pid ${worker.pid}) in ${secs(t)}`);

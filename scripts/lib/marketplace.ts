@@ -26,6 +26,8 @@ import type { Contracts, WorkerConfig } from "../../worker/config.ts";
 import { createKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
 import { registerDevice } from "../../worker/register.ts";
+import { waitFor } from "./chain.ts";
+import { httpOk, spawnNode, type ManagedChild } from "./processes.ts";
 
 /**
  * Hardhat's well-known test keys (public; local chains only) and who plays which part. The dashboard's dev wallet
@@ -262,4 +264,19 @@ export async function provisionDevice(m: Marketplace, spec: DeviceSpec): Promise
     configFile,
     offerings: spec.offerings.map((o) => ({ modelId: o.model.modelId, price: o.price })),
   };
+}
+
+/**
+ * Runs `worker/cli.ts serve` for a provisioned device as a child process (its own process group) and waits until
+ * its /healthz answers. Stopping it (SIGTERM) lets the worker flush and send its final claims.
+ */
+export async function runWorker(device: Pick<ProvisionedDevice, "configFile" | "endpoint">, options: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<ManagedChild> {
+  const child = spawnNode(`worker ${device.endpoint}`, ["worker/cli.ts", "serve", "--config", device.configFile], options);
+  try {
+    await waitFor(`worker on ${device.endpoint}`, () => httpOk(`${device.endpoint}/healthz`), 60_000, () => child.exited() && `worker exited (${child.exited()}):\n${child.tail()}`);
+  } catch (error) {
+    await child.stop(5_000);
+    throw error;
+  }
+  return child;
 }
