@@ -1,0 +1,271 @@
+// The buyer client against a real worker on a real chain: lost answers are replayed, not paid twice; a client
+// that lost count resyncs from the 402; a worker claiming more than was signed is caught; tampered answers are
+// rejected (and kept as evidence); failover skips a dead device; cooperative close settles to the token unit.
+import { expect } from "chai";
+import type { Address, Hex } from "viem";
+import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { Buyer, EdgepayClientError, MemoryBuyerStore, type FetchLike } from "../../protocol/client/index.ts";
+import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
+import type { Tensor } from "../../protocol/tensors.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+
+const PRICE = 1_000n;
+const ROYALTY_BPS = 1_000;
+const BUYER = 3;
+
+function frame(seed: number): Record<string, Tensor> {
+  const f = new Float32Array(512);
+  for (let i = 0; i < f.length; i++) f[i] = 0.4 * Math.sin((2 * Math.PI * (120 + 7 * seed) * (i + 512 * seed)) / 16000);
+  return sileroVadInputs(f, initialVadState());
+}
+
+/** A fetch the test can make misbehave: drop an answer after the worker sent it, or rewrite the worker's JSON. */
+function controllableFetch() {
+  const state = {
+    dropNextAnswer: false,
+    refuseNext: 0,
+    dropped: undefined as unknown,
+    rewrite: undefined as ((status: number, body: Record<string, unknown>) => Record<string, unknown>) | undefined,
+  };
+  const fetchImpl: FetchLike = async (url, init) => {
+    const isInfer = url.includes("/v1/infer/");
+    if (isInfer && state.refuseNext > 0) {
+      state.refuseNext--;
+      throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED (test)"), { code: "ECONNREFUSED" }) });
+    }
+    const res = await fetch(url, init);
+    if (isInfer && state.dropNextAnswer) {
+      state.dropNextAnswer = false;
+      state.dropped = await res.json();
+      throw new TypeError("fetch failed", { cause: Object.assign(new Error("socket hang up (test)"), { code: "ECONNRESET" }) });
+    }
+    if (isInfer && state.rewrite) {
+      const body = state.rewrite(res.status, (await res.json()) as Record<string, unknown>);
+      return new Response(JSON.stringify(body), { status: res.status, headers: { "content-type": "application/json" } });
+    }
+    return res;
+  };
+  return { state, fetchImpl };
+}
+
+describe("client: paying a real worker", function () {
+  this.timeout(180_000);
+  let net: Localnet;
+  let market: Market;
+  let url: string;
+  let modelId: bigint;
+  const buyerClients = () => clientsFor(net, BUYER);
+
+  before(async () => {
+    net = await startLocalnet({ challengePeriod: 600n });
+    market = await setupMarket(net, { models: [{ file: SILERO_VAD_V5, name: "Silero VAD v5", price: PRICE, royaltyBps: ROYALTY_BPS }] });
+    url = market.worker!.url;
+    modelId = market.models[0]!.modelId;
+    const { walletClient, publicClient, account } = buyerClients();
+    const hash = await walletClient.writeContract({ address: market.token, abi: testUsdcAbi, functionName: "faucet", args: [account.address, 100_000_000n] });
+    await publicClient.waitForTransactionReceipt({ hash });
+  });
+  after(async () => {
+    await market?.stop();
+    await net?.stop();
+  });
+
+  function newBuyer(fetchImpl?: FetchLike, store = new MemoryBuyerStore()) {
+    const { publicClient, walletClient } = buyerClients();
+    return new Buyer({
+      publicClient,
+      wallet: walletClient,
+      paymentChannels: market.contracts.paymentChannels,
+      store,
+      http: { fetch: fetchImpl, timeoutMs: 20_000 },
+      retryDelayMs: 20,
+      autoOpen: { deposit: 100n * PRICE },
+    });
+  }
+
+  async function workerView(channelId: Hex) {
+    const res = await fetch(`${url}/v1/channels/${channelId}`);
+    return (await res.json()) as { lastAccepted: string; deposit: string };
+  }
+
+  async function replays(): Promise<number> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Number(/^edgepay_replayed_answers_total (\d+)/m.exec(text)?.[1] ?? "0");
+  }
+
+  it("opens a channel on first use and pays one price per verified answer", async () => {
+    const buyer = newBuyer();
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await buyer.infer(modelId, frame(i), { workers: [url] }));
+    const channelId = results[0]!.channelId;
+    expect(results.map((r) => r.receipt.cumulativeAmount)).to.deep.equal([PRICE, 2n * PRICE, 3n * PRICE]);
+    expect(results.every((r) => r.channelId === channelId)).to.equal(true);
+    const p = results[2]!.outputs.output!.data as Float32Array;
+    expect(p[0]).to.be.within(0, 1);
+    expect((await workerView(channelId)).lastAccepted).to.equal((3n * PRICE).toString());
+    const kept = await buyer.receipts({ channelId });
+    expect(kept).to.have.length(3);
+    expect(kept.every((r) => r.verification.valid)).to.equal(true);
+    const record = (await buyer.store.getChannel(channelId))!;
+    expect(record.terms.signer).to.not.equal(record.terms.payer); // a session key signs, not the wallet
+  });
+
+  it("re-sends the same voucher when an answer is lost and gets the stored answer, paying once", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const buyer = newBuyer(fetchImpl);
+    const first = await buyer.infer(modelId, frame(10), { workers: [url] });
+    const before = await replays();
+    state.dropNextAnswer = true;
+    const second = await buyer.infer(modelId, frame(11), { workers: [url] });
+    const dropped = state.dropped as { receipt: { signature: string; cumulativeAmount: string; sequence: string } };
+    // The answer the buyer received is the one the worker had sent and lost: same receipt, same amount.
+    expect(second.receipt.signature).to.equal(dropped.receipt.signature);
+    expect(second.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + PRICE);
+    expect(await replays()).to.equal(before + 1);
+    expect(BigInt((await workerView(second.channelId)).lastAccepted)).to.equal(2n * PRICE);
+    const third = await buyer.infer(modelId, frame(12), { workers: [url] });
+    expect(third.receipt.cumulativeAmount).to.equal(3n * PRICE);
+    expect(await buyer.receipts({ channelId: second.channelId })).to.have.length(3);
+  });
+
+  it("re-sends the same voucher when the worker could not be reached, and it is accepted once", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const buyer = newBuyer(fetchImpl);
+    const first = await buyer.infer(modelId, frame(20), { workers: [url] });
+    state.refuseNext = 2;
+    const second = await buyer.infer(modelId, frame(21), { workers: [url] });
+    expect(second.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + PRICE);
+    expect(BigInt((await workerView(second.channelId)).lastAccepted)).to.equal(2n * PRICE);
+  });
+
+  it("resyncs from the 402 when its own count is behind, without paying for an answer it did not get", async () => {
+    const store = new MemoryBuyerStore();
+    const buyer = newBuyer(undefined, store);
+    const a = await buyer.infer(modelId, frame(30), { workers: [url] });
+    await buyer.infer(modelId, frame(31), { workers: [url] });
+    // The local record falls behind (e.g. restored from an old backup).
+    const record = (await store.getChannel(a.channelId))!;
+    await store.putChannel({ ...record, paid: 0n });
+    const c = await buyer.infer(modelId, frame(32), { workers: [url] });
+    expect(c.receipt.cumulativeAmount).to.equal(3n * PRICE);
+    expect(BigInt((await workerView(a.channelId)).lastAccepted)).to.equal(3n * PRICE);
+    expect((await store.getChannel(a.channelId))!.paid).to.equal(3n * PRICE);
+  });
+
+  it("refuses a worker that claims more was accepted than the client ever signed", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const store = new MemoryBuyerStore();
+    const buyer = newBuyer(fetchImpl, store);
+    const a = await buyer.infer(modelId, frame(40), { workers: [url] });
+    const record = (await store.getChannel(a.channelId))!;
+    await store.putChannel({ ...record, paid: 0n });
+    state.rewrite = (status, body) => {
+      if (status !== 402) return body;
+      const payment = body.payment as Record<string, string>;
+      return { ...body, payment: { ...payment, lastAccepted: (50n * PRICE).toString(), required: (51n * PRICE).toString() } };
+    };
+    const error = await buyer.infer(modelId, frame(41), { workers: [url] }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(EdgepayClientError);
+    expect((error as EdgepayClientError).code).to.equal("worker_overclaims");
+    expect((await store.getChannel(a.channelId))!.signed).to.equal(PRICE);
+  });
+
+  for (const [what, reason, tamper] of [
+    ["an output changed on the way", "wrong_output_hash", (b: Record<string, unknown>) => {
+      const outputs = b.outputs as Record<string, { data: number[] }>;
+      outputs.output!.data[0] = outputs.output!.data[0]! + 0.25;
+      return b;
+    }],
+    ["a receipt naming another model file", "wrong_model_hash", (b: Record<string, unknown>) => {
+      (b.receipt as Record<string, string>).modelHash = `0x${"ab".repeat(32)}`;
+      return b;
+    }],
+    ["a receipt for another amount", "wrong_amount", (b: Record<string, unknown>) => {
+      (b.receipt as Record<string, string>).cumulativeAmount = "1";
+      return b;
+    }],
+  ] as const) {
+    it(`rejects ${what} (${reason}) and keeps the evidence`, async () => {
+      const { state, fetchImpl } = controllableFetch();
+      const buyer = newBuyer(fetchImpl);
+      state.rewrite = (status, body) => (status === 200 ? tamper(body) : body);
+      const error = await buyer.infer(modelId, frame(50), { workers: [url] }).catch((e: unknown) => e);
+      expect((error as EdgepayClientError).code).to.equal("receipt_rejected");
+      expect((error as EdgepayClientError).reason).to.equal(reason);
+      const kept = await buyer.receipts();
+      expect(kept).to.have.length(1);
+      expect(kept[0]!.verification).to.deep.equal({ valid: false, reason });
+    });
+  }
+
+  it("fails over from a device that does not answer to the next one offering the model", async () => {
+    const buyer = newBuyer();
+    const events: string[] = [];
+    const failover = new Buyer({ ...buyerOptions(buyer), onEvent: (e) => events.push(e.type) });
+    const r = await failover.infer(modelId, frame(60), { workers: ["http://127.0.0.1:9", url] });
+    expect(r.endpoint).to.equal(url);
+    expect(events).to.include("failover");
+    const all = await failover.infer(modelId, frame(61), { workers: ["http://127.0.0.1:9"] }).catch((e: unknown) => e);
+    expect((all as EdgepayClientError).code).to.equal("worker_unreachable");
+  });
+
+  function buyerOptions(b: Buyer) {
+    return { publicClient: b.publicClient, wallet: b.wallet, paymentChannels: b.paymentChannels, store: b.store, retries: 1, retryDelayMs: 10, autoOpen: { deposit: 10n * PRICE } };
+  }
+
+  it("closes cooperatively: the device signs, the payer settles at once, balances exact to the unit", async () => {
+    const buyer = newBuyer();
+    const { publicClient, account } = buyerClients();
+    const balance = (who: Address) => publicClient.readContract({ address: market.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
+    const n = 5n;
+    let channelId: Hex | undefined;
+    for (let i = 0; i < Number(n); i++) channelId = (await buyer.infer(modelId, frame(70 + i), { workers: [url] })).channelId;
+    const record = (await buyer.store.getChannel(channelId!))!;
+    const [buyerBefore, providerBefore] = await Promise.all([balance(account.address), balance(market.provider)]);
+    const state0 = await publicClient.readContract({ address: market.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId!] });
+
+    const { amount } = await buyer.closeCooperatively(channelId!);
+    expect(amount).to.equal(n * PRICE);
+    const state = await publicClient.readContract({ address: market.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId!] });
+    expect(state.settled).to.equal(true);
+    expect(state.claimed).to.equal(n * PRICE);
+    const delta = n * PRICE - state0.claimed;
+    const royalty = (delta * BigInt(ROYALTY_BPS)) / 10_000n;
+    expect(await balance(account.address)).to.equal(buyerBefore + record.deposit - n * PRICE);
+    expect(await balance(market.provider)).to.equal(providerBefore + delta - royalty);
+
+    // The worker refuses further vouchers on it; the client opens a fresh channel by itself.
+    const next = await buyer.infer(modelId, frame(80), { workers: [url] });
+    expect(next.channelId).to.not.equal(channelId);
+    expect(next.receipt.cumulativeAmount).to.equal(PRICE);
+    const listed = await buyer.channels();
+    const closed = listed.find((c) => c.channelId === channelId)!;
+    expect(closed.status).to.equal("settled");
+    expect(closed.remaining).to.equal(0n);
+    expect(listed.find((c) => c.channelId === next.channelId)!.remaining).to.equal(100n * PRICE - PRICE);
+  });
+
+  it("opens with an EIP-2612 permit (no approve transaction) and tops up", async () => {
+    const buyer = newBuyer();
+    const { publicClient, account } = buyerClients();
+    const allowanceBefore = await publicClient.readContract({ address: market.token, abi: testUsdcAbi, functionName: "allowance", args: [account.address, market.contracts.paymentChannels] });
+    const record = await buyer.open({ device: market.device.address, modelId, token: market.token, deposit: 7n * PRICE, approval: "permit", endpoint: url });
+    expect(record.deposit).to.equal(7n * PRICE);
+    await buyer.topUp(record.channelId, 3n * PRICE, "permit");
+    expect((await buyer.store.getChannel(record.channelId))!.deposit).to.equal(10n * PRICE);
+    // Permits are spent exactly by the pulls: no standing allowance left behind.
+    expect(await publicClient.readContract({ address: market.token, abi: testUsdcAbi, functionName: "allowance", args: [account.address, market.contracts.paymentChannels] })).to.equal(allowanceBefore);
+  });
+
+  it("decodes contract errors into readable messages", async () => {
+    const buyer = newBuyer();
+    const record = await buyer.open({ device: market.device.address, modelId, token: market.token, deposit: PRICE, endpoint: url });
+    await buyer.requestClose(record.channelId);
+    const error = await buyer.requestClose(record.channelId).catch((e: unknown) => e);
+    expect((error as EdgepayClientError).code).to.equal("transaction_failed");
+    expect((error as Error).message).to.match(/requestClose failed: ChannelClosing\(channelId=0x[0-9a-f]{64}, closesAt=\d+\)/);
+    const early = await buyer.withdraw(record.channelId).catch((e: unknown) => e);
+    expect((early as Error).message).to.match(/ChallengePeriodActive/);
+  });
+});
