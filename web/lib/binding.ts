@@ -1,5 +1,5 @@
-// The device binding a worker's `init` prints: the device key's EIP-712 DeviceBinding(device, owner, deadline)
-// signature that lets `owner` register the device. Accepts the field names a person is likely to paste.
+// The device binding a worker's `init --owner` prints: the device key's EIP-712 DeviceBinding(device, owner, deadline)
+// signature that lets `owner` register the device. Accepts init's `key: value` lines as printed, or JSON.
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 
 export interface DeviceBinding {
@@ -15,7 +15,8 @@ export function parseBinding(text: string): { ok: true; binding: DeviceBinding }
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, reason: "The binding is not JSON. Paste the JSON the worker's init printed." };
+    raw = parseLines(text);
+    if (!raw) return { ok: false, reason: "Paste what the worker's `init --owner <your address>` printed (device, deadline, bindingSignature)." };
   }
   if (!raw || typeof raw !== "object") return { ok: false, reason: "The binding must be a JSON object." };
   const o = (raw as { binding?: unknown }).binding && typeof (raw as { binding?: unknown }).binding === "object" ? { ...(raw as Record<string, unknown>), ...((raw as { binding: Record<string, unknown> }).binding) } : (raw as Record<string, unknown>);
@@ -28,4 +29,14 @@ export function parseBinding(text: string): { ok: true; binding: DeviceBinding }
   if (!(typeof d === "number" || (typeof d === "string" && /^[0-9]+$/.test(d)))) return { ok: false, reason: 'The binding has no deadline ("deadline", unix seconds).' };
   const endpoint = typeof o.endpoint === "string" ? o.endpoint : undefined;
   return { ok: true, binding: { device: getAddress(device), owner, deadline: BigInt(d), signature: sig, endpoint } };
+}
+
+/** `key: value` lines, as `worker/cli.ts init` prints them; undefined when there are none. */
+function parseLines(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*[:=]\s*(\S+)\s*$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return Object.keys(out).length ? out : undefined;
 }

@@ -1,8 +1,8 @@
 "use client";
 import { useMemo, useState } from "react";
-import { formatEther, type Address } from "viem";
-import { useConfig, useConnection, useReadContracts } from "wagmi";
-import { readContract, writeContract } from "wagmi/actions";
+import { formatEther, parseEther, type Address } from "viem";
+import { useBalance, useConfig, useConnection, useReadContracts } from "wagmi";
+import { readContract, sendTransaction, writeContract } from "wagmi/actions";
 import { deviceRegistryAbi, modelRegistryAbi, testUsdcAbi } from "../../../protocol/generated/contracts.ts";
 import { Addr } from "../../components/Addr.tsx";
 import { Health } from "../../components/Health.tsx";
@@ -275,6 +275,17 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
     await runner.send(`Add stake ${token.format(value)}`, () => writeContract(config, { address: reg, abi: deviceRegistryAbi, functionName: "addStake", args: [d.device, value] }));
   };
   const unbonded = d.unbondingEnds > 0 && now !== undefined && now >= d.unbondingEnds;
+  const gas = useBalance({ address: d.device });
+  const [fund, setFund] = useState("0.05");
+  const sendGas = async () => {
+    let value: bigint;
+    try {
+      value = parseEther(fund);
+    } catch {
+      return runner.fail("Fund device key", `"${fund}" is not an ETH amount.`);
+    }
+    await runner.send(`Send ${fund} ETH to the device key for its claim gas`, () => sendTransaction(config, { to: d.device, value }));
+  };
 
   return (
     <div className="card" data-device={d.device} style={{ background: "var(--panel2)" }}>
@@ -289,6 +300,14 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
           <Health endpoint={d.endpoint} />
           <div className="muted small">
             stake {token.format(d.stake)} · {d.endpoint} · {d.metadata}
+          </div>
+          <div className="small">
+            The worker claims with the device key, which pays the gas: it holds{" "}
+            <b data-testid="device-gas">{gas.data ? `${Number(formatEther(gas.data.value)).toPrecision(3)} ETH` : "…"}</b>{" "}
+            <input value={fund} onChange={(e) => setFund(e.target.value)} aria-label="fund eth" style={{ width: 60 }} />{" "}
+            <button className="ghost" onClick={sendGas} disabled={runner.busy}>
+              Send ETH
+            </button>
           </div>
         </div>
         <div className="row">

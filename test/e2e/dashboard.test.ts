@@ -1,0 +1,313 @@
+// The dashboard end to end in a real browser (Debian's chromium through playwright-core) against the production
+// Next build, a real Hardhat chain with the contracts, and a real worker serving Silero VAD v5:
+// a model owner publishes (built-in dev wallet), a provider registers a device from the worker's `init` binding and
+// offers the model, a buyer opens a channel and runs paid inferences from the page (injected EIP-6963 wallet),
+// the worker claims for the provider, the model owner withdraws royalties, the buyer closes and withdraws.
+// Every amount is checked on-chain to the token unit. Screenshots of each page go to docs/screenshots/.
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Address } from "viem";
+import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { freePort, rpc } from "../../scripts/lib/chain.ts";
+import { ROOT } from "../../scripts/lib/paths.ts";
+import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { startWorker, type RunningWorker } from "../../worker/service.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { sha256OfFile } from "../helpers/worker-fixture.ts";
+import { startDashboard, type RunningDashboard } from "./dashboard.ts";
+import { confirmTx, connect, runTx, until } from "./pages.ts";
+import { injectTestWallet } from "./wallet.ts";
+import { makeWav } from "./wav.ts";
+
+const SCREENSHOTS = path.join(ROOT, "docs/screenshots");
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+const MODEL_OWNER = privateKeyToAccount(TEST_KEYS[1]).address;
+const PROVIDER = privateKeyToAccount(TEST_KEYS[2]).address;
+const BUYER = privateKeyToAccount(TEST_KEYS[3]).address;
+const PRICE = 10_000n; // 0.01 tUSDC per inference
+const FRAMES = 8;
+const ROYALTY_BPS = 1_000n;
+const LICENSE_FEE = 2_000_000n;
+const DEPOSIT = 1_000_000n;
+const TOP_UP = 500_000n;
+
+describe("dashboard in chromium: publish, register, buy, infer, claim, royalties, refund", function () {
+  this.timeout(300_000);
+  let net: Localnet;
+  let dashboard: RunningDashboard;
+  let browser: Browser;
+  let worker: RunningWorker | undefined;
+  let tmp: string;
+  let workerPort: number;
+  let workerConfig: Parameters<typeof startWorker>[0];
+  const contexts: BrowserContext[] = [];
+  let owner: Page;
+  let provider: Page;
+  let buyer: Page;
+  let modelId: bigint;
+  let channelId: `0x${string}`;
+  const reads = () => clientsFor(net, 0).publicClient;
+  const balance = (who: Address) => reads().readContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
+
+  async function pageFor(account: Address | undefined): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    if (account) await injectTestWallet(context, { rpcUrl: net.chain.url, account, chainId: net.deployment.chainId });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+    return page;
+  }
+
+  async function shot(page: Page, name: string) {
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
+  before(async () => {
+    net = await startLocalnet();
+    dashboard = await startDashboard(net);
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    tmp = mkdtempSync(path.join(tmpdir(), "edgepay-e2e-"));
+    workerPort = await freePort();
+    owner = await pageFor(undefined);
+    provider = await pageFor(PROVIDER);
+    buyer = await pageFor(BUYER);
+  });
+
+  after(async () => {
+    await worker?.stop().catch(() => undefined);
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await dashboard?.stop();
+    await net?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("serves the runtime config from the environment, not from the build", async () => {
+    const config = (await (await fetch(`${dashboard.url}/api/config`)).json()) as Record<string, unknown>;
+    expect(config.rpcUrl).to.equal(net.chain.url);
+    expect(config.chainId).to.equal(31337);
+    expect((config.contracts as Record<string, string>).paymentChannels).to.equal(net.deployment.paymentChannels);
+    expect(JSON.stringify(config)).not.to.match(/privateKey|0x[0-9a-f]{64}"/i);
+  });
+
+  it("model owner publishes a model with the built-in dev wallet; the browser hashes the .onnx file", async () => {
+    await owner.goto(`${dashboard.url}/models`);
+    await connect(owner, "Dev wallet (Hardhat test accounts)");
+    await owner.getByRole("combobox", { name: "dev account" }).selectOption("1");
+    await owner.getByLabel("onnx file").setInputFiles(SILERO_VAD_V5);
+    const expectedHash = sha256OfFile(SILERO_VAD_V5);
+    await owner.getByTestId("content-hash").locator(`[data-value="${expectedHash}"]`).waitFor();
+    await owner.getByLabel("model name").fill("Silero VAD v5");
+    await owner.getByLabel("royalty", { exact: true }).fill("10");
+    await owner.getByLabel("license fee").fill("2");
+    await confirmTx(owner, "Publish Silero VAD v5", () => owner.getByRole("button", { name: "Publish" }).click());
+
+    const count = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "modelCount" });
+    modelId = count;
+    const model = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [modelId] });
+    expect(model.owner).to.equal(MODEL_OWNER);
+    expect(model.contentHash).to.equal(expectedHash);
+    expect(BigInt(model.royaltyBps)).to.equal(ROYALTY_BPS);
+    expect(model.licenseFee).to.equal(LICENSE_FEE);
+  });
+
+  it("provider gets test tokens, takes the license, and registers the device from the worker's init output", async () => {
+    await provider.goto(`${dashboard.url}/buy`);
+    await connect(provider);
+    await provider.getByLabel("faucet amount").fill("100");
+    await confirmTx(provider, "Faucet", () => provider.getByRole("button", { name: /^Get/ }).click());
+    expect(await balance(PROVIDER)).to.equal(100_000_000n);
+
+    await provider.goto(`${dashboard.url}/provider`);
+    await provider.getByRole("button", { name: "Disconnect" }).waitFor();
+    await confirmTx(provider, "Take license", () => provider.getByRole("button", { name: "Take license" }).click());
+    expect(await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "hasLicense", args: [modelId, PROVIDER] })).to.equal(true);
+
+    // The device side: `worker/cli.ts init --owner` creates the key and prints the binding, as on a real device.
+    const dataDir = path.join(tmp, "device");
+    const configFile = path.join(tmp, "worker.json");
+    workerConfig = {
+      dataDir,
+      rpcUrl: net.chain.url,
+      contracts: { ...net.deployment },
+      host: "127.0.0.1",
+      port: workerPort,
+      models: [{ modelId: modelId.toString(), file: SILERO_VAD_V5 }],
+      settlement: { claimThreshold: (PRICE * BigInt(FRAMES)).toString(), maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 },
+      logLevel: "error",
+    } as Parameters<typeof startWorker>[0];
+    writeFileSync(configFile, JSON.stringify(workerConfig));
+    const init = spawnSync(process.execPath, ["worker/cli.ts", "init", "--config", configFile, "--owner", PROVIDER], { cwd: ROOT, encoding: "utf8" });
+    expect(init.status, init.stderr).to.equal(0);
+    expect(init.stdout).to.match(/bindingSignature: 0x[0-9a-f]{130}/);
+    const device = /device: (0x[0-9a-fA-F]{40})/.exec(init.stdout)![1] as Address;
+
+    const endpoint = `http://127.0.0.1:${workerPort}`;
+    await provider.getByLabel("binding json").fill(init.stdout);
+    await provider.getByLabel("endpoint", { exact: true }).fill(endpoint);
+    // Below the registry's minimum stake: the contract's custom error comes back as a readable sentence.
+    await provider.getByLabel("stake", { exact: true }).fill("1");
+    const low = await runTx(provider, "Register device", () => provider.getByRole("button", { name: "Register device" }).click());
+    expect(low.status).to.equal("failed");
+    expect(low.text).to.contain("below the minimum");
+    await provider.getByLabel("stake", { exact: true }).fill("10");
+    await confirmTx(provider, "Register device", () => provider.getByRole("button", { name: "Register device" }).click());
+
+    const card = provider.locator(`div.card[data-device="${device}"]`);
+    await card.waitFor();
+    await card.getByLabel("price", { exact: true }).fill("0.01");
+    await confirmTx(provider, "Offer model", () => card.getByRole("button", { name: "Set offering" }).click());
+    await card.getByLabel("fund eth").fill("0.05");
+    await confirmTx(provider, "Send 0.05 ETH", () => card.getByRole("button", { name: "Send ETH" }).click());
+
+    const record = await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] });
+    expect(record.owner).to.equal(PROVIDER);
+    expect(record.status).to.equal(1); // Active
+    expect(record.stake).to.equal(10_000_000n);
+    expect(record.endpoint).to.equal(endpoint);
+    expect(
+      await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "offeringPrice", args: [device, modelId, net.deployment.token] }),
+    ).to.equal(PRICE);
+    expect(await reads().getBalance({ address: device })).to.equal(50_000_000_000_000_000n);
+
+    // The device's owner set it up in the page; now the device serves.
+    worker = await startWorker(workerConfig);
+    await provider.locator(`div.card[data-device="${device}"] [data-health="up"]`).waitFor({ timeout: 20_000 });
+  });
+
+  it("market lists the device with its offering and live health, and the model with its terms", async () => {
+    const market = await pageFor(undefined);
+    await market.goto(dashboard.url);
+    const row = market.locator("tr[data-device]");
+    await row.first().waitFor();
+    await market.locator("tr[data-device] [data-health='up']").waitFor({ timeout: 20_000 });
+    expect(await row.innerText()).to.contain("0.01 tUSDC");
+    const modelRow = market.locator(`tr[data-model="${modelId}"]`);
+    expect(await modelRow.innerText()).to.match(/Silero VAD v5[\s\S]*10%[\s\S]*2 tUSDC[\s\S]*1/);
+    await shot(market, "market");
+  });
+
+  it("buyer gets tokens, a rejected permit is a normal message, then opens a channel with a permit and tops up", async () => {
+    await buyer.goto(`${dashboard.url}/buy`);
+    await connect(buyer);
+    await buyer.getByLabel("faucet amount").fill("50");
+    await confirmTx(buyer, "Faucet", () => buyer.getByRole("button", { name: /^Get/ }).click());
+    expect(await balance(BUYER)).to.equal(50_000_000n);
+
+    await buyer.getByLabel("deposit").fill("1");
+    await buyer.getByLabel("approval mode").selectOption("permit");
+    await buyer.evaluate(() => ((window as unknown as { __edgepayTestWallet: { rejectNext: boolean } }).__edgepayTestWallet.rejectNext = true));
+    const rejected = await runTx(buyer, "Sign permit", () => buyer.getByRole("button", { name: "Open channel" }).click());
+    expect(rejected.status).to.equal("rejected");
+    expect(rejected.text).to.contain("You rejected the request");
+
+    await confirmTx(buyer, "Open channel with permit", () => buyer.getByRole("button", { name: "Open channel" }).click());
+    await buyer.getByTestId("opened-channel").waitFor();
+    channelId = (await buyer.getByTestId("opened-channel").locator("[data-value]").getAttribute("data-value")) as `0x${string}`;
+    const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId] });
+    expect(state.deposit).to.equal(DEPOSIT);
+
+    const row = buyer.locator(`tr[data-channel="${channelId}"]`);
+    await row.waitFor();
+    await row.getByLabel("top up amount").fill("0.5");
+    await confirmTx(buyer, "Top up", () => row.getByRole("button", { name: "Top up" }).click());
+    const after = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId] });
+    expect(after.deposit).to.equal(DEPOSIT + TOP_UP);
+    expect(await balance(BUYER)).to.equal(50_000_000n - DEPOSIT - TOP_UP);
+    await until("credit shown", async () => (await row.getByTestId("credit-left").innerText()).includes("1.5 tUSDC"));
+    expect(await row.innerText()).to.contain("session key in this browser");
+    await shot(buyer, "buy");
+  });
+
+  it("buyer runs paid inferences on an uploaded WAV from the page; every receipt checks out", async () => {
+    const wav = path.join(tmp, "speech.wav");
+    writeFileSync(wav, makeWav(1));
+    await buyer.goto(`${dashboard.url}/try`);
+    await buyer.getByLabel("audio file").setInputFiles(wav);
+    await buyer.getByLabel("frames").fill(String(FRAMES));
+    await buyer.getByRole("button", { name: "Run paid inference" }).click();
+    const result = buyer.getByTestId("result");
+    await result.waitFor({ timeout: 60_000 }).catch(async (e) => {
+      throw new Error(`no result: ${await buyer.locator("[role=alert]").allInnerTexts()} ${e}`);
+    });
+    expect(await buyer.getByTestId("calls").innerText()).to.equal(String(FRAMES));
+    expect(await buyer.getByTestId("paid").innerText()).to.equal("0.08 tUSDC");
+    expect(await buyer.getByTestId("receipt-valid").innerText()).to.equal("verified");
+    const checks = buyer.locator("[data-testid=receipt-checks] li");
+    expect(await checks.count()).to.equal(6);
+    expect(await buyer.locator("[data-testid=receipt-checks] li[data-ok=false]").count()).to.equal(0);
+    expect(await buyer.getByTestId("summary").innerText()).to.match(/of 8 frames/);
+    await shot(buyer, "try");
+  });
+
+  it("the worker claims for the provider; the provider page shows the earnings, and balances match to the unit", async () => {
+    const paid = PRICE * BigInt(FRAMES);
+    const royalty = (paid * ROYALTY_BPS) / 10_000n;
+    const providerBefore = 100_000_000n - LICENSE_FEE - 10_000_000n;
+    await until(
+      "the worker's claim",
+      async () =>
+        (await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId] })).claimed === paid,
+      30_000,
+    );
+    expect(await balance(PROVIDER)).to.equal(providerBefore + paid - royalty);
+    expect(
+      await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "royaltiesOf", args: [modelId, net.deployment.token] }),
+    ).to.equal(royalty);
+
+    await provider.goto(`${dashboard.url}/provider`);
+    await until("earnings in the page", async () => (await provider.getByTestId("earned").innerText()) === "0.072 tUSDC");
+    expect(await provider.locator("tr[data-claim]").count()).to.equal(1);
+    expect(await provider.getByTestId("gas-share").innerText()).to.match(/%$/);
+    await provider.locator("svg[aria-label^='cumulative earnings']").waitFor();
+    await shot(provider, "provider");
+  });
+
+  it("model owner sees the royalty per model and the license, and withdraws the royalties", async () => {
+    const royalty = (PRICE * BigInt(FRAMES) * ROYALTY_BPS) / 10_000n;
+    const before = await balance(MODEL_OWNER);
+    expect(before).to.equal(LICENSE_FEE);
+    await owner.goto(`${dashboard.url}/models`);
+    const row = owner.locator(`tr[data-model="${modelId}"]`);
+    await until("royalties in the page", async () => (await row.getByTestId("royalties-earned").innerText()) === "0.008 tUSDC");
+    expect(await row.getByTestId("royalties-withdrawable").innerText()).to.equal("0.008 tUSDC");
+    expect(await row.innerText()).to.contain(PROVIDER.slice(0, 8));
+    await shot(owner, "models");
+    await confirmTx(owner, "Withdraw royalties", () => row.getByRole("button", { name: "Withdraw" }).click());
+    expect(await balance(MODEL_OWNER)).to.equal(before + royalty);
+  });
+
+  it("buyer requests a close, watches the countdown, and withdraws the rest after the challenge period", async () => {
+    await buyer.goto(`${dashboard.url}/buy`);
+    const row = buyer.locator(`tr[data-channel="${channelId}"]`);
+    await row.waitFor();
+    await confirmTx(buyer, "Request close", () => row.getByRole("button", { name: "Request close" }).click());
+    await row.getByTestId("countdown").waitFor();
+    expect(await row.getByTestId("countdown").innerText()).to.match(/closing · (59 min|1 h)/);
+
+    await rpc(net.chain.url, "evm_increaseTime", [3601]);
+    await rpc(net.chain.url, "evm_mine");
+    const before = await balance(BUYER);
+    const refund = DEPOSIT + TOP_UP - PRICE * BigInt(FRAMES);
+    await confirmTx(buyer, "Withdraw refund", () => row.getByRole("button", { name: /^Withdraw/ }).click());
+    expect(await balance(BUYER)).to.equal(before + refund);
+    const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId] });
+    expect(state.settled).to.equal(true);
+  });
+});
