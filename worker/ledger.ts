@@ -13,6 +13,8 @@ export interface Channel extends ChannelRow {
   sessionKey: Buffer | null;
   lock: ChannelLock;
   lastDepositRead: number;
+  /** A deferred verification in progress (background timer and settler share it). */
+  verifying: Promise<boolean> | null;
 }
 
 export type Check = { valid: true; verified: boolean; signerPubkey: Hex | null } | { valid: false; reason: ErrorCode; message: string };
@@ -89,7 +91,7 @@ export class Ledger {
   }
 
   #hydrate(row: ChannelRow): Channel {
-    const ch: Channel = { ...row, sessionKey: null, lock: new ChannelLock(), lastDepositRead: 0 };
+    const ch: Channel = { ...row, sessionKey: null, lock: new ChannelLock(), lastDepositRead: 0, verifying: null };
     if (row.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(row.signerPubkey.slice(2), "hex"), row.id);
     return ch;
   }
@@ -245,8 +247,15 @@ export class Ledger {
   }
 
   /** Verifies the newest accepted voucher of `ch` if it was deferred; blocks the channel for good if it is invalid. */
-  async verifyDeferred(ch: Channel, kind: "inline" | "background" = "background"): Promise<boolean> {
-    if (ch.acceptedAmount <= ch.verifiedAmount || !ch.acceptedSig) return true;
+  verifyDeferred(ch: Channel, kind: "inline" | "background" = "background"): Promise<boolean> {
+    if (ch.blocked) return Promise.resolve(false);
+    if (ch.acceptedAmount <= ch.verifiedAmount || !ch.acceptedSig) return Promise.resolve(true);
+    ch.verifying ??= this.#verifyDeferred(ch, kind).finally(() => (ch.verifying = null));
+    return ch.verifying;
+  }
+
+  async #verifyDeferred(ch: Channel, kind: "inline" | "background"): Promise<boolean> {
+    if (!ch.acceptedSig) return true;
     const amount = ch.acceptedAmount;
     const sig = ch.acceptedSig;
     this.#events.recovered(kind);
@@ -262,9 +271,10 @@ export class Ledger {
       return true;
     }
     const reason = `deferred voucher at ${amount} has an invalid signature`;
-    await this.#committer.commit(() => this.#store.block(ch.id, reason));
+    // Blocked in memory at once, so no request slips in while the block is being written.
     ch.blocked = reason;
     this.#events.deferredFailure(ch.id);
+    await this.#committer.commit(() => this.#store.block(ch.id, reason));
     return false;
   }
 

@@ -29,7 +29,7 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function call(url: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const res = await fetch(url, { method: init.method ?? "POST", headers: { "content-type": "application/json", ...init.headers }, body: init.body });
   const text = await res.text();
   let body: Record<string, unknown>;
@@ -207,7 +207,10 @@ describe("worker: bad input", function () {
 
     it("refuses a replayed voucher and an older one with 402 voucher_stale, telling the last accepted amount", async () => {
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
-      const replay = await refused({ status: 402, code: "voucher_stale" }, () => paid(channel, accepted));
+      // The same voucher with other inputs: not a retry of the answered request, so not paid again.
+      const replay = await refused({ status: 402, code: "voucher_stale" }, async () =>
+        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs(3) }), headers: { [VOUCHER_HEADER]: await voucherHeader(market, channel, accepted) } }),
+      );
       expect((replay.body.payment as { lastAccepted: string }).lastAccepted).to.equal(accepted.toString());
       expect((replay.body.payment as { required: string }).required).to.equal((accepted + 1_000n).toString());
       await refused({ status: 402, code: "voucher_stale" }, () => paid(channel, accepted - 1_000n));
@@ -251,14 +254,27 @@ describe("worker: bad input", function () {
       const before = market.worker!.internals.store.receipts().length;
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
       const header = await voucherHeader(market, channel, accepted + 1_000n);
+      // Different inputs: only one request can be paid by the voucher; the others are stale.
       const answers = await Promise.all(
-        Array.from({ length: 5 }, () => call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: header } })),
+        Array.from({ length: 5 }, (_, i) => call(inferUrl, { body: JSON.stringify({ inputs: vadInputs(i + 1) }), headers: { [VOUCHER_HEADER]: header } })),
       );
       expect(answers.filter((a) => a.status === 200)).to.have.length(1);
       for (const a of answers.filter((x) => x.status !== 200)) {
         expect(a.status).to.equal(402);
         expect((a.body.error as { code: string }).code).to.equal("voucher_stale");
       }
+      expect(market.worker!.internals.store.receipts().length).to.equal(before + 1);
+    });
+
+    it("answers identical concurrent retries of one voucher with the one stored receipt, storing one", async () => {
+      const before = market.worker!.internals.store.receipts().length;
+      const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
+      const header = await voucherHeader(market, channel, accepted + 1_000n);
+      const body = JSON.stringify({ inputs: vadInputs(7) });
+      const answers = await Promise.all(Array.from({ length: 4 }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header } })));
+      expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
+      const sequences = new Set(answers.map((a) => (a.body.receipt as { sequence: string }).sequence));
+      expect(sequences.size, "one receipt for one payment").to.equal(1);
       expect(market.worker!.internals.store.receipts().length).to.equal(before + 1);
     });
 
