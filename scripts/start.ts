@@ -13,6 +13,7 @@ import { isPortFree, rpc, startChain, waitFor, type RunningChain } from "./lib/c
 import { deployLocal } from "./lib/deploy.ts";
 import { HARDHAT_CLI } from "./lib/paths.ts";
 import { httpOk, killAllChildren, portHolder, spawnNode, type ManagedChild } from "./lib/processes.ts";
+import { bold, fmtUsdc, paint, secs, step } from "./lib/progress.ts";
 import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
 import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
 
@@ -24,16 +25,6 @@ const rel = (p: string) => {
   const r = path.relative(process.cwd(), p);
   return r.startsWith("..") || path.isAbsolute(r) ? p : `./${r}`;
 };
-
-// ------------------------------------------------------------------ output
-
-const tty = process.stdout.isTTY === true;
-const paint = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-const secs = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
-function step(mark: "ok" | "run" | "fail" | "info", part: string, text: string) {
-  const symbol = { ok: paint("32", "✓"), run: paint("36", "…"), fail: paint("31", "✗"), info: " " }[mark];
-  console.log(`  ${symbol} ${part.padEnd(10)} ${text}`);
-}
 
 // ------------------------------------------------------------------ ports
 
@@ -295,7 +286,7 @@ const info: StackInfo = {
 };
 writeFileSync(stackFile(), JSON.stringify(info, null, 2) + "\n");
 
-const b = (s: string) => paint("1", s);
+const b = bold;
 console.log(`
 ${paint("32", "ready")} in ${secs(started)}: dashboard ${dashboardUrl}
 
@@ -313,12 +304,6 @@ ${paint("32", "ready")} in ${secs(started)}: dashboard ${dashboardUrl}
   Ctrl-C stops everything.`);
 
 // ------------------------------------------------------------------ helpers
-
-function fmtUsdc(units: bigint): string {
-  const whole = units / 1_000_000n;
-  const frac = (units % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
-  return frac ? `${whole}.${frac}` : whole.toString();
-}
 
 async function runNode(name: string, args: string[], logName: string) {
   const child = spawnNode(name, args, { logFile: path.join(LOGS, logName) });
