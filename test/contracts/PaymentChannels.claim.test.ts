@@ -138,6 +138,23 @@ describe("PaymentChannels: claims", () => {
       await expect(m.channels.claim(m.terms, 10_000n, sig.serialized)).to.emit(m.channels, "Claimed");
     });
 
+    it("refuses terms in a non-canonical ABI encoding, on open and on claim", async () => {
+      const m = await loadFixture(channelFixture);
+      // Dirty the high-order bytes of the payer word: the same address to a lax decoder, another id to a hash.
+      const dirty = (data: string) => data.slice(0, 10) + "01" + data.slice(12);
+      const fresh = { ...m.terms, salt: 2n };
+      await expect(
+        m.payer.sendTransaction({ to: m.channels, data: dirty(m.channels.interface.encodeFunctionData("open", [fresh, DEPOSIT])) }),
+      ).to.revert(ethers);
+      expect((await m.channels.getChannel(idOf(fresh))).deposit).to.equal(0n);
+      const sig = await signVoucher(m, m.sessionKey, m.id, 10_000n);
+      await expect(
+        m.other.sendTransaction({ to: m.channels, data: dirty(m.channels.interface.encodeFunctionData("claim", [m.terms, 10_000n, sig])) }),
+      ).to.revert(ethers);
+      expect((await m.channels.getChannel(m.id)).claimed).to.equal(0n);
+      await expectBalances(m.usdc, [[m.channels, DEPOSIT], [m.provider, PROVIDER_START]]);
+    });
+
     it("refuses unknown and settled channels", async () => {
       const m = await loadFixture(channelFixture);
       const unknown: Terms = { ...m.terms, salt: 2n };
