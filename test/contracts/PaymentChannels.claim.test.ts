@@ -252,6 +252,8 @@ describe("PaymentChannels: claims", () => {
         .to.emit(m.channels, "Claimed")
         .withArgs(m.id, m.provider, 10_000n, 9_000n, 1_000n);
       expect(await m.channels.royaltiesOf(1n, m.usdc)).to.equal(1_000n);
+      // The device has left the market since; its earnings still arrive to the unit.
+      await expectBalances(m.usdc, [[m.provider, PROVIDER_START + 9_000n], [m.channels, DEPOSIT - 9_000n]]);
     });
   });
 

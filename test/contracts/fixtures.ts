@@ -2,7 +2,19 @@
 // `networkHelpers.loadFixture`, which snapshots the chain after the first run and reverts to it afterwards.
 import { expect } from "chai";
 import { network } from "hardhat";
-import { AbiCoder, MaxUint256, Signature, Wallet, ZeroAddress, keccak256, verifyTypedData, type Addressable, type ContractTransactionReceipt, type Signer, type TypedDataDomain } from "ethers";
+import {
+  AbiCoder,
+  MaxUint256,
+  Signature,
+  Wallet,
+  ZeroAddress,
+  keccak256,
+  verifyTypedData,
+  type Addressable,
+  type ContractTransactionReceipt,
+  type Signer,
+  type TypedDataDomain,
+} from "ethers";
 import {
   deviceRegistryAbi,
   modelRegistryAbi,
@@ -75,10 +87,9 @@ export async function deployFixture() {
     if (!signer) throw new Error(`Hardhat account ${i} missing`);
     return signer;
   };
-  const [admin, modelOwner, provider, payer, other, deviceKey, provider2, deviceKey2, slasher] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(at) as [
-    ReturnType<typeof at>, ReturnType<typeof at>, ReturnType<typeof at>, ReturnType<typeof at>, ReturnType<typeof at>,
-    ReturnType<typeof at>, ReturnType<typeof at>, ReturnType<typeof at>, ReturnType<typeof at>,
-  ];
+  const [admin, modelOwner, provider, payer, other, deviceKey, provider2, deviceKey2, slasher] = [
+    at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8),
+  ] as const;
   const usdc = typed(await ethers.deployContract("TestUSDC"), testUsdcAbi);
   const models = typed(await ethers.deployContract("ModelRegistry"), modelRegistryAbi);
   const devices = typed(
