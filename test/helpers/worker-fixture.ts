@@ -2,10 +2,12 @@
 // fee (test key 1 = model owner), a device registered with stake, licensed and offering them (test key 2 = provider),
 // the device key funded with ETH for its claims, a config file, and (unless `start: false`) a running worker.
 // Buyers are test keys 3..9: `openChannel` funds one and opens a channel; `voucherHeader`/`macHeader` pay.
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { decodeEventLog, type Address, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
@@ -18,6 +20,7 @@ import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts"
 import { registerDevice } from "../../worker/register.ts";
 import { startWorker, type RunningWorker, type StartOptions } from "../../worker/service.ts";
 import type { WorkerConfig } from "../../worker/config.ts";
+import { ROOT } from "../../scripts/lib/paths.ts";
 import { clientsFor, TEST_KEYS, type Localnet } from "./localnet.ts";
 
 export const MODEL_OWNER_INDEX = 1;
@@ -249,6 +252,46 @@ export function vadInputs(seed = 0): TensorMapWire {
 export function clsInputs(): TensorMapWire {
   const n = 3 * 48 * 192;
   return { x: { type: "float32", dims: [1, 3, 48, 192], data: Array.from({ length: n }, (_, i) => ((i % 192) / 192) * 2 - 1) } };
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Runs `worker/cli.ts serve --config <file>` as a child process; resolves once it prints its listening line. */
+export function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, "worker/cli.ts"), "serve", "--config", configFile], {
+    cwd: ROOT,
+    env: { ...process.env, EDGEPAY_LOG_LEVEL: "error", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`worker did not start within 60 s: ${stderr}`));
+    }, 60_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const msg = JSON.parse(line) as { event?: string; url?: string };
+        if (msg.event === "listening" && msg.url) {
+          clearTimeout(timer);
+          resolve({ child, url: msg.url, exited });
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited (${code}) before listening: ${stderr}`));
+    });
+  });
 }
 
 export { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 };

@@ -2,9 +2,6 @@
 // (vouchers with and without session MACs, the settler claiming meanwhile), and is SIGKILLed mid-load. Restarted on
 // the same data directory it has lost no voucher it answered for, its receipt chain continues without a gap, and
 // its final claims pay exactly what it accepted, to the token unit, split between provider and model royalty.
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import { expect } from "chai";
 import type { Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
@@ -13,44 +10,18 @@ import { MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { offeringsWire } from "../../protocol/wire.ts";
 import { Store } from "../../worker/store/db.ts";
-import { ROOT } from "../../scripts/lib/paths.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { macHeader, openChannel, setupMarket, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
-
-interface WorkerProcess {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-function spawnWorker(configFile: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, "worker/cli.ts"), "serve", "--config", configFile], {
-    cwd: ROOT,
-    env: { ...process.env, EDGEPAY_LOG_LEVEL: "error" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; url?: string };
-        if (msg.event === "listening" && msg.url) {
-          clearTimeout(timer);
-          resolve({ child, url: msg.url, exited });
-        }
-      } catch {
-        // not a JSON line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited (${code}) before listening: ${stderr}`));
-    });
-  });
-}
+import {
+  macHeader,
+  openChannel,
+  setupMarket,
+  spawnWorker,
+  vadInputs,
+  voucherHeader,
+  type Market,
+  type TestChannel,
+  type WorkerProcess,
+} from "../helpers/worker-fixture.ts";
 
 interface Lane {
   channel: TestChannel;
