@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Address } from "viem";
+import { formatUnits, type Address } from "viem";
 import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
@@ -40,7 +40,7 @@ const MODEL_OWNER = privateKeyToAccount(TEST_KEYS[1]).address;
 const PROVIDER = privateKeyToAccount(TEST_KEYS[2]).address;
 const BUYER = privateKeyToAccount(TEST_KEYS[3]).address;
 const PRICE = 10_000n; // 0.01 tUSDC per inference
-const FRAMES = 8;
+const FRAMES = 32; // one second of audio, one paid call per 32 ms frame
 const ROYALTY_BPS = 1_000n;
 const LICENSE_FEE = 2_000_000n;
 const DEPOSIT = 1_000_000n;
@@ -236,8 +236,11 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   });
 
   it("buyer runs paid inferences on an uploaded WAV from the page; every receipt checks out", async () => {
+    // Real speech from espeak-ng when the machine has it (22.05 kHz: the browser resamples to 16 kHz), else a
+    // synthetic voiced waveform.
     const wav = path.join(tmp, "speech.wav");
-    writeFileSync(wav, makeWav(1));
+    const espeak = spawnSync("espeak-ng", ["-w", wav, "Edge devices sell inference one call at a time."], { encoding: "utf8" });
+    if (espeak.status !== 0) writeFileSync(wav, makeWav(1.5));
     await buyer.goto(`${dashboard.url}/try`);
     await buyer.getByLabel("audio file").setInputFiles(wav);
     await buyer.getByLabel("frames").fill(String(FRAMES));
@@ -247,12 +250,12 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
       throw new Error(`no result: ${await buyer.locator("[role=alert]").allInnerTexts()} ${e}`);
     });
     expect(await buyer.getByTestId("calls").innerText()).to.equal(String(FRAMES));
-    expect(await buyer.getByTestId("paid").innerText()).to.equal("0.08 tUSDC");
+    expect(await buyer.getByTestId("paid").innerText()).to.equal(`${formatUnits(PRICE * BigInt(FRAMES), 6)} tUSDC`);
     expect(await buyer.getByTestId("receipt-valid").innerText()).to.equal("verified");
     const checks = buyer.locator("[data-testid=receipt-checks] li");
     expect(await checks.count()).to.equal(6);
     expect(await buyer.locator("[data-testid=receipt-checks] li[data-ok=false]").count()).to.equal(0);
-    expect(await buyer.getByTestId("summary").innerText()).to.match(/of 8 frames/);
+    expect(await buyer.getByTestId("summary").innerText()).to.match(new RegExp(`of ${FRAMES} frames`));
     await shot(buyer, "try");
   });
 
@@ -272,7 +275,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     ).to.equal(royalty);
 
     await provider.goto(`${dashboard.url}/provider`);
-    await until("earnings in the page", async () => (await provider.getByTestId("earned").innerText()) === "0.072 tUSDC");
+    await until("earnings in the page", async () => (await provider.getByTestId("earned").innerText()) === `${formatUnits(paid - royalty, 6)} tUSDC`);
     expect(await provider.locator("tr[data-claim]").count()).to.equal(1);
     expect(await provider.getByTestId("gas-share").innerText()).to.match(/%$/);
     await provider.locator("svg[aria-label^='cumulative earnings']").waitFor();
@@ -285,8 +288,9 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     expect(before).to.equal(LICENSE_FEE);
     await owner.goto(`${dashboard.url}/models`);
     const row = owner.locator(`tr[data-model="${modelId}"]`);
-    await until("royalties in the page", async () => (await row.getByTestId("royalties-earned").innerText()) === "0.008 tUSDC");
-    expect(await row.getByTestId("royalties-withdrawable").innerText()).to.equal("0.008 tUSDC");
+    const shown = `${formatUnits(royalty, 6)} tUSDC`;
+    await until("royalties in the page", async () => (await row.getByTestId("royalties-earned").innerText()) === shown);
+    expect(await row.getByTestId("royalties-withdrawable").innerText()).to.equal(shown);
     expect(await row.innerText()).to.contain(PROVIDER.slice(0, 8));
     await shot(owner, "models");
     await confirmTx(owner, "Withdraw royalties", () => row.getByRole("button", { name: "Withdraw" }).click());

@@ -8,7 +8,7 @@ export interface Series {
 
 export function LineChart({
   series,
-  height = 180,
+  height = 200,
   formatX = (x) => String(x),
   formatY = (y) => String(y),
   title,
@@ -22,7 +22,7 @@ export function LineChart({
   /** Draw as a step function (cumulative amounts change at events). */
   step?: boolean;
 }) {
-  const width = 640;
+  const width = 960;
   const pad = { l: 64, r: 12, t: 12, b: 28 };
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return <p className="muted">No data yet for “{title}”.</p>;

@@ -180,12 +180,12 @@ function Royalties({ account, mine, runner }: { account: Address; mine: ModelInf
   const series = mine
     .map((m, i) => {
       let total = 0n;
-      const points = royaltyClaims
-        .filter((c) => c.modelId === m.modelId)
-        .map((c) => {
-          total += c.royalty;
-          return { x: c.timestamp, y: Number(total) / 10 ** token.decimals };
-        });
+      const own = royaltyClaims.filter((c) => c.modelId === m.modelId);
+      const points = own.length ? [{ x: own[0]!.timestamp - 60, y: 0 }] : [];
+      for (const c of own) {
+        total += c.royalty;
+        points.push({ x: c.timestamp, y: Number(total) / 10 ** token.decimals });
+      }
       return { name: `#${m.modelId} ${m.name}`, color: COLORS[i % COLORS.length]!, points };
     })
     .filter((s) => s.points.length > 0);

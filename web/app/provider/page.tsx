@@ -406,10 +406,12 @@ function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[
   const earnedTokens = Number(earned) / 10 ** token.decimals;
   const share = earnedTokens > 0 ? (gasInToken / earnedTokens) * 100 : undefined;
   let cumulative = 0n;
-  const points = list.map((c) => {
+  // Start from zero a minute before the first claim, so even one claim draws as a step.
+  const points = list.length ? [{ x: list[0]!.timestamp - 60, y: 0 }] : [];
+  for (const c of list) {
     cumulative += c.providerAmount;
-    return { x: c.timestamp, y: Number(cumulative) / 10 ** token.decimals };
-  });
+    points.push({ x: c.timestamp, y: Number(cumulative) / 10 ** token.decimals });
+  }
   return (
     <section className="card" aria-label="earnings">
       <h2>Earnings</h2>

@@ -101,7 +101,7 @@ function Try() {
   const kind: Kind | undefined = spec
     ? spec.inputs.some((i) => i.name === "state") && spec.inputs.some((i) => i.name === "sr")
       ? "vad"
-      : spec.inputs.length === 1 && spec.inputs[0]!.dims.slice(-3).join(",") === "3,48,192"
+      : spec.inputs.length === 1 && spec.inputs[0]!.dims.length === 4 && String(spec.inputs[0]!.dims[1]) === "3"
         ? "ocr"
         : "json"
     : undefined;
@@ -228,7 +228,7 @@ function Try() {
         {offerings.error && <p className="error">The worker at {endpoint} did not answer its offerings: {offerings.error.message}</p>}
         {spec && (
           <p className="muted small">
-            The worker serves <b>{spec.name}</b> (hash <Addr value={spec.modelHash} />), inputs {spec.inputs.map((i) => `${i.name} ${i.type}[${i.dims.join(",")}]`).join(", ")}.
+            The worker serves <b>{spec.name}</b> (hash <Addr value={spec.modelHash} />), inputs {spec.inputs.map((i) => `${i.name} ${i.type}[${i.dims.map((d) => (d === "" ? "?" : d)).join(",")}]`).join(", ")}.
           </p>
         )}
         {kind === "vad" && (
