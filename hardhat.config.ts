@@ -27,8 +27,9 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      fuzz: { runs: 512 },
-      invariant: { runs: 64, depth: 40 },
+      fuzz: { runs: 1024 },
+      // failOnRevert: the invariant handler checks every call's exact outcome and reverts on a mismatch.
+      invariant: { runs: 256, depth: 64, failOnRevert: true },
     },
   },
   networks: {

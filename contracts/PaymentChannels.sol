@@ -14,6 +14,8 @@ import {RoyaltyMath} from "./libraries/RoyaltyMath.sol";
 
 /// @title PaymentChannels
 /// @notice Per-inference payment channels with EIP-712 cumulative vouchers, batch claims and on-chain royalties.
+/// @dev Gas: the claim paths read and write a channel as one packed word (layout of `Channel`, see `_CLAIMED_SHIFT`)
+/// and hash the terms straight from calldata; gas/snapshot.md has the figures (`npm run gas`).
 contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -22,6 +24,14 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @notice EIP-712 type of a device's consent to a cooperative close.
     bytes32 public constant CLOSE_TYPEHASH = keccak256("CloseChannel(bytes32 channelId,uint256 cumulativeAmount)");
 
+    // Bit layout of a `Channel` slot; Solidity packs struct members from the low-order end:
+    // deposit [0, 96), claimed [96, 192), closesAt [192, 232), settled [232, 240).
+    uint256 private constant _CLAIMED_SHIFT = 96;
+    uint256 private constant _CLOSES_AT_SHIFT = 192;
+    uint256 private constant _SETTLED_SHIFT = 232;
+    uint256 private constant _MASK_96 = (1 << 96) - 1;
+    uint256 private constant _MASK_40 = (1 << 40) - 1;
+
     IDeviceRegistry public immutable deviceRegistry;
     IModelRegistry public immutable modelRegistry;
     /// @inheritdoc IPaymentChannels
@@ -29,6 +39,16 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 channelId => Channel) private _channels;
     mapping(uint256 modelId => mapping(address token => uint256)) private _royalties;
+
+    /// @dev What a batch claim has booked but not yet transferred or accrued.
+    struct Run {
+        address token;
+        address payee;
+        uint256 payout;
+        uint256 modelId;
+        address royaltyToken;
+        uint256 royalty;
+    }
 
     constructor(IDeviceRegistry deviceRegistry_, IModelRegistry modelRegistry_, uint40 challengePeriod_)
         EIP712("Edgepay PaymentChannels", "1")
@@ -74,55 +94,70 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc IPaymentChannels
     function claim(ChannelTerms calldata terms, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
-        (bytes32 id, Channel memory c) = _load(terms);
-        if (cumulativeAmount <= c.claimed) revert NothingToClaim(id, cumulativeAmount, c.claimed);
-        uint256 payout = _claim(id, c, terms, cumulativeAmount, signature);
-        if (payout != 0) IERC20(terms.token).safeTransfer(terms.payee, payout);
+        bytes32 id = _idOf(terms);
+        (Channel storage ch, uint256 word) = _live(id);
+        uint256 claimed = (word >> _CLAIMED_SHIFT) & _MASK_96;
+        if (cumulativeAmount <= claimed) revert NothingToClaim(id, cumulativeAmount, claimed);
+        _checkClaimable(id, word, cumulativeAmount);
+        _checkSignature(id, _digest(VOUCHER_TYPEHASH, id, cumulativeAmount), _signerOf(terms), signature);
+        (uint256 payout, uint256 royalty) = _book(id, ch, word, terms, cumulativeAmount, claimed);
+        address token = _tokenOf(terms);
+        if (royalty != 0) _royalties[_modelIdOf(terms)][token] += royalty;
+        if (payout != 0) IERC20(token).safeTransfer(_payeeOf(terms), payout);
     }
 
     /// @inheritdoc IPaymentChannels
     function claimMany(Claim[] calldata claims) external nonReentrant {
         uint256 n = claims.length;
         if (n == 0) revert EmptyBatch();
-        address token = claims[0].terms.token;
-        address payee = claims[0].terms.payee;
-        uint256 pending;
-        for (uint256 i; i < n; ++i) {
+        // Payouts are summed per run of equal (token, payee) and royalties per run of equal (modelId, token), so a
+        // batch for one provider and model costs one transfer and one royalty write, not one per channel.
+        Run memory run;
+        run.token = claims[0].terms.token;
+        run.payee = claims[0].terms.payee;
+        for (uint256 i; i < n;) {
             Claim calldata item = claims[i];
             ChannelTerms calldata terms = item.terms;
-            (bytes32 id, Channel memory c) = _load(terms);
+            uint256 amount = item.cumulativeAmount;
+            bytes32 id = _idOf(terms);
+            (Channel storage ch, uint256 word) = _live(id);
+            uint256 claimed = (word >> _CLAIMED_SHIFT) & _MASK_96;
             // Already claimed (e.g. by a watchtower or an earlier batch): skipping keeps the rest of the batch alive.
-            if (item.cumulativeAmount <= c.claimed) continue;
-            if (terms.token != token || terms.payee != payee) {
-                // Payouts are summed per (token, payee) run; flush when the run changes.
-                if (pending != 0) IERC20(token).safeTransfer(payee, pending);
-                token = terms.token;
-                payee = terms.payee;
-                pending = 0;
+            if (amount > claimed) {
+                _checkClaimable(id, word, amount);
+                _checkSignature(id, _digest(VOUCHER_TYPEHASH, id, amount), _signerOf(terms), item.signature);
+                (uint256 payout, uint256 royalty) = _book(id, ch, word, terms, amount, claimed);
+                _add(run, terms, payout, royalty);
             }
-            pending += _claim(id, c, terms, item.cumulativeAmount, item.signature);
+            unchecked {
+                ++i;
+            }
         }
-        if (pending != 0) IERC20(token).safeTransfer(payee, pending);
+        _flush(run);
     }
 
     // ---------------------------------------------------------------- close
 
     /// @inheritdoc IPaymentChannels
     function requestClose(ChannelTerms calldata terms) external {
-        (bytes32 id, Channel memory c) = _load(terms);
+        bytes32 id = _idOf(terms);
+        (Channel storage ch, uint256 word) = _live(id);
         if (msg.sender != terms.payer) revert NotPayer(id, msg.sender);
-        if (c.closesAt != 0) revert ChannelClosing(id, c.closesAt);
+        uint256 current = (word >> _CLOSES_AT_SHIFT) & _MASK_40;
+        if (current != 0) revert ChannelClosing(id, current);
         uint40 closesAt = uint40(block.timestamp) + challengePeriod;
-        _channels[id].closesAt = closesAt;
+        ch.closesAt = closesAt;
         emit CloseRequested(id, closesAt);
     }
 
     /// @inheritdoc IPaymentChannels
     function withdraw(ChannelTerms calldata terms) external nonReentrant {
-        (bytes32 id, Channel memory c) = _load(terms);
-        if (c.closesAt == 0) revert ChannelNotClosing(id);
-        if (block.timestamp < c.closesAt) revert ChallengePeriodActive(id, c.closesAt);
-        _settle(id, terms, c.deposit, c.claimed, false);
+        bytes32 id = _idOf(terms);
+        (Channel storage ch, uint256 word) = _live(id);
+        uint256 closesAt = (word >> _CLOSES_AT_SHIFT) & _MASK_40;
+        if (closesAt == 0) revert ChannelNotClosing(id);
+        if (block.timestamp < closesAt) revert ChallengePeriodActive(id, closesAt);
+        _settle(id, ch, terms, word & _MASK_96, (word >> _CLAIMED_SHIFT) & _MASK_96, false);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -130,17 +165,20 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         external
         nonReentrant
     {
-        (bytes32 id, Channel memory c) = _load(terms);
+        bytes32 id = _idOf(terms);
+        (Channel storage ch, uint256 word) = _live(id);
         if (msg.sender != terms.payer) revert NotPayer(id, msg.sender);
-        if (cumulativeAmount > c.deposit) revert ChannelAmountTooHigh(cumulativeAmount, c.deposit);
-        if (cumulativeAmount < c.claimed) revert AmountBelowClaimed(cumulativeAmount, c.claimed);
-        _checkSignature(id, _hashTypedDataV4(keccak256(abi.encode(CLOSE_TYPEHASH, id, cumulativeAmount))), terms.device, deviceSignature);
-        uint256 delta = cumulativeAmount - c.claimed;
-        if (delta != 0) {
-            uint256 payout = _book(id, terms, cumulativeAmount, delta);
+        uint256 deposit = word & _MASK_96;
+        uint256 claimed = (word >> _CLAIMED_SHIFT) & _MASK_96;
+        if (cumulativeAmount > deposit) revert ChannelAmountTooHigh(cumulativeAmount, deposit);
+        if (cumulativeAmount < claimed) revert AmountBelowClaimed(cumulativeAmount, claimed);
+        _checkSignature(id, _digest(CLOSE_TYPEHASH, id, cumulativeAmount), terms.device, deviceSignature);
+        if (cumulativeAmount != claimed) {
+            (uint256 payout, uint256 royalty) = _book(id, ch, word, terms, cumulativeAmount, claimed);
+            if (royalty != 0) _royalties[terms.modelId][terms.token] += royalty;
             if (payout != 0) IERC20(terms.token).safeTransfer(terms.payee, payout);
         }
-        _settle(id, terms, c.deposit, cumulativeAmount, true);
+        _settle(id, ch, terms, deposit, cumulativeAmount, true);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -173,18 +211,20 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc IPaymentChannels
     function voucherDigest(bytes32 id, uint256 cumulativeAmount) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, id, cumulativeAmount)));
+        return _digest(VOUCHER_TYPEHASH, id, cumulativeAmount);
     }
 
     /// @inheritdoc IPaymentChannels
     function closeDigest(bytes32 id, uint256 cumulativeAmount) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(CLOSE_TYPEHASH, id, cumulativeAmount)));
+        return _digest(CLOSE_TYPEHASH, id, cumulativeAmount);
     }
 
     // ---------------------------------------------------------------- internals
 
     function _open(ChannelTerms calldata terms, uint96 deposit) private returns (bytes32 id) {
-        id = channelId(terms);
+        // Every field below is read through Solidity's calldata accessors, which revert on non-canonical
+        // (dirty) words; so the id stored here always equals keccak256(abi.encode(terms)). See `_idOf`.
+        id = _idOf(terms);
         if (msg.sender != terms.payer) revert NotPayer(id, msg.sender);
         if (terms.signer == address(0) || terms.token == address(0)) revert ZeroAddress();
         if (deposit == 0) revert ZeroAmount();
@@ -205,56 +245,163 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     }
 
     function _topUp(ChannelTerms calldata terms, uint96 amount) private {
-        (bytes32 id, Channel memory c) = _load(terms);
+        bytes32 id = _idOf(terms);
+        (Channel storage ch, uint256 word) = _live(id);
         if (amount == 0) revert ZeroAmount();
-        if (c.closesAt != 0) revert ChannelClosing(id, c.closesAt);
+        uint256 closesAt = (word >> _CLOSES_AT_SHIFT) & _MASK_40;
+        if (closesAt != 0) revert ChannelClosing(id, closesAt);
+        uint256 current = word & _MASK_96;
         uint256 received = _pull(terms.token, amount);
-        uint256 deposit = uint256(c.deposit) + received;
-        if (deposit > type(uint96).max) revert DepositOverflow(c.deposit, received);
-        _channels[id].deposit = uint96(deposit);
+        uint256 deposit = current + received;
+        if (deposit > type(uint96).max) revert DepositOverflow(current, received);
+        ch.deposit = uint96(deposit);
         emit ChannelToppedUp(id, received, deposit);
     }
 
-    /// @dev Loads a live channel: exists, not settled. Claims are also refused once the challenge period is over.
-    function _load(ChannelTerms calldata terms) private view returns (bytes32 id, Channel memory c) {
-        id = channelId(terms);
-        c = _channels[id];
-        if (c.settled) revert ChannelIsSettled(id);
-        if (c.deposit == 0) revert ChannelNotFound(id);
+    /// @dev keccak256(abi.encode(terms)) without re-encoding: ChannelTerms is a static struct, so its ABI encoding
+    /// is exactly its nine calldata words. Terms with a non-canonical word hash to an id no channel has, since
+    /// `_open` rejects them.
+    function _idOf(ChannelTerms calldata terms) private pure returns (bytes32 id) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, terms, 0x120)
+            id := keccak256(ptr, 0x120)
+        }
     }
 
-    /// @dev Verifies and books a voucher above the claimed amount; returns the provider share to transfer.
-    function _claim(
-        bytes32 id,
-        Channel memory c,
-        ChannelTerms calldata terms,
-        uint256 cumulativeAmount,
-        bytes calldata signature
-    ) private returns (uint256) {
-        if (c.closesAt != 0 && block.timestamp >= c.closesAt) revert ChallengePeriodOver(id, c.closesAt);
-        if (cumulativeAmount > c.deposit) revert ChannelAmountTooHigh(cumulativeAmount, c.deposit);
-        _checkSignature(id, _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, id, cumulativeAmount))), terms.signer, signature);
-        return _book(id, terms, cumulativeAmount, cumulativeAmount - c.claimed);
+    // Readers for terms whose id matched a stored channel: `_open` validated those exact words, so plain loads
+    // are safe and skip the calldata accessors' cleanup checks.
+    function _signerOf(ChannelTerms calldata terms) private pure returns (address a) {
+        assembly ("memory-safe") {
+            a := calldataload(add(terms, 0x20))
+        }
     }
 
-    /// @dev Records `cumulativeAmount` as claimed and splits `delta`; returns the provider share.
-    function _book(bytes32 id, ChannelTerms calldata terms, uint256 cumulativeAmount, uint256 delta)
+    function _payeeOf(ChannelTerms calldata terms) private pure returns (address a) {
+        assembly ("memory-safe") {
+            a := calldataload(add(terms, 0x60))
+        }
+    }
+
+    function _tokenOf(ChannelTerms calldata terms) private pure returns (address a) {
+        assembly ("memory-safe") {
+            a := calldataload(add(terms, 0x80))
+        }
+    }
+
+    function _modelIdOf(ChannelTerms calldata terms) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := calldataload(add(terms, 0xa0))
+        }
+    }
+
+    function _royaltyBpsOf(ChannelTerms calldata terms) private pure returns (uint16 v) {
+        assembly ("memory-safe") {
+            v := calldataload(add(terms, 0xe0))
+        }
+    }
+
+    /// @dev A live channel (exists, not settled) and its packed slot.
+    function _live(bytes32 id) private view returns (Channel storage ch, uint256 word) {
+        ch = _channels[id];
+        assembly ("memory-safe") {
+            word := sload(ch.slot)
+        }
+        if (word >> _SETTLED_SHIFT != 0) revert ChannelIsSettled(id);
+        if (word & _MASK_96 == 0) revert ChannelNotFound(id);
+    }
+
+    /// @dev A voucher for `amount` may be paid: the challenge period (if any) is running and the deposit covers it.
+    function _checkClaimable(bytes32 id, uint256 word, uint256 amount) private view {
+        uint256 closesAt = (word >> _CLOSES_AT_SHIFT) & _MASK_40;
+        if (closesAt != 0 && block.timestamp >= closesAt) revert ChallengePeriodOver(id, closesAt);
+        uint256 deposit = word & _MASK_96;
+        if (amount > deposit) revert ChannelAmountTooHigh(amount, deposit);
+    }
+
+    /// @dev Records `amount` (> claimed, <= deposit) as claimed and splits the delta; returns (provider share, royalty).
+    function _book(bytes32 id, Channel storage ch, uint256 word, ChannelTerms calldata terms, uint256 amount, uint256 claimed)
         private
-        returns (uint256 payout)
+        returns (uint256 payout, uint256 royalty)
     {
-        _channels[id].claimed = uint96(cumulativeAmount);
-        uint256 royalty = RoyaltyMath.royalty(delta, terms.royaltyBps);
-        if (royalty != 0) _royalties[terms.modelId][terms.token] += royalty;
+        // amount <= deposit < 2**96, so it fits the claimed field; one write of the whole slot.
+        word = (word & ~(_MASK_96 << _CLAIMED_SHIFT)) | (amount << _CLAIMED_SHIFT);
+        assembly ("memory-safe") {
+            sstore(ch.slot, word)
+        }
+        uint256 delta;
+        unchecked {
+            delta = amount - claimed;
+        }
+        royalty = RoyaltyMath.royalty(delta, _royaltyBpsOf(terms));
         payout = delta - royalty;
-        emit Claimed(id, terms.payee, cumulativeAmount, payout, royalty);
+        emit Claimed(id, _payeeOf(terms), amount, payout, royalty);
     }
 
-    function _settle(bytes32 id, ChannelTerms calldata terms, uint96 deposit, uint256 claimed, bool cooperative) private {
-        Channel storage ch = _channels[id];
+    /// @dev Adds a booked claim to the batch, flushing the previous run when its payee, token or model changes.
+    function _add(Run memory run, ChannelTerms calldata terms, uint256 payout, uint256 royalty) private {
+        address token = _tokenOf(terms);
+        address payee = _payeeOf(terms);
+        if (token != run.token || payee != run.payee) {
+            _flush(run);
+            run.token = token;
+            run.payee = payee;
+        }
+        if (royalty != 0) {
+            uint256 modelId = _modelIdOf(terms);
+            if (modelId != run.modelId || token != run.royaltyToken) {
+                _flushRoyalty(run);
+                run.modelId = modelId;
+                run.royaltyToken = token;
+            }
+            // Every term is below 2**96 and a batch has far fewer than 2**160 items.
+            unchecked {
+                run.royalty += royalty;
+            }
+        }
+        unchecked {
+            run.payout += payout;
+        }
+    }
+
+    /// @dev Accrues the pending royalty, then transfers the pending payout (state first, external call last).
+    function _flush(Run memory run) private {
+        _flushRoyalty(run);
+        uint256 payout = run.payout;
+        if (payout != 0) {
+            run.payout = 0;
+            IERC20(run.token).safeTransfer(run.payee, payout);
+        }
+    }
+
+    function _flushRoyalty(Run memory run) private {
+        uint256 royalty = run.royalty;
+        if (royalty != 0) {
+            run.royalty = 0;
+            _royalties[run.modelId][run.royaltyToken] += royalty;
+        }
+    }
+
+    function _settle(bytes32 id, Channel storage ch, ChannelTerms calldata terms, uint256 deposit, uint256 claimed, bool cooperative)
+        private
+    {
         ch.settled = true;
         uint256 refund = deposit - claimed;
         emit ChannelSettled(id, claimed, refund, cooperative);
         if (refund != 0) IERC20(terms.token).safeTransfer(terms.payer, refund);
+    }
+
+    /// @dev EIP-712 digest of a (channelId, cumulativeAmount) message of type `typeHash`, hashed in scratch memory.
+    function _digest(bytes32 typeHash, bytes32 id, uint256 cumulativeAmount) private view returns (bytes32) {
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), id)
+            mstore(add(ptr, 0x40), cumulativeAmount)
+            structHash := keccak256(ptr, 0x60)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     function _checkSignature(bytes32 id, bytes32 digest, address expected, bytes calldata signature) private pure {
