@@ -178,9 +178,8 @@ export class Buyer {
     // Keep the session key before the deposit leaves the wallet: a crash after mining must not strand the channel.
     await this.store.putChannel(record);
     this.#emit({ type: "channel_opening", endpoint: args.endpoint, device: args.device, modelId: args.modelId, deposit: args.deposit });
-    await openChannel(this.#ctx, wallet, terms, args.deposit, args.approval);
-    const state = await readChannel(this.#ctx, record.channelId);
-    record.deposit = state.deposit;
+    const opened = await openChannel(this.#ctx, wallet, terms, args.deposit, args.approval);
+    record.deposit = opened.deposit;
     await this.store.putChannel(record);
     this.#checked.add(record.channelId);
     this.#emit({ type: "channel_opened", channelId: record.channelId });
@@ -190,8 +189,9 @@ export class Buyer {
   async topUp(channelId: Hex, amount: bigint, approval?: Approval): Promise<Hex> {
     const wallet = this.#requireWallet("top up");
     const terms = await this.#termsOf(channelId);
-    const hash = await topUpChannel(this.#ctx, wallet, terms, amount, approval);
-    await this.#refresh(channelId);
+    const { hash, deposit } = await topUpChannel(this.#ctx, wallet, terms, amount, approval);
+    const record = await this.store.getChannel(channelId);
+    if (record && deposit > record.deposit) await this.store.putChannel({ ...record, deposit });
     return hash;
   }
 

@@ -4,7 +4,9 @@
 import {
   getAddress,
   isAddressEqual,
+  parseEventLogs,
   parseSignature,
+  type Log,
   type Account,
   type Address,
   type Chain,
@@ -80,37 +82,46 @@ export type Approval = "approve" | "permit";
 export async function openChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms, deposit: bigint, approval: Approval = "approve") {
   assertPayer(wallet, terms);
   const channelId = channelIdOf(terms);
+  let tx: Sent;
   if (approval === "permit") {
     const permit = await signPermit(ctx, wallet, terms.token, deposit);
-    await write(ctx, wallet, "openWithPermit", [terms, deposit, permit.deadline, permit.v, permit.r, permit.s]);
+    tx = await write(ctx, wallet, "openWithPermit", [terms, deposit, permit.deadline, permit.v, permit.r, permit.s]);
   } else {
     await ensureAllowance(ctx, wallet, terms.token, deposit);
-    await write(ctx, wallet, "open", [terms, deposit]);
+    tx = await write(ctx, wallet, "open", [terms, deposit]);
   }
-  return channelId;
+  // The event of the mined transaction is the authoritative deposit (a fee-on-transfer token credits less).
+  const opened = parseEventLogs({ abi: paymentChannelsAbi, logs: tx.logs, eventName: "ChannelOpened" })[0];
+  if (!opened) throw new EdgepayClientError("transaction_failed", `open ${tx.hash} emitted no ChannelOpened event`);
+  return { channelId, hash: tx.hash, deposit: opened.args.deposit };
 }
 
 export async function topUpChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms, amount: bigint, approval: Approval = "approve") {
+  let tx: Sent;
   if (approval === "permit") {
     const permit = await signPermit(ctx, wallet, terms.token, amount);
-    return write(ctx, wallet, "topUpWithPermit", [terms, amount, permit.deadline, permit.v, permit.r, permit.s]);
+    tx = await write(ctx, wallet, "topUpWithPermit", [terms, amount, permit.deadline, permit.v, permit.r, permit.s]);
+  } else {
+    await ensureAllowance(ctx, wallet, terms.token, amount);
+    tx = await write(ctx, wallet, "topUp", [terms, amount]);
   }
-  await ensureAllowance(ctx, wallet, terms.token, amount);
-  return write(ctx, wallet, "topUp", [terms, amount]);
+  const topped = parseEventLogs({ abi: paymentChannelsAbi, logs: tx.logs, eventName: "ChannelToppedUp" })[0];
+  if (!topped) throw new EdgepayClientError("transaction_failed", `topUp ${tx.hash} emitted no ChannelToppedUp event`);
+  return { hash: tx.hash, deposit: topped.args.deposit };
 }
 
-export function requestCloseChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms) {
+export async function requestCloseChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms): Promise<Hex> {
   assertPayer(wallet, terms);
-  return write(ctx, wallet, "requestClose", [terms]);
+  return (await write(ctx, wallet, "requestClose", [terms])).hash;
 }
 
-export function withdrawChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms) {
-  return write(ctx, wallet, "withdraw", [terms]);
+export async function withdrawChannel(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms): Promise<Hex> {
+  return (await write(ctx, wallet, "withdraw", [terms])).hash;
 }
 
-export function closeChannelCooperatively(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms, amount: bigint, deviceSignature: Hex) {
+export async function closeChannelCooperatively(ctx: ChainContext, wallet: BuyerWallet, terms: ChannelTerms, amount: bigint, deviceSignature: Hex): Promise<Hex> {
   assertPayer(wallet, terms);
-  return write(ctx, wallet, "closeCooperatively", [terms, amount, deviceSignature]);
+  return (await write(ctx, wallet, "closeCooperatively", [terms, amount, deviceSignature])).hash;
 }
 
 export interface ChannelListing {
@@ -196,8 +207,13 @@ function write(ctx: ChainContext, wallet: BuyerWallet, functionName: ChannelsFun
   );
 }
 
-/** Simulate, send, wait: returns the transaction hash of a successful transaction or throws a decoded error. */
-async function send(ctx: ChainContext, wallet: BuyerWallet, what: string, simulate: () => Promise<{ request: unknown }>): Promise<Hex> {
+interface Sent {
+  hash: Hex;
+  logs: Log[];
+}
+
+/** Simulate, send, wait: returns the hash and logs of a successful transaction or throws a decoded error. */
+async function send(ctx: ChainContext, wallet: BuyerWallet, what: string, simulate: () => Promise<{ request: unknown }>): Promise<Sent> {
   let hash: Hex;
   try {
     const { request } = await simulate();
@@ -207,7 +223,7 @@ async function send(ctx: ChainContext, wallet: BuyerWallet, what: string, simula
   }
   const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new EdgepayClientError("transaction_failed", `${what} reverted in transaction ${hash}`);
-  return hash;
+  return { hash, logs: receipt.logs };
 }
 
 function assertPayer(wallet: BuyerWallet, terms: ChannelTerms) {
