@@ -15,7 +15,8 @@ import { formatUnits, type Address } from "viem";
 import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { textImages } from "../../scripts/lib/demo-inputs.ts";
 import { startWorker, type RunningWorker } from "../../worker/service.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
 import { sha256OfFile } from "../helpers/worker-fixture.ts";
@@ -45,8 +46,12 @@ const ROYALTY_BPS = 1_000n;
 const LICENSE_FEE = 2_000_000n;
 const DEPOSIT = 1_000_000n;
 const TOP_UP = 500_000n;
+const OCR_PRICE = 20_000n;
+const OCR_ROYALTY_BPS = 500n;
+const OCR_DEPOSIT = 500_000n;
+const STAKE = 10_000_000n;
 
-describe("dashboard in chromium: publish, register, buy, infer, claim, royalties, refund", function () {
+describe("dashboard in chromium: publish, register, buy, infer, claim, royalties, refund, exit", function () {
   this.timeout(300_000);
   let net: Localnet;
   let dashboard: RunningDashboard;
@@ -60,7 +65,12 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   let provider: Page;
   let buyer: Page;
   let modelId: bigint;
+  let ocrModelId: bigint;
+  let device: Address;
   let channelId: `0x${string}`;
+  let ocrChannelId: `0x${string}`;
+  /** Requests any page made to a host other than this machine: the dashboard must work offline. */
+  const external: string[] = [];
   const reads = () => clientsFor(net, 0).publicClient;
   const balance = (who: Address) => reads().readContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
 
@@ -68,6 +78,10 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     contexts.push(context);
     if (account) await injectTestWallet(context, { rpcUrl: net.chain.url, account, chainId: net.deployment.chainId });
+    context.on("request", (r) => {
+      const u = new URL(r.url());
+      if (!["data:", "blob:"].includes(u.protocol) && !["127.0.0.1", "localhost"].includes(u.hostname)) external.push(r.url());
+    });
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
     return page;
@@ -125,6 +139,19 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     expect(model.contentHash).to.equal(expectedHash);
     expect(BigInt(model.royaltyBps)).to.equal(ROYALTY_BPS);
     expect(model.licenseFee).to.equal(LICENSE_FEE);
+
+    // A second model with a free license and another royalty: the image classifier.
+    await owner.getByLabel("onnx file").setInputFiles(PPOCR_DIRECTION_CLS);
+    await owner.getByTestId("content-hash").locator(`[data-value="${sha256OfFile(PPOCR_DIRECTION_CLS)}"]`).waitFor();
+    await owner.getByLabel("model name").fill("PaddleOCR direction");
+    await owner.getByLabel("royalty", { exact: true }).fill("5");
+    await owner.getByLabel("license fee").fill("0");
+    await confirmTx(owner, "Publish PaddleOCR direction", () => owner.getByRole("button", { name: "Publish" }).click());
+    ocrModelId = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "modelCount" });
+    expect(ocrModelId).to.equal(modelId + 1n);
+    const ocr = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [ocrModelId] });
+    expect(BigInt(ocr.royaltyBps)).to.equal(OCR_ROYALTY_BPS);
+    expect(ocr.licenseFee).to.equal(0n);
   });
 
   it("provider gets test tokens, takes the license, and registers the device from the worker's init output", async () => {
@@ -136,8 +163,11 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
 
     await provider.goto(`${dashboard.url}/provider`);
     await provider.getByRole("button", { name: "Disconnect" }).waitFor();
-    await confirmTx(provider, "Take license", () => provider.getByRole("button", { name: "Take license" }).click());
-    expect(await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "hasLicense", args: [modelId, PROVIDER] })).to.equal(true);
+    for (const id of [modelId, ocrModelId]) {
+      await provider.getByLabel("license model").selectOption(id.toString());
+      await confirmTx(provider, `Take license for #${id}`, () => provider.getByRole("button", { name: "Take license" }).click());
+      expect(await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "hasLicense", args: [id, PROVIDER] })).to.equal(true);
+    }
 
     // The device side: `worker/cli.ts init --owner` creates the key and prints the binding, as on a real device.
     const dataDir = path.join(tmp, "device");
@@ -148,7 +178,10 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
       contracts: { ...net.deployment },
       host: "127.0.0.1",
       port: workerPort,
-      models: [{ modelId: modelId.toString(), file: SILERO_VAD_V5 }],
+      models: [
+        { modelId: modelId.toString(), file: SILERO_VAD_V5 },
+        { modelId: ocrModelId.toString(), file: PPOCR_DIRECTION_CLS },
+      ],
       settlement: { claimThreshold: (PRICE * BigInt(FRAMES)).toString(), maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 },
       logLevel: "error",
     } as Parameters<typeof startWorker>[0];
@@ -156,7 +189,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     const init = spawnSync(process.execPath, ["worker/cli.ts", "init", "--config", configFile, "--owner", PROVIDER], { cwd: ROOT, encoding: "utf8" });
     expect(init.status, init.stderr).to.equal(0);
     expect(init.stdout).to.match(/bindingSignature: 0x[0-9a-f]{130}/);
-    const device = /device: (0x[0-9a-fA-F]{40})/.exec(init.stdout)![1] as Address;
+    device = /device: (0x[0-9a-fA-F]{40})/.exec(init.stdout)![1] as Address;
 
     const endpoint = `http://127.0.0.1:${workerPort}`;
     await provider.getByLabel("binding json").fill(init.stdout);
@@ -171,19 +204,26 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
 
     const card = provider.locator(`div.card[data-device="${device}"]`);
     await card.waitFor();
+    await card.getByLabel("offering model").selectOption(modelId.toString());
     await card.getByLabel("price", { exact: true }).fill("0.01");
-    await confirmTx(provider, "Offer model", () => card.getByRole("button", { name: "Set offering" }).click());
+    await confirmTx(provider, `Offer model #${modelId}`, () => card.getByRole("button", { name: "Set offering" }).click());
+    await card.getByLabel("offering model").selectOption(ocrModelId.toString());
+    await card.getByLabel("price", { exact: true }).fill("0.02");
+    await confirmTx(provider, `Offer model #${ocrModelId}`, () => card.getByRole("button", { name: "Set offering" }).click());
     await card.getByLabel("fund eth").fill("0.05");
     await confirmTx(provider, "Send 0.05 ETH", () => card.getByRole("button", { name: "Send ETH" }).click());
 
     const record = await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] });
     expect(record.owner).to.equal(PROVIDER);
     expect(record.status).to.equal(1); // Active
-    expect(record.stake).to.equal(10_000_000n);
+    expect(record.stake).to.equal(STAKE);
     expect(record.endpoint).to.equal(endpoint);
     expect(
       await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "offeringPrice", args: [device, modelId, net.deployment.token] }),
     ).to.equal(PRICE);
+    expect(
+      await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "offeringPrice", args: [device, ocrModelId, net.deployment.token] }),
+    ).to.equal(OCR_PRICE);
     expect(await reads().getBalance({ address: device })).to.equal(50_000_000_000_000_000n);
 
     // The device's owner set it up in the page; now the device serves.
@@ -197,7 +237,13 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     const row = market.locator("tr[data-device]");
     await row.first().waitFor();
     await market.locator("tr[data-device] [data-health='up']").waitFor({ timeout: 20_000 });
-    expect(await row.innerText()).to.contain("0.01 tUSDC");
+    expect(await row.innerText()).to.match(/Silero VAD v5 · 0.01 tUSDC[\s\S]*PaddleOCR direction · 0.02 tUSDC/);
+    // Filter by model, then sort models by royalty.
+    await market.getByLabel("filter by model").selectOption(ocrModelId.toString());
+    expect(await market.locator("tr[data-device]").count()).to.equal(1);
+    await market.getByLabel("sort models").selectOption("royalty");
+    expect(await market.locator("tr[data-model]").first().getAttribute("data-model")).to.equal(ocrModelId.toString());
+    await market.getByLabel("filter by model").selectOption("all");
     const modelRow = market.locator(`tr[data-model="${modelId}"]`);
     expect(await modelRow.innerText()).to.match(/Silero VAD v5[\s\S]*10%[\s\S]*2 tUSDC[\s\S]*1/);
     await shot(market, "market");
@@ -262,7 +308,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   it("the worker claims for the provider; the provider page shows the earnings, and balances match to the unit", async () => {
     const paid = PRICE * BigInt(FRAMES);
     const royalty = (paid * ROYALTY_BPS) / 10_000n;
-    const providerBefore = 100_000_000n - LICENSE_FEE - 10_000_000n;
+    const providerBefore = 100_000_000n - LICENSE_FEE - STAKE;
     await until(
       "the worker's claim",
       async () =>
@@ -285,7 +331,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   it("model owner sees the royalty per model and the license, and withdraws the royalties", async () => {
     const royalty = (PRICE * BigInt(FRAMES) * ROYALTY_BPS) / 10_000n;
     const before = await balance(MODEL_OWNER);
-    expect(before).to.equal(LICENSE_FEE);
+    expect(before).to.equal(LICENSE_FEE); // the provider's license fee, paid straight to the owner
     await owner.goto(`${dashboard.url}/models`);
     const row = owner.locator(`tr[data-model="${modelId}"]`);
     const shown = `${formatUnits(royalty, 6)} tUSDC`;
@@ -295,6 +341,42 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     await shot(owner, "models");
     await confirmTx(owner, "Withdraw royalties", () => row.getByRole("button", { name: "Withdraw" }).click());
     expect(await balance(MODEL_OWNER)).to.equal(before + royalty);
+  });
+
+  it("buyer opens a second channel with approve + open and classifies an uploaded image", async () => {
+    await buyer.goto(`${dashboard.url}/buy`);
+    await buyer.getByLabel("offering").selectOption(`${device}:${ocrModelId}`);
+    await buyer.getByLabel("deposit").fill("0.5");
+    await buyer.getByLabel("approval mode").selectOption("approve");
+    await confirmTx(buyer, "Open channel, deposit", () => buyer.getByRole("button", { name: "Open channel" }).click());
+    ocrChannelId = (await buyer.getByTestId("opened-channel").locator("[data-value]").getAttribute("data-value")) as `0x${string}`;
+    expect(ocrChannelId).not.to.equal(channelId);
+    const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [ocrChannelId] });
+    expect(state.deposit).to.equal(OCR_DEPOSIT);
+
+    const [, upsideDown] = textImages(path.join(tmp, "images"), 2);
+    await buyer.goto(`${dashboard.url}/try`);
+    await buyer.getByLabel("channel", { exact: true }).selectOption(ocrChannelId);
+    await buyer.getByLabel("image file").setInputFiles(upsideDown!.file);
+    await buyer.getByRole("button", { name: "Run paid inference" }).click();
+    await buyer.getByTestId("result").waitFor({ timeout: 30_000 });
+    expect(await buyer.getByTestId("paid").innerText()).to.equal("0.02 tUSDC");
+    expect(await buyer.getByTestId("receipt-valid").innerText()).to.equal("verified");
+    expect(await buyer.getByTestId("summary").innerText()).to.match(/^text is rotated (0°|180°) \(p = [01]\.[0-9]{3}\)$/);
+    await shot(buyer, "try-image");
+  });
+
+  it("stopping the worker settles what it accepted: the image call is claimed to the unit", async () => {
+    const royalty = (OCR_PRICE * OCR_ROYALTY_BPS) / 10_000n;
+    const before = await balance(PROVIDER);
+    await worker!.stop();
+    worker = undefined;
+    const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [ocrChannelId] });
+    expect(state.claimed).to.equal(OCR_PRICE);
+    expect(await balance(PROVIDER)).to.equal(before + OCR_PRICE - royalty);
+    expect(
+      await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "royaltiesOf", args: [ocrModelId, net.deployment.token] }),
+    ).to.equal(royalty);
   });
 
   it("buyer requests a close, watches the countdown, and withdraws the rest after the challenge period", async () => {
@@ -313,5 +395,32 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     expect(await balance(BUYER)).to.equal(before + refund);
     const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId] });
     expect(state.settled).to.equal(true);
+  });
+
+  it("provider pauses, unpauses, exits and withdraws the stake after the unbonding delay", async () => {
+    await provider.goto(`${dashboard.url}/provider`);
+    const card = provider.locator(`div.card[data-device="${device}"]`);
+    await card.waitFor();
+    const status = async () => (await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] })).status;
+    await confirmTx(provider, "Pause device", () => card.getByRole("button", { name: "Pause" }).click());
+    expect(await status()).to.equal(2);
+    await confirmTx(provider, "Unpause device", () => card.getByRole("button", { name: "Unpause" }).click());
+    expect(await status()).to.equal(1);
+    await confirmTx(provider, "Start exit", () => card.getByRole("button", { name: "Exit" }).click());
+    expect(await status()).to.equal(3);
+    // Too early: the button says how long the stake still unbonds.
+    expect(await card.getByRole("button", { name: /^Withdraw stake/ }).isDisabled()).to.equal(true);
+
+    await rpc(net.chain.url, "evm_increaseTime", [7 * 24 * 3600 + 1]);
+    await rpc(net.chain.url, "evm_mine");
+    const before = await balance(PROVIDER);
+    await until("withdraw enabled", async () => !(await card.getByRole("button", { name: /^Withdraw stake/ }).isDisabled()));
+    await confirmTx(provider, "Withdraw stake", () => card.getByRole("button", { name: /^Withdraw stake/ }).click());
+    expect(await balance(PROVIDER)).to.equal(before + STAKE);
+    expect(await status()).to.equal(5);
+  });
+
+  it("made no request to any host but this machine (no fonts, telemetry or CDNs)", () => {
+    expect(external).to.deep.equal([]);
   });
 });
