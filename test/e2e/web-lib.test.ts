@@ -7,6 +7,8 @@ import { deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/
 import { parseBinding } from "../../web/lib/binding.ts";
 import { decodeRevertData, describeError, isUserRejection } from "../../web/lib/errors.ts";
 import { formatAmount, parseAmount } from "../../web/lib/format.ts";
+import { devWallet } from "../../web/lib/dev-wallet.ts";
+import { chainOf, makeWagmiConfig } from "../../web/wagmi.ts";
 import { TEST_KEYS } from "../helpers/localnet.ts";
 
 const DEVICE = privateKeyToAccount(TEST_KEYS[5]).address;
@@ -53,5 +55,20 @@ describe("dashboard helpers", () => {
     expect(isUserRejection(refused)).to.equal(true);
     expect(describeError(refused)).to.equal("You rejected the request in your wallet; nothing was sent.");
     expect(isUserRejection(new Error("nonce too low"))).to.equal(false);
+  });
+
+  it("offers the dev wallet on the local chain only", () => {
+    const base = {
+      rpcUrl: "http://127.0.0.1:8545",
+      deploymentId: "x",
+      contracts: { token: DEVICE, modelRegistry: DEVICE, deviceRegistry: DEVICE, paymentChannels: DEVICE },
+      fromBlock: "0",
+      workers: [],
+    };
+    const local = makeWagmiConfig({ ...base, chainId: 31337 });
+    expect(local.connectors.map((c) => c.type)).to.include("devWallet");
+    const other = makeWagmiConfig({ ...base, chainId: 8453 });
+    expect(other.connectors.map((c) => c.type)).not.to.include("devWallet");
+    expect(() => devWallet(chainOf({ ...base, chainId: 1 }))).to.throw("for chain 31337 only");
   });
 });

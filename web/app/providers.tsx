@@ -57,7 +57,8 @@ function RefreshOnNewBlocks() {
   const { data: block } = useBlockNumber({ watch: true });
   useEffect(() => {
     if (block === undefined) return;
-    void queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] !== "blockNumber" && q.queryKey[0] !== "workerHealth" });
+    // Worker answers (health, offerings, channel views) poll on their own clocks: they do not follow blocks.
+    void queryClient.invalidateQueries({ predicate: (q) => !["blockNumber", "workerHealth", "workerOfferings"].includes(String(q.queryKey[0])) });
   }, [block, queryClient]);
   return null;
 }

@@ -69,6 +69,8 @@ export function ConnectButton() {
               role="menuitem"
               onClick={() => connect.mutate({ connector: c }, { onSuccess: () => setOpen(false) })}
             >
+              {/* Wallet icons are data: URLs announced by the wallet (EIP-6963), not files next/image could optimise. */}
+              {/* eslint-disable-next-line @next/next/no-img-element */}
               {c.icon && <img src={c.icon} alt="" width={16} height={16} />} {c.id === "injected" ? "Browser wallet" : c.name}
             </button>
           ))}

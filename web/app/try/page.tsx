@@ -228,7 +228,7 @@ function Try() {
         {offerings.error && <p className="error">The worker at {endpoint} did not answer its offerings: {offerings.error.message}</p>}
         {spec && (
           <p className="muted small">
-            The worker serves <b>{spec.name}</b> (hash <Addr value={spec.modelHash} />), inputs {spec.inputs.map((i) => `${i.name} ${i.type}[${i.dims.map((d) => (d === "" ? "?" : d)).join(",")}]`).join(", ")}.
+            The worker serves <b>{spec.name}</b> (hash <Addr value={spec.modelHash} />), inputs {spec.inputs.map((i) => `${i.name} ${i.type}[${i.dims.map((d) => (/^[0-9]+$/.test(String(d)) ? d : "?")).join(",")}]`).join(", ")}.
           </p>
         )}
         {kind === "vad" && (
@@ -252,6 +252,8 @@ function Try() {
               Image of a text line
               <input type="file" accept="image/*" aria-label="image file" onChange={(e) => setFile(e.target.files?.[0])} />
             </label>
+            {/* A data: URL made in this tab; next/image optimises remote files, not these. */}
+            {/* eslint-disable-next-line @next/next/no-img-element */}
             {preview && <img src={preview} alt="what the model sees" height={48} />}
           </div>
         )}
