@@ -41,7 +41,12 @@ export default function MarketPage() {
     return list.sort(cmp);
   }, [devices.data, modelFilter, text, deviceSort]);
 
-  const licenseCount = (id: bigint) => licenses.data?.filter((l) => l.modelId === id).length ?? 0;
+  const licenseCounts = useMemo(() => {
+    const counts = new Map<bigint, number>();
+    for (const l of licenses.data ?? []) counts.set(l.modelId, (counts.get(l.modelId) ?? 0) + 1);
+    return counts;
+  }, [licenses.data]);
+  const licenseCount = (id: bigint) => licenseCounts.get(id) ?? 0;
   const modelRows = useMemo(() => {
     const list: ModelInfo[] = (models.data ?? [])
       .filter((m) => showDeprecated || !m.deprecated)
@@ -50,12 +55,10 @@ export default function MarketPage() {
       id: (a: ModelInfo, b: ModelInfo) => Number(a.modelId - b.modelId),
       royalty: (a: ModelInfo, b: ModelInfo) => a.royaltyBps - b.royaltyBps,
       fee: (a: ModelInfo, b: ModelInfo) => Number(a.licenseFee - b.licenseFee),
-      licenses: (a: ModelInfo, b: ModelInfo) => licenseCount(b.modelId) - licenseCount(a.modelId),
+      licenses: (a: ModelInfo, b: ModelInfo) => (licenseCounts.get(b.modelId) ?? 0) - (licenseCounts.get(a.modelId) ?? 0),
     }[modelSort];
     return list.sort(cmp);
-    // licenseCount reads licenses.data
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [models.data, licenses.data, text, modelSort, showDeprecated]);
+  }, [models.data, licenseCounts, text, modelSort, showDeprecated]);
 
   return (
     <>

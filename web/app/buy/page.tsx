@@ -19,6 +19,7 @@ import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner } from "../../hooks/useTxRunner.ts";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
+import { describeError } from "../../lib/errors.ts";
 import { formatDuration, parseAmount } from "../../lib/format.ts";
 import { signPermit } from "../../lib/permit.ts";
 import { LOCAL_CHAIN_ID } from "../../lib/runtime-config.ts";
@@ -132,7 +133,6 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
       ]);
       [payee, price, royaltyBps] = [owner, p, Number(r)];
     } catch (error) {
-      const { describeError } = await import("../../lib/errors.ts");
       return runner.fail("Open channel", describeError(error));
     }
     const signerKey = generatePrivateKey();

@@ -71,23 +71,25 @@ function Try() {
   const [preview, setPreview] = useState<string>();
   const fileInput = useRef<HTMLInputElement>(null);
 
-  // Usable: open, session key here, credit for one more call.
-  const usable = useMemo(
+  // Usable: open, session key here, credit for one more call. The store is read on every render (it is local and
+  // cheap): a run moves a channel's paid amount without a new block.
+  const open = useMemo(
     () =>
       (channels.data ?? [])
         .filter((c) => !c.settled && c.closesAt === 0)
-        .map((c) => ({ c, record: store.getChannelSync(c.channelId) }))
-        .filter(({ record }) => !!record)
-        .map(({ c, record }) => {
-          const spent = record!.paid > c.claimed ? record!.paid : c.claimed;
-          const device = devices.data?.find((d) => d.device.toLowerCase() === c.terms.device.toLowerCase());
-          const model = models.data?.find((m) => m.modelId === c.terms.modelId);
-          return { c, record: record!, credit: c.deposit - spent, device, model };
-        })
-        .filter((u) => u.credit >= u.c.terms.price)
+        .map((c) => ({
+          c,
+          device: devices.data?.find((d) => d.device.toLowerCase() === c.terms.device.toLowerCase()),
+          model: models.data?.find((m) => m.modelId === c.terms.modelId),
+        }))
         .sort((a, b) => Number(b.c.openedBlock - a.c.openedBlock)),
-    [channels.data, devices.data, models.data, store],
+    [channels.data, devices.data, models.data],
   );
+  const usable = open
+    .map((u) => ({ ...u, record: store.getChannelSync(u.c.channelId) }))
+    .filter((u) => !!u.record)
+    .map((u) => ({ ...u, credit: u.c.deposit - (u.record!.paid > u.c.claimed ? u.record!.paid : u.c.claimed) }))
+    .filter((u) => u.credit >= u.c.terms.price);
   const selected = usable.find((u) => u.c.channelId === choice) ?? usable[0];
   const endpoint = selected?.device?.endpoint;
 
@@ -115,7 +117,6 @@ function Try() {
     const modelHash = selected.model?.contentHash;
     try {
       const call = async (inputs: Record<string, Tensor>) => {
-        const before = store.getChannelSync(selected.c.channelId)?.paid ?? 0n;
         const r = await buyer.infer(modelId, inputs, { workers: [endpoint] });
         const record = store.getChannelSync(r.channelId);
         const checks = await checkReceipt(r.receipt, {
@@ -129,7 +130,6 @@ function Try() {
           chainId: edgepay.chainId,
           paymentChannels: edgepay.contracts.paymentChannels,
         });
-        void before;
         return { ...r, checks };
       };
       if (kind === "vad") {
