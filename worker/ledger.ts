@@ -151,7 +151,7 @@ export class Ledger {
     };
     const ch = this.#hydrate(row);
     if (terms.device.toLowerCase() === this.#device.address.toLowerCase()) {
-      this.#store.insertChannel(key, terms, state);
+      this.#committer.enqueue({ op: "insertChannel", id: key, terms, state });
       this.#channels.set(key, ch);
     } else {
       if (this.#foreign.size >= FOREIGN_CACHE) this.#foreign.clear();
@@ -173,11 +173,11 @@ export class Ledger {
     const claimedMore = next.claimed > ch.claimed;
     Object.assign(ch, next);
     if (!this.#channels.has(ch.id)) return;
-    this.#store.updateChainState(ch.id, next);
+    this.#committer.enqueue({ op: "updateChainState", id: ch.id, state: next });
     if (claimedMore) {
       // The age clock restarts for whatever is still unclaimed.
       ch.firstUnclaimedAt = ch.acceptedAmount > ch.claimed ? Date.now() : null;
-      this.#store.setFirstUnclaimedAt(ch.id, ch.firstUnclaimedAt);
+      this.#committer.enqueue({ op: "setFirstUnclaimedAt", id: ch.id, at: ch.firstUnclaimedAt });
     }
   }
 
@@ -262,7 +262,7 @@ export class Ledger {
     const recovered = recoverDigest(this.#hash(ch.id, amount), sig);
     if (recovered && recovered.address.toLowerCase() === ch.terms.signer.toLowerCase()) {
       if (amount > ch.verifiedAmount) {
-        await this.#committer.commit(() => this.#store.recordVerified(ch.id, amount, sig, null));
+        await this.#committer.commit({ op: "recordVerified", id: ch.id, amount, sig, signerPubkey: null });
         if (amount > ch.verifiedAmount) {
           ch.verifiedAmount = amount;
           ch.verifiedSig = sig;
@@ -274,7 +274,7 @@ export class Ledger {
     // Blocked in memory at once, so no request slips in while the block is being written.
     ch.blocked = reason;
     this.#events.deferredFailure(ch.id);
-    await this.#committer.commit(() => this.#store.block(ch.id, reason));
+    await this.#committer.commit({ op: "block", id: ch.id, reason });
     return false;
   }
 

@@ -104,10 +104,12 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   store.setMeta("paymentChannels", `${chainId}:${config.contracts.paymentChannels}`);
 
   const metrics = createMetrics();
-  const committer = new GroupCommitter(store);
+  const committer = new GroupCommitter(config.dataDir);
   committer.onFlush = (size) => metrics.commitBatch.observe(size);
   const head = store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH };
   const receipts = new ReceiptChain(head, createReceiptHasher(chainId, config.contracts.paymentChannels), device);
+  // A failed group loses its receipts: the chain continues from the last durable one.
+  committer.onFailure = () => receipts.reset(store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH });
 
   let settler: Settler | undefined;
   let watcher: ChainWatcher | undefined;
@@ -131,6 +133,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     chain,
     ledger,
     store,
+    committer,
     device: device.address,
     events: { closeRequested: (id, closesAt) => {
       log("info", `close requested on ${id} (closes at ${closesAt}); claiming`);
@@ -172,7 +175,6 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     metrics.openChannels.set(open);
   };
 
-  const epoch = { value: 0 };
   const app = createApp(
     {
       config,
@@ -185,7 +187,6 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       committer,
       receipts,
       metrics,
-      epoch,
       log,
       health: () => ({
         device: device.address,
@@ -246,7 +247,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      committer.flush();
+      await committer.drain();
       try {
         await watcher!.poll().catch(() => undefined);
         await settler!.shutdown();
@@ -254,6 +255,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         log("error", `final settlement: ${(error as Error).message.split("\n")[0]}`);
       }
       for (const m of models.values()) await m.runtime.release().catch(() => undefined);
+      await committer.close();
       store.close();
       log("info", "stopped");
     })();

@@ -4,6 +4,7 @@ import type { Address, Hex } from "viem";
 import { paymentChannelsAbi } from "../protocol/generated/contracts.ts";
 import type { ChainReader } from "./chain.ts";
 import type { Ledger } from "./ledger.ts";
+import type { GroupCommitter } from "./store/committer.ts";
 import type { Store } from "./store/db.ts";
 
 const CURSOR_KEY = "watcher.block";
@@ -35,9 +36,12 @@ export class ChainWatcher {
   readonly #device: Address;
   readonly clock = new ChainClock();
   readonly #events: WatcherEvents;
+  readonly #committer: GroupCommitter;
+  #cursor: bigint | undefined;
   lastBlock = 0n;
 
-  constructor(args: { chain: ChainReader; ledger: Ledger; store: Store; device: Address; events: WatcherEvents }) {
+  constructor(args: { chain: ChainReader; ledger: Ledger; store: Store; committer: GroupCommitter; device: Address; events: WatcherEvents }) {
+    this.#committer = args.committer;
     this.#chain = args.chain;
     this.#ledger = args.ledger;
     this.#store = args.store;
@@ -50,8 +54,11 @@ export class ChainWatcher {
     const block = await this.#chain.client.getBlock({ blockTag: "latest" });
     this.clock.set(Number(block.timestamp));
     const head = block.number;
-    const stored = this.#store.getMeta(CURSOR_KEY);
-    let from = stored !== undefined ? BigInt(stored) + 1n : this.#chain.fromBlock;
+    if (this.#cursor === undefined) {
+      const stored = this.#store.getMeta(CURSOR_KEY);
+      this.#cursor = stored !== undefined ? BigInt(stored) : this.#chain.fromBlock - 1n;
+    }
+    let from = this.#cursor + 1n;
     while (from <= head) {
       const to = from + MAX_RANGE - 1n < head ? from + MAX_RANGE - 1n : head;
       const logs = await this.#chain.client.getContractEvents({
@@ -61,7 +68,9 @@ export class ChainWatcher {
         toBlock: to,
       });
       for (const log of logs) this.#apply({ eventName: log.eventName, args: log.args as unknown as Record<string, unknown> });
-      this.#store.setMeta(CURSOR_KEY, to.toString());
+      // Queued behind the channel updates these events caused, so a stored cursor never runs ahead of them.
+      this.#committer.enqueue({ op: "setMeta", key: CURSOR_KEY, value: to.toString() });
+      this.#cursor = to;
       from = to + 1n;
     }
     this.lastBlock = head;

@@ -45,8 +45,8 @@ describe("worker: crash and restart", function () {
     net = await startLocalnet({ challengePeriod: 3600n });
     market = await setupMarket(net, {
       start: false,
-      // The settler claims during the load (threshold 15 answers), so a claim may be in flight at the kill.
-      config: { settlement: { claimThreshold: "15000", maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 }, verification: { maxUnverifiedValue: "5000" } },
+      // The settler claims during the load (threshold 5 answers), so a claim may be in flight at the kill.
+      config: { settlement: { claimThreshold: "5000", maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 }, verification: { maxUnverifiedValue: "5000" } },
     });
     for (const buyer of [3, 4, 5]) lanes.push({ channel: await openChannel(market, { buyer, deposit: 1_000_000n }), acked: 0n, sent: 0n, receipts: [] });
     const { publicClient } = clientsFor(net, 0);
@@ -155,7 +155,7 @@ describe("worker: crash and restart", function () {
     const accepted = new Map(lanes.map((l) => [l.channel.id, store.channel(l.channel.id)!.acceptedAmount]));
     const txs = store.txs();
     store.close();
-    expect(txs.length).to.be.at.least(2);
+    expect(txs.length).to.be.at.least(1);
     expect(txs.every((t) => t.state === "mined" || t.state === "replaced"), JSON.stringify(txs.map((t) => t.state))).to.equal(true);
 
     // Every claim's split, channel by channel, from the Claimed events.

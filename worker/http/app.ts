@@ -46,8 +46,6 @@ export interface AppContext {
   metrics: Metrics;
   health: () => Record<string, unknown>;
   log: (level: "error" | "info" | "debug", msg: string) => void;
-  /** Bumped when a group commit fails; receipts issued in an older epoch are refused at write time. */
-  epoch: { value: number };
 }
 
 const INFER_RE = /^\/v1\/infer\/([^/]+)$/;
@@ -258,31 +256,31 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       outputHash: hashTensors(outputs),
     });
     const next = ctx.ledger.accepted(ch, voucher, check);
-    const epoch = ctx.epoch.value;
     try {
-      await ctx.committer.commit(() => {
-        if (epoch !== ctx.epoch.value) throw new Error("receipt issued before a failed commit");
-        const r = issued.receipt;
-        ctx.store.insertReceipt({
-          sequence: r.sequence,
-          channelId: r.channelId,
-          amount: r.cumulativeAmount,
-          voucherSig: voucher.signature,
-          modelId: r.modelId,
-          modelHash: r.modelHash,
-          inputHash: r.inputHash,
-          outputHash: r.outputHash,
-          previous: r.previous,
-          timestamp: r.timestamp,
-          digest: issued.digest,
-          signature: r.signature,
-        });
-        ctx.store.recordAccepted(ch.id, { ...next, acceptedSig: voucher.signature });
-      });
+      // Issue and enqueue happen in one synchronous step: a failed group takes every receipt chained on it along
+      // (the committer rejects what is queued behind it) and the service resets the chain head from the database.
+      const r = issued.receipt;
+      await ctx.committer.commit(
+        {
+          op: "insertReceipt",
+          row: {
+            sequence: r.sequence,
+            channelId: r.channelId,
+            amount: r.cumulativeAmount,
+            voucherSig: voucher.signature,
+            modelId: r.modelId,
+            modelHash: r.modelHash,
+            inputHash: r.inputHash,
+            outputHash: r.outputHash,
+            previous: r.previous,
+            timestamp: r.timestamp,
+            digest: issued.digest,
+            signature: r.signature,
+          },
+        },
+        { op: "recordAccepted", id: ch.id, state: next },
+      );
     } catch (error) {
-      ctx.epoch.value++;
-      const last = ctx.store.lastReceipt();
-      ctx.receipts.reset(last ?? { sequence: 0n, digest: `0x${"00".repeat(32)}` });
       ctx.log("error", `commit failed: ${(error as Error).message}`);
       throw new HttpError("unavailable", "the payment could not be stored; the voucher was not used; retry");
     }
@@ -393,7 +391,7 @@ async function close(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     if (ch.closeSigned === null) {
       const amount = ch.acceptedAmount;
       // Durable before the signature leaves: after a restart the worker still refuses vouchers on this channel.
-      await ctx.committer.commit(() => ctx.store.recordCloseSigned(ch.id, amount));
+      await ctx.committer.commit({ op: "recordCloseSigned", id: ch.id, amount });
       ch.closeSigned = amount;
     }
     const digest = hashTypedData({

@@ -1,52 +1,122 @@
-// Group commit: writes queued during one turn of the event loop share one SQLite transaction (one fsync), and each
-// caller's promise resolves only once that transaction is durable. An answer is never sent before its write.
-import type { Store } from "./db.ts";
+// Group commit with pipelining: writes queue up while the previous group transaction is being made durable by the
+// writer thread, then all go in the next one (one fsync for many requests, none on the event loop). Each caller's
+// promise resolves only once its transaction is durable: an answer is never sent before its write.
+import { Worker } from "node:worker_threads";
+import type { WriteOp } from "./db.ts";
+import type { WriterRequest, WriterResponse } from "./writer-thread.ts";
 
 interface Pending {
-  write: () => void;
+  ops: WriteOp[];
   resolve: () => void;
-  reject: (error: unknown) => void;
+  reject: (error: Error) => void;
 }
 
 export class GroupCommitter {
-  readonly #store: Store;
+  readonly #worker: Worker;
   #queue: Pending[] = [];
+  #inFlight: { seq: number; batch: Pending[]; started: number } | undefined;
+  #seq = 0;
   #scheduled = false;
-  /** Observes batch sizes (metrics). */
+  #closed = false;
+  #idle: (() => void)[] = [];
+  /** Observes batch sizes and durations (metrics). */
   onFlush?: (size: number, ms: number) => void;
+  /** Called once per failed group, after its callers (and everything queued behind it) were rejected. */
+  onFailure?: (error: Error) => void;
 
-  constructor(store: Store) {
-    this.#store = store;
+  constructor(dataDir: string) {
+    this.#worker = new Worker(new URL("./writer-thread.ts", import.meta.url), { workerData: { dataDir } });
+    this.#worker.on("message", (msg: WriterResponse | "closed") => {
+      if (msg !== "closed") this.#settle(msg);
+    });
+    this.#worker.on("error", (error) => this.#fail(error));
+    // Referenced only while a write is in flight: pending durability keeps the process alive, an idle writer not.
+    this.#worker.unref();
   }
 
-  /** Queues `write` for the next group transaction; resolves when it is durable. */
-  commit(write: () => void): Promise<void> {
+  /** Queues `ops` for the next group transaction; resolves when they are durable. */
+  commit(...ops: WriteOp[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the database writer is closed"));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ write, resolve, reject });
-      if (!this.#scheduled) {
+      this.#queue.push({ ops, resolve, reject });
+      if (!this.#scheduled && !this.#inFlight) {
         this.#scheduled = true;
-        setImmediate(() => this.flush());
+        // Let the rest of this turn's requests join the group.
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#send();
+        });
       }
     });
   }
 
-  /** Commits everything queued now (also used on shutdown). */
-  flush() {
-    this.#scheduled = false;
-    const batch = this.#queue;
-    if (batch.length === 0) return;
-    this.#queue = [];
-    const started = performance.now();
-    try {
-      this.#store.transaction(() => {
-        for (const p of batch) p.write();
-      });
-    } catch (error) {
-      // The whole group rolled back: nobody's write is durable, so everybody hears about it.
-      for (const p of batch) p.reject(error);
+  /** Queues `ops` without waiting (chain-state mirrors; ordering with later writes is still FIFO). */
+  enqueue(...ops: WriteOp[]) {
+    this.commit(...ops).catch(() => undefined);
+  }
+
+  #send() {
+    if (this.#inFlight || this.#queue.length === 0) {
+      if (!this.#inFlight && this.#queue.length === 0) for (const f of this.#idle.splice(0)) f();
       return;
     }
-    this.onFlush?.(batch.length, performance.now() - started);
-    for (const p of batch) p.resolve();
+    const batch = this.#queue;
+    this.#queue = [];
+    const seq = ++this.#seq;
+    this.#inFlight = { seq, batch, started: performance.now() };
+    this.#worker.ref();
+    const request: WriterRequest = { seq, ops: batch.flatMap((p) => p.ops) };
+    this.#worker.postMessage(request);
+  }
+
+  #settle(msg: WriterResponse) {
+    const flight = this.#inFlight;
+    if (!flight || flight.seq !== msg.seq) return;
+    this.#inFlight = undefined;
+    this.#worker.unref();
+    if (msg.ok) {
+      this.onFlush?.(flight.batch.length, performance.now() - flight.started);
+      for (const p of flight.batch) p.resolve();
+      this.#send();
+    } else {
+      // Writes queued behind a failed group may build on it (a receipt chained to a lost one): fail them too.
+      const error = new Error(`database write failed: ${msg.error}`);
+      const rest = this.#queue;
+      this.#queue = [];
+      for (const p of [...flight.batch, ...rest]) p.reject(error);
+      this.onFailure?.(error);
+      for (const f of this.#idle.splice(0)) f();
+    }
+  }
+
+  #fail(error: Error) {
+    this.#closed = true;
+    const all = [...(this.#inFlight?.batch ?? []), ...this.#queue];
+    this.#inFlight = undefined;
+    this.#queue = [];
+    for (const p of all) p.reject(error);
+    this.onFailure?.(error);
+    for (const f of this.#idle.splice(0)) f();
+  }
+
+  /** Resolves once everything queued so far is durable (or failed). */
+  drain(): Promise<void> {
+    if (!this.#inFlight && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle.push(resolve);
+      if (!this.#inFlight && !this.#scheduled) this.#send();
+    });
+  }
+
+  /** Drains, then closes the writer's connection and ends the thread. */
+  async close() {
+    await this.drain();
+    if (this.#closed) return;
+    this.#closed = true;
+    await new Promise<void>((resolve) => {
+      this.#worker.once("message", () => resolve());
+      this.#worker.postMessage("close");
+    });
+    await this.#worker.terminate();
   }
 }

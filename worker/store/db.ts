@@ -208,6 +208,44 @@ function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
   };
 }
 
+/**
+ * A write of the request path or the chain watcher, as plain data: it crosses to the writer thread (structured clone
+ * keeps bigints) and is applied there in FIFO order inside a group transaction.
+ */
+export type WriteOp =
+  | { op: "insertReceipt"; row: ReceiptRow }
+  | { op: "recordAccepted"; id: Hex; state: Parameters<Store["recordAccepted"]>[1] }
+  | { op: "recordVerified"; id: Hex; amount: bigint; sig: Hex; signerPubkey: Hex | null }
+  | { op: "block"; id: Hex; reason: string }
+  | { op: "recordCloseSigned"; id: Hex; amount: bigint }
+  | { op: "insertChannel"; id: Hex; terms: ChannelTerms; state: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean } }
+  | { op: "updateChainState"; id: Hex; state: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean } }
+  | { op: "setFirstUnclaimedAt"; id: Hex; at: number | null }
+  | { op: "setMeta"; key: string; value: string };
+
+export function applyOp(store: Store, w: WriteOp) {
+  switch (w.op) {
+    case "insertReceipt":
+      return store.insertReceipt(w.row);
+    case "recordAccepted":
+      return store.recordAccepted(w.id, w.state);
+    case "recordVerified":
+      return store.recordVerified(w.id, w.amount, w.sig, w.signerPubkey);
+    case "block":
+      return store.block(w.id, w.reason);
+    case "recordCloseSigned":
+      return store.recordCloseSigned(w.id, w.amount);
+    case "insertChannel":
+      return store.insertChannel(w.id, w.terms, w.state);
+    case "updateChainState":
+      return store.updateChainState(w.id, w.state);
+    case "setFirstUnclaimedAt":
+      return store.setFirstUnclaimedAt(w.id, w.at);
+    case "setMeta":
+      return store.setMeta(w.key, w.value);
+  }
+}
+
 /** Typed access to the worker database. Methods are synchronous (better-sqlite3); callers batch them. */
 export class Store {
   readonly db: Database.Database;

@@ -1,0 +1,30 @@
+// The writer thread: owns the database's write connection, so the fsync of each group transaction
+// (synchronous=FULL) happens off the event loop. Batches arrive in order and are answered in order.
+import { parentPort, workerData } from "node:worker_threads";
+import { applyOp, Store, type WriteOp } from "./db.ts";
+
+export interface WriterRequest {
+  seq: number;
+  ops: WriteOp[];
+}
+
+export type WriterResponse = { seq: number; ok: true } | { seq: number; ok: false; error: string };
+
+const store = new Store((workerData as { dataDir: string }).dataDir);
+const port = parentPort!;
+
+port.on("message", (msg: WriterRequest | "close") => {
+  if (msg === "close") {
+    store.close();
+    port.postMessage("closed");
+    return;
+  }
+  try {
+    store.transaction(() => {
+      for (const op of msg.ops) applyOp(store, op);
+    });
+    port.postMessage({ seq: msg.seq, ok: true } satisfies WriterResponse);
+  } catch (error) {
+    port.postMessage({ seq: msg.seq, ok: false, error: (error as Error).message } satisfies WriterResponse);
+  }
+});
