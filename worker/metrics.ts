@@ -43,6 +43,12 @@ export function createMetrics(defaults = true) {
     openChannels: new Gauge({ name: "edgepay_open_channels", help: "Channels of this device not settled", registers: [registry] }),
     claims: new Counter({ name: "edgepay_claims_total", help: "Claim transactions by outcome", labelNames: ["outcome"], registers: [registry] }),
     claimedValue: new Counter({ name: "edgepay_claimed_value_total", help: "Value claimed on-chain (token units)", registers: [registry] }),
+    commitDuration: new Histogram({
+      name: "edgepay_commit_duration_seconds",
+      help: "Group transaction time in the writer thread, fsync included (what a paid answer waits for)",
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+      registers: [registry],
+    }),
     commitBatch: new Histogram({
       name: "edgepay_commit_batch_size",
       help: "Requests per group-commit transaction",

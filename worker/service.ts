@@ -105,7 +105,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
 
   const metrics = createMetrics();
   const committer = new GroupCommitter(config.dataDir);
-  committer.onFlush = (size) => metrics.commitBatch.observe(size);
+  committer.onFlush = (size, ms) => {
+    metrics.commitBatch.observe(size);
+    metrics.commitDuration.observe(ms / 1000);
+  };
   const head = store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH };
   const receipts = new ReceiptChain(head, createReceiptHasher(chainId, config.contracts.paymentChannels), device);
   // A failed group loses its receipts: the chain continues from the last durable one.
