@@ -1,0 +1,222 @@
+// Failover with real workers: two devices (separate worker processes, different owners and prices) offer Silero VAD.
+// A buyer pays device A through the buyer client; A stops answering (a graceful stop while requests are running,
+// then a SIGKILL); the client moves to device B and opens a channel there. Nobody loses a payment: A is paid exactly
+// what it answered (claimed on shutdown, or after a restart by its watchtower when the buyer starts a close), B's
+// channel is charged only for the answers B gave, and the buyer gets every other unit back, to the token unit.
+import { expect } from "chai";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { createBuyer, type Buyer, type BuyerEvent } from "../../protocol/client/index.ts";
+import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
+import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { freePort, rpc, waitFor } from "../../scripts/lib/chain.ts";
+import {
+  connectMarketplace,
+  DEMO_CATALOG,
+  ensureDemoModels,
+  faucet,
+  provisionDevice,
+  ROLES,
+  runWorker,
+  sendEth,
+  TEST_KEYS,
+  walletOf,
+  type Marketplace,
+  type ProvisionedDevice,
+  type PublishedModel,
+} from "../../scripts/lib/marketplace.ts";
+import type { ManagedChild } from "../../scripts/lib/processes.ts";
+import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
+
+const CHALLENGE = 600n;
+const DEPOSIT = 100_000n;
+const PRICE_A = 1_000n;
+const PRICE_B = 1_500n;
+
+function frame(i: number) {
+  const samples = new Float32Array(512);
+  for (let k = 0; k < samples.length; k++) samples[k] = 0.3 * Math.sin((2 * Math.PI * (180 + 7 * i) * (k + 512 * i)) / 16_000);
+  return sileroVadInputs(samples, initialVadState());
+}
+
+describe("failover between real devices", function () {
+  this.timeout(300_000);
+  let net: Localnet;
+  let m: Marketplace;
+  let pc: PublicClient;
+  let vad: PublishedModel;
+  let a: ProvisionedDevice;
+  let b: ProvisionedDevice;
+  let workerA: ManagedChild | undefined;
+  let workerB: ManagedChild | undefined;
+  let root: string;
+
+  const balance = (who: Address) => pc.readContract({ address: m.contracts.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
+  const channel = (id: Hex) => pc.readContract({ address: m.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [id] });
+  const royalties = () => pc.readContract({ address: m.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "royaltiesOf", args: [vad.modelId, m.contracts.token] });
+  const royaltyOf = (amount: bigint) => (amount * BigInt(vad.royaltyBps)) / 10_000n;
+
+  const logOf = (name: string) => {
+    const file = path.join(root, `${name}.log`);
+    return existsSync(file) ? `\n--- ${name}.log ---\n${readFileSync(file, "utf8").split("\n").slice(-40).join("\n")}` : "";
+  };
+
+  async function newBuyer(events: BuyerEvent[]): Promise<{ buyer: Buyer; address: Address }> {
+    const key = generatePrivateKey();
+    const address = privateKeyToAccount(key).address;
+    await sendEth(m, address, "1");
+    await faucet(m, TEST_KEYS[ROLES.funder]!, address, 1_000_000n);
+    const buyer = createBuyer({
+      publicClient: pc,
+      wallet: walletOf(m, key),
+      paymentChannels: m.contracts.paymentChannels,
+      autoOpen: { deposit: DEPOSIT },
+      retries: 1,
+      retryDelayMs: 50,
+      onEvent: (e) => events.push(e),
+    });
+    return { buyer, address };
+  }
+
+  async function channelOn(buyer: Buyer, device: Address): Promise<Hex> {
+    const records = (await buyer.store.listChannels()).filter((c) => isAddressEqual(c.terms.device, device));
+    expect(records, `channels of the buyer on ${device}`).to.have.length(1);
+    return records[0]!.channelId;
+  }
+
+  async function settledRefund(id: Hex): Promise<bigint> {
+    const logs = await pc.getContractEvents({ address: m.contracts.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelSettled", args: { channelId: id }, fromBlock: 0n });
+    expect(logs, `ChannelSettled of ${id}`).to.have.length(1);
+    return logs[0]!.args.refund!;
+  }
+
+  async function timeTravelPastChallenge() {
+    await rpc(net.chain.url, "evm_increaseTime", [Number(CHALLENGE) + 1]);
+    await rpc(net.chain.url, "evm_mine");
+  }
+
+  before(async () => {
+    net = await startLocalnet({ challengePeriod: CHALLENGE });
+    const d = net.deployment;
+    m = await connectMarketplace(net.chain.url, { paymentChannels: d.paymentChannels, deviceRegistry: d.deviceRegistry, modelRegistry: d.modelRegistry, token: d.token });
+    pc = m.publicClient;
+    [vad] = await ensureDemoModels(m, DEMO_CATALOG.filter((s) => s.key === "silero-vad"));
+    root = mkdtempSync(path.join(tmpdir(), "edgepay-failover-"));
+    // High thresholds: the devices claim only on shutdown or when a close is requested, which is what is tested.
+    const settlement = { claimThreshold: "1000000000", maxAgeSeconds: 3600, closeSafetySeconds: 60, minBatch: 1, pollIntervalMs: 200, stuckAfterMs: 30_000 };
+    a = await provisionDevice(m, { ownerKey: TEST_KEYS[ROLES.provider]!, dataDir: path.join(root, "a"), port: await freePort(), offerings: [{ model: vad!, price: PRICE_A }], settlement, logLevel: "info" });
+    b = await provisionDevice(m, { ownerKey: TEST_KEYS[ROLES.provider2]!, dataDir: path.join(root, "b"), port: await freePort(), offerings: [{ model: vad!, price: PRICE_B }], settlement, logLevel: "error" });
+    workerB = await runWorker(b, { logFile: path.join(root, "b.log") });
+  });
+
+  after(async () => {
+    await workerA?.stop(15_000);
+    await workerB?.stop(15_000);
+    await net?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("a device stopped mid-load is paid on shutdown; the buyer moves to another device and pays it only for its answers", async () => {
+    workerA = await runWorker(a, { logFile: path.join(root, "a.log") });
+    const events: BuyerEvent[] = [];
+    const { buyer, address } = await newBuyer(events);
+    const buyerStart = await balance(address);
+    const ownerA0 = await balance(a.owner);
+    const ownerB0 = await balance(b.owner);
+    const royalty0 = await royalties();
+
+    const got = new Map<string, number>([
+      [a.endpoint, 0],
+      [b.endpoint, 0],
+    ]);
+    let stopping: Promise<void> | undefined;
+    for (let i = 0; (got.get(b.endpoint) ?? 0) < 10; i++) {
+      const r = await buyer.infer(vad.modelId, frame(i), { workers: [a.endpoint, b.endpoint] });
+      got.set(r.endpoint, got.get(r.endpoint)! + 1);
+      // Not awaited: the buyer keeps sending while device A drains and shuts down.
+      if (got.get(a.endpoint) === 10 && !stopping) stopping = workerA.stop(30_000);
+      expect(i, "requests before B served 10").to.be.below(100);
+    }
+    await stopping;
+    workerA = undefined;
+    const answeredA = BigInt(got.get(a.endpoint)!);
+    const answeredB = BigInt(got.get(b.endpoint)!);
+    expect(answeredA).to.be.at.least(10n);
+    expect(events.some((e) => e.type === "failover" && e.from === a.endpoint), "a failover away from A").to.equal(true);
+    const receipts = await buyer.receipts();
+    expect(receipts.filter((r) => isAddressEqual(r.device, a.device) && r.verification.valid)).to.have.length(Number(answeredA));
+    expect(receipts.filter((r) => isAddressEqual(r.device, b.device) && r.verification.valid)).to.have.length(Number(answeredB));
+
+    // A claimed on its way down exactly what it answered.
+    const chA = await channelOn(buyer, a.device);
+    expect((await channel(chA)).claimed, `A's claim on shutdown${logOf("a")}`).to.equal(answeredA * PRICE_A);
+
+    // B: the buyer closes cooperatively; B is paid for its answers only, the rest comes back at once.
+    const chB = await channelOn(buyer, b.device);
+    await buyer.closeCooperatively(chB);
+    expect((await channel(chB)).claimed).to.equal(answeredB * PRICE_B);
+    expect(await settledRefund(chB)).to.equal(DEPOSIT - answeredB * PRICE_B);
+
+    // A is gone: the buyer requests a close and withdraws the rest after the challenge period.
+    await buyer.requestClose(chA);
+    await timeTravelPastChallenge();
+    await buyer.withdraw(chA);
+    expect(await settledRefund(chA)).to.equal(DEPOSIT - answeredA * PRICE_A);
+
+    // To the token unit: the buyer spent exactly its answers; owners got them minus the model royalty.
+    const paidA = answeredA * PRICE_A;
+    const paidB = answeredB * PRICE_B;
+    expect(buyerStart - (await balance(address))).to.equal(paidA + paidB);
+    expect((await balance(a.owner)) - ownerA0).to.equal(paidA - royaltyOf(paidA));
+    expect((await balance(b.owner)) - ownerB0).to.equal(paidB - royaltyOf(paidB));
+    expect((await royalties()) - royalty0).to.equal(royaltyOf(paidA) + royaltyOf(paidB));
+  });
+
+  it("a device killed outright is paid after its restart (watchtower claim on the buyer's close); the buyer loses nothing", async () => {
+    workerA = await runWorker(a, { logFile: path.join(root, "a.log") });
+    const events: BuyerEvent[] = [];
+    const { buyer, address } = await newBuyer(events);
+    const buyerStart = await balance(address);
+    const ownerA0 = await balance(a.owner);
+
+    for (let i = 0; i < 8; i++) {
+      const r = await buyer.infer(vad.modelId, frame(100 + i), { workers: [a.endpoint, b.endpoint] });
+      expect(r.endpoint).to.equal(a.endpoint);
+    }
+    const chA = await channelOn(buyer, a.device);
+    // Crash: no flush, no final claim.
+    process.kill(-workerA.pid, "SIGKILL");
+    await waitFor("worker A to die", async () => workerA!.exited() !== undefined, 10_000);
+    await workerA.stop();
+    workerA = undefined;
+    expect((await channel(chA)).claimed, "nothing claimed before the crash").to.equal(0n);
+
+    for (let i = 0; i < 5; i++) {
+      const r = await buyer.infer(vad.modelId, frame(200 + i), { workers: [a.endpoint, b.endpoint] });
+      expect(r.endpoint).to.equal(b.endpoint);
+    }
+    expect(events.some((e) => e.type === "failover" && e.from === a.endpoint)).to.equal(true);
+
+    // The buyer gives up on A and starts a close; A comes back and claims within the challenge period.
+    await buyer.requestClose(chA);
+    workerA = await runWorker(a, { logFile: path.join(root, "a.log") }).catch((e: Error) => {
+      throw new Error(`${e.message}${logOf("a")}`);
+    });
+    await waitFor("A's watchtower claim after the restart", async () => (await channel(chA)).claimed > 0n, 60_000);
+    expect((await channel(chA)).claimed).to.equal(8n * PRICE_A);
+
+    const chB = await channelOn(buyer, b.device);
+    await buyer.closeCooperatively(chB);
+    expect((await channel(chB)).claimed).to.equal(5n * PRICE_B);
+    expect(await settledRefund(chB)).to.equal(DEPOSIT - 5n * PRICE_B);
+
+    await timeTravelPastChallenge();
+    await buyer.withdraw(chA);
+    expect(await settledRefund(chA)).to.equal(DEPOSIT - 8n * PRICE_A);
+    expect(buyerStart - (await balance(address))).to.equal(8n * PRICE_A + 5n * PRICE_B);
+    expect((await balance(a.owner)) - ownerA0).to.equal(8n * PRICE_A - royaltyOf(8n * PRICE_A));
+  });
+});
