@@ -58,6 +58,8 @@ export const workerConfigSchema = z.object({
     .default({}),
   host: z.string().default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(0),
+  /** The device owner's address: when set, GET /v1/binding serves the device key's DeviceBinding for it (and no other). */
+  owner: address.optional(),
   /** URL buyers reach the worker at (registered on-chain); defaults to http://host:port. */
   publicEndpoint: z.string().url().optional(),
   models: z.array(modelSchema).min(1, "at least one model is required"),
@@ -144,6 +146,7 @@ const ENV_OVERRIDES: Record<string, { path: string[]; kind: "string" | "int" }> 
   EDGEPAY_MODEL_REGISTRY: { path: ["contracts", "modelRegistry"], kind: "string" },
   EDGEPAY_TOKEN: { path: ["contracts", "token"], kind: "string" },
   EDGEPAY_LOG_LEVEL: { path: ["logLevel"], kind: "string" },
+  EDGEPAY_OWNER: { path: ["owner"], kind: "string" },
 };
 
 /**

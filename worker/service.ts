@@ -191,6 +191,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       receipts,
       metrics,
       log,
+      now,
       health: () => ({
         device: device.address,
         chainId,

@@ -1,9 +1,9 @@
 // The worker's paid path end to end on a real chain: offerings, 402, paid answers with chained, signed receipts,
 // the session-MAC fast path with deferred verification, cooperative close, and the settler's claim.
 import { expect } from "chai";
-import { hashTypedData, recoverTypedDataAddress, type Hex } from "viem";
+import { recoverTypedDataAddress, type Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { closeTypes, channelsDomain } from "../../protocol/eip712.ts";
+import { closeTypes, channelsDomain, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptDigest, recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
 import { hashTensors, tensorFromWire } from "../../protocol/tensors.ts";
 import { closeResponseWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
@@ -25,7 +25,7 @@ describe("worker: paid inference", function () {
 
   before(async () => {
     net = await startLocalnet({ challengePeriod: 600n });
-    market = await setupMarket(net, { config: { verification: { maxUnverifiedValue: "3000" } } });
+    market = await setupMarket(net, { config: { verification: { maxUnverifiedValue: "3000" }, owner: clientsFor(net, 2).account.address } });
     channel = await openChannel(market, { buyer: 3, deposit: 1_000_000n });
   });
   after(async () => {
@@ -46,6 +46,23 @@ describe("worker: paid inference", function () {
     expect(m.royaltyBps).to.equal(1000);
     expect(m.modelHash).to.equal(market.models[0]!.hash);
     expect(m.inputs.map((i) => i.name)).to.deep.equal(["input", "state", "sr"]);
+  });
+
+  it("serves the device key's binding for its configured owner only", async () => {
+    const res = await fetch(`${market.worker!.url}/v1/binding`);
+    expect(res.status).to.equal(200);
+    const b = (await res.json()) as { device: Hex; owner: Hex; deadline: string; bindingSignature: Hex };
+    expect(b.owner).to.equal(market.provider);
+    const signer = await recoverTypedDataAddress({
+      domain: deviceRegistryDomain(31337, market.contracts.deviceRegistry),
+      types: deviceBindingTypes,
+      primaryType: "DeviceBinding",
+      message: { device: b.device, owner: b.owner, deadline: BigInt(b.deadline) },
+      signature: b.bindingSignature,
+    });
+    expect(signer).to.equal(market.device.address);
+    const other = await fetch(`${market.worker!.url}/v1/binding?owner=${market.modelOwner}`);
+    expect(other.status).to.equal(400);
   });
 
   it("answers 402 with payment requirements when no voucher is sent", async () => {
@@ -117,7 +134,6 @@ describe("worker: paid inference", function () {
       signature: close.signature as Hex,
     });
     expect(signer).to.equal(market.device.address);
-    void hashTypedData;
     const refused = await post(`${market.worker!.url}/v1/infer/${market.models[0]!.modelId}`, { inputs: vadInputs() }, { [VOUCHER_HEADER]: await voucherHeader(market, channel, 7000n) });
     expect(refused.status).to.equal(402);
     expect((refused.body.error as { code: string }).code).to.equal("channel_closing");

@@ -2,7 +2,7 @@
 // health and metrics. Every failure is a JSON error with a stable code; nothing is stored for a refused request.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
-import { channelsDomain, closeTypes } from "../../protocol/eip712.ts";
+import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptToWire } from "../../protocol/receipt.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { TensorError, hashTensors, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
@@ -45,6 +45,8 @@ export interface AppContext {
   receipts: ReceiptChain;
   metrics: Metrics;
   health: () => Record<string, unknown>;
+  /** Chain time in seconds. */
+  now: () => number;
   log: (level: "error" | "info" | "debug", msg: string) => void;
 }
 
@@ -87,6 +89,9 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       } else if ((m = CHANNEL_RE.exec(pathname))) {
         allow(req, "GET");
         await channelInfo(ctx, res, m[1]!);
+      } else if (pathname === "/v1/binding") {
+        allow(req, "GET");
+        sendJson(res, 200, binding(ctx, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)).get("owner")));
       } else if (pathname === "/healthz") {
         allow(req, "GET");
         sendJson(res, 200, { status: "ok", ...ctx.health() });
@@ -348,6 +353,33 @@ async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerRes
   const outputsWire: InferResponseWire["outputs"] = {};
   for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
   sendJson(res, 200, { outputs: outputsWire, outputHash });
+}
+
+/**
+ * The device key's DeviceBinding for the owner named in the config (never for an owner a caller picks: a binding
+ * for anyone would let anyone register this device to themselves). Valid for one hour of chain time.
+ */
+function binding(ctx: AppContext, requested: string | null) {
+  const owner = ctx.config.owner;
+  if (!owner) throw new HttpError("not_found", "this worker has no owner configured (config `owner` or EDGEPAY_OWNER); use `worker/cli.ts init --owner`");
+  if (requested && requested.toLowerCase() !== owner.toLowerCase()) {
+    throw new HttpError("bad_request", `this device binds only to its configured owner ${owner}, not ${requested}`);
+  }
+  const deadline = BigInt(ctx.now() + 3600);
+  const digest = hashTypedData({
+    domain: deviceRegistryDomain(ctx.chainId, ctx.config.contracts.deviceRegistry),
+    types: deviceBindingTypes,
+    primaryType: "DeviceBinding",
+    message: { device: ctx.device.address, owner, deadline },
+  });
+  return {
+    device: ctx.device.address,
+    owner,
+    chainId: ctx.chainId,
+    deviceRegistry: ctx.config.contracts.deviceRegistry,
+    deadline: deadline.toString(),
+    bindingSignature: ctx.device.sign(Buffer.from(digest.slice(2), "hex")),
+  };
 }
 
 function parseChannelId(raw: string): Hex {
