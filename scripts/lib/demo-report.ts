@@ -288,6 +288,8 @@ export function formatReport(r: DemoReport, labels: Map<string, string> = new Ma
   out.push(
     `  ${r.gas.gasUsed} gas in ${r.gas.txs.length} transactions (${perInference} gas per inference) cost ${formatEther(r.gas.costWei)} ETH at this chain's gas prices;`,
     `  at $${r.gas.ethUsd}/ETH that is ${pct(r.gas.share)} of the value moved; at ${r.gas.referenceGwei} gwei it would be ${pct(r.gas.referenceShare)}.`,
+    `  Opening and closing cost the same whatever a channel carries, and each claim settles many vouchers at once:`,
+    `  longer sessions, larger claim thresholds and a cheap chain push the share down.`,
   );
   if (r.anomalies.length) out.push("", "ANOMALIES:", ...r.anomalies.map((a) => `  ${a}`));
   return out.join("\n");
