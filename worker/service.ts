@@ -17,6 +17,7 @@ import { TxSender } from "./settlement/sender.ts";
 import { Settler } from "./settlement/settler.ts";
 import { GroupCommitter } from "./store/committer.ts";
 import { Store } from "./store/db.ts";
+import { lockDataDir } from "./store/lock.ts";
 import { ChainWatcher } from "./watcher.ts";
 
 export interface RunningWorker {
@@ -91,11 +92,20 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     throw error;
   }
 
-  const store = new Store(config.dataDir);
+  const unlock = lockDataDir(config.dataDir);
+  let store: Store;
+  try {
+    store = new Store(config.dataDir);
+  } catch (error) {
+    unlock();
+    for (const m of models.values()) await m.runtime.release().catch(() => undefined);
+    throw error;
+  }
   const metaDevice = store.getMeta("device");
   const metaChannels = store.getMeta("paymentChannels");
   if ((metaDevice && metaDevice !== device.address) || (metaChannels && metaChannels !== `${chainId}:${config.contracts.paymentChannels}`)) {
     store.close();
+    unlock();
     throw new Error(
       `database ${store.file} belongs to device ${metaDevice} on ${metaChannels}, not ${device.address} on ${chainId}:${config.contracts.paymentChannels}`,
     );
@@ -160,11 +170,23 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     options: { ...config.settlement, now, log: (msg) => log("info", msg) },
   });
 
+  const abort = async (error: unknown): Promise<never> => {
+    await committer.close().catch(() => undefined);
+    store.close();
+    unlock();
+    for (const m of models.values()) await m.runtime.release().catch(() => undefined);
+    throw error;
+  };
+
   // Restart recovery: deferred vouchers from before a crash are verified before anything else uses them,
   // earlier transactions are reconciled by receipt, and the chain is caught up.
-  await ledger.verifyAllDeferred();
-  await sender.reconcile();
-  await watcher.poll();
+  try {
+    await ledger.verifyAllDeferred();
+    await sender.reconcile();
+    await watcher.poll();
+  } catch (error) {
+    await abort(error);
+  }
 
   const refreshGauges = () => {
     const unclaimed = new Map<string, bigint>();
@@ -208,7 +230,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
-  });
+  }).catch((error: unknown) => abort(new Error(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`)));
   const address = server.address() as AddressInfo;
   const url = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
 
@@ -261,6 +283,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       for (const m of models.values()) await m.runtime.release().catch(() => undefined);
       await committer.close();
       store.close();
+      unlock();
       log("info", "stopped");
     })();
     return stopping;

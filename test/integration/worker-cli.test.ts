@@ -139,12 +139,16 @@ describe("worker: CLI", function () {
     expect(field(again.stdout, "registered")).to.equal("already");
   });
 
-  it("serve answers with the on-chain price, and stops gracefully on SIGTERM", async () => {
+  it("serve answers with the on-chain price, keeps a second worker off its data directory, and stops gracefully on SIGTERM", async () => {
     const proc = await spawnWorker(path.join(root, "worker.json"));
     const offerings = (await (await fetch(`${proc.url}/v1/offerings`)).json()) as { models: { price: string }[] };
     expect(offerings.models[0]!.price).to.equal("2500");
     const res = await fetch(`${proc.url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: vadInputs() }) });
     expect(res.status).to.equal(402);
+    // One worker per data directory.
+    const second = await cli(["serve", "--config", path.join(root, "worker.json")]);
+    expect(second.code).to.equal(1);
+    expect(second.stderr).to.include(`in use by another worker (pid ${proc.child.pid})`);
     proc.child.kill("SIGTERM");
     expect(await proc.exited).to.equal(0);
   });

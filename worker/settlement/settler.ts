@@ -145,15 +145,19 @@ export class Settler {
       return due;
     } catch {
       const kept: Due[] = [];
+      let firstError: Error | undefined;
       for (const d of due) {
         try {
           await this.#chain.client.estimateGas({ account: this.#sender.address, to: this.#chain.contracts.paymentChannels, data: calldata([d]) });
           kept.push(d);
         } catch (error) {
+          firstError ??= error as Error;
           this.#opts.log(`settler: claim of ${d.ch.id} at ${d.amount} would revert: ${(error as Error).message.split("\n")[0]}`);
           this.#ledger.applyChainState(d.ch, await this.#chain.channel(d.ch.id));
         }
       }
+      // Nothing can be sent (e.g. the device key has no ETH for gas): fail the round so the backoff applies.
+      if (kept.length === 0 && firstError) throw new Error(`no claim can be sent: ${firstError.message.split("\n")[0]}`);
       return kept;
     }
   }
