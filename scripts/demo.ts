@@ -147,7 +147,11 @@ let runUntil = 0;
 let settling = false;
 let aborting = false;
 
+let lastSignal = 0;
 process.on("SIGINT", () => {
+  // npm forwards the terminal's SIGINT to us as well: one Ctrl-C can arrive twice within milliseconds.
+  if (Date.now() - lastSignal < 1_500) return;
+  lastSignal = Date.now();
   if (!settling && runUntil > Date.now()) {
     console.log("\nCtrl-C: ending the run now and settling (Ctrl-C again to abort)");
     runUntil = Date.now();

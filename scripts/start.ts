@@ -75,7 +75,8 @@ let firstSignalAt = 0;
 async function shutdown(code: number, reason?: string) {
   shuttingDown ??= (async () => {
     if (reason) console.log(`\n${reason}`);
-    console.log(`stopping ${[web && "dashboard", worker && "worker", chain && "chain"].filter(Boolean).join(", ") || "(nothing started yet)"}...`);
+    const parts = [web && "dashboard", worker && "worker", chain && "chain"].filter(Boolean);
+    if (parts.length) console.log(`stopping ${parts.join(", ")}...`);
     rmSync(stackFile(), { force: true });
     // The dashboard and worker first: the worker's final claims need the chain.
     if (web) await web.stop(10_000).then(() => step("ok", "dashboard", "stopped"));
@@ -121,7 +122,7 @@ async function part<T>(name: string, fn: () => Promise<T>): Promise<T> {
     step("fail", name, (error as Error).message.split("\n")[0]!);
     const rest = (error as Error).message.split("\n").slice(1).join("\n");
     if (rest.trim()) console.error(rest);
-    console.error(`logs: ${rel(LOGS)}/`);
+    if (name !== "ports") console.error(`logs: ${rel(LOGS)}/`);
     await shutdown(1);
     throw error;
   }
