@@ -17,7 +17,7 @@ import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem"
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createBuyer, type Buyer } from "../protocol/client/index.ts";
 import { initialVadState, ocrClsInput, sileroVadInputs, vadFrames, CLS_LABELS } from "../protocol/client/inputs.ts";
-import { deployments, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
+import { deployments, deviceRegistryAbi, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
 import type { Tensor } from "../protocol/tensors.ts";
 import type { Contracts } from "../worker/config.ts";
 import { freePort, rpc, startChain, type RunningChain } from "./lib/chain.ts";
@@ -354,6 +354,12 @@ async function main() {
   if (target.own) {
     await target.own.chain.stop();
     await forgetDeployment(target.own.deploymentId);
+  } else {
+    // The chain lives on (npm start's dashboard shows it): pause the demo's devices, whose workers are gone.
+    for (const [i, d] of fleet.entries()) {
+      await sendTx(m, plans[i]!.owner, `pause ${d.label}`, { address: m.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "pause", args: [d.device] });
+    }
+    step("ok", "devices", `paused on-chain (their workers are stopped), so the dashboard's market no longer offers them`);
   }
   const healthy = report.anomalies.length === 0 && mismatches.length === 0 && report.totals.inferences > 0n;
   process.exit(healthy ? 0 : 1);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPublicClient, http, isAddressEqual, type Address, type Hex } from "viem";
-import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
 
@@ -84,6 +84,13 @@ describe("npm run demo (short setting)", function () {
     expect(demo.report.anomalies).to.deep.equal([]);
     expect(BigInt(demo.report.totals.inferences) > 0n).to.equal(true);
     expect(demo.report.devices.every((dv) => BigInt(dv.inferences) > 0n), "every device served").to.equal(true);
+  });
+
+  it("leaves its devices paused, since their workers are gone", async () => {
+    for (const f of demo.fleet) {
+      const d = await client().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [f.device] });
+      expect(d.status, `${f.label} status`).to.equal(2); // Status.Paused
+    }
   });
 
   it("inferences per device match channel state on-chain and the answers the buyers received", async () => {
