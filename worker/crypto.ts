@@ -3,7 +3,7 @@
 // s in the lower half of the curve order. Anything else would be refused on-chain, so it is refused here.
 import { createECDH, createHash, createHmac, timingSafeEqual } from "node:crypto";
 import secp256k1 from "secp256k1";
-import { keccak_256 } from "@noble/hashes/sha3";
+import { keccak256 } from "./hashing.ts";
 import { getAddress, type Address, type Hex } from "viem";
 
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
@@ -32,7 +32,7 @@ export function recoverDigest(digest: Uint8Array, signature: Hex): Recovered | u
 
 /** Ethereum address of an uncompressed public key. */
 export function addressOfPublicKey(publicKey: Uint8Array): Address {
-  const hash = keccak_256(publicKey.subarray(1));
+  const hash = keccak256(publicKey.subarray(1));
   return getAddress("0x" + Buffer.from(hash.subarray(12)).toString("hex"));
 }
 

@@ -1,7 +1,8 @@
 // The ledger of channels this device serves: lookup (memory -> SQLite -> chain), voucher checks with stable
 // reasons, per-channel serialisation, and the session-MAC fast path with deferred ECDSA verification.
 import type { Hex } from "viem";
-import { createVoucherHasher, type Voucher } from "../protocol/voucher.ts";
+import type { Voucher } from "../protocol/voucher.ts";
+import { createVoucherHasher } from "./receipts.ts";
 import type { ErrorCode } from "../protocol/wire.ts";
 import type { ChainReader, OnchainChannel } from "./chain.ts";
 import { macMatches, recoverDigest, type DigestSigner } from "./crypto.ts";

@@ -1,10 +1,10 @@
 // Receipts on the hot path: the EIP-712 Receipt digest with the domain separator and type hash computed once
 // (protocol/receipt.ts `receiptDigest` is the reference; a unit test holds the two equal), and the device-wide chain
 // of receipts: each one carries the next sequence number and the digest of the one before.
-import { keccak_256 } from "@noble/hashes/sha3";
 import { encodeAbiParameters, keccak256, toBytes, type Address, type Hex } from "viem";
 import type { Receipt, SignedReceipt } from "../protocol/receipt.ts";
 import type { DigestSigner } from "./crypto.ts";
+import { keccak256 as keccak_256 } from "./hashing.ts";
 
 const RECEIPT_TYPE =
   "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash," +
@@ -27,6 +27,26 @@ export function channelsDomainSeparator(chainId: number, paymentChannels: Addres
       ),
     ),
   );
+}
+
+/** EIP-712 digest of a voucher, equal to protocol/voucher.ts `voucherDigest` (js-sha3 instead of noble). */
+export function createVoucherHasher(chainId: number, paymentChannels: Address): (channelId: Hex, cumulativeAmount: bigint) => Uint8Array {
+  const typeHash = keccak_256(toBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
+  const struct = new Uint8Array(96);
+  struct.set(typeHash, 0);
+  const outer = new Uint8Array(66);
+  outer.set([0x19, 0x01], 0);
+  outer.set(channelsDomainSeparator(chainId, paymentChannels), 2);
+  return (channelId, cumulativeAmount) => {
+    struct.set(Buffer.from(channelId.slice(2), "hex"), 32);
+    let v = cumulativeAmount;
+    for (let i = 95; i >= 64; i--) {
+      struct[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    outer.set(keccak_256(struct), 34);
+    return keccak_256(outer);
+  };
 }
 
 /** Returns a function computing the EIP-712 digest of a receipt, equal to protocol/receipt.ts `receiptDigest`. */

@@ -1,11 +1,14 @@
 // The worker's paid path end to end on a real chain: offerings, 402, paid answers with chained, signed receipts,
 // the session-MAC fast path with deferred verification, cooperative close, and the settler's claim.
 import { expect } from "chai";
-import { recoverTypedDataAddress, type Hex } from "viem";
+import { bytesToHex, recoverTypedDataAddress, type Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { closeTypes, channelsDomain, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptDigest, recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
-import { hashTensors, tensorFromWire } from "../../protocol/tensors.ts";
+import { hashTensors, tensorFromWire, type Tensor } from "../../protocol/tensors.ts";
+import { voucherDigest } from "../../protocol/voucher.ts";
+import { hashTensorsFast } from "../../worker/hashing.ts";
+import { createReceiptHasher, createVoucherHasher } from "../../worker/receipts.ts";
 import { closeResponseWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
@@ -16,6 +19,25 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+describe("worker: fast hashes equal the protocol's reference ones", () => {
+  it("tensor hash (incl. -0, int64, scalars, empty and several tensors), voucher and receipt digests", () => {
+    const sets: Record<string, Tensor>[] = [
+      { a: { type: "float32", dims: [2, 2], data: Float32Array.from([1.5, -0, 0, -2]) } },
+      { x: { type: "int64", dims: [], data: BigInt64Array.from([16000n]) }, b: { type: "float64", dims: [0], data: new Float64Array(0) } },
+      { z: { type: "uint8", dims: [3], data: Uint8Array.from([1, 2, 255]) }, y: { type: "int32", dims: [1, 2], data: Int32Array.from([-7, 7]) } },
+      Object.fromEntries(Object.entries(vadInputs(3)).map(([n, w]) => [n, tensorFromWire(n, w)])),
+    ];
+    for (const t of sets) expect(hashTensorsFast(t)).to.equal(hashTensors(t));
+    const pc = "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const;
+    const id = `0x${"ab".repeat(32)}` as Hex;
+    for (const amount of [0n, 1n, 123456789n, 2n ** 96n - 1n]) {
+      expect(bytesToHex(createVoucherHasher(31337, pc)(id, amount))).to.equal(voucherDigest(31337, pc, id, amount));
+      const r = { channelId: id, cumulativeAmount: amount, sequence: 7n, modelId: 3n, modelHash: id, inputHash: id, outputHash: id, previous: id, timestamp: 1_800_000_000n };
+      expect(bytesToHex(createReceiptHasher(31337, pc)(r))).to.equal(receiptDigest(r, 31337, pc));
+    }
+  });
+});
 
 describe("worker: paid inference", function () {
   this.timeout(180_000);

@@ -5,7 +5,8 @@ import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptToWire } from "../../protocol/receipt.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
-import { TensorError, hashTensors, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
+import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
+import { hashTensorsFast as hashTensors } from "../hashing.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
 import {
   inferRequestWire,
