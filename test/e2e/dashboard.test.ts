@@ -21,7 +21,7 @@ import { startWorker, type RunningWorker } from "../../worker/service.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
 import { sha256OfFile } from "../helpers/worker-fixture.ts";
 import { startDashboard, type RunningDashboard } from "./dashboard.ts";
-import { confirmTx, connect, runTx, until } from "./pages.ts";
+import { confirmTx, connect, runTx, until, within } from "./pages.ts";
 import { injectTestWallet } from "./wallet.ts";
 import { makeWav } from "./wav.ts";
 
@@ -104,7 +104,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   });
 
   after(async () => {
-    await worker?.stop().catch(() => undefined);
+    if (worker) await within(60_000, "the worker's stop", worker.stop()).catch((e: unknown) => console.error(String(e)));
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await dashboard?.stop();
@@ -375,8 +375,10 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
   it("stopping the worker settles what it accepted: the image call is claimed to the unit", async () => {
     const royalty = (OCR_PRICE * OCR_ROYALTY_BPS) / 10_000n;
     const before = await balance(PROVIDER);
-    await worker!.stop();
+    const stopping = worker!;
     worker = undefined;
+    // A graceful stop claims everything accepted; it must not hang.
+    await within(60_000, "the worker's graceful stop", stopping.stop());
     const state = await reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [ocrChannelId] });
     expect(state.claimed).to.equal(OCR_PRICE);
     expect(await balance(PROVIDER)).to.equal(before + OCR_PRICE - royalty);
