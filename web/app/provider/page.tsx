@@ -87,7 +87,10 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
     try {
       const res = await fetch(`${base}/v1/binding?owner=${account}`, { signal: AbortSignal.timeout(5_000) });
       if (!res.ok) {
-        setFetchNote(`The worker answered HTTP ${res.status} for /v1/binding: it does not publish its binding. Paste the JSON its init printed instead.`);
+        const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+        setFetchNote(
+          `The worker answered HTTP ${res.status}${body?.error?.message ? `: ${body.error.message}` : ""}. Paste what its \`init --owner\` printed instead.`,
+        );
         return;
       }
       setBindingText(JSON.stringify(await res.json(), null, 2));
