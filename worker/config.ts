@@ -42,6 +42,13 @@ const settlementSchema = z.object({
   stuckAfterMs: z.number().int().positive().default(30_000),
 });
 
+const recorderSchema = z.object({
+  /** Anchor new receipts on their own (plain anchor transaction) when none went out with a claim for this long. */
+  anchorIntervalSeconds: z.number().int().positive().default(3600),
+  /** Most receipts in one anchored range (the rest go in the next one). */
+  maxAnchorReceipts: z.number().int().positive().default(100_000),
+});
+
 export const workerConfigSchema = z.object({
   /** Keystore and SQLite database live here. */
   dataDir: z.string().min(1),
@@ -54,6 +61,7 @@ export const workerConfigSchema = z.object({
       deviceRegistry: address.optional(),
       modelRegistry: address.optional(),
       token: address.optional(),
+      flightRecorder: address.optional(),
     })
     .default({}),
   host: z.string().default("127.0.0.1"),
@@ -64,6 +72,7 @@ export const workerConfigSchema = z.object({
   publicEndpoint: z.string().url().optional(),
   models: z.array(modelSchema).min(1, "at least one model is required"),
   settlement: settlementSchema.default(settlementSchema.parse({})),
+  recorder: recorderSchema.default(recorderSchema.parse({})),
   maxBodyBytes: z.number().int().positive().default(1 << 20),
   verification: z
     .object({
@@ -89,6 +98,8 @@ export interface Contracts {
   deviceRegistry: Address;
   modelRegistry: Address;
   token: Address;
+  /** FlightRecorder (receipt anchors); without it the worker keeps its receipt log but anchors nothing. */
+  flightRecorder?: Address;
 }
 
 /** A validated config with every default applied and contract addresses resolved. */
@@ -129,8 +140,25 @@ export function resolveConfig(input: unknown, source = "config", base = process.
       deviceRegistry: pick("deviceRegistry"),
       modelRegistry: pick("modelRegistry"),
       token: pick("token"),
+      ...flightRecorderOf(c.contracts, fallback, pick("paymentChannels")),
     },
   };
+}
+
+/**
+ * The generated deployment's FlightRecorder only belongs with that deployment's PaymentChannels: a config naming
+ * other contracts (a test chain) gets none unless it names one.
+ */
+function flightRecorderOf(
+  given: { flightRecorder?: Address },
+  fallback: { paymentChannels?: string; flightRecorder?: string } | undefined,
+  paymentChannels: Address,
+): { flightRecorder?: Address } {
+  if (given.flightRecorder) return { flightRecorder: given.flightRecorder };
+  if (fallback?.flightRecorder && fallback.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase()) {
+    return { flightRecorder: fallback.flightRecorder as Address };
+  }
+  return {};
 }
 
 /** Environment variables that override the file: name -> config path. */
@@ -145,6 +173,7 @@ const ENV_OVERRIDES: Record<string, { path: string[]; kind: "string" | "int" }> 
   EDGEPAY_DEVICE_REGISTRY: { path: ["contracts", "deviceRegistry"], kind: "string" },
   EDGEPAY_MODEL_REGISTRY: { path: ["contracts", "modelRegistry"], kind: "string" },
   EDGEPAY_TOKEN: { path: ["contracts", "token"], kind: "string" },
+  EDGEPAY_FLIGHT_RECORDER: { path: ["contracts", "flightRecorder"], kind: "string" },
   EDGEPAY_LOG_LEVEL: { path: ["logLevel"], kind: "string" },
   EDGEPAY_OWNER: { path: ["owner"], kind: "string" },
 };

@@ -45,7 +45,13 @@ export function createMetrics(defaults = true) {
     claimedValue: new Counter({ name: "edgepay_claimed_value_total", help: "Value claimed on-chain (token units)", registers: [registry] }),
     commitDuration: new Histogram({
       name: "edgepay_commit_duration_seconds",
-      help: "Group transaction time in the writer thread, fsync included (what a paid answer waits for)",
+      help: "Group transaction time in the writer thread, fsync included",
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+      registers: [registry],
+    }),
+    commitRoundTrip: new Histogram({
+      name: "edgepay_commit_round_trip_seconds",
+      help: "From handing a group to the writer thread until the event loop hears it is durable",
       buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
       registers: [registry],
     }),

@@ -115,9 +115,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
 
   const metrics = createMetrics();
   const committer = new GroupCommitter(config.dataDir);
-  committer.onFlush = (size, ms) => {
+  committer.onFlush = (size, writerMs, roundTripMs) => {
     metrics.commitBatch.observe(size);
-    metrics.commitDuration.observe(ms / 1000);
+    metrics.commitDuration.observe(writerMs / 1000);
+    metrics.commitRoundTrip.observe(roundTripMs / 1000);
   };
   const head = store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH };
   const receipts = new ReceiptChain(head, createReceiptHasher(chainId, config.contracts.paymentChannels), device);

@@ -19,8 +19,8 @@ export class GroupCommitter {
   #scheduled = false;
   #closed = false;
   #idle: (() => void)[] = [];
-  /** Observes batch sizes and durations (metrics). */
-  onFlush?: (size: number, ms: number) => void;
+  /** Observes batch sizes, the transaction's time in the writer and the whole round trip (metrics). */
+  onFlush?: (size: number, writerMs: number, roundTripMs: number) => void;
   /** Called once per failed group, after its callers (and everything queued behind it) were rejected. */
   onFailure?: (error: Error) => void;
 
@@ -75,7 +75,7 @@ export class GroupCommitter {
     this.#inFlight = undefined;
     this.#worker.unref();
     if (msg.ok) {
-      this.onFlush?.(flight.batch.length, performance.now() - flight.started);
+      this.onFlush?.(flight.batch.length, msg.ms, performance.now() - flight.started);
       for (const p of flight.batch) p.resolve();
       this.#send();
     } else {

@@ -8,7 +8,8 @@ export interface WriterRequest {
   ops: WriteOp[];
 }
 
-export type WriterResponse = { seq: number; ok: true } | { seq: number; ok: false; error: string };
+/** `ms`: time the transaction took in the writer (fsync included), without the hops between threads. */
+export type WriterResponse = { seq: number; ok: true; ms: number } | { seq: number; ok: false; error: string };
 
 const store = new Store((workerData as { dataDir: string }).dataDir);
 const port = parentPort!;
@@ -19,11 +20,12 @@ port.on("message", (msg: WriterRequest | "close") => {
     port.postMessage("closed");
     return;
   }
+  const started = performance.now();
   try {
     store.transaction(() => {
       for (const op of msg.ops) applyOp(store, op);
     });
-    port.postMessage({ seq: msg.seq, ok: true } satisfies WriterResponse);
+    port.postMessage({ seq: msg.seq, ok: true, ms: performance.now() - started } satisfies WriterResponse);
   } catch (error) {
     port.postMessage({ seq: msg.seq, ok: false, error: (error as Error).message } satisfies WriterResponse);
   }
