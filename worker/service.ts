@@ -227,7 +227,12 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     { unpaidRoute: options.unpaidRoute ?? false },
   );
 
-  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => void app(req, res));
+  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    // Once stopping, every answer closes its connection: otherwise buyers with busy keep-alive connections keep
+    // being served, server.close() never completes and the final claims never run.
+    if (stopping) res.setHeader("connection", "close");
+    void app(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
