@@ -294,7 +294,7 @@ ${paint("32", "ready")} in ${secs(started)}: dashboard ${dashboardUrl}
   ${b("Open the dashboard:")}  ${dashboardUrl}
   ${b("Use test account #0:")} ${you}
                         Connect with the dashboard's built-in "Dev wallet": it signs as this account
-                        (it holds 1,000 test USDC and 10,000 ETH on this chain).
+                        (it holds 1,000 test USDC and about 10,000 ETH on this chain).
                         Hardhat's test accounts and their private keys are public knowledge: they are
                         for this local chain only; never send real funds to them.
   ${b("Chain:")}  ${rpcUrl} (chain id ${deployment.chainId})     ${b("Worker:")} ${workerUrl} (device ${device.device})
