@@ -94,7 +94,7 @@ describe("npm start", function () {
     const page = await fetch(stack.dashboardUrl);
     expect(page.status).to.equal(200);
     expect(await page.text()).to.match(/<html/i);
-    const config = (await (await fetch(`${stack.dashboardUrl}/api/config`)).json()) as { rpcUrl: string; chainId: number; contracts: Record<string, string>; workers: string[] };
+    const config = (await (await fetch(`${stack.dashboardUrl}/api/config`)).json()) as { rpcUrl: string; chainId: number; contracts: { paymentChannels: string }; workers: string[] };
     expect(config.rpcUrl).to.equal(stack.rpcUrl);
     expect(config.chainId).to.equal(31337);
     expect(config.contracts.paymentChannels.toLowerCase()).to.equal(stack.contracts.paymentChannels.toLowerCase());
