@@ -5,7 +5,7 @@
 // A real chain (hardhat node), a real worker process (worker/cli.ts serve), keep-alive connections at a fixed
 // concurrency, one channel per connection. Vouchers and MACs are made before the timed window, so the buyer's
 // signing is not measured; the worker's checking, storing and receipt signing are.
-// Environment: BENCH_SECONDS (per round, default 5), BENCH_CONCURRENCY (default 8), BENCH_ROUNDS (default 2).
+// Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (default 8), BENCH_ROUNDS (default 5).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -28,9 +28,9 @@ import { TEST_KEYS, startLocalnet, type Localnet } from "../test/helpers/localne
 import { stopProcess } from "./lib/chain.ts";
 import { ROOT } from "./lib/paths.ts";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PRICE = 10n;
 const PASSPHRASE = "bench-only-passphrase";
 
@@ -39,6 +39,8 @@ interface Result {
   errors: number;
   seconds: number;
   latenciesMs: number[];
+  /** CPU seconds the worker process (all its threads) used in the window, when measurable. */
+  workerCpu?: number;
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -57,8 +59,9 @@ try {
 async function main() {
   const inputs = sileroVadInputs(speechLikeFrame(), initialVadState());
 
-  log(`raw onnxruntime loop (${SECONDS * ROUNDS} s)...`);
-  const raw = await rawLoop(inputs, SECONDS * ROUNDS);
+  const rawSeconds = Math.min(5, SECONDS * ROUNDS);
+  log(`raw onnxruntime loop (${rawSeconds} s)...`);
+  const raw = await rawLoop(inputs, rawSeconds);
 
   log("starting a chain, publishing the model, registering a device...");
   net = await startLocalnet({ challengePeriod: 3600n });
@@ -131,13 +134,25 @@ async function main() {
   ] as const;
   const u = summarize(unpaid).rate;
   const p = summarize(paid).rate;
+  // Other work on the machine drifts over a run; rounds alternate the modes, so each round's ratio compares like with like.
+  const ratios = unpaid.map((x, i) => paid[i]!.requests / paid[i]!.seconds / (x.requests / x.seconds)).sort((a, b) => a - b);
+  const medianRatio = ratios[Math.floor(ratios.length / 2)]!;
   console.log(`\nSilero VAD v5, ${CONCURRENCY} keep-alive connections, ${ROUNDS} x ${SECONDS} s per HTTP mode, worker in its own process (2-core machine shared with the load generator and the chain)\n`);
-  console.log(`${"mode".padEnd(18)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"requests".padStart(11)}${"errors".padStart(8)}`);
+  console.log(`${"mode".padEnd(18)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"requests".padStart(11)}${"errors".padStart(8)}${"worker CPU/req".padStart(16)}`);
   for (const [name, s] of rows) {
-    console.log(`${name.padEnd(18)}${s.rate.toFixed(0).padStart(10)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${String(s.requests).padStart(11)}${String(s.errors).padStart(8)}`);
+    const cpu = s.cpuPerRequestUs === undefined ? "-" : `${s.cpuPerRequestUs.toFixed(0)} µs`;
+    console.log(`${name.padEnd(18)}${s.rate.toFixed(0).padStart(10)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${String(s.requests).padStart(11)}${String(s.errors).padStart(8)}${cpu.padStart(16)}`);
   }
-  console.log(`\npaid / unpaid = ${(p / u).toFixed(3)}  (goal >= 0.9)   unpaid / raw = ${(u / summarize([raw]).rate).toFixed(3)}`);
+  console.log(`\npaid / unpaid = ${(p / u).toFixed(3)} over all rounds, median of per-round ratios ${medianRatio.toFixed(3)} (${ratios.map((r) => r.toFixed(2)).join(" ")})  goal >= 0.9`);
+  const uc = summarize(unpaid).cpuPerRequestUs;
+  const pc = summarize(paid).cpuPerRequestUs;
+  if (uc !== undefined && pc !== undefined) {
+    console.log(`worker CPU per request unpaid / paid = ${(uc / pc).toFixed(3)}: the paid/unpaid throughput ratio of a worker that has a core to itself`);
+  }
+  console.log(`unpaid / raw = ${(u / summarize([raw]).rate).toFixed(3)}`);
+  console.log(`per round (unpaid/paid req/s): ${unpaid.map((x, i) => `${(x.requests / x.seconds).toFixed(0)}/${(paid[i]!.requests / paid[i]!.seconds).toFixed(0)}`).join("  ")}`);
   if (recoveries) console.log(`worker ECDSA recoveries: ${recoveries}`);
+  if (process.env.BENCH_WORKER_CONFIG) console.log(`worker config overrides: ${process.env.BENCH_WORKER_CONFIG}`);
   console.log(`raw is one sequential session.run loop (p50/p99 per call); HTTP latencies are per request at ${CONCURRENCY} in flight.`);
 }
 
@@ -178,9 +193,13 @@ async function setUpWorker(n: Localnet, workDir: string) {
       // No claims inside the timed window: it measures the request path (claims are one transaction per many calls).
       settlement: { claimThreshold: "1000000000000", maxAgeSeconds: 86_400 },
       logLevel: "error",
+      // BENCH_WORKER_CONFIG: JSON merged into the worker config (to compare settings; printed with the table).
+      ...(JSON.parse(process.env.BENCH_WORKER_CONFIG ?? "{}") as object),
     }),
   );
-  worker = spawn(process.execPath, [path.join(ROOT, "worker/cli.ts"), "serve", "--config", configFile, "--unpaid-route"], {
+  // BENCH_PROFILE=<dir>: the worker writes a V8 CPU profile there on exit (where does a paid request spend its time).
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(process.env.BENCH_PROFILE)] : [];
+  worker = spawn(process.execPath, [...profile, path.join(ROOT, "worker/cli.ts"), "serve", "--config", configFile, "--unpaid-route"], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "inherit"],
@@ -230,6 +249,7 @@ async function rawLoop(inputs: Record<string, Tensor>, seconds: number): Promise
 
 /** `CONCURRENCY` loops, each sending the next request when its previous answer arrived, for `seconds`. */
 async function load(agent: http.Agent, target: URL, pathname: string, body: string, headersFor: (worker: number) => Record<string, string>, seconds: number): Promise<Result> {
+  const cpu0 = await workerCpuSeconds();
   const latenciesMs: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -247,7 +267,9 @@ async function load(agent: http.Agent, target: URL, pathname: string, body: stri
       }
     }),
   );
-  return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs };
+  const cpu1 = await workerCpuSeconds();
+  const workerCpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+  return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs, workerCpu };
 }
 
 function post(agent: http.Agent, target: URL, pathname: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
@@ -266,13 +288,29 @@ function post(agent: http.Agent, target: URL, pathname: string, body: string, he
   });
 }
 
+/**
+ * utime + stime of the worker process from /proc (Linux). CPU per request does not depend on what else runs on the
+ * machine the way throughput does, so it shows the cost of payment even on a busy 2-core box.
+ */
+async function workerCpuSeconds(): Promise<number | undefined> {
+  if (!worker?.pid) return undefined;
+  try {
+    const stat = await readFile(`/proc/${worker.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function summarize(results: Result[]) {
   const requests = results.reduce((n, r) => n + r.requests, 0);
   const seconds = results.reduce((n, r) => n + r.seconds, 0);
   const errors = results.reduce((n, r) => n + r.errors, 0);
   const all = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const q = (p: number) => all[Math.min(all.length - 1, Math.floor(p * all.length))] ?? 0;
-  return { rate: requests / seconds, p50: q(0.5), p99: q(0.99), requests, errors };
+  const cpu = results.every((r) => r.workerCpu !== undefined) ? results.reduce((n, r) => n + r.workerCpu!, 0) : undefined;
+  return { rate: requests / seconds, p50: q(0.5), p99: q(0.99), requests, errors, cpuPerRequestUs: cpu === undefined ? undefined : (cpu * 1e6) / requests };
 }
 
 async function waitTx(client: ReturnType<typeof createPublicClient>, hash: Hex) {
