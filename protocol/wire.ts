@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   "channel_blocked",
   "method_not_allowed",
   "inference_failed",
+  "unknown_receipt",
+  "receipt_not_anchored",
   "unavailable",
   "internal_error",
 ] as const;
@@ -59,6 +61,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   channel_blocked: 403,
   method_not_allowed: 405,
   inference_failed: 422,
+  unknown_receipt: 404,
+  receipt_not_anchored: 404,
   unavailable: 503,
   internal_error: 500,
 };

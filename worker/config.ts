@@ -47,6 +47,8 @@ const recorderSchema = z.object({
   anchorIntervalSeconds: z.number().int().positive().default(3600),
   /** Most receipts in one anchored range (the rest go in the next one). */
   maxAnchorReceipts: z.number().int().positive().default(100_000),
+  /** Answer omission challenges against this device's logged receipts with their proofs. */
+  answerChallenges: z.boolean().default(true),
 });
 
 export const workerConfigSchema = z.object({

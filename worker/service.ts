@@ -19,6 +19,9 @@ import { GroupCommitter } from "./store/committer.ts";
 import { Store } from "./store/db.ts";
 import { lockDataDir } from "./store/lock.ts";
 import { ChainWatcher } from "./watcher.ts";
+import { Anchorer } from "./recorder/anchorer.ts";
+import { RecorderLog } from "./recorder/log.ts";
+import { ProofCache } from "./recorder/proofs.ts";
 
 export interface RunningWorker {
   url: string;
@@ -163,7 +166,24 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     timeoutMs: Math.max(60_000, config.settlement.stuckAfterMs * 4),
     log: (msg) => log("info", msg),
   });
+  // Flight recorder: append-only receipt log (triggers), anchors, proofs.
+  const recorderLog = new RecorderLog(store);
+  const proofs = new ProofCache(recorderLog, device.address);
+  const flightRecorder = config.contracts.flightRecorder;
+  const anchorer = flightRecorder
+    ? new Anchorer({
+        client: chain.client,
+        flightRecorder,
+        log: recorderLog,
+        proofs,
+        sender,
+        device: device.address,
+        options: { ...config.recorder, fromBlock: config.fromBlock, log: (msg) => log("info", msg) },
+      })
+    : undefined;
+  if (!anchorer) log("info", "no FlightRecorder configured (contracts.flightRecorder): receipts are logged but not anchored");
   settler = new Settler({
+    anchorer,
     ledger,
     chain,
     sender,
@@ -184,6 +204,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   try {
     await ledger.verifyAllDeferred();
     await sender.reconcile();
+    if (anchorer) {
+      await anchorer.checkDeployment(config.contracts.paymentChannels);
+      await anchorer.sync();
+    }
     await watcher.poll();
   } catch (error) {
     await abort(error);
@@ -215,6 +239,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       metrics,
       log,
       now,
+      recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       health: () => ({
         device: device.address,
         chainId,

@@ -10,12 +10,42 @@ export interface LocalDeployment {
   modelRegistry: `0x${string}`;
   deviceRegistry: `0x${string}`;
   paymentChannels: `0x${string}`;
+  flightRecorder: `0x${string}`;
 }
 
+/** Ignition parameters of ignition/modules/core.ts (defaults there). */
 export interface DeployParameters {
   minStake?: bigint;
   unbondingDelay?: bigint;
   challengePeriod?: bigint;
+  /** Receives the part of a slashed stake that does not go to the reporter (default: the deployer). */
+  treasury?: `0x${string}`;
+  /** Share of a device's stake a proven dispute takes, basis points (default 10,000). */
+  slashBps?: bigint;
+  /** Share of the slashed stake paid to the reporter or challenger, basis points (default 2,000). */
+  reporterBps?: bigint;
+  /** Seconds a device has to answer an omission challenge (default 1 day); must be below unbondingDelay. */
+  answerWindow?: bigint;
+  /** Bond of an omission challenge in stake-token units (default 1,000,000). */
+  challengeBond?: bigint;
+}
+
+const DEFAULT_UNBONDING_DELAY = 7n * 24n * 3600n;
+const DEFAULT_ANSWER_WINDOW = 24n * 3600n;
+
+/** Refuses parameters FlightRecorder's constructor would revert on, before Ignition starts (clearer message). */
+export function checkDeployParameters(p: DeployParameters) {
+  const unbonding = p.unbondingDelay ?? DEFAULT_UNBONDING_DELAY;
+  const window = p.answerWindow ?? DEFAULT_ANSWER_WINDOW;
+  if (window <= 0n || window >= unbonding) {
+    throw new Error(
+      `answerWindow ${window} s must be positive and shorter than unbondingDelay ${unbonding} s (a device could otherwise withdraw its stake before an omission challenge is enforced); set answerWindow too`,
+    );
+  }
+  for (const key of ["slashBps", "reporterBps"] as const) {
+    const v = p[key];
+    if (v !== undefined && (v < 0n || v > 10_000n || (key === "slashBps" && v === 0n))) throw new Error(`${key} ${v} is outside 1..10000 basis points`);
+  }
 }
 
 /**
@@ -31,8 +61,10 @@ export async function deployLocal(options: {
   const { rpcPort, deploymentId, parameters = {} } = options;
   const dir = await mkdtemp(path.join(tmpdir(), "edgepay-params-"));
   const paramsFile = path.join(dir, "params.json");
+  checkDeployParameters(parameters);
   const core: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parameters)) if (v !== undefined) core[k] = `${v}n`;
+  // Ignition reads bigints as "<digits>n"; addresses stay plain strings.
+  for (const [k, v] of Object.entries(parameters)) if (v !== undefined) core[k] = typeof v === "bigint" ? `${v}n` : v;
   await writeFile(paramsFile, JSON.stringify({ EdgepayLocal: core }));
   try {
     await run(
@@ -74,6 +106,7 @@ export async function readDeployment(deploymentId: string): Promise<LocalDeploym
     modelRegistry: pick("ModelRegistry"),
     deviceRegistry: pick("DeviceRegistry"),
     paymentChannels: pick("PaymentChannels"),
+    flightRecorder: pick("FlightRecorder"),
   };
 }
 

@@ -62,7 +62,7 @@ export interface MarketModel {
 export interface Market {
   net: Localnet;
   chainId: number;
-  contracts: { paymentChannels: Address; deviceRegistry: Address; modelRegistry: Address; token: Address };
+  contracts: { paymentChannels: Address; deviceRegistry: Address; modelRegistry: Address; token: Address; flightRecorder: Address };
   token: Address;
   modelOwner: Address;
   provider: Address;
@@ -91,6 +91,7 @@ export async function setupMarket(net: Localnet, options: MarketOptions = {}): P
     deviceRegistry: deployment.deviceRegistry,
     modelRegistry: deployment.modelRegistry,
     token: deployment.token,
+    flightRecorder: deployment.flightRecorder,
   };
   const owner = clientsFor(net, MODEL_OWNER_INDEX);
   const provider = clientsFor(net, PROVIDER_INDEX);

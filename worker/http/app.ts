@@ -25,6 +25,7 @@ import type { ReceiptChain } from "../receipts.ts";
 import type { GroupCommitter } from "../store/committer.ts";
 import type { Store } from "../store/db.ts";
 import { HttpError, readBody, sendError, sendJson } from "./io.ts";
+import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -46,6 +47,8 @@ export interface AppContext {
   receipts: ReceiptChain;
   metrics: Metrics;
   health: () => Record<string, unknown>;
+  /** Flight recorder routes (GET /v1/receipts, GET /v1/receipts/:seq/proof). */
+  recorder?: RecorderRoutesContext;
   /** Chain time in seconds. */
   now: () => number;
   log: (level: "error" | "info" | "debug", msg: string) => void;
@@ -101,6 +104,8 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
         const text = await ctx.metrics.registry.metrics();
         res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
         res.end(text);
+      } else if (ctx.recorder && handleRecorderRoute(ctx.recorder, req.method ?? "GET", pathname, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)), res)) {
+        // answered by the flight recorder
       } else {
         throw new HttpError("not_found", `no route ${req.method} ${pathname}`);
       }

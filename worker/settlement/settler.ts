@@ -8,6 +8,7 @@ import type { ChainReader } from "../chain.ts";
 import type { Channel, Ledger } from "../ledger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { TxSender } from "./sender.ts";
+import type { Anchorer } from "../recorder/anchorer.ts";
 
 export interface SettlerOptions {
   claimThreshold: bigint;
@@ -36,6 +37,8 @@ export class Settler {
   readonly #sender: TxSender;
   readonly #metrics: Metrics;
   readonly #opts: SettlerOptions;
+  /** Flight recorder: claims carry the anchor of new receipts (claimAndAnchor); idle rounds anchor on interval. */
+  readonly #anchorer: Anchorer | undefined;
   /** Channels claimed since their close was requested (the early watchtower claim is done). */
   readonly #closeClaimed = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -45,7 +48,8 @@ export class Settler {
   #failures = 0;
   #nextAttempt = 0;
 
-  constructor(args: { ledger: Ledger; chain: ChainReader; sender: TxSender; metrics: Metrics; options: SettlerOptions }) {
+  constructor(args: { ledger: Ledger; chain: ChainReader; sender: TxSender; metrics: Metrics; options: SettlerOptions; anchorer?: Anchorer }) {
+    this.#anchorer = args.anchorer;
     this.#ledger = args.ledger;
     this.#chain = args.chain;
     this.#sender = args.sender;
@@ -126,15 +130,15 @@ export class Settler {
 
   async #round(final: boolean) {
     let due = await this.due(final);
-    if (due.length === 0) return;
+    if (due.length === 0) return this.#anchorer?.idle(final);
     const urgent = due.some((d) => d.reason !== "threshold");
-    if (!final && !urgent && due.length < this.#opts.minBatch) return;
+    if (!final && !urgent && due.length < this.#opts.minBatch) return this.#anchorer?.idle(false);
     const max = this.#opts.maxBatch ?? 100;
     // Most urgent first: deadlines, then the largest amounts.
     due.sort((a, b) => rank(a.reason) - rank(b.reason) || (b.amount - b.ch.claimed > a.amount - a.ch.claimed ? 1 : -1));
     due = due.slice(0, max);
     due = await this.#dropFailing(due);
-    if (due.length === 0) return;
+    if (due.length === 0) return this.#anchorer?.idle(final);
     await this.#claim(due);
   }
 
@@ -162,11 +166,37 @@ export class Settler {
     }
   }
 
+  /**
+   * The claims as FlightRecorder.claimAndAnchor with the unanchored receipts, when there are any and the call
+   * simulates; otherwise undefined (plain claims: the anchor must never hold up a payment).
+   */
+  async #withAnchor(due: Due[]): Promise<AnchoredClaim | undefined> {
+    const anchorer = this.#anchorer;
+    if (!anchorer) return undefined;
+    try {
+      const batch = await anchorer.pending();
+      if (!batch) return undefined;
+      const data = anchorer.claimAndAnchorData(
+        due.map((d) => ({ terms: d.ch.terms, cumulativeAmount: d.amount, signature: d.signature })),
+        batch,
+      );
+      await this.#chain.client.estimateGas({ account: this.#sender.address, to: anchorer.flightRecorder, data });
+      return { request: { kind: "claimAndAnchor", to: anchorer.flightRecorder, data, claims: due.map((d) => ({ channelId: d.ch.id, amount: d.amount.toString() })) }, batch };
+    } catch (error) {
+      this.#opts.log(`settler: claiming without an anchor: ${(error as Error).message.split("\n")[0]}`);
+      return undefined;
+    }
+  }
+
   async #claim(due: Due[]) {
     const claims = due.map((d) => ({ channelId: d.ch.id, amount: d.amount.toString() }));
     this.#opts.log(`settler: claiming ${due.length} channel(s) (${[...new Set(due.map((d) => d.reason))].join(", ")})`);
     try {
-      const sent = await this.#sender.send({ kind: due.length === 1 ? "claim" : "claimMany", to: this.#chain.contracts.paymentChannels, data: calldata(due), claims });
+      const anchored = await this.#withAnchor(due);
+      const sent = await this.#sender.send(
+        anchored?.request ?? { kind: due.length === 1 ? "claim" : "claimMany", to: this.#chain.contracts.paymentChannels, data: calldata(due), claims },
+      );
+      if (anchored) this.#anchorer!.mined(anchored.batch, sent.receipt);
       this.#metrics.claims.inc({ outcome: "mined" });
       this.#opts.log(`settler: claimed in ${sent.hash} (gas ${sent.receipt.gasUsed})`);
     } catch (error) {
@@ -182,6 +212,11 @@ export class Settler {
       }
     }
   }
+}
+
+export interface AnchoredClaim {
+  request: { kind: string; to: `0x${string}`; data: Hex; claims: { channelId: Hex; amount: string }[] };
+  batch: NonNullable<Awaited<ReturnType<Anchorer["pending"]>>>;
 }
 
 function rank(reason: DueReason): number {
