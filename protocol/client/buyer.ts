@@ -58,6 +58,8 @@ export interface BuyerOptions {
   retryDelayMs?: number;
   /** Seconds an offerings answer is reused. */
   offeringsTtlSeconds?: number;
+  /** Seconds a worker that stopped answering is tried only after the others (default 30). */
+  downSeconds?: number;
   autoOpen?: AutoOpen;
   /** Progress events (opening a channel, failing over, ...) for UIs and logs. */
   onEvent?: (event: BuyerEvent) => void;
@@ -132,6 +134,8 @@ export class Buyer {
   readonly #macReady = new Set<string>();
   readonly #checked = new Set<string>();
   readonly #lastSequence = new Map<string, bigint>();
+  /** Workers that stopped answering, until when they go to the back of the list. */
+  readonly #down = new Map<string, number>();
 
   constructor(options: BuyerOptions) {
     this.#opts = options;
@@ -297,10 +301,19 @@ export class Buyer {
     for (const [name, t] of Object.entries(inputs)) inputsWire[name] = tensorToWire(t);
     const inputHash = hashTensors(inputs);
     const failures: string[] = [];
-    for (const endpoint of options.workers) {
+    // A worker that recently stopped answering is tried last, so each call does not wait for it to time out again.
+    const now = Date.now();
+    const isDown = (w: string) => (this.#down.get(w) ?? 0) > now;
+    const ordered = [...options.workers.filter((w) => !isDown(w)), ...options.workers.filter(isDown)];
+    for (const endpoint of ordered) {
       try {
-        return await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+        const result = await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+        this.#down.delete(endpoint);
+        return result;
       } catch (error) {
+        if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
+          this.#down.set(endpoint, Date.now() + (this.#opts.downSeconds ?? 30) * 1000);
+        }
         if (!(error instanceof EdgepayClientError) || !canFailOver(error) || options.workers.length === 1) throw error;
         failures.push(error.message);
         this.#emit({ type: "failover", from: endpoint, error: error.message });

@@ -20,7 +20,7 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 
 export interface HttpOptions {
   fetch?: FetchLike;
-  /** Per-request timeout in milliseconds. */
+  /** Per-request timeout in milliseconds (default 15 s). */
   timeoutMs?: number;
 }
 
@@ -106,7 +106,7 @@ export async function fetchChannelInfo(baseUrl: string, channelId: string, optio
 async function send(url: string, init: RequestInit, options: HttpOptions): Promise<Response> {
   const doFetch = options.fetch ?? globalThis.fetch;
   try {
-    return await doFetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    return await doFetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
   } catch (error) {
     const why = error instanceof Error ? (error.name === "TimeoutError" ? "timed out" : (causeMessage(error) ?? error.message)) : String(error);
     throw new EdgepayClientError("worker_unreachable", `${url}: ${why}`, { cause: error });

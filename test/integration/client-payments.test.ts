@@ -206,6 +206,11 @@ describe("client: paying a real worker", function () {
     const r = await failover.infer(modelId, frame(60), { workers: ["http://127.0.0.1:9", url] });
     expect(r.endpoint).to.equal(url);
     expect(events).to.include("failover");
+    // The dead device is now tried last: the next call goes straight to the live one.
+    events.length = 0;
+    const again = await failover.infer(modelId, frame(62), { workers: ["http://127.0.0.1:9", url] });
+    expect(again.endpoint).to.equal(url);
+    expect(events).to.deep.equal([]);
     const all = await failover.infer(modelId, frame(61), { workers: ["http://127.0.0.1:9"] }).catch((e: unknown) => e);
     expect((all as EdgepayClientError).code).to.equal("worker_unreachable");
   });
