@@ -82,7 +82,10 @@ function envContracts(): Contracts | undefined {
     modelRegistry: pick("EDGEPAY_MODEL_REGISTRY", d?.modelRegistry),
     token: pick("EDGEPAY_TOKEN", d?.token),
   };
-  return c.paymentChannels && c.deviceRegistry && c.modelRegistry && c.token ? (c as Contracts) : undefined;
+  if (!(c.paymentChannels && c.deviceRegistry && c.modelRegistry && c.token)) return undefined;
+  // The receipt anchors' contract is optional: workers claim without anchoring when it is unknown.
+  const flightRecorder = pick("EDGEPAY_FLIGHT_RECORDER", d?.paymentChannels?.toLowerCase() === c.paymentChannels.toLowerCase() ? d?.flightRecorder : undefined);
+  return { ...(c as Contracts), ...(flightRecorder ? { flightRecorder } : {}) };
 }
 
 async function findTarget(): Promise<Target> {
@@ -106,7 +109,7 @@ async function findTarget(): Promise<Target> {
     const d = await deployLocal({ rpcPort: port, deploymentId });
     return {
       rpcUrl: chain.url,
-      contracts: { paymentChannels: d.paymentChannels, deviceRegistry: d.deviceRegistry, modelRegistry: d.modelRegistry, token: d.token },
+      contracts: { paymentChannels: d.paymentChannels, deviceRegistry: d.deviceRegistry, modelRegistry: d.modelRegistry, token: d.token, flightRecorder: d.flightRecorder },
       source: `its own chain on ${chain.url} (no npm start stack found; it stops when the demo ends)`,
       own: { chain, deploymentId },
     };

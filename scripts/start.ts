@@ -183,7 +183,13 @@ const deployment = await part("contracts", async () => {
   step("info", "", `PaymentChannels ${d.paymentChannels}, DeviceRegistry ${d.deviceRegistry}, ModelRegistry ${d.modelRegistry}, TestUSDC ${d.token}`);
   return d;
 });
-const contracts = { paymentChannels: deployment.paymentChannels, deviceRegistry: deployment.deviceRegistry, modelRegistry: deployment.modelRegistry, token: deployment.token };
+const contracts = {
+  paymentChannels: deployment.paymentChannels,
+  deviceRegistry: deployment.deviceRegistry,
+  modelRegistry: deployment.modelRegistry,
+  token: deployment.token,
+  flightRecorder: deployment.flightRecorder,
+};
 
 // The build does not need the chain, so it runs while the market is set up (it reads the fresh generated module).
 let buildNote = "";

@@ -54,6 +54,7 @@ describe("npm run demo (short setting)", function () {
         EDGEPAY_DEVICE_REGISTRY: d.deviceRegistry,
         EDGEPAY_MODEL_REGISTRY: d.modelRegistry,
         EDGEPAY_TOKEN: d.token,
+        EDGEPAY_FLIGHT_RECORDER: d.flightRecorder,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -101,7 +101,7 @@ describe("failover between real devices", function () {
   before(async () => {
     net = await startLocalnet({ challengePeriod: CHALLENGE });
     const d = net.deployment;
-    m = await connectMarketplace(net.chain.url, { paymentChannels: d.paymentChannels, deviceRegistry: d.deviceRegistry, modelRegistry: d.modelRegistry, token: d.token });
+    m = await connectMarketplace(net.chain.url, { paymentChannels: d.paymentChannels, deviceRegistry: d.deviceRegistry, modelRegistry: d.modelRegistry, token: d.token, flightRecorder: d.flightRecorder });
     pc = m.publicClient;
     vad = (await ensureDemoModels(m, DEMO_CATALOG.filter((s) => s.key === "silero-vad")))[0]!;
     root = mkdtempSync(path.join(tmpdir(), "edgepay-failover-"));
