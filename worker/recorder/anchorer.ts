@@ -173,6 +173,9 @@ export class Anchorer {
     this.#challengesFrom = latest + 1n;
     for (const ev of events) {
       const digest = ev.args.digest as Hex;
+      const open = await this.#client.readContract({ address: this.flightRecorder, abi: flightRecorderAbi, functionName: "getChallenge", args: [this.#device, digest] });
+      // 1 = Open: answered or enforced ones (seen again after a restart) need nothing.
+      if (open.status !== 1) continue;
       const seq = this.#log.sequenceOf(digest);
       if (seq === undefined) {
         this.#opts.log(`recorder: omission challenge on ${digest}: no such receipt in the log; cannot answer`);
