@@ -3,6 +3,7 @@
 // promise resolves only once its transaction is durable: an answer is never sent before its write.
 import { Worker } from "node:worker_threads";
 import type { WriteOp } from "./db.ts";
+import { encodeOp } from "./wire-ops.ts";
 import type { WriterRequest, WriterResponse } from "./writer-thread.ts";
 
 interface Pending {
@@ -65,7 +66,9 @@ export class GroupCommitter {
     const seq = ++this.#seq;
     this.#inFlight = { seq, batch, started: performance.now() };
     this.#worker.ref();
-    const request: WriterRequest = { seq, ops: batch.flatMap((p) => p.ops) };
+    const encoded: unknown[] = [];
+    for (const p of batch) for (const op of p.ops) encoded.push(encodeOp(op));
+    const request: WriterRequest = { seq, ops: JSON.stringify(encoded) };
     this.#worker.postMessage(request);
   }
 
