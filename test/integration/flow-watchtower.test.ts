@@ -75,11 +75,16 @@ describe("flow: watchtower claims before the challenge period ends", function ()
       if (Date.now() > deadline) throw new Error("the worker did not claim within 60 s of wall time");
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Every claim landed after the close request and before the period ended (a MAC-only voucher still being
+    // verified may make the watchtower claim the verified part first, then the rest).
     const claims = await publicClient.getContractEvents({ address: channels, abi: paymentChannelsAbi, eventName: "Claimed", args: { channelId: record.channelId }, fromBlock: 0n });
-    expect(claims).to.have.length(1);
-    const claimBlock = await publicClient.getBlock({ blockNumber: claims[0]!.blockNumber! });
-    expect(claimBlock.timestamp).to.be.lessThan(closesAt);
-    expect(claims[0]!.args.cumulativeAmount).to.equal(paid);
+    expect(claims.length).to.be.within(1, 2);
+    for (const claim of claims) {
+      const block = await publicClient.getBlock({ blockNumber: claim.blockNumber! });
+      expect(block.timestamp).to.be.lessThan(closesAt);
+      expect(block.timestamp).to.be.greaterThan(closesAt - BigInt(CHALLENGE) - 1n);
+    }
+    expect(claims.at(-1)!.args.cumulativeAmount).to.equal(paid);
 
     // A voucher sent now is refused: the channel closes too soon for the device to claim it safely.
     await rpc(net.chain.url, "evm_increaseTime", [LEFT_AFTER_JUMP - 10]);
