@@ -58,7 +58,7 @@ describe("flight recorder: omission challenges (real worker)", function () {
   const simulate = (functionName: "challengeOmission" | "answerOmission" | "enforceOmission", args: readonly unknown[]) =>
     buyer().publicClient.simulateContract({ account: buyer().account, address: market.contracts.flightRecorder, abi: flightRecorderAbi, functionName, args } as never);
   const send = async (functionName: "challengeOmission" | "answerOmission" | "enforceOmission", args: readonly unknown[]) => {
-    const { request } = (await simulate(functionName, args)) as { request: never };
+    const { request } = (await simulate(functionName, args)) as unknown as { request: never };
     const hash = await buyer().walletClient.writeContract(request);
     const r = await buyer().publicClient.waitForTransactionReceipt({ hash });
     expect(r.status).to.equal("success");

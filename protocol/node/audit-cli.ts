@@ -1,0 +1,133 @@
+// Audit command:
+//   npm run audit -- export --worker URL --device 0x.. [--channel 0x..] [--from ISO] [--to ISO] > file.jsonl
+//   npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x..] [--json]
+// `export` pages through the worker's GET /v1/receipts (hashes only) and writes one receipt per line with its proof.
+// `verify` checks every line offline against the chain: signature, inclusion proof against the on-chain anchor,
+// model hash against the ModelRegistry, hash-chain links; each receipt is proven, missing or contradicted.
+// Exit code: 0 all proven, 1 some missing, 2 some contradicted, 64 usage, 65 unreadable input, 70 other failure.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { createPublicClient, http, isAddress, type Address } from "viem";
+import { auditLineWire, receiptPageWire, type AuditLine, type AuditLineWire } from "../audit-export.ts";
+import { auditContext, auditExport } from "../client/audit.ts";
+import { deployments } from "../generated/contracts.ts";
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  npm run audit -- export --worker URL --device 0x<address> [--channel 0x<channel id>] [--from ISO] [--to ISO] > file.jsonl
+  npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x<address>] [--json]`;
+
+async function exportReceipts(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { worker: { type: "string" }, device: { type: "string" }, channel: { type: "string" }, from: { type: "string" }, to: { type: "string" } } });
+  if (!values.worker) throw new UsageError("export needs --worker URL");
+  if (!values.device || !isAddress(values.device)) throw new UsageError(`export needs --device 0x<40 hex>, got ${values.device ?? "nothing"}`);
+  for (const k of ["from", "to"] as const) {
+    const v = values[k];
+    if (v !== undefined && Number.isNaN(Date.parse(v))) throw new UsageError(`--${k} must be an ISO 8601 date, got ${v}`);
+  }
+  let after = "0";
+  let count = 0;
+  for (;;) {
+    const q = new URLSearchParams({ after, limit: "1000" });
+    if (values.channel) q.set("channel", values.channel);
+    if (values.from) q.set("from", String(Math.floor(Date.parse(values.from) / 1000)));
+    if (values.to) q.set("to", String(Math.floor(Date.parse(values.to) / 1000)));
+    const url = `${values.worker.replace(/\/$/, "")}/v1/receipts?${q}`;
+    const res = await fetch(url).catch((e: unknown) => {
+      throw new Error(`cannot reach the worker at ${values.worker}: ${(e as Error).message}`);
+    });
+    const json = (await res.json().catch(() => undefined)) as { error?: { message: string } } | undefined;
+    if (!res.ok) throw new Error(`worker answered ${res.status}: ${json?.error?.message ?? "no JSON body"}`);
+    const page = receiptPageWire.safeParse(json);
+    if (!page.success) throw new Error(`worker's receipt page is malformed: ${page.error.issues[0]!.message}`);
+    if (page.data.device.toLowerCase() !== values.device.toLowerCase()) {
+      throw new Error(`the worker at ${values.worker} is device ${page.data.device}, not ${values.device}`);
+    }
+    for (const line of (json as { receipts: AuditLineWire[] }).receipts) process.stdout.write(`${JSON.stringify(line)}\n`);
+    count += page.data.receipts.length;
+    if (!page.data.next) break;
+    after = page.data.next;
+  }
+  process.stderr.write(`exported ${count} receipt(s) of device ${values.device}\n`);
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { rpc: { type: "string" }, "flight-recorder": { type: "string" }, json: { type: "boolean" } },
+  });
+  const file = positionals[0];
+  if (!file) throw new UsageError("verify needs the export file");
+  const rpc = values.rpc ?? process.env.EDGEPAY_RPC_URL ?? "http://127.0.0.1:8545";
+  const recorder = values["flight-recorder"] ?? process.env.EDGEPAY_FLIGHT_RECORDER ?? deployments.find((d) => d.deploymentId === "local")?.flightRecorder;
+  if (!recorder || !isAddress(recorder)) throw new UsageError(`verify needs --flight-recorder 0x<40 hex> (got ${recorder ?? "nothing"})`);
+
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    process.stderr.write(`cannot read ${file}: ${(error as Error).message}\n`);
+    return 65;
+  }
+  const lines: AuditLine[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    if (!raw.trim()) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (error) {
+      process.stderr.write(`${file}:${i + 1}: not JSON: ${(error as Error).message}\n`);
+      return 65;
+    }
+    const parsed = auditLineWire.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      process.stderr.write(`${file}:${i + 1}: not a receipt line: ${issue.path.join(".") || "(root)"}: ${issue.message}\n`);
+      return 65;
+    }
+    lines.push(parsed.data);
+  }
+
+  const client = createPublicClient({ transport: http(rpc, { retryCount: 1 }) });
+  const ctx = await auditContext(client, recorder as Address).catch((e: unknown) => {
+    throw new Error(`cannot read FlightRecorder ${recorder} at ${rpc}: ${(e as Error).message.split("\n")[0]}`);
+  });
+  const { receipts, summary } = await auditExport(lines, ctx);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ receipts, summary }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`);
+  } else {
+    for (const a of receipts) {
+      const failed = Object.entries(a.checks)
+        .filter(([, c]) => c && !c.valid)
+        .map(([name, c]) => `${name}: ${(c as { reason: string }).reason}`);
+      const where = a.anchor ? ` anchor ${a.anchor.fromSeq}..${a.anchor.toSeq}${a.anchor.transactionHash ? ` tx ${a.anchor.transactionHash}` : ""}` : "";
+      const model = a.model ? ` model ${a.model.modelId} "${a.model.name}"` : "";
+      process.stdout.write(`${a.device} #${a.sequence} ${a.status.padEnd(12)}${failed.length ? ` (${failed.join(", ")})` : ""}${where}${model}\n`);
+    }
+    process.stdout.write(`${receipts.length} receipt(s): ${summary.proven} proven, ${summary.missing} missing, ${summary.contradicted} contradicted\n`);
+  }
+  return summary.contradicted > 0 ? 2 : summary.missing > 0 ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    if (command === "export") {
+      await exportReceipts(rest);
+      return 0;
+    }
+    if (command === "verify") return await verify(rest);
+    throw new UsageError(command ? `unknown command "${command}"` : "no command");
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+      return 64;
+    }
+    process.stderr.write(`audit: ${(error as Error).message}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = await main();

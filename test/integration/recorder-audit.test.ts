@@ -1,0 +1,137 @@
+// Flight recorder, check side: the buyer's receipt audit (signature, own input/output hashes, inclusion against the
+// on-chain anchor, model hash against the registry) and the audit command (export from a real worker, verify
+// offline against the chain: proven / missing / contradicted, exit codes, readable errors).
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { auditLineWire } from "../../protocol/audit-export.ts";
+import { receiptProofWire } from "../../protocol/audit.ts";
+import { auditContext, auditReceipt } from "../../protocol/client/audit.ts";
+import { hashTensors, tensorFromWire } from "../../protocol/tensors.ts";
+import { ROOT } from "../../scripts/lib/paths.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { openChannel, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { anchoredSeq, getJson, paidInfer, waitFor } from "../helpers/recorder.ts";
+import { flip } from "../helpers/disputes.ts";
+
+function runAudit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, "protocol/node/audit-cli.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("flight recorder: receipt audit and the audit command (real worker)", function () {
+  this.timeout(240_000);
+  let net: Localnet;
+  let market: Market;
+  let channel: TestChannel;
+  let dir: string;
+  const inputs = vadInputs(11);
+  let paid: Awaited<ReturnType<typeof paidInfer>>;
+
+  before(async () => {
+    net = await startLocalnet({ challengePeriod: 600n });
+    market = await setupMarket(net, {
+      config: { settlement: { claimThreshold: "3000", maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 } },
+    });
+    channel = await openChannel(market, { buyer: 3, deposit: 1_000_000n });
+    paid = await paidInfer(market, channel, 1000n, inputs);
+    await paidInfer(market, channel, 2000n);
+    await paidInfer(market, channel, 3000n);
+    await waitFor("anchor 1..3", async () => ((await anchoredSeq(market)) === 3n ? true : undefined));
+    await paidInfer(market, channel, 4000n); // stays unanchored
+    dir = mkdtempSync(path.join(tmpdir(), "edgepay-audit-"));
+  });
+  after(async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await market?.stop();
+    await net?.stop();
+  });
+
+  it("the buyer's audit of its receipt: every check passes, with the anchoring transaction and the model version", async () => {
+    const ctx = await auditContext(clientsFor(net, 0).publicClient, market.contracts.flightRecorder);
+    const line = receiptProofWire.parse((await getJson(`${market.worker!.url}/v1/receipts/1/proof`)).body);
+    const toTensors = (w: typeof inputs) => Object.fromEntries(Object.entries(w).map(([n, t]) => [n, tensorFromWire(n, t)]));
+    const own = { inputHash: hashTensors(toTensors(inputs)), outputHash: hashTensors(toTensors(paid.outputs as typeof inputs)) };
+    const audit = await auditReceipt(line, ctx, own);
+    expect(audit.status).to.equal("proven");
+    expect(audit.checks).to.deep.equal({ signature: { valid: true }, inputHash: { valid: true }, outputHash: { valid: true }, inclusion: { valid: true }, model: { valid: true } });
+    expect(audit.anchor?.transactionHash).to.equal(line.anchor.transactionHash);
+    expect(audit.model).to.include({ modelId: market.models[0]!.modelId, contentHash: market.models[0]!.hash });
+
+    // Someone else's output, a forged model hash, a tampered proof: each fails with its reason.
+    const wrongOut = await auditReceipt(line, ctx, { ...own, outputHash: flip(own.outputHash) });
+    expect(wrongOut.checks.outputHash).to.deep.equal({ valid: false, reason: "wrong_output_hash" });
+    expect(wrongOut.status).to.equal("contradicted");
+    const badProof = await auditReceipt({ ...line, proof: [flip(line.proof[0]!), ...line.proof.slice(1)] }, ctx);
+    expect(badProof.checks.inclusion).to.deep.equal({ valid: false, reason: "not_included" });
+    const otherModel = await auditReceipt({ ...line, receipt: { ...line.receipt, modelHash: flip(line.receipt.modelHash) } }, ctx);
+    expect(otherModel.checks.signature).to.deep.equal({ valid: false, reason: "wrong_signer" });
+    expect(otherModel.checks.model).to.deep.equal({ valid: false, reason: "model_hash_mismatch" });
+    // Without a proof: missing, not contradicted.
+    const bare = await auditReceipt({ device: line.device, receipt: line.receipt }, ctx);
+    expect(bare.status).to.equal("missing");
+    expect(bare.checks.inclusion).to.deep.equal({ valid: false, reason: "no_proof" });
+  });
+
+  it("exports a channel's receipts as JSON lines and verifies them: 3 proven, 1 missing", async () => {
+    const from = new Date(Date.now() - 3600_000).toISOString();
+    const to = new Date(Date.now() + 3600_000).toISOString();
+    const exp = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address, "--channel", channel.id, "--from", from, "--to", to]);
+    expect(exp.code, exp.stderr).to.equal(0);
+    const lines = exp.stdout.trim().split("\n");
+    expect(lines).to.have.length(4);
+    for (const l of lines) auditLineWire.parse(JSON.parse(l));
+    const file = path.join(dir, "export.jsonl");
+    writeFileSync(file, exp.stdout);
+
+    const ver = await runAudit(["verify", file, "--rpc", net.chain.url, "--flight-recorder", market.contracts.flightRecorder]);
+    expect(ver.stdout).to.match(/4 receipt\(s\): 3 proven, 1 missing, 0 contradicted/);
+    expect(ver.stdout).to.match(/#4 missing +\(inclusion: no_proof\)/);
+    expect(ver.code).to.equal(1);
+
+    // Time range outside the receipts: nothing. Wrong device: refused.
+    const empty = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address, "--from", "2001-01-01T00:00:00Z", "--to", "2001-01-02T00:00:00Z"]);
+    expect(empty.code).to.equal(0);
+    expect(empty.stdout).to.equal("");
+    const wrong = await runAudit(["export", "--worker", market.worker!.url, "--device", `0x${"12".repeat(20)}`]);
+    expect(wrong.code).to.equal(70);
+    expect(wrong.stderr).to.match(/is device 0x[0-9a-fA-F]{40}, not 0x1212/);
+
+    // A tampered line: contradicted, exit 2; the next receipt's chain link fails too.
+    const tampered = lines.map((l, i) => {
+      if (i !== 1) return l;
+      const j = JSON.parse(l) as { receipt: { outputHash: `0x${string}` } };
+      j.receipt.outputHash = flip(j.receipt.outputHash);
+      return JSON.stringify(j);
+    });
+    writeFileSync(file, `${tampered.join("\n")}\n`);
+    const bad = await runAudit(["verify", file, "--rpc", net.chain.url, "--flight-recorder", market.contracts.flightRecorder]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stdout).to.match(/#2 contradicted/);
+    expect(bad.stdout).to.match(/#3 contradicted .*chainLink: previous_mismatch/);
+    expect(bad.stdout).to.match(/1 proven, 1 missing, 2 contradicted/);
+  });
+
+  it("readable errors for bad input files and arguments", async () => {
+    const file = path.join(dir, "bad.jsonl");
+    writeFileSync(file, `{"device": "0x12"}\n`);
+    const r = await runAudit(["verify", file, "--rpc", net.chain.url, "--flight-recorder", market.contracts.flightRecorder]);
+    expect(r.code).to.equal(65);
+    expect(r.stderr).to.match(/bad\.jsonl:1: not a receipt line/);
+    writeFileSync(file, "not json\n");
+    expect((await runAudit(["verify", file, "--flight-recorder", market.contracts.flightRecorder])).stderr).to.match(/bad\.jsonl:1: not JSON/);
+    const usage = await runAudit(["export", "--worker", market.worker!.url]);
+    expect(usage.code).to.equal(64);
+    expect(usage.stderr).to.match(/--device/);
+    const missing = await runAudit(["verify", path.join(dir, "nope.jsonl"), "--flight-recorder", market.contracts.flightRecorder]);
+    expect(missing.code).to.equal(65);
+  });
+});
