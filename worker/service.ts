@@ -12,7 +12,6 @@ import { unlockKeystore } from "./keystore.ts";
 import { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
 import { ModelRuntime } from "./models/runtime.ts";
-import { createReceiptHasher, ReceiptChain, ZERO_HASH } from "./receipts.ts";
 import { TxSender } from "./settlement/sender.ts";
 import { Settler } from "./settlement/settler.ts";
 import { GroupCommitter } from "./store/committer.ts";
@@ -117,16 +116,16 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   store.setMeta("paymentChannels", `${chainId}:${config.contracts.paymentChannels}`);
 
   const metrics = createMetrics();
-  const committer = new GroupCommitter(config.dataDir);
+  const committer = new GroupCommitter({
+    dataDir: config.dataDir,
+    receipts: { privateKey: key.privateKey, chainId, paymentChannels: config.contracts.paymentChannels },
+  });
   committer.onFlush = (size, writerMs, roundTripMs) => {
     metrics.commitBatch.observe(size);
     metrics.commitDuration.observe(writerMs / 1000);
     metrics.commitRoundTrip.observe(roundTripMs / 1000);
   };
-  const head = store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH };
-  const receipts = new ReceiptChain(head, createReceiptHasher(chainId, config.contracts.paymentChannels), device);
-  // A failed group loses its receipts: the chain continues from the last durable one.
-  committer.onFailure = () => receipts.reset(store.lastReceipt() ?? { sequence: 0n, digest: ZERO_HASH });
+  const lastSequence = { value: store.lastReceipt()?.sequence ?? 0n };
 
   let settler: Settler | undefined;
   let watcher: ChainWatcher | undefined;
@@ -235,7 +234,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       ledger,
       store,
       committer,
-      receipts,
+      lastSequence,
       metrics,
       log,
       now,
@@ -244,7 +243,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         device: device.address,
         chainId,
         block: watcher!.lastBlock.toString(),
-        receipts: receipts.head.sequence.toString(),
+        receipts: lastSequence.value.toString(),
         pendingTxs: store.openTxs().length,
         models: [...models.keys()],
       }),

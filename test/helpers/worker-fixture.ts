@@ -260,6 +260,10 @@ export interface WorkerProcess {
   url: string;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
+  /** The signal that ended it, once exited (diagnostics). */
+  signal(): NodeJS.Signals | null;
+  /** The last 4 kB of its stderr (diagnostics). */
+  stderr(): string;
 }
 
 /** Runs `worker/cli.ts serve --config <file>` as a child process; resolves once it prints its listening line. */
@@ -271,7 +275,13 @@ export function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Pr
   });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let signal: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code, sig) => {
+      signal = sig;
+      resolve(code);
+    }),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -282,7 +292,7 @@ export function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Pr
         const msg = JSON.parse(line) as { event?: string; url?: string };
         if (msg.event === "listening" && msg.url) {
           clearTimeout(timer);
-          resolve({ child, url: msg.url, exited });
+          resolve({ child, url: msg.url, exited, signal: () => signal, stderr: () => stderr });
         }
       } catch {
         // not a JSON line

@@ -133,7 +133,7 @@ describe("worker: settlement", function () {
     const receipt = await publicClient.getTransactionReceipt({ hash });
     expect(receipt.status).to.equal("success");
     proc2.child.kill("SIGTERM");
-    expect(await proc2.exited).to.equal(0);
+    expect(await proc2.exited, `exit by ${proc2.signal()}: ${proc2.stderr()}`).to.equal(0);
     const after = new Store(market.dataDir);
     const forChannel = after.txs().filter((t) => t.claims.some((c) => c.channelId === ch.id));
     after.close();

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
-import { receiptToWire } from "../../protocol/receipt.ts";
+import { receiptToWire, type SignedReceipt } from "../../protocol/receipt.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
@@ -21,7 +21,7 @@ import type { DigestSigner } from "../crypto.ts";
 import type { Channel, Ledger } from "../ledger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ModelRuntime } from "../models/runtime.ts";
-import type { ReceiptChain } from "../receipts.ts";
+import type { IssuedReceipt } from "../store/committer.ts";
 import type { GroupCommitter } from "../store/committer.ts";
 import type { Store } from "../store/db.ts";
 import { HttpError, readBody, sendError, sendJson } from "./io.ts";
@@ -44,7 +44,8 @@ export interface AppContext {
   ledger: Ledger;
   store: Store;
   committer: GroupCommitter;
-  receipts: ReceiptChain;
+  /** Sequence of the newest durable receipt (health). */
+  lastSequence: { value: bigint };
   metrics: Metrics;
   health: () => Record<string, unknown>;
   /** Flight recorder routes (GET /v1/receipts, GET /v1/receipts/:seq/proof). */
@@ -258,50 +259,49 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
         payment: requirements(ctx, model, ch),
       });
     }
-    const issued = ctx.receipts.issue({
+    const next = ctx.ledger.accepted(ch, voucher, check);
+    const fields = {
       channelId: ch.id,
       cumulativeAmount: voucher.cumulativeAmount,
       modelId: model.runtime.modelId,
       modelHash: model.runtime.hash,
       inputHash: hashTensors(tensors),
       outputHash: hashTensors(outputs),
-    });
-    const next = ctx.ledger.accepted(ch, voucher, check);
+      timestamp: BigInt(Math.floor(Date.now() / 1000)),
+    };
+    let issued: IssuedReceipt;
     try {
-      // Issue and enqueue happen in one synchronous step: a failed group takes every receipt chained on it along
-      // (the committer rejects what is queued behind it) and the service resets the chain head from the database.
-      const r = issued.receipt;
-      await ctx.committer.commit(
+      // One group transaction: the writer thread gives the receipt its sequence and previous digest, signs it, and
+      // stores it with the voucher; the answer waits until that is durable.
+      [issued] = (await ctx.committer.commit(
         {
-          op: "insertReceipt",
-          row: {
-            sequence: r.sequence,
-            channelId: r.channelId,
-            amount: r.cumulativeAmount,
+          op: "issueReceipt",
+          receipt: {
+            channelId: fields.channelId,
+            amount: fields.cumulativeAmount,
             voucherSig: voucher.signature,
-            modelId: r.modelId,
-            modelHash: r.modelHash,
-            inputHash: r.inputHash,
-            outputHash: r.outputHash,
-            previous: r.previous,
-            timestamp: r.timestamp,
-            digest: issued.digest,
-            signature: r.signature,
+            modelId: fields.modelId,
+            modelHash: fields.modelHash,
+            inputHash: fields.inputHash,
+            outputHash: fields.outputHash,
+            timestamp: fields.timestamp,
           },
         },
         { op: "recordAccepted", id: ch.id, state: next },
-      );
+      )) as [IssuedReceipt];
     } catch (error) {
       ctx.log("error", `commit failed: ${(error as Error).message}`);
       throw new HttpError("unavailable", "the payment could not be stored; the voucher was not used; retry");
     }
+    const receipt: SignedReceipt = { ...fields, sequence: issued.sequence, previous: issued.previous, signature: issued.signature };
+    ctx.lastSequence.value = issued.sequence;
     ctx.ledger.apply(ch, next);
     const id = model.runtime.modelId.toString();
     ctx.metrics.inferences.inc({ model: id });
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
     const outputsWire: InferResponseWire["outputs"] = {};
     for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
-    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(issued.receipt), price: ch.terms.price.toString() };
+    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString() };
     sendJson(res, 200, body);
   } finally {
     release();

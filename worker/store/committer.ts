@@ -2,13 +2,24 @@
 // writer thread, then all go in the next one (one fsync for many requests, none on the event loop). Each caller's
 // promise resolves only once its transaction is durable: an answer is never sent before its write.
 import { Worker } from "node:worker_threads";
+import type { Hex } from "viem";
 import type { WriteOp } from "./db.ts";
 import { encodeOp } from "./wire-ops.ts";
-import type { WriterRequest, WriterResponse } from "./writer-thread.ts";
+import type { IssuedWire, WriterInit, WriterRequest, WriterResponse } from "./writer-thread.ts";
+
+/** What the writer thread filled in for an issueReceipt op. */
+export interface IssuedReceipt {
+  sequence: bigint;
+  previous: Hex;
+  digest: Hex;
+  signature: Hex;
+}
 
 interface Pending {
   ops: WriteOp[];
-  resolve: () => void;
+  /** Number of issueReceipt ops among `ops`. */
+  issues: number;
+  resolve: (issued: IssuedReceipt[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -22,11 +33,12 @@ export class GroupCommitter {
   #idle: (() => void)[] = [];
   /** Observes batch sizes, the transaction's time in the writer and the whole round trip (metrics). */
   onFlush?: (size: number, writerMs: number, roundTripMs: number) => void;
-  /** Called once per failed group, after its callers (and everything queued behind it) were rejected. */
+  /** Called once per failed group, after its callers were rejected. */
   onFailure?: (error: Error) => void;
 
-  constructor(dataDir: string) {
-    this.#worker = new Worker(new URL("./writer-thread.ts", import.meta.url), { workerData: { dataDir } });
+  /** Receipts: the writer signs with this key, so it lives in the writer thread too (same process, same trust). */
+  constructor(init: WriterInit) {
+    this.#worker = new Worker(new URL("./writer-thread.ts", import.meta.url), { workerData: init });
     this.#worker.on("message", (msg: WriterResponse | "closed") => {
       if (msg !== "closed") this.#settle(msg);
     });
@@ -35,11 +47,16 @@ export class GroupCommitter {
     this.#worker.unref();
   }
 
-  /** Queues `ops` for the next group transaction; resolves when they are durable. */
-  commit(...ops: WriteOp[]): Promise<void> {
+  /**
+   * Queues `ops` for the next group transaction; resolves when they are durable, with the chain fields and
+   * signatures of the receipts they issued (in order).
+   */
+  commit(...ops: WriteOp[]): Promise<IssuedReceipt[]> {
     if (this.#closed) return Promise.reject(new Error("the database writer is closed"));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
+      let issues = 0;
+      for (const op of ops) if (op.op === "issueReceipt") issues++;
+      this.#queue.push({ ops, issues, resolve, reject });
       if (!this.#scheduled && !this.#inFlight) {
         this.#scheduled = true;
         // Let the rest of this turn's requests join the group.
@@ -79,16 +96,20 @@ export class GroupCommitter {
     this.#worker.unref();
     if (msg.ok) {
       this.onFlush?.(flight.batch.length, msg.ms, performance.now() - flight.started);
-      for (const p of flight.batch) p.resolve();
+      let i = 0;
+      for (const p of flight.batch) {
+        const mine: IssuedWire[] = msg.issued.slice(i, i + p.issues);
+        i += p.issues;
+        p.resolve(mine.map(([sequence, previous, digest, signature]) => ({ sequence: BigInt(sequence), previous, digest, signature })));
+      }
       this.#send();
     } else {
-      // Writes queued behind a failed group may build on it (a receipt chained to a lost one): fail them too.
+      // The whole group rolled back (and the writer's receipt chain did not advance): its callers hear so, and
+      // the groups queued behind it go ahead on their own.
       const error = new Error(`database write failed: ${msg.error}`);
-      const rest = this.#queue;
-      this.#queue = [];
-      for (const p of [...flight.batch, ...rest]) p.reject(error);
+      for (const p of flight.batch) p.reject(error);
       this.onFailure?.(error);
-      for (const f of this.#idle.splice(0)) f();
+      this.#send();
     }
   }
 

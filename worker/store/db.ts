@@ -214,6 +214,7 @@ function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
  */
 export type WriteOp =
   | { op: "insertReceipt"; row: ReceiptRow }
+  | { op: "issueReceipt"; receipt: ReceiptToIssue }
   | { op: "recordAccepted"; id: Hex; state: Parameters<Store["recordAccepted"]>[1] }
   | { op: "recordVerified"; id: Hex; amount: bigint; sig: Hex; signerPubkey: Hex | null }
   | { op: "block"; id: Hex; reason: string }
@@ -223,7 +224,19 @@ export type WriteOp =
   | { op: "setFirstUnclaimedAt"; id: Hex; at: number | null }
   | { op: "setMeta"; key: string; value: string };
 
-export function applyOp(store: Store, w: WriteOp) {
+/** A receipt's content before the writer gives it its place in the chain (sequence, previous) and signs it. */
+export interface ReceiptToIssue {
+  channelId: Hex;
+  amount: bigint;
+  voucherSig: Hex;
+  modelId: bigint;
+  modelHash: Hex;
+  inputHash: Hex;
+  outputHash: Hex;
+  timestamp: bigint;
+}
+
+export function applyOp(store: Store, w: Exclude<WriteOp, { op: "issueReceipt" }>) {
   switch (w.op) {
     case "insertReceipt":
       return store.insertReceipt(w.row);

@@ -14,6 +14,10 @@ export function encodeOp(w: WriteOp): Encoded {
       const r = w.row;
       return ["r", s(r.sequence), r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, r.previous, s(r.timestamp), r.digest, r.signature];
     }
+    case "issueReceipt": {
+      const r = w.receipt;
+      return ["R", r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, s(r.timestamp)];
+    }
     case "recordAccepted": {
       const a = w.state;
       return ["a", w.id, s(a.acceptedAmount), a.acceptedSig, s(a.verifiedAmount), a.verifiedSig, a.firstUnclaimedAt, a.signerPubkey];
@@ -62,6 +66,20 @@ export function decodeOp(e: Encoded): WriteOp {
           timestamp: big(10),
           digest: hex(11),
           signature: hex(12),
+        },
+      };
+    case "R":
+      return {
+        op: "issueReceipt",
+        receipt: {
+          channelId: hex(1),
+          amount: big(2),
+          voucherSig: hex(3),
+          modelId: big(4),
+          modelHash: hex(5),
+          inputHash: hex(6),
+          outputHash: hex(7),
+          timestamp: big(8),
         },
       };
     case "a":
