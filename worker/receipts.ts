@@ -1,9 +1,8 @@
-// Receipts on the hot path: the EIP-712 Receipt digest with the domain separator and type hash computed once
-// (protocol/receipt.ts `receiptDigest` is the reference; a unit test holds the two equal), and the device-wide chain
-// of receipts: each one carries the next sequence number and the digest of the one before.
+// EIP-712 digests on the hot path with the domain separator and type hash computed once: receipts (protocol/receipt.ts
+// `receiptDigest` is the reference) and vouchers (protocol/voucher.ts `voucherDigest`); a test holds them equal.
+// The receipt chain itself (sequence, previous digest, signature) is kept by the writer thread (store/writer-thread.ts).
 import { encodeAbiParameters, keccak256, toBytes, type Address, type Hex } from "viem";
-import type { Receipt, SignedReceipt } from "../protocol/receipt.ts";
-import type { DigestSigner } from "./crypto.ts";
+import type { Receipt } from "../protocol/receipt.ts";
 import { keccak256 as keccak_256 } from "./hashing.ts";
 
 const RECEIPT_TYPE =
@@ -82,54 +81,4 @@ export function createReceiptHasher(chainId: number, paymentChannels: Address): 
     outer.set(keccak_256(struct), 34);
     return keccak_256(outer);
   };
-}
-
-export interface ChainHead {
-  /** Sequence of the last receipt issued (0 before the first). */
-  sequence: bigint;
-  /** Digest of the last receipt issued (zero before the first). */
-  digest: Hex;
-}
-
-export interface IssuedReceipt {
-  receipt: SignedReceipt;
-  digest: Hex;
-}
-
-/**
- * The device's receipt chain. `issue` advances the head in memory; the caller makes the receipt durable before
- * answering, and calls `reset` with the durable head if that fails, so the chain never skips or forks.
- */
-export class ReceiptChain {
-  #head: ChainHead;
-  readonly #hash: (r: Receipt) => Uint8Array;
-  readonly #signer: DigestSigner;
-
-  constructor(head: ChainHead, hasher: (r: Receipt) => Uint8Array, signer: DigestSigner) {
-    this.#head = head;
-    this.#hash = hasher;
-    this.#signer = signer;
-  }
-
-  get head(): ChainHead {
-    return this.#head;
-  }
-
-  issue(fields: Omit<Receipt, "sequence" | "previous" | "timestamp">, nowMs = Date.now()): IssuedReceipt {
-    const receipt: Receipt = {
-      ...fields,
-      sequence: this.#head.sequence + 1n,
-      previous: this.#head.digest,
-      timestamp: BigInt(Math.floor(nowMs / 1000)),
-    };
-    const digestBytes = this.#hash(receipt);
-    const digest = `0x${Buffer.from(digestBytes).toString("hex")}` as Hex;
-    const signature = this.#signer.sign(digestBytes);
-    this.#head = { sequence: receipt.sequence, digest };
-    return { receipt: { ...receipt, signature }, digest };
-  }
-
-  reset(head: ChainHead) {
-    this.#head = head;
-  }
 }
