@@ -18,6 +18,7 @@ const MOCHA_CLI = path.join(ROOT, "node_modules/mocha/bin/mocha.js");
 const stages: Stage[] = [
   { name: "build contracts", args: [HARDHAT_CLI, "build"], counts: false },
   { name: "codegen", args: ["scripts/codegen.ts"], counts: false },
+  { name: "typecheck (tsc)", args: [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], counts: false },
   { name: "contracts: solidity fuzz/invariant tests", args: [HARDHAT_CLI, "test", "solidity"], counts: true },
   { name: "contracts: mocha tests", args: [HARDHAT_CLI, "test", "mocha"], counts: true },
   { name: "integration: worker, client, chain", args: [MOCHA_CLI], counts: true },
