@@ -11,6 +11,7 @@ const LINKS = [
   { href: "/try", label: "Try it" },
   { href: "/provider", label: "Provider" },
   { href: "/models", label: "Model owner" },
+  { href: "/audit", label: "Audit" },
 ];
 
 export function Nav() {

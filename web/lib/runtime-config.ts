@@ -16,6 +16,8 @@ export const runtimeConfigWire = z.object({
     modelRegistry: address,
     deviceRegistry: address,
     paymentChannels: address,
+    /** Receipt anchors (the flight recorder); absent on deployments made before it existed. */
+    flightRecorder: address.optional(),
   }),
   /** First block worth scanning for events (the deployment block, or 0 on a local chain). */
   fromBlock: z.string().regex(/^[0-9]+$/),

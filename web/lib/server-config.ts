@@ -7,6 +7,8 @@ import { runtimeConfigWire, type RuntimeConfig } from "./runtime-config.ts";
  * - EDGEPAY_DEPLOYMENT (default "local"): a deployment id from protocol/generated/contracts.ts;
  * - EDGEPAY_TOKEN / EDGEPAY_MODEL_REGISTRY / EDGEPAY_DEVICE_REGISTRY / EDGEPAY_PAYMENT_CHANNELS / EDGEPAY_CHAIN_ID:
  *   explicit addresses, which win over the generated deployment (a chain deployed after the build);
+ * - EDGEPAY_FLIGHT_RECORDER: optional; else the deployment's FlightRecorder, but only when the PaymentChannels in use is
+ *   that deployment's (a FlightRecorder is bound to one PaymentChannels);
  * - EDGEPAY_FROM_BLOCK (default 0); EDGEPAY_WORKERS: comma-separated worker URLs.
  * Throws a readable error naming the variable at fault.
  */
@@ -23,6 +25,10 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeC
     }
     return value;
   };
+  const paymentChannels = pick("EDGEPAY_PAYMENT_CHANNELS", generated?.paymentChannels);
+  const flightRecorder =
+    env.EDGEPAY_FLIGHT_RECORDER?.trim() ||
+    (generated?.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase() ? generated?.flightRecorder : undefined);
   const chainId = Number(env.EDGEPAY_CHAIN_ID?.trim() || generated?.chainId || 31337);
   const candidate = {
     chainId,
@@ -32,7 +38,8 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeC
       token: pick("EDGEPAY_TOKEN", generated?.token),
       modelRegistry: pick("EDGEPAY_MODEL_REGISTRY", generated?.modelRegistry),
       deviceRegistry: pick("EDGEPAY_DEVICE_REGISTRY", generated?.deviceRegistry),
-      paymentChannels: pick("EDGEPAY_PAYMENT_CHANNELS", generated?.paymentChannels),
+      paymentChannels,
+      ...(flightRecorder ? { flightRecorder } : {}),
     },
     fromBlock: env.EDGEPAY_FROM_BLOCK?.trim() || "0",
     workers: (env.EDGEPAY_WORKERS ?? "")
