@@ -12,7 +12,7 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { formatUnits, type Address } from "viem";
-import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
@@ -117,6 +117,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     expect(config.rpcUrl).to.equal(net.chain.url);
     expect(config.chainId).to.equal(31337);
     expect((config.contracts as Record<string, string>).paymentChannels).to.equal(net.deployment.paymentChannels);
+    expect((config.contracts as Record<string, string>).flightRecorder).to.equal(net.deployment.flightRecorder);
     expect(JSON.stringify(config)).not.to.match(/privateKey|0x[0-9a-f]{64}"/i);
   });
 
@@ -326,6 +327,45 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     await until("one claim in the history", async () => (await provider.locator("tr[data-claim]").count()) === 1);
     await until("gas share", async () => /%$/.test(await provider.getByTestId("gas-share").innerText()));
     await provider.locator("svg[aria-label^='cumulative earnings']").waitFor();
+  });
+
+  it("buyer audits a receipt of that session: signature, hashes, inclusion in the worker's anchor, model version", async () => {
+    await buyer.goto(`${dashboard.url}/audit`);
+    // Bad JSON is refused with a sentence naming what is wrong.
+    await buyer.getByLabel("receipt JSON").fill('{"channelId":"0x12"}');
+    await buyer.getByRole("button", { name: "Check receipt" }).click();
+    expect(await buyer.locator("p[role=alert]").innerText()).to.match(/channelId: expected 32 bytes of hex/);
+
+    const picker = buyer.getByLabel("session receipt");
+    await until("the session's receipts in the picker", async () => (await picker.locator("option").count()) === FRAMES + 1);
+    await picker.selectOption({ index: 1 });
+    await buyer.getByRole("button", { name: "Check receipt" }).click();
+    const result = buyer.getByTestId("audit-result");
+    await result.waitFor({ timeout: 30_000 }).catch(async (e) => {
+      throw new Error(`no audit result: ${await buyer.locator("[role=alert]").allInnerTexts()} ${e}`);
+    });
+    const check = (name: string) => buyer.locator(`[data-testid=audit-checks] li[data-check=${name}]`);
+    for (const name of ["signature", "arrival", "model"]) expect(await check(name).getAttribute("data-ok"), name).to.equal("true");
+    const model = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [modelId] });
+    expect(await buyer.getByTestId("model-name").innerText()).to.equal("Silero VAD v5");
+    expect(await buyer.getByTestId("model-version-number").innerText()).to.equal(String(model.version));
+    expect(await buyer.getByTestId("model-hash").innerText()).to.equal(model.contentHash);
+    // The worker anchors its receipts with its claims (the claim above): then the inclusion proof must hold.
+    const anchored = await reads().readContract({ address: net.deployment.flightRecorder, abi: flightRecorderAbi, functionName: "deviceLog", args: [device] });
+    const sequence = BigInt(await buyer.getByTestId("audit-sequence").innerText());
+    if (anchored.anchoredSeq >= sequence) {
+      expect(await check("inclusion").getAttribute("data-ok")).to.equal("true");
+      expect(await buyer.getByTestId("audit-status").innerText()).to.equal("proven");
+      const tx = await buyer.getByTestId("anchor-tx").innerText();
+      const receipt = await reads().getTransactionReceipt({ hash: tx as `0x${string}` });
+      expect(receipt.to?.toLowerCase()).to.equal(net.deployment.flightRecorder.toLowerCase());
+      expect(await buyer.getByTestId("anchor-block").innerText()).to.equal(receipt.blockNumber.toString());
+    } else {
+      expect(await check("inclusion").locator("[data-reason]").getAttribute("data-reason")).to.equal("not_anchored");
+      expect(await check("inclusion").innerText()).to.match(/not anchored yet/);
+      expect(await buyer.getByTestId("audit-status").innerText()).to.equal("missing");
+    }
+    await shot(buyer, "audit");
   });
 
   it("model owner sees the royalty per model and the license, and withdraws the royalties", async () => {

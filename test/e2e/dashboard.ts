@@ -37,6 +37,7 @@ export async function startDashboard(net: Localnet, extraEnv: Record<string, str
       EDGEPAY_MODEL_REGISTRY: d.modelRegistry,
       EDGEPAY_DEVICE_REGISTRY: d.deviceRegistry,
       EDGEPAY_PAYMENT_CHANNELS: d.paymentChannels,
+      EDGEPAY_FLIGHT_RECORDER: d.flightRecorder,
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
