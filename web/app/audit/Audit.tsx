@@ -208,7 +208,7 @@ function AuditResult({ audit, proofSource, record, version }: { audit: ReceiptAu
         </p>
       ) : (
         <p className="muted" data-testid="model-version">
-          The ModelRegistry has no model with this receipt's model id.
+          The ModelRegistry has no model with this receipt&apos;s model id.
         </p>
       )}
       <p className="muted small">
