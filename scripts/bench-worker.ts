@@ -5,7 +5,8 @@
 // A real chain (hardhat node), a real worker process (worker/cli.ts serve), keep-alive connections at a fixed
 // concurrency, one channel per connection. Vouchers and MACs are made before the timed window, so the buyer's
 // signing is not measured; the worker's checking, storing and receipt signing are.
-// Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (default 8), BENCH_ROUNDS (default 5).
+// Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (list, default "8,32"),
+// BENCH_ROUNDS (default 5), BENCH_WORKER_CONFIG (JSON merged into the worker config), BENCH_PROFILE (CPU profile dir).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -29,7 +30,8 @@ import { stopProcess } from "./lib/chain.ts";
 import { ROOT } from "./lib/paths.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+/** Connection counts to measure at: few in flight shows the durability wait, many shows group commit amortising it. */
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,32").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PRICE = 10n;
 const PASSPHRASE = "bench-only-passphrase";
@@ -77,83 +79,93 @@ async function main() {
   const buyer = new Buyer({ publicClient, wallet, paymentChannels: net.deployment.paymentChannels });
 
   const body = JSON.stringify({ inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tensorToWire(t)])) });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const maxConcurrency = Math.max(...CONCURRENCY);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: maxConcurrency });
   const target = new URL(url);
 
-  // Enough vouchers for the fastest conceivable run (the raw rate), with margin; one channel per connection.
-  const perChannel = Math.ceil(((raw.requests / raw.seconds) * (SECONDS * ROUNDS + 2) * 1.5) / CONCURRENCY) + 1;
-  log(`opening ${CONCURRENCY} channels and signing ${perChannel * CONCURRENCY} vouchers with MACs (not timed)...`);
+  // One channel per connection; each lane signs its vouchers (and MACs) between timed windows, never inside one.
+  log(`opening ${maxConcurrency} channels (not timed)...`);
   const hasher = createVoucherHasher(net.deployment.chainId, net.deployment.paymentChannels);
-  const lanes: { headers: Record<string, string>[]; next: number }[] = [];
-  for (let i = 0; i < CONCURRENCY; i++) {
-    const record = await buyer.open({ device, modelId, token: net.deployment.token, deposit: PRICE * BigInt(perChannel + 1) });
-    const secret = Buffer.from(record.signerKey.slice(2), "hex");
-    const macKey = sessionKey(record.signerKey, devicePublicKey, record.channelId);
-    const headers: Record<string, string>[] = [];
-    for (let n = 1; n <= perChannel; n++) {
-      const amount = PRICE * BigInt(n);
-      const { signature, recid } = secp256k1.ecdsaSign(hasher(record.channelId, amount), secret);
-      const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
-      const header = encodeVoucherHeader({ channelId: record.channelId, cumulativeAmount: amount, signature: sig });
-      // The first voucher of a channel goes without MAC: the worker learns the signer's key from its signature.
-      headers.push(n === 1 ? { [VOUCHER_HEADER]: header } : { [VOUCHER_HEADER]: header, [MAC_HEADER]: voucherMac(macKey, header) });
-    }
-    lanes.push({ headers, next: 0 });
+  const lanes: Lane[] = [];
+  for (let i = 0; i < maxConcurrency; i++) {
+    const record = await buyer.open({ device, modelId, token: net.deployment.token, deposit: PRICE * 2_000_000n });
+    lanes.push({ channelId: record.channelId, secret: Buffer.from(record.signerKey.slice(2), "hex"), macKey: sessionKey(record.signerKey, devicePublicKey, record.channelId), signed: 0n, headers: [], next: 0 });
   }
-  // First voucher of each channel before the timed window (it is the ECDSA-verified one that opens the session).
+  const presign = (lane: Lane, count: number) => {
+    lane.headers = lane.headers.slice(lane.next);
+    lane.next = 0;
+    for (let n = 0; n < count; n++) {
+      const amount = PRICE * ++lane.signed;
+      const { signature, recid } = secp256k1.ecdsaSign(hasher(lane.channelId, amount), lane.secret);
+      const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
+      const header = encodeVoucherHeader({ channelId: lane.channelId, cumulativeAmount: amount, signature: sig });
+      // The first voucher of a channel goes without MAC: the worker learns the signer's key from its signature.
+      lane.headers.push(lane.signed === 1n ? { [VOUCHER_HEADER]: header } : { [VOUCHER_HEADER]: header, [MAC_HEADER]: voucherMac(lane.macKey, header) });
+    }
+  };
+  // First voucher of each channel before any timed window (it is the ECDSA-verified one that opens the session).
   for (const lane of lanes) {
+    presign(lane, 1);
     const status = await post(agent, target, "/v1/infer/" + modelId, body, lane.headers[lane.next++]!);
     if (status.status !== 200) throw new Error(`first paid request failed: HTTP ${status.status} ${status.body}`);
   }
-  await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), 1); // warm-up, not reported
+  await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), 1, maxConcurrency); // warm-up, not reported
 
-  const unpaid: Result[] = [];
-  const paid: Result[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    log(`round ${r + 1}/${ROUNDS}: unpaid HTTP (${SECONDS} s, ${CONCURRENCY} connections)...`);
-    unpaid.push(await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS));
-    log(`round ${r + 1}/${ROUNDS}: paid HTTP (${SECONDS} s, ${CONCURRENCY} connections, one channel each)...`);
-    paid.push(
-      await load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
-        const l = lanes[worker]!;
-        const h = l.headers[l.next++];
-        if (!h) throw new Error("ran out of pre-signed vouchers");
-        return h;
-      }, SECONDS),
-    );
+  const runs: { concurrency: number; unpaid: Result[]; paid: Result[] }[] = [];
+  for (const concurrency of CONCURRENCY) {
+    const run = { concurrency, unpaid: [] as Result[], paid: [] as Result[] };
+    runs.push(run);
+    for (let r = 0; r < ROUNDS; r++) {
+      log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: unpaid HTTP (${SECONDS} s)...`);
+      const u = await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS, concurrency);
+      run.unpaid.push(u);
+      // Three times what the unpaid window served, spread over the lanes: paid never comes close.
+      const perLane = Math.ceil((3 * u.requests) / concurrency) + 10;
+      for (const lane of lanes.slice(0, concurrency)) presign(lane, perLane);
+      log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: paid HTTP (${SECONDS} s, one channel per connection)...`);
+      run.paid.push(
+        await load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
+          const lane = lanes[worker]!;
+          const h = lane.headers[lane.next++];
+          if (!h) throw new Error("ran out of pre-signed vouchers");
+          return h;
+        }, SECONDS, concurrency),
+      );
+    }
   }
   agent.destroy();
 
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const recoveries = [...metrics.matchAll(/^edgepay_[a-z_]*recover[a-z_]*\{kind="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(", ");
 
-  const rows = [
-    ["raw session.run", summarize([raw])],
-    ["unpaid HTTP", summarize(unpaid)],
-    ["paid HTTP", summarize(paid)],
-  ] as const;
-  const u = summarize(unpaid).rate;
-  const p = summarize(paid).rate;
-  // Other work on the machine drifts over a run; rounds alternate the modes, so each round's ratio compares like with like.
-  const ratios = unpaid.map((x, i) => paid[i]!.requests / paid[i]!.seconds / (x.requests / x.seconds)).sort((a, b) => a - b);
-  const medianRatio = ratios[Math.floor(ratios.length / 2)]!;
-  console.log(`\nSilero VAD v5, ${CONCURRENCY} keep-alive connections, ${ROUNDS} x ${SECONDS} s per HTTP mode, worker in its own process (2-core machine shared with the load generator and the chain)\n`);
-  console.log(`${"mode".padEnd(18)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"requests".padStart(11)}${"errors".padStart(8)}${"worker CPU/req".padStart(16)}`);
-  for (const [name, s] of rows) {
+  console.log(`\nSilero VAD v5; worker in its own process; ${ROUNDS} alternating rounds of ${SECONDS} s per HTTP mode; keep-alive connections,`);
+  console.log(`one channel per connection for paid; a 2-core machine shared with the load generator and the chain.\n`);
+  const header = `${"mode".padEnd(24)}${"req/s".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"requests".padStart(10)}${"errors".padStart(8)}${"worker CPU/req".padStart(16)}`;
+  console.log(header);
+  const row = (name: string, results: Result[]) => {
+    const s = summarize(results);
     const cpu = s.cpuPerRequestUs === undefined ? "-" : `${s.cpuPerRequestUs.toFixed(0)} µs`;
-    console.log(`${name.padEnd(18)}${s.rate.toFixed(0).padStart(10)}${s.p50.toFixed(3).padStart(10)}${s.p99.toFixed(3).padStart(10)}${String(s.requests).padStart(11)}${String(s.errors).padStart(8)}${cpu.padStart(16)}`);
+    console.log(`${name.padEnd(24)}${s.rate.toFixed(0).padStart(9)}${s.p50.toFixed(3).padStart(9)}${s.p99.toFixed(3).padStart(9)}${String(s.requests).padStart(10)}${String(s.errors).padStart(8)}${cpu.padStart(16)}`);
+    return s;
+  };
+  const rawSummary = row("raw session.run", [raw]);
+  const verdicts: string[] = [];
+  for (const run of runs) {
+    const u = row(`unpaid HTTP, ${run.concurrency} conns`, run.unpaid);
+    const p = row(`paid HTTP, ${run.concurrency} conns`, run.paid);
+    // Other work on the machine drifts over a run; rounds alternate the modes, so each round's ratio compares like with like.
+    const ratios = run.unpaid.map((x, i) => run.paid[i]!.requests / run.paid[i]!.seconds / (x.requests / x.seconds)).sort((a, b) => a - b);
+    const median = ratios[Math.floor(ratios.length / 2)]!;
+    const cpu = u.cpuPerRequestUs !== undefined && p.cpuPerRequestUs !== undefined ? `; worker CPU per request unpaid/paid ${(u.cpuPerRequestUs / p.cpuPerRequestUs).toFixed(3)}` : "";
+    verdicts.push(
+      `${String(run.concurrency).padStart(3)} connections: paid/unpaid ${(p.rate / u.rate).toFixed(3)} (median round ${median.toFixed(3)}, rounds ${ratios.map((r) => r.toFixed(2)).join(" ")})${cpu}; unpaid/raw ${(u.rate / rawSummary.rate).toFixed(3)}`,
+    );
   }
-  console.log(`\npaid / unpaid = ${(p / u).toFixed(3)} over all rounds, median of per-round ratios ${medianRatio.toFixed(3)} (${ratios.map((r) => r.toFixed(2)).join(" ")})  goal >= 0.9`);
-  const uc = summarize(unpaid).cpuPerRequestUs;
-  const pc = summarize(paid).cpuPerRequestUs;
-  if (uc !== undefined && pc !== undefined) {
-    console.log(`worker CPU per request unpaid / paid = ${(uc / pc).toFixed(3)}: the paid/unpaid throughput ratio of a worker that has a core to itself`);
-  }
-  console.log(`unpaid / raw = ${(u / summarize([raw]).rate).toFixed(3)}`);
-  console.log(`per round (unpaid/paid req/s): ${unpaid.map((x, i) => `${(x.requests / x.seconds).toFixed(0)}/${(paid[i]!.requests / paid[i]!.seconds).toFixed(0)}`).join("  ")}`);
-  if (recoveries) console.log(`worker ECDSA recoveries: ${recoveries}`);
+  console.log(`\ngoal: paid >= 0.9 x unpaid\n${verdicts.join("\n")}`);
+  if (recoveries) console.log(`worker ECDSA voucher recoveries: ${recoveries}`);
   if (process.env.BENCH_WORKER_CONFIG) console.log(`worker config overrides: ${process.env.BENCH_WORKER_CONFIG}`);
-  console.log(`raw is one sequential session.run loop (p50/p99 per call); HTTP latencies are per request at ${CONCURRENCY} in flight.`);
+  console.log("raw is one sequential session.run loop (p50/p99 per call); HTTP latencies are per request with all connections busy.");
+  console.log("worker CPU/req counts every thread of the worker process (utime + stime from /proc) over the timed windows.");
 }
 
 async function setUpWorker(n: Localnet, workDir: string) {
@@ -247,15 +259,33 @@ async function rawLoop(inputs: Record<string, Tensor>, seconds: number): Promise
   return result;
 }
 
-/** `CONCURRENCY` loops, each sending the next request when its previous answer arrived, for `seconds`. */
-async function load(agent: http.Agent, target: URL, pathname: string, body: string, headersFor: (worker: number) => Record<string, string>, seconds: number): Promise<Result> {
+/** `concurrency` loops, each sending the next request when its previous answer arrived, for `seconds`. */
+interface Lane {
+  channelId: Hex;
+  secret: Buffer;
+  macKey: Uint8Array;
+  /** Vouchers signed so far (the next amount is PRICE * (signed + 1)). */
+  signed: bigint;
+  headers: Record<string, string>[];
+  next: number;
+}
+
+async function load(
+  agent: http.Agent,
+  target: URL,
+  pathname: string,
+  body: string,
+  headersFor: (worker: number) => Record<string, string>,
+  seconds: number,
+  concurrency: number,
+): Promise<Result> {
   const cpu0 = await workerCpuSeconds();
   const latenciesMs: number[] = [];
   let errors = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
+    Array.from({ length: concurrency }, async (_, w) => {
       while (performance.now() < end) {
         const t0 = performance.now();
         const r = await post(agent, target, pathname, body, headersFor(w));
