@@ -53,3 +53,14 @@ export const receiptTypes = {
     { name: "timestamp", type: "uint64" },
   ],
 } as const;
+
+/** EIP-2612 `Permit`, signed by a token holder for `openWithPermit` / `topUpWithPermit`. */
+export const permitTypes = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;

@@ -73,7 +73,8 @@ export function recoverReceiptSigner(receipt: SignedReceipt, chainId: number, pa
   });
 }
 
-function pickReceipt(r: Receipt): Receipt {
+/** The signed fields of a receipt only (drops the signature and any extra properties), e.g. as a contract argument. */
+export function pickReceipt(r: Receipt): Receipt {
   return {
     channelId: r.channelId,
     cumulativeAmount: r.cumulativeAmount,

@@ -19,6 +19,7 @@ import { getEip712Domain } from "viem/actions";
 import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../generated/contracts.ts";
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { EdgepayClientError, describeContractError } from "./errors.ts";
+import { permitTypes } from "../eip712.ts";
 
 export type BuyerWallet = WalletClient<Transport, Chain | undefined, Account>;
 
@@ -182,15 +183,7 @@ async function signPermit(ctx: ChainContext, wallet: BuyerWallet, token: Address
   const signature = await wallet.signTypedData({
     account: wallet.account,
     domain: { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    types: permitTypes,
     primaryType: "Permit",
     message: { owner, spender: ctx.paymentChannels, value, nonce, deadline },
   });

@@ -3,22 +3,10 @@
 import { BaseError, ContractFunctionRevertedError, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { channelsDomain, receiptTypes } from "../../protocol/eip712.ts";
-import type { Receipt, SignedReceipt } from "../../protocol/receipt.ts";
+import { pickReceipt, type Receipt, type SignedReceipt } from "../../protocol/receipt.ts";
 
 /** The contract's Receipt struct (no signature). */
-export function receiptArg(r: Receipt): Receipt {
-  return {
-    channelId: r.channelId,
-    cumulativeAmount: r.cumulativeAmount,
-    sequence: r.sequence,
-    modelId: r.modelId,
-    modelHash: r.modelHash,
-    inputHash: r.inputHash,
-    outputHash: r.outputHash,
-    previous: r.previous,
-    timestamp: r.timestamp,
-  };
-}
+export const receiptArg = pickReceipt;
 
 /** Signs `r` as a Receipt with `privateKey` under the PaymentChannels domain of `chainId`/`paymentChannels`. */
 export async function signReceiptWith(privateKey: Hex, r: Receipt, chainId: number, paymentChannels: Address): Promise<SignedReceipt> {

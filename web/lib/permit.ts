@@ -4,6 +4,7 @@ import { getEip712Domain } from "viem/actions";
 import type { Config } from "wagmi";
 import { getPublicClient, readContract, signTypedData } from "wagmi/actions";
 import { testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { permitTypes } from "../../protocol/eip712.ts";
 
 export async function signPermit(config: Config, args: { owner: Address; token: Address; spender: Address; value: bigint }) {
   const client = getPublicClient(config)!;
@@ -17,15 +18,7 @@ export async function signPermit(config: Config, args: { owner: Address; token: 
   const signature = await signTypedData(config, {
     account: args.owner,
     domain: { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    types: permitTypes,
     primaryType: "Permit",
     message: { owner: args.owner, spender: args.spender, value: args.value, nonce, deadline },
   });

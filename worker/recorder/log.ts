@@ -3,7 +3,7 @@
 // hashes only (input, output, model, previous receipt), never the tensors.
 import type Database from "better-sqlite3";
 import type { Hex } from "viem";
-import type { ReceiptRow, Store } from "../store/db.ts";
+import { receiptFromRaw, type ReceiptRow, type Store } from "../store/db.ts";
 
 const SCHEMA = `
 CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts
@@ -152,7 +152,7 @@ export class RecorderLog {
 
   receipt(sequence: bigint): ReceiptRow | undefined {
     const r = this.#stmts.receipt.get(Number(sequence));
-    return r ? fromRaw(r) : undefined;
+    return r ? receiptFromRaw(r) : undefined;
   }
 
   sequenceOf(digest: Hex): bigint | undefined {
@@ -169,23 +169,6 @@ export class RecorderLog {
         after: Number(q.afterSeq ?? 0n),
         limit: q.limit,
       })
-      .map(fromRaw);
+      .map(receiptFromRaw);
   }
-}
-
-function fromRaw(r: Record<string, string | number>): ReceiptRow {
-  return {
-    sequence: BigInt(r.sequence!),
-    channelId: r.channel_id as Hex,
-    amount: BigInt(r.amount!),
-    voucherSig: r.voucher_sig as Hex,
-    modelId: BigInt(r.model_id!),
-    modelHash: r.model_hash as Hex,
-    inputHash: r.input_hash as Hex,
-    outputHash: r.output_hash as Hex,
-    previous: r.previous as Hex,
-    timestamp: BigInt(r.timestamp!),
-    digest: r.digest as Hex,
-    signature: r.signature as Hex,
-  };
 }

@@ -191,7 +191,8 @@ function txFromRaw(r: RawTx): TxRow {
   };
 }
 
-function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
+/** A `receipts` row as SQLite returns it -> ReceiptRow (shared with the flight recorder's log). */
+export function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
   return {
     sequence: BigInt(r.sequence!),
     channelId: r.channel_id as Hex,
