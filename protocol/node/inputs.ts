@@ -51,3 +51,28 @@ export async function readInputFile(file: string): Promise<InputFile> {
   }
   throw new Error(`unsupported input ${file}: use .json (tensors), .wav (16 kHz mono PCM) or .png`);
 }
+
+/** A RIFF/WAVE file of 16-bit little-endian PCM (the inverse of parseWav for 16-bit data). */
+export function encodeWav16(pcm: Int16Array, sampleRate: number, channels = 1): Buffer {
+  const data = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const h = Buffer.alloc(44);
+  h.write("RIFF", 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write("WAVE", 8);
+  h.write("fmt ", 12);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 2 * channels, 28);
+  h.writeUInt16LE(2 * channels, 32);
+  h.writeUInt16LE(16, 34);
+  h.write("data", 36);
+  h.writeUInt32LE(data.length, 40);
+  return Buffer.concat([h, data]);
+}
+
+/** Float samples in [-1, 1] -> 16-bit PCM, clipped. */
+export function toPcm16(samples: ArrayLike<number>): Int16Array {
+  return Int16Array.from(samples, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32767))));
+}

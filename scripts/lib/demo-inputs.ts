@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import { parseWav, VAD_SAMPLE_RATE, type Pixels } from "../../protocol/client/inputs.ts";
+import { encodeWav16, toPcm16 } from "../../protocol/node/inputs.ts";
 
 export interface SpeechSample {
   file: string;
@@ -93,23 +94,7 @@ function syntheticVoice(seconds: number, pitchHz: number, seed: number): Float32
 }
 
 function wav16(samples: Float32Array): Buffer {
-  const data = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32767))), i * 2);
-  const h = Buffer.alloc(44);
-  h.write("RIFF", 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write("WAVE", 8);
-  h.write("fmt ", 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(VAD_SAMPLE_RATE, 24);
-  h.writeUInt32LE(VAD_SAMPLE_RATE * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write("data", 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  return encodeWav16(toPcm16(samples), VAD_SAMPLE_RATE);
 }
 
 // ------------------------------------------------------------------ rendered text

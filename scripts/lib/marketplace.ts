@@ -21,7 +21,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { describeContractError } from "../../protocol/client/errors.ts";
 import { modelRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { HARDHAT_DEV_KEYS } from "../../web/lib/dev-keys.ts";
+import { HARDHAT_DEV_KEYS } from "../../protocol/dev-keys.ts";
 import type { Contracts, WorkerConfig } from "../../worker/config.ts";
 import { createKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";

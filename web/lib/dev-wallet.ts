@@ -14,7 +14,7 @@ import {
   type TransactionRequest,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { HARDHAT_DEV_KEYS } from "./dev-keys.ts";
+import { HARDHAT_DEV_KEYS } from "../../protocol/dev-keys.ts";
 import { LOCAL_CHAIN_ID } from "./runtime-config.ts";
 
 const INDEX_KEY = "edgepay.devWallet.index";
