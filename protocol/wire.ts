@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   "receipt_not_anchored",
   "unavailable",
   "internal_error",
+  "not_device_owner",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -65,6 +66,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   receipt_not_anchored: 404,
   unavailable: 503,
   internal_error: 500,
+  not_device_owner: 403,
 };
 
 export const errorBodyWire = z.object({
@@ -151,3 +153,23 @@ export const closeResponseWire = z.object({
   signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
 });
 export type CloseResponseWire = z.infer<typeof closeResponseWire>;
+
+/** How far (seconds) a settle request's timestamp may be from the worker's clock, either way. */
+export const SETTLE_MAX_SKEW_SECONDS = 300;
+
+/** The exact EIP-191 message the device owner signs to ask its worker to claim now (POST /v1/settle). */
+export function settleMessage(device: string, timestamp: number | bigint): string {
+  return `Edgepay: settle device ${device.toLowerCase()} at ${timestamp}`;
+}
+
+export const settleRequestWire = z.object({
+  timestamp: z.number().int().nonnegative(),
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+});
+export type SettleRequestWire = z.infer<typeof settleRequestWire>;
+
+/** `txHash` is null when no channel had verified unclaimed value. */
+export interface SettleResponseWire {
+  channels: number;
+  txHash: string | null;
+}

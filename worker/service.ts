@@ -239,6 +239,18 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       log,
       now,
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
+      settle: {
+        device: device.address,
+        maxBodyBytes: config.maxBodyBytes,
+        owner: () => payee,
+        refreshOwner: async () => {
+          const d = await chain.device(device.address);
+          if (d) payee = d.owner;
+          return payee;
+        },
+        claimNow: () => settler!.claimNow(),
+        log,
+      },
       health: () => ({
         device: device.address,
         chainId,

@@ -26,6 +26,7 @@ import type { GroupCommitter } from "../store/committer.ts";
 import type { Store } from "../store/db.ts";
 import { HttpError, readBody, sendError, sendJson } from "./io.ts";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
+import { settle, type SettleRouteContext } from "./settle.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -50,6 +51,8 @@ export interface AppContext {
   health: () => Record<string, unknown>;
   /** Flight recorder routes (GET /v1/receipts, GET /v1/receipts/:seq/proof). */
   recorder?: RecorderRoutesContext;
+  /** POST /v1/settle (the owner's "claim now"). */
+  settle?: SettleRouteContext;
   /** Chain time in seconds. */
   now: () => number;
   log: (level: "error" | "info" | "debug", msg: string) => void;
@@ -94,6 +97,9 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       } else if ((m = CHANNEL_RE.exec(pathname))) {
         allow(req, "GET");
         await channelInfo(ctx, res, m[1]!);
+      } else if (ctx.settle && pathname === "/v1/settle") {
+        allow(req, "POST");
+        await settle(ctx.settle, req, res);
       } else if (pathname === "/v1/binding") {
         allow(req, "GET");
         sendJson(res, 200, binding(ctx, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)).get("owner")));

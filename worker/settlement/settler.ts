@@ -22,7 +22,13 @@ export interface SettlerOptions {
   log: (msg: string) => void;
 }
 
-export type DueReason = "threshold" | "age" | "close_requested" | "close_deadline" | "shutdown";
+export type DueReason = "threshold" | "age" | "close_requested" | "close_deadline" | "shutdown" | "requested";
+
+/** What a round sent: the channels claimed and the transaction, or null when nothing was due. */
+export interface ClaimResult {
+  channels: number;
+  txHash: Hex | null;
+}
 
 interface Due {
   ch: Channel;
@@ -85,7 +91,7 @@ export class Settler {
         this.#kicked = false;
         if (Date.now() < this.#nextAttempt) break;
         try {
-          await this.#round(false);
+          await this.#round("poll");
           this.#failures = 0;
         } catch (error) {
           this.#failures++;
@@ -98,16 +104,32 @@ export class Settler {
     return this.#running;
   }
 
+  /**
+   * Claims every channel with verified unclaimed value now (the provider asked, POST /v1/settle), whatever the
+   * threshold, through the same round as the loop; resolves once the claim is mined. Waits for a running round
+   * rather than overlapping it, and ignores the failure backoff because a person is waiting for the answer.
+   */
+  async claimNow(): Promise<ClaimResult> {
+    while (this.#running) await this.#running;
+    if (this.#stopped) throw new Error("the worker is stopping; its final settlement claims everything");
+    const round = this.#round("requested");
+    this.#running = round.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => (this.#running = undefined));
+    return round;
+  }
+
   /** Stops the loop and claims everything claimable (final settlement). */
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
-    await this.#round(true);
+    await this.#round("final");
   }
 
   /** What is due now and why (exposed for tests and /healthz). */
-  async due(final: boolean): Promise<Due[]> {
+  async due(final: boolean, requested = false): Promise<Due[]> {
     const now = this.#opts.now();
     const out: Due[] = [];
     for (const ch of this.#ledger.all()) {
@@ -123,23 +145,26 @@ export class Settler {
       else if (ch.closesAt !== 0 && !this.#closeClaimed.has(ch.id)) reason = "close_requested";
       else if (unclaimed >= this.#opts.claimThreshold) reason = "threshold";
       else if (ch.firstUnclaimedAt !== null && Date.now() - ch.firstUnclaimedAt >= this.#opts.maxAgeSeconds * 1000) reason = "age";
+      else if (requested) reason = "requested";
       if (reason) out.push({ ch, amount: ch.verifiedAmount, signature: ch.verifiedSig, reason });
     }
     return out;
   }
 
-  async #round(final: boolean) {
-    let due = await this.due(final);
-    if (due.length === 0) return this.#anchorer?.idle(final);
+  async #round(mode: "poll" | "requested" | "final"): Promise<ClaimResult> {
+    const final = mode === "final";
+    const nothing: ClaimResult = { channels: 0, txHash: null };
+    let due = await this.due(final, mode === "requested");
+    if (due.length === 0) return this.#anchorer?.idle(final).then(() => nothing) ?? nothing;
     const urgent = due.some((d) => d.reason !== "threshold");
-    if (!final && !urgent && due.length < this.#opts.minBatch) return this.#anchorer?.idle(false);
+    if (!final && !urgent && due.length < this.#opts.minBatch) return this.#anchorer?.idle(false).then(() => nothing) ?? nothing;
     const max = this.#opts.maxBatch ?? 100;
     // Most urgent first: deadlines, then the largest amounts.
     due.sort((a, b) => rank(a.reason) - rank(b.reason) || (b.amount - b.ch.claimed > a.amount - a.ch.claimed ? 1 : -1));
     due = due.slice(0, max);
     due = await this.#dropFailing(due);
-    if (due.length === 0) return this.#anchorer?.idle(final);
-    await this.#claim(due);
+    if (due.length === 0) return this.#anchorer?.idle(final).then(() => nothing) ?? nothing;
+    return { channels: due.length, txHash: await this.#claim(due) };
   }
 
   /** Simulates each claim alone when the batch as a whole would revert (e.g. a channel settled meanwhile). */
@@ -188,7 +213,7 @@ export class Settler {
     }
   }
 
-  async #claim(due: Due[]) {
+  async #claim(due: Due[]): Promise<Hex> {
     const claims = due.map((d) => ({ channelId: d.ch.id, amount: d.amount.toString() }));
     this.#opts.log(`settler: claiming ${due.length} channel(s) (${[...new Set(due.map((d) => d.reason))].join(", ")})`);
     try {
@@ -199,6 +224,7 @@ export class Settler {
       if (anchored) this.#anchorer!.mined(anchored.batch, sent.receipt);
       this.#metrics.claims.inc({ outcome: "mined" });
       this.#opts.log(`settler: claimed in ${sent.hash} (gas ${sent.receipt.gasUsed})`);
+      return sent.hash;
     } catch (error) {
       this.#metrics.claims.inc({ outcome: "failed" });
       throw error;
@@ -220,7 +246,7 @@ export interface AnchoredClaim {
 }
 
 function rank(reason: DueReason): number {
-  return { close_deadline: 0, close_requested: 1, shutdown: 2, age: 3, threshold: 4 }[reason];
+  return { close_deadline: 0, close_requested: 1, shutdown: 2, age: 3, threshold: 4, requested: 5 }[reason];
 }
 
 function calldata(due: Due[]): Hex {

@@ -11,6 +11,7 @@ import { RequireWallet } from "../../components/RequireWallet.tsx";
 import { TxList } from "../../components/TxList.tsx";
 import { useChainNow } from "../../hooks/useChainNow.ts";
 import { useChannels } from "../../hooks/useChannels.ts";
+import { useClaimNow } from "../../hooks/useClaimNow.ts";
 import { useClaims } from "../../hooks/useClaims.ts";
 import { useDevices } from "../../hooks/useDevices.ts";
 import { useEdgepay } from "../../hooks/useEdgepay.ts";
@@ -329,6 +330,7 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
               Exit
             </button>
           )}
+          {d.endpoint && <ClaimNow device={d.device} endpoint={d.endpoint} />}
           {(d.status === "Exiting" || d.status === "Removed") && (
             <button onClick={() => write("Withdraw stake", "withdrawStake")} disabled={runner.busy || !unbonded} title={unbonded ? "" : "still unbonding"}>
               Withdraw stake {unbonded ? "" : `(in ${formatDuration(d.unbondingEnds - (now ?? 0))})`}
@@ -391,6 +393,30 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
         </div>
       )}
     </div>
+  );
+}
+
+/** Asks the device's worker to claim every channel with verified unclaimed value now (signed by the owner). */
+function ClaimNow({ device, endpoint }: { device: Address; endpoint: string }) {
+  const { state, busy, claim } = useClaimNow(device, endpoint);
+  return (
+    <span className="small" data-testid="claim-now">
+      <button onClick={claim} disabled={busy} title="sign a request; the worker sends the claim from the device key">
+        Claim now
+      </button>{" "}
+      {state.status === "signing" && <span className="muted">sign the request in your wallet…</span>}
+      {state.status === "pending" && <span className="badge warn">claiming…</span>}
+      {state.status === "sent" &&
+        (state.txHash ? (
+          <span className="badge ok" data-testid="claim-now-tx">
+            claimed {state.channels} channel{state.channels === 1 ? "" : "s"} in <Addr value={state.txHash} />
+          </span>
+        ) : (
+          <span className="muted">nothing to claim</span>
+        ))}
+      {state.status === "rejected" && <span className="muted">{state.message}</span>}
+      {state.status === "failed" && <span className="badge bad">failed: {state.message}</span>}
+    </span>
   );
 }
 
@@ -494,8 +520,9 @@ function AtRisk({ devices }: { devices: DeviceInfo[] }) {
       <h2>Unclaimed value at risk</h2>
       <p className="muted small">
         Vouchers a worker accepted are worth money only once claimed on-chain. The worker keeps them and settles by itself: when a channel&apos;s unclaimed value
-        passes its threshold, when it grows old, when a buyer starts a close (before the challenge period ends), and on shutdown. There is no way to claim
-        from this page: the vouchers live on the device, not in your wallet. What each worker holds unclaimed is read live from it below.
+        passes its threshold, when it grows old, when a buyer starts a close (before the challenge period ends), and on shutdown. The vouchers live on the
+        device, not in your wallet: a device&apos;s &quot;Claim now&quot; asks its worker (with a message you sign) to claim everything now. What each worker holds
+        unclaimed is read live from it below.
       </p>
       {open.length === 0 ? (
         <p className="muted">No open channel to your devices.</p>
