@@ -1,5 +1,5 @@
 // Vouchers: the buyer's signed promise "the provider may claim up to cumulativeAmount from this channel".
-import { encodeAbiParameters, hashTypedData, keccak256, toBytes, type Address, type Hex, type LocalAccount } from "viem";
+import { encodeAbiParameters, hashTypedData, hexToBytes, keccak256, toBytes, type Address, type Hex, type LocalAccount } from "viem";
 import { keccak_256 } from "@noble/hashes/sha3";
 import { channelsDomain, voucherTypes } from "./eip712.ts";
 
@@ -49,12 +49,9 @@ export function voucherDigest(chainId: number, paymentChannels: Address, channel
   });
 }
 
-/**
- * A fast voucher hasher for the worker's hot path: the domain separator and type hash are computed once,
- * and each voucher costs two keccak calls over fixed-size buffers (no hex round trips).
- */
-export function createVoucherHasher(chainId: number, paymentChannels: Address): (channelId: Hex, cumulativeAmount: bigint) => Uint8Array {
-  const domainSeparator = toBytes(
+/** EIP-712 domain separator of the PaymentChannels domain (vouchers, closes and receipts share it). */
+export function channelsDomainSeparator(chainId: number, paymentChannels: Address): Uint8Array {
+  return toBytes(
     keccak256(
       encodeAbiParameters(
         [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "address" }],
@@ -68,25 +65,33 @@ export function createVoucherHasher(chainId: number, paymentChannels: Address): 
       ),
     ),
   );
-  const typeHash = keccak_256(toBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
+}
+
+/**
+ * A fast voucher hasher for hot paths: the domain separator and type hash are computed once, and each voucher
+ * costs two keccak calls over fixed-size buffers (no hex round trips). `keccak` may be swapped for a faster
+ * implementation (the worker passes js-sha3); the bytes are the same.
+ */
+export function createVoucherHasher(
+  chainId: number,
+  paymentChannels: Address,
+  keccak: (data: Uint8Array) => Uint8Array = keccak_256,
+): (channelId: Hex, cumulativeAmount: bigint) => Uint8Array {
+  const typeHash = keccak(toBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
   const struct = new Uint8Array(96);
   struct.set(typeHash, 0);
   const outer = new Uint8Array(66);
   outer.set([0x19, 0x01], 0);
-  outer.set(domainSeparator, 2);
+  outer.set(channelsDomainSeparator(chainId, paymentChannels), 2);
   return (channelId, cumulativeAmount) => {
-    struct.set(hexToBytes32(channelId), 32);
+    struct.set(hexToBytes(channelId), 32);
     let v = cumulativeAmount;
     for (let i = 95; i >= 64; i--) {
       struct[i] = Number(v & 0xffn);
       v >>= 8n;
     }
-    outer.set(keccak_256(struct), 34);
-    return keccak_256(outer);
+    outer.set(keccak(struct), 34);
+    return keccak(outer);
   };
-}
-
-function hexToBytes32(hex: Hex): Uint8Array {
-  return Buffer.from(hex.slice(2), "hex");
 }
 

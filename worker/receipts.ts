@@ -1,7 +1,8 @@
 // EIP-712 digests on the hot path with the domain separator and type hash computed once: receipts (protocol/receipt.ts
 // `receiptDigest` is the reference) and vouchers (protocol/voucher.ts `voucherDigest`); a test holds them equal.
 // The receipt chain itself (sequence, previous digest, signature) is kept by the writer thread (store/writer-thread.ts).
-import { encodeAbiParameters, keccak256, toBytes, type Address, type Hex } from "viem";
+import { toBytes, type Address, type Hex } from "viem";
+import { channelsDomainSeparator, createVoucherHasher as createProtocolVoucherHasher } from "../protocol/voucher.ts";
 import type { Receipt } from "../protocol/receipt.ts";
 import { keccak256 as keccak_256 } from "./hashing.ts";
 
@@ -11,41 +12,9 @@ const RECEIPT_TYPE =
 
 export const ZERO_HASH = `0x${"00".repeat(32)}` as Hex;
 
-export function channelsDomainSeparator(chainId: number, paymentChannels: Address): Uint8Array {
-  return toBytes(
-    keccak256(
-      encodeAbiParameters(
-        [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "address" }],
-        [
-          keccak256(toBytes("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")),
-          keccak256(toBytes("Edgepay PaymentChannels")),
-          keccak256(toBytes("1")),
-          BigInt(chainId),
-          paymentChannels,
-        ],
-      ),
-    ),
-  );
-}
-
-/** EIP-712 digest of a voucher, equal to protocol/voucher.ts `voucherDigest` (js-sha3 instead of noble). */
+/** EIP-712 digest of a voucher, equal to protocol/voucher.ts `voucherDigest`, with the worker's faster keccak. */
 export function createVoucherHasher(chainId: number, paymentChannels: Address): (channelId: Hex, cumulativeAmount: bigint) => Uint8Array {
-  const typeHash = keccak_256(toBytes("Voucher(bytes32 channelId,uint256 cumulativeAmount)"));
-  const struct = new Uint8Array(96);
-  struct.set(typeHash, 0);
-  const outer = new Uint8Array(66);
-  outer.set([0x19, 0x01], 0);
-  outer.set(channelsDomainSeparator(chainId, paymentChannels), 2);
-  return (channelId, cumulativeAmount) => {
-    struct.set(Buffer.from(channelId.slice(2), "hex"), 32);
-    let v = cumulativeAmount;
-    for (let i = 95; i >= 64; i--) {
-      struct[i] = Number(v & 0xffn);
-      v >>= 8n;
-    }
-    outer.set(keccak_256(struct), 34);
-    return keccak_256(outer);
-  };
+  return createProtocolVoucherHasher(chainId, paymentChannels, keccak_256);
 }
 
 /** Returns a function computing the EIP-712 digest of a receipt, equal to protocol/receipt.ts `receiptDigest`. */

@@ -1,6 +1,7 @@
 // Keeps the ledger fresh from PaymentChannels events (opens to this device, top-ups, claims, close requests,
 // settlements) and keeps the chain clock. The block cursor is stored, so a restart misses nothing.
 import type { Address, Hex } from "viem";
+import type { ChannelTerms } from "../protocol/terms.ts";
 import { paymentChannelsAbi } from "../protocol/generated/contracts.ts";
 import type { ChainReader } from "./chain.ts";
 import type { Ledger } from "./ledger.ts";
@@ -83,17 +84,7 @@ export class ChainWatcher {
     switch (log.eventName) {
       case "ChannelOpened": {
         if ((args.device as string).toLowerCase() !== this.#device.toLowerCase()) return;
-        const t = args.terms as {
-          payer: Address;
-          signer: Address;
-          device: Address;
-          payee: Address;
-          token: Address;
-          modelId: bigint;
-          price: bigint;
-          royaltyBps: number;
-          salt: bigint;
-        };
+        const t = args.terms as ChannelTerms;
         const ch = this.#ledger.known(id);
         if (!ch) {
           this.#ledger.adopt(

@@ -4,6 +4,7 @@
 // reads its anchored sequence and the `Anchored` events it is missing, and checks their roots against its own log.
 // It also defends the device: an omission challenge against a receipt in its log is answered with the proof.
 import { encodeFunctionData, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import type { ChannelTerms } from "../../protocol/terms.ts";
 import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { anchorBatch, type AnchorBatch } from "../../protocol/audit.ts";
 import type { TxSender } from "../settlement/sender.ts";
@@ -21,17 +22,7 @@ export interface AnchorerOptions {
 
 /** A claim in the shape PaymentChannels.claimMany takes. */
 export interface ClaimArg {
-  terms: {
-    payer: Address;
-    signer: Address;
-    device: Address;
-    payee: Address;
-    token: Address;
-    modelId: bigint;
-    price: bigint;
-    royaltyBps: number;
-    salt: bigint;
-  };
+  terms: ChannelTerms;
   cumulativeAmount: bigint;
   signature: Hex;
 }
