@@ -58,12 +58,14 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
-    function takeLicense(uint256 modelId, address licensee) external {
+    function takeLicense(uint256 modelId, address licensee, uint256 maxFee) external {
         Model storage model = _existing(modelId);
         if (model.deprecated) revert ModelIsDeprecated(modelId);
         if (_licensed[modelId][licensee]) revert AlreadyLicensed(modelId, licensee);
-        _licensed[modelId][licensee] = true;
         uint256 fee = model.licenseFee;
+        // The fee the caller saw: a `setTerms` mined first (front-running or not) cannot charge it more.
+        if (fee > maxFee) revert LicenseFeeTooHigh(fee, maxFee);
+        _licensed[modelId][licensee] = true;
         address token = model.licenseToken;
         emit LicenseTaken(modelId, licensee, msg.sender, token, fee);
         if (fee != 0) IERC20(token).safeTransferFrom(msg.sender, model.owner, fee);

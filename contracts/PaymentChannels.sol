@@ -14,7 +14,18 @@ import {RoyaltyMath} from "./libraries/RoyaltyMath.sol";
 
 /// @title PaymentChannels
 /// @notice Per-inference payment channels with EIP-712 cumulative vouchers, batch claims and on-chain royalties.
-/// @dev Gas: the claim paths read and write a channel as one packed word (layout of `Channel`, see `_CLAIMED_SHIFT`)
+/// @dev Trust model (README, "Tokens and trust model"): no timing, token or role can take a party's money.
+/// - Payouts and refunds are pushed with a low-level transfer that cannot revert the claim: when it fails (token
+///   paused, recipient blacklisted or reverting) the amount is credited to `creditOf(recipient, token)` and
+///   withdrawn later with `withdrawCredit`, so a provider's vouchers never expire unpaid and one payee that cannot
+///   receive never fails a batch.
+/// - Only exact-transfer tokens: `open` and `topUp` measure what arrived and `open` probes the outgoing side with a
+///   self-transfer; a fee-on-transfer or sender-taxed token is refused with `UnsupportedToken`, so no channel can be
+///   paid with another channel's money. Rebasing-down or clawback tokens cannot be detected and are unsupported.
+/// - Royalty is computed on the cumulative amount (`royalty(cumulative) - royalty(claimed)`), so it is exact
+///   whatever the claim granularity: splitting a channel into tiny claims cannot round the model owner's share away.
+/// - Voucher signers must be keys (EOAs, or EIP-7702 delegated EOAs): contract signers are refused at `open`.
+/// Gas: the claim paths read and write a channel as one packed word (layout of `Channel`, see `_CLAIMED_SHIFT`)
 /// and hash the terms straight from calldata; gas/snapshot.md has the figures (`npm run gas`).
 contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -32,6 +43,13 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     uint256 private constant _MASK_96 = (1 << 96) - 1;
     uint256 private constant _MASK_40 = (1 << 40) - 1;
 
+    /// @notice Shortest challenge period accepted: a payer must not be able to close before the provider's
+    /// watchtower or settler can react (one minute is the floor for tests and local chains; production uses hours).
+    uint40 public constant MIN_CHALLENGE_PERIOD = 60;
+    /// @notice Longest challenge period accepted: bounds a payer's wait and keeps `block.timestamp + period` far
+    /// inside the 40-bit `closesAt` field.
+    uint40 public constant MAX_CHALLENGE_PERIOD = 30 days;
+
     IDeviceRegistry public immutable deviceRegistry;
     IModelRegistry public immutable modelRegistry;
     /// @inheritdoc IPaymentChannels
@@ -39,6 +57,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 channelId => Channel) private _channels;
     mapping(uint256 modelId => mapping(address token => uint256)) private _royalties;
+    mapping(address account => mapping(address token => uint256)) private _credits;
 
     /// @dev What a batch claim has booked but not yet transferred or accrued.
     struct Run {
@@ -54,6 +73,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         EIP712("Edgepay PaymentChannels", "1")
     {
         if (address(deviceRegistry_) == address(0) || address(modelRegistry_) == address(0)) revert ZeroAddress();
+        if (challengePeriod_ < MIN_CHALLENGE_PERIOD || challengePeriod_ > MAX_CHALLENGE_PERIOD) {
+            revert ChallengePeriodOutOfRange(challengePeriod_, MIN_CHALLENGE_PERIOD, MAX_CHALLENGE_PERIOD);
+        }
         deviceRegistry = deviceRegistry_;
         modelRegistry = modelRegistry_;
         challengePeriod = challengePeriod_;
@@ -102,8 +124,11 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         _checkSignature(id, _digest(VOUCHER_TYPEHASH, id, cumulativeAmount), _signerOf(terms), signature);
         (uint256 payout, uint256 royalty) = _book(id, ch, word, terms, cumulativeAmount, claimed);
         address token = _tokenOf(terms);
-        if (royalty != 0) _royalties[_modelIdOf(terms)][token] += royalty;
-        if (payout != 0) IERC20(token).safeTransfer(_payeeOf(terms), payout);
+        // Accrued royalties of a (model, token) never exceed the token's total supply.
+        unchecked {
+            if (royalty != 0) _royalties[_modelIdOf(terms)][token] += royalty;
+        }
+        if (payout != 0) _pay(token, _payeeOf(terms), payout);
     }
 
     /// @inheritdoc IPaymentChannels
@@ -176,7 +201,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (cumulativeAmount != claimed) {
             (uint256 payout, uint256 royalty) = _book(id, ch, word, terms, cumulativeAmount, claimed);
             if (royalty != 0) _royalties[terms.modelId][terms.token] += royalty;
-            if (payout != 0) IERC20(terms.token).safeTransfer(terms.payee, payout);
+            if (payout != 0) _pay(terms.token, terms.payee, payout);
         }
         _settle(id, ch, terms, deposit, cumulativeAmount, true);
     }
@@ -189,7 +214,17 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         _royalties[modelId][token] = 0;
         emit RoyaltiesWithdrawn(modelId, token, to, amount);
-        IERC20(token).safeTransfer(to, amount);
+        _sendExact(token, to, amount);
+    }
+
+    /// @inheritdoc IPaymentChannels
+    function withdrawCredit(address token, address to) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        uint256 amount = _credits[msg.sender][token];
+        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
+        _credits[msg.sender][token] = 0;
+        emit CreditWithdrawn(msg.sender, token, to, amount);
+        _sendExact(token, to, amount);
     }
 
     // ---------------------------------------------------------------- views
@@ -207,6 +242,11 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IPaymentChannels
     function royaltiesOf(uint256 modelId, address token) external view returns (uint256) {
         return _royalties[modelId][token];
+    }
+
+    /// @inheritdoc IPaymentChannels
+    function creditOf(address account, address token) external view returns (uint256) {
+        return _credits[account][token];
     }
 
     /// @inheritdoc IPaymentChannels
@@ -228,6 +268,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (msg.sender != terms.payer) revert NotPayer(id, msg.sender);
         if (terms.signer == address(0) || terms.token == address(0)) revert ZeroAddress();
         if (deposit == 0) revert ZeroAmount();
+        _requireKeySigner(terms.signer);
         Channel storage ch = _channels[id];
         if (ch.deposit != 0 || ch.settled) revert ChannelExists(id);
 
@@ -237,11 +278,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         (, uint16 royaltyBps) = modelRegistry.channelTerms(terms.modelId);
         if (terms.royaltyBps != royaltyBps) revert RoyaltyMismatch(terms.royaltyBps, royaltyBps);
 
-        uint256 received = _pull(terms.token, deposit);
-        if (received == 0) revert ZeroAmount();
-        if (received > type(uint96).max) revert DepositOverflow(0, received);
-        ch.deposit = uint96(received);
-        emit ChannelOpened(id, terms.payer, terms.device, terms, received);
+        uint256 held = _pull(terms.token, deposit);
+        _probeOutgoing(terms.token, deposit, held);
+        ch.deposit = deposit;
+        emit ChannelOpened(id, terms.payer, terms.device, terms, deposit);
     }
 
     function _topUp(ChannelTerms calldata terms, uint96 amount) private {
@@ -251,11 +291,11 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 closesAt = (word >> _CLOSES_AT_SHIFT) & _MASK_40;
         if (closesAt != 0) revert ChannelClosing(id, closesAt);
         uint256 current = word & _MASK_96;
-        uint256 received = _pull(terms.token, amount);
-        uint256 deposit = current + received;
-        if (deposit > type(uint96).max) revert DepositOverflow(current, received);
+        uint256 deposit = current + amount;
+        if (deposit > type(uint96).max) revert DepositOverflow(current, amount);
         ch.deposit = uint96(deposit);
-        emit ChannelToppedUp(id, received, deposit);
+        emit ChannelToppedUp(id, amount, deposit);
+        _pull(terms.token, amount);
     }
 
     /// @dev keccak256(abi.encode(terms)) without re-encoding: ChannelTerms is a static struct, so its ABI encoding
@@ -295,7 +335,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    function _royaltyBpsOf(ChannelTerms calldata terms) private pure returns (uint16 v) {
+    function _royaltyBpsOf(ChannelTerms calldata terms) private pure returns (uint256 v) {
         assembly ("memory-safe") {
             v := calldataload(add(terms, 0xe0))
         }
@@ -329,12 +369,14 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             sstore(ch.slot, word)
         }
-        uint256 delta;
+        // Royalty of the cumulative amount minus royalty of what was claimed before: exact at any claim granularity
+        // (rounding down per delta would let many tiny claims pay no royalty at all). claimed < amount < 2**96 and
+        // bps <= 10,000, so nothing overflows, floor(a*r) - floor(c*r) >= 0, and it is at most ceil((a-c)*r) <= a-c.
+        uint256 bps = _royaltyBpsOf(terms);
         unchecked {
-            delta = amount - claimed;
+            royalty = amount * bps / RoyaltyMath.BPS - claimed * bps / RoyaltyMath.BPS;
+            payout = amount - claimed - royalty;
         }
-        royalty = RoyaltyMath.royalty(delta, _royaltyBpsOf(terms));
-        payout = delta - royalty;
         emit Claimed(id, _payeeOf(terms), amount, payout, royalty);
     }
 
@@ -370,7 +412,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 payout = run.payout;
         if (payout != 0) {
             run.payout = 0;
-            IERC20(run.token).safeTransfer(run.payee, payout);
+            _pay(run.token, run.payee, payout);
         }
     }
 
@@ -388,7 +430,43 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         ch.settled = true;
         uint256 refund = deposit - claimed;
         emit ChannelSettled(id, claimed, refund, cooperative);
-        if (refund != 0) IERC20(terms.token).safeTransfer(terms.payer, refund);
+        if (refund != 0) _pay(terms.token, terms.payer, refund);
+    }
+
+    /// @dev Transfers `amount` to `to`, or credits it to `to`'s withdrawable balance when the transfer fails, so a
+    /// paused token or a blacklisted or reverting recipient never fails a claim, a batch or a settlement.
+    function _pay(address token, address to, uint256 amount) private {
+        if (!_tryTransfer(token, to, amount)) {
+            _credits[to][token] += amount;
+            emit TransferCredited(to, token, amount);
+        }
+    }
+
+    /// @dev `transfer(to, amount)` that reports failure instead of reverting. Only the first 32 bytes of return data
+    /// are copied (a huge revert reason or return value costs the callee, not us). The call gets all but 1/64 of the
+    /// gas (EIP-150): a token that burns it all leaves this frame 1/64, enough to write the credit for any gas limit
+    /// above ~1.5M; below that the whole transaction runs out of gas and the caller retries with more, nothing is lost.
+    /// Success = the call succeeded and returned nothing from a contract, or returned a word equal to 1.
+    function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 0xa9059cbb00000000000000000000000000000000000000000000000000000000)
+            mstore(add(ptr, 0x04), to)
+            mstore(add(ptr, 0x24), amount)
+            mstore(0x00, 0)
+            ok := call(gas(), token, 0, ptr, 0x44, 0x00, 0x20)
+            switch returndatasize()
+            case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
+            default { ok := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1))) }
+        }
+    }
+
+    /// @dev Transfer whose balance change is measured (paths without a gas goal: royalty and credit withdrawals).
+    function _sendExact(address token, address to, uint256 amount) private {
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransfer(to, amount);
+        uint256 spent = before - IERC20(token).balanceOf(address(this));
+        if (spent != amount) revert UnsupportedToken(token, amount, spent);
     }
 
     /// @dev EIP-712 digest of a (channelId, cumulativeAmount) message of type `typeHash`, hashed in scratch memory.
@@ -409,11 +487,31 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (recovered != expected || recovered == address(0)) revert InvalidSignature(id, expected, recovered);
     }
 
-    /// @dev Pulls `amount` and returns what actually arrived, so fee-on-transfer tokens cannot over-credit a deposit.
-    function _pull(address token, uint256 amount) private returns (uint256) {
+    /// @dev Pulls exactly `amount` (a fee-on-transfer token delivers less and is refused) and returns the balance after.
+    function _pull(address token, uint256 amount) private returns (uint256 held) {
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        return IERC20(token).balanceOf(address(this)) - before;
+        held = IERC20(token).balanceOf(address(this));
+        if (held - before != amount) revert UnsupportedToken(token, amount, held - before);
+    }
+
+    /// @dev The outgoing side of the token policy, checked once per channel at `open` so claims stay cheap: a
+    /// self-transfer of the deposit must leave the balance unchanged. A token that charges its sender a tax (or burns
+    /// on transfer) would otherwise let each payout take more than the channel's share out of the pool.
+    function _probeOutgoing(address token, uint256 amount, uint256 held) private {
+        IERC20(token).safeTransfer(address(this), amount);
+        uint256 after_ = IERC20(token).balanceOf(address(this));
+        if (after_ != held) revert UnsupportedToken(token, 0, held > after_ ? held - after_ : after_ - held);
+    }
+
+    /// @dev Vouchers must be ECDSA signatures of a key. A contract signer (ERC-1271) is refused: `claim` could never
+    /// verify it, and a wallet that can revoke signatures later could take back vouchers the provider was paid with.
+    /// An EIP-7702 delegated EOA (code = 0xef0100 || address) still signs with its key and is accepted.
+    function _requireKeySigner(address signer) private view {
+        uint256 size = signer.code.length;
+        if (size == 0) return;
+        if (size == 23 && bytes3(signer.code) == 0xef0100) return;
+        revert SignerIsContract(signer);
     }
 
     /// @dev A permit that fails (e.g. front-run with the same signature) is ignored; the pull then decides.

@@ -272,11 +272,11 @@ await measure("ModelRegistry", "setTerms", "change royalty and fee", () =>
   wallet(modelOwner).writeContract({ ...models, functionName: "setTerms", args: [MODEL_V2, 500, 1_000_000n] }),
 );
 await measure("ModelRegistry", "takeLicense", "free license", () =>
-  wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL, provider.address] }),
+  wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL, provider.address, 0n] }),
 );
 await mined(await wallet(provider).writeContract({ ...token, functionName: "approve", args: [modelsAddress, 10_000_000n] }));
 await measure("ModelRegistry", "takeLicense", "paid license (fee to a funded owner)", () =>
-  wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL_V2, provider.address] }),
+  wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL_V2, provider.address, 1_000_000n] }),
 );
 await measure("ModelRegistry", "transferModelOwnership", "to another account", () =>
   wallet(modelOwner).writeContract({ ...models, functionName: "transferModelOwnership", args: [MODEL_V2, other.address] }),
@@ -421,12 +421,12 @@ await measure("PaymentChannels", "topUp", "steady state", () =>
 {
   await mined(await wallet(provider2).writeContract({ ...token, functionName: "faucet", args: [provider2.address, MIN_STAKE] }));
   await mined(await register(provider2, deviceKey4, MIN_STAKE));
-  await mined(await wallet(provider2).writeContract({ ...models, functionName: "takeLicense", args: [MODEL, provider2.address] }));
+  await mined(await wallet(provider2).writeContract({ ...models, functionName: "takeLicense", args: [MODEL, provider2.address, 0n] }));
   await mined(
     await wallet(modelOwner).writeContract({ ...models, functionName: "publish", args: [modelParams("yolo-nano", ROYALTY_BPS, 0n)] }),
   );
   const MODEL4 = 4n;
-  await mined(await wallet(provider2).writeContract({ ...models, functionName: "takeLicense", args: [MODEL4, provider2.address] }));
+  await mined(await wallet(provider2).writeContract({ ...models, functionName: "takeLicense", args: [MODEL4, provider2.address, 0n] }));
   await mined(
     await wallet(provider2).writeContract({ ...devices, functionName: "setOffering", args: [deviceKey4.address, MODEL4, tokenAddress, PRICE] }),
   );
@@ -444,7 +444,7 @@ await measure("PaymentChannels", "claim", "steady state: later voucher on the sa
     await wallet(modelOwner).writeContract({ ...models, functionName: "publish", args: [modelParams("free-model", 0, 0n)] }),
   );
   const MODEL5 = 5n;
-  await mined(await wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL5, provider.address] }));
+  await mined(await wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL5, provider.address, 0n] }));
   await mined(
     await wallet(provider).writeContract({ ...devices, functionName: "setOffering", args: [deviceKey.address, MODEL5, tokenAddress, PRICE] }),
   );

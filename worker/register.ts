@@ -91,7 +91,7 @@ export async function registerDevice(args: RegisterArgs): Promise<RegisterResult
     if (has) continue;
     const model = await publicClient.readContract({ address: modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [m.modelId] });
     if (model.licenseFee > 0n) await ensureAllowance(model.licenseToken, modelRegistry, model.licenseFee);
-    await send(`license model ${m.modelId}`, wallet.writeContract({ address: modelRegistry, abi: modelRegistryAbi, functionName: "takeLicense", args: [m.modelId, owner.address] }));
+    await send(`license model ${m.modelId}`, wallet.writeContract({ address: modelRegistry, abi: modelRegistryAbi, functionName: "takeLicense", args: [m.modelId, owner.address, model.licenseFee] }));
     licensed.push(m.modelId);
   }
 

@@ -75,6 +75,10 @@ interface IModelRegistry {
     error AlreadyLicensed(uint256 modelId, address licensee);
     /// @notice The new owner is the zero address.
     error ZeroOwner();
+    /// @notice The license fee is above the most the caller agreed to pay (the owner raised it with `setTerms`).
+    /// @param fee The current fee.
+    /// @param maxFee The caller's maximum.
+    error LicenseFeeTooHigh(uint256 fee, uint256 maxFee);
 
     /// @notice A model or a new version was published.
     /// @param modelId The new id.
@@ -132,8 +136,9 @@ interface IModelRegistry {
     function transferModelOwnership(uint256 modelId, address newOwner) external;
     /// @notice Deprecates a model version.
     function deprecate(uint256 modelId) external;
-    /// @notice Takes a license for `licensee`, paying the fee from the caller to the owner.
-    function takeLicense(uint256 modelId, address licensee) external;
+    /// @notice Takes a license for `licensee`, paying the fee from the caller to the owner; reverts with
+    /// `LicenseFeeTooHigh` if the fee is above `maxFee` (pass the fee you were shown).
+    function takeLicense(uint256 modelId, address licensee, uint256 maxFee) external;
     /// @notice Whether `licensee` holds a license for `modelId`.
     function hasLicense(uint256 modelId, address licensee) external view returns (bool);
     /// @notice The full model record.

@@ -124,6 +124,26 @@ interface IPaymentChannels {
     error NotRoyaltyOwner(uint256 modelId, address caller);
     /// @notice An empty batch.
     error EmptyBatch();
+    /// @notice The challenge period given at deployment is outside [min, max]: 0 would let a payer withdraw in the
+    /// block it requested the close, and a huge one would overflow `closesAt`.
+    /// @param value The period given.
+    /// @param min Smallest period accepted.
+    /// @param max Largest period accepted.
+    error ChallengePeriodOutOfRange(uint256 value, uint256 min, uint256 max);
+    /// @notice The token moved a different amount than asked (fee-on-transfer on the way in, or a sender tax on the
+    /// way out): only exact-transfer tokens are supported (README, "Tokens and trust model").
+    /// @param token The token.
+    /// @param expected The balance change the transfer should have made.
+    /// @param actual The balance change it made.
+    error UnsupportedToken(address token, uint256 expected, uint256 actual);
+    /// @notice The voucher signer is a contract (e.g. an ERC-1271 wallet): its signatures are not ECDSA-recoverable,
+    /// and a wallet that could invalidate them later would let the payer take back vouchers it paid with.
+    /// @param signer The signer in the terms.
+    error SignerIsContract(address signer);
+    /// @notice Nothing is credited to the caller in that token.
+    /// @param account The caller.
+    /// @param token The token.
+    error NothingToWithdraw(address account, address token);
 
     /// @notice A channel was opened.
     /// @param channelId The id (hash of the terms).
@@ -137,11 +157,11 @@ interface IPaymentChannels {
     /// @param amount Amount received.
     /// @param deposit New deposit.
     event ChannelToppedUp(bytes32 indexed channelId, uint256 amount, uint256 deposit);
-    /// @notice A voucher was claimed.
+    /// @notice A voucher was claimed. Amounts are exact: only exact-transfer tokens can be deposited.
     /// @param channelId The channel.
     /// @param payee Who received the provider share.
     /// @param cumulativeAmount New cumulative claimed amount.
-    /// @param providerAmount Paid to the payee by this claim.
+    /// @param providerAmount Paid to the payee by this claim (or credited, see `TransferCredited`).
     /// @param royalty Accrued to the model by this claim.
     event Claimed(bytes32 indexed channelId, address indexed payee, uint256 cumulativeAmount, uint256 providerAmount, uint256 royalty);
     /// @notice The payer requested a close; the provider may claim until `closesAt`.
@@ -154,6 +174,18 @@ interface IPaymentChannels {
     /// @param refund Refunded to the payer.
     /// @param cooperative Whether the provider co-signed the close.
     event ChannelSettled(bytes32 indexed channelId, uint256 claimed, uint256 refund, bool cooperative);
+    /// @notice A transfer to `account` failed (token paused, account blacklisted, a recipient that reverts): the
+    /// amount was credited to its withdrawable balance instead, so the claim or settlement still went through.
+    /// @param account The payee or payer the transfer was for.
+    /// @param token The token.
+    /// @param amount Amount credited.
+    event TransferCredited(address indexed account, address indexed token, uint256 amount);
+    /// @notice An account withdrew its credited balance.
+    /// @param account The account credited.
+    /// @param token The token.
+    /// @param to The recipient.
+    /// @param amount The amount.
+    event CreditWithdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
     /// @notice A model owner withdrew royalties.
     /// @param modelId The model.
     /// @param token The token.
@@ -186,6 +218,8 @@ interface IPaymentChannels {
         external;
     /// @notice Sends a model's accrued royalties in `token` to `to` (model owner only).
     function withdrawRoyalties(uint256 modelId, address token, address to) external;
+    /// @notice Sends the caller's credited balance in `token` (payouts or refunds whose transfer failed) to `to`.
+    function withdrawCredit(address token, address to) external;
 
     /// @notice Id of a channel with these terms.
     function channelId(ChannelTerms calldata terms) external pure returns (bytes32);
@@ -193,6 +227,8 @@ interface IPaymentChannels {
     function getChannel(bytes32 channelId) external view returns (Channel memory);
     /// @notice Royalties accrued and not yet withdrawn.
     function royaltiesOf(uint256 modelId, address token) external view returns (uint256);
+    /// @notice Balance credited to `account` in `token` because a transfer to it failed; see `withdrawCredit`.
+    function creditOf(address account, address token) external view returns (uint256);
     /// @notice EIP-712 digest of a voucher.
     function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);
     /// @notice EIP-712 digest of a cooperative close.

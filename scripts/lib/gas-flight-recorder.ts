@@ -129,7 +129,7 @@ export async function measureFlightRecorder(provider: EIP1193Provider, generated
     }),
   );
   const modelId = await publicClient.readContract({ ...models, functionName: "modelCount" });
-  await mined(await send(owner).writeContract({ ...models, functionName: "takeLicense", args: [modelId, owner.address] }));
+  await mined(await send(owner).writeContract({ ...models, functionName: "takeLicense", args: [modelId, owner.address, 0n] }));
   await mined(await send(owner).writeContract({ ...token, functionName: "approve", args: [devices.address, 2n ** 80n] }));
   for (const device of [deviceA, deviceB, deviceC]) {
     const sig = await device.signTypedData({

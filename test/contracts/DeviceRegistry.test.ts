@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { TypedDataEncoder, ZeroAddress, id as keccakText } from "ethers";
 import {
+  MAX_UINT96,
   FUNDS,
   LICENSE_FEE,
   MIN_STAKE,
@@ -248,7 +249,7 @@ describe("DeviceRegistry", () => {
   describe("setOffering", () => {
     it("sets, reprices and removes an offering per token", async () => {
       const { devices, models, usdc, provider, deviceKey, other } = await loadFixture(registryFixture);
-      await models.connect(provider).takeLicense(2n, provider);
+      await models.connect(provider).takeLicense(2n, provider, MAX_UINT96);
       const reg = devices.connect(provider);
       await expect(reg.setOffering(deviceKey, 2n, usdc, 777n)).to.emit(devices, "OfferingSet").withArgs(deviceKey, 2n, usdc, 777n);
       // Any ERC-20 works as the payment token; the same model in another token is a separate offering.

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ZeroAddress, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
 import {
+  MAX_UINT96,
   CONTENT_HASH,
   FUNDS,
   LICENSE_FEE,
@@ -172,7 +173,7 @@ describe("ModelRegistry", () => {
       await expect(models.connect(modelOwner).deprecate(1n)).to.emit(models, "ModelDeprecated").withArgs(1n);
       expect((await models.getModel(1n)).deprecated).to.equal(true);
       await expect(models.channelTerms(1n)).to.be.revertedWithCustomError(models, "ModelIsDeprecated").withArgs(1n);
-      await expect(models.connect(provider).takeLicense(1n, provider)).to.be.revertedWithCustomError(models, "ModelIsDeprecated").withArgs(1n);
+      await expect(models.connect(provider).takeLicense(1n, provider, MAX_UINT96)).to.be.revertedWithCustomError(models, "ModelIsDeprecated").withArgs(1n);
       // A deprecated version may still be succeeded by a new one.
       await models.connect(modelOwner).publishVersion(1n, modelParams());
       expect(await models.successorOf(1n)).to.equal(3n);
@@ -190,7 +191,7 @@ describe("ModelRegistry", () => {
   describe("takeLicense", () => {
     it("licenses for free without moving tokens", async () => {
       const { models, usdc, provider, modelOwner } = await loadFixture(modelsFixture);
-      const tx = models.connect(provider).takeLicense(1n, provider);
+      const tx = models.connect(provider).takeLicense(1n, provider, MAX_UINT96);
       await expect(tx).to.emit(models, "LicenseTaken").withArgs(1n, provider, provider, ZeroAddress, 0n);
       await expect(tx).not.to.emit(usdc, "Transfer");
       expect(await models.hasLicense(1n, provider)).to.equal(true);
@@ -202,7 +203,7 @@ describe("ModelRegistry", () => {
       const { models, usdc, provider, payer, modelOwner } = await loadFixture(modelsFixture);
       // The payer buys the license for the provider.
       await usdc.connect(payer).approve(models, LICENSE_FEE);
-      const tx = models.connect(payer).takeLicense(2n, provider);
+      const tx = models.connect(payer).takeLicense(2n, provider, MAX_UINT96);
       await expect(tx).to.emit(models, "LicenseTaken").withArgs(2n, provider, payer, usdc, LICENSE_FEE);
       await expect(tx).to.emit(usdc, "Transfer").withArgs(payer, modelOwner, LICENSE_FEE);
       expect(await models.hasLicense(2n, provider)).to.equal(true);
@@ -216,24 +217,42 @@ describe("ModelRegistry", () => {
       await models.connect(modelOwner).setTerms(2n, 250, 1_234_567n);
       await models.connect(modelOwner).transferModelOwnership(2n, other);
       await usdc.connect(provider).approve(models, 1_234_567n);
-      await expect(models.connect(provider).takeLicense(2n, provider))
+      await expect(models.connect(provider).takeLicense(2n, provider, MAX_UINT96))
         .to.emit(models, "LicenseTaken")
         .withArgs(2n, provider, provider, usdc, 1_234_567n);
       await expectBalances(usdc, [[provider, FUNDS - 1_234_567n], [other, FUNDS + 1_234_567n], [modelOwner, FUNDS]]);
     });
 
+    it("refuses a fee raised above the caller's maximum (front-run setTerms) with LicenseFeeTooHigh(fee, maxFee)", async () => {
+      const { models, usdc, provider, modelOwner } = await loadFixture(modelsFixture);
+      // The provider saw LICENSE_FEE and approved generously; the owner raises the fee in the block before.
+      await usdc.connect(provider).approve(models, 10n * LICENSE_FEE);
+      await models.connect(modelOwner).setTerms(2n, 250, 3n * LICENSE_FEE);
+      await expect(models.connect(provider).takeLicense(2n, provider, LICENSE_FEE))
+        .to.be.revertedWithCustomError(models, "LicenseFeeTooHigh")
+        .withArgs(3n * LICENSE_FEE, LICENSE_FEE);
+      expect(await models.hasLicense(2n, provider)).to.equal(false);
+      await expectBalances(usdc, [[provider, FUNDS], [modelOwner, FUNDS]]);
+      // At or below the maximum it goes through, charging the current fee only.
+      await models.connect(modelOwner).setTerms(2n, 250, LICENSE_FEE - 1n);
+      await expect(models.connect(provider).takeLicense(2n, provider, LICENSE_FEE))
+        .to.emit(models, "LicenseTaken")
+        .withArgs(2n, provider, provider, usdc, LICENSE_FEE - 1n);
+      await expectBalances(usdc, [[provider, FUNDS - LICENSE_FEE + 1n], [modelOwner, FUNDS + LICENSE_FEE - 1n]]);
+    });
+
     it("refuses a second license, an unpaid fee and an unknown model", async () => {
       const { models, usdc, provider } = await loadFixture(modelsFixture);
-      await models.connect(provider).takeLicense(1n, provider);
-      await expect(models.connect(provider).takeLicense(1n, provider))
+      await models.connect(provider).takeLicense(1n, provider, MAX_UINT96);
+      await expect(models.connect(provider).takeLicense(1n, provider, MAX_UINT96))
         .to.be.revertedWithCustomError(models, "AlreadyLicensed")
         .withArgs(1n, provider);
       await usdc.connect(provider).approve(models, LICENSE_FEE - 1n);
-      await expect(models.connect(provider).takeLicense(2n, provider))
+      await expect(models.connect(provider).takeLicense(2n, provider, MAX_UINT96))
         .to.be.revertedWithCustomError(usdc, "ERC20InsufficientAllowance")
         .withArgs(models, LICENSE_FEE - 1n, LICENSE_FEE);
       expect(await models.hasLicense(2n, provider)).to.equal(false);
-      await expect(models.connect(provider).takeLicense(3n, provider)).to.be.revertedWithCustomError(models, "ModelNotFound").withArgs(3n);
+      await expect(models.connect(provider).takeLicense(3n, provider, MAX_UINT96)).to.be.revertedWithCustomError(models, "ModelNotFound").withArgs(3n);
     });
   });
 

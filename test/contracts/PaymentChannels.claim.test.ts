@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { Signature, ZeroAddress, concat, toBeHex, type ContractTransactionReceipt } from "ethers";
 import {
+  MAX_UINT96,
   CHALLENGE_PERIOD,
   DEPOSIT,
   FUNDS,
@@ -214,16 +215,25 @@ describe("PaymentChannels: claims", () => {
       return { ...m, odd };
     }
 
-    it("rounds the royalty down on every claim, in the provider's favour", async () => {
+    it("computes the royalty on the cumulative amount: royalty(cumulative) - royalty(claimed), rounded down once", async () => {
       const m = await loadFixture(oddRoyaltyFixture);
       const { terms, id } = m.odd;
       const claim = async (amount: bigint) => m.channels.claim(terms, amount, await signVoucher(m, m.sessionKey, id, amount));
-      await expect(claim(1_001n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 1_001n, 968n, 33n); // 33.33
-      await expect(claim(1_002n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 1_002n, 1n, 0n); // 0.0333
-      await expect(claim(4_003n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 4_003n, 2_902n, 99n); // 99.93
-      // 132 accrued, one unit less than 3.33% of the total (133.29): rounding never favours the royalty.
-      expect(await m.channels.royaltiesOf(1n, m.usdc)).to.equal(132n);
-      await expectBalances(m.usdc, [[m.provider, PROVIDER_START + 3_871n], [m.channels, 2n * DEPOSIT - 3_871n]]);
+      await expect(claim(1_001n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 1_001n, 968n, 33n); // 33.33 -> 33
+      await expect(claim(1_002n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 1_002n, 1n, 0n); // 33.36 -> 33
+      await expect(claim(4_003n)).to.emit(m.channels, "Claimed").withArgs(id, m.provider, 4_003n, 2_901n, 100n); // 133.29 -> 133
+      // Exactly floor(3.33% of 4,003) = 133 accrued, as one claim of 4,003 would have.
+      expect(await m.channels.royaltiesOf(1n, m.usdc)).to.equal(133n);
+      await expectBalances(m.usdc, [[m.provider, PROVIDER_START + 3_870n], [m.channels, 2n * DEPOSIT - 3_870n]]);
+    });
+
+    it("cannot farm royalty dust: twenty claims of 9 units at 10% pay the same royalty as one claim of 180", async () => {
+      const m = await loadFixture(channelFixture);
+      const claim = async (amount: bigint) => m.channels.claim(m.terms, amount, await signVoucher(m, m.sessionKey, m.id, amount));
+      // Per-delta rounding would give 0 royalty on each 9-unit delta; cumulative rounding gives 18 in all.
+      for (let i = 1n; i <= 20n; i++) await claim(9n * i);
+      expect(await m.channels.royaltiesOf(1n, m.usdc)).to.equal(18n);
+      await expectBalances(m.usdc, [[m.provider, PROVIDER_START + 162n], [m.channels, DEPOSIT - 162n]]);
     });
 
     it("splits at the cap and with no royalty at all", async () => {
@@ -267,11 +277,11 @@ describe("PaymentChannels: claims", () => {
       const plain = await deployPlainToken();
       await offerIn(m, plain);
       await m.usdc.connect(m.provider2).approve(m.models, LICENSE_FEE);
-      await m.models.connect(m.provider2).takeLicense(1n, m.provider2);
+      await m.models.connect(m.provider2).takeLicense(1n, m.provider2, MAX_UINT96);
       await registerDevice(m, m.provider2, m.deviceKey2);
       await m.devices.connect(m.provider2).setOffering(m.deviceKey2, 1n, m.usdc, PRICE);
       await m.models.connect(m.modelOwner).publish(modelParams({ name: "second", royaltyBps: 500 }));
-      await m.models.connect(m.provider).takeLicense(2n, m.provider);
+      await m.models.connect(m.provider).takeLicense(2n, m.provider, MAX_UINT96);
       await m.devices.connect(m.provider).setOffering(m.deviceKey, 2n, m.usdc, PRICE);
       const A1 = { terms: m.terms, id: m.id };
       const A2 = await openChannel(m, { salt: 2n });

@@ -328,8 +328,9 @@ describe("PaymentChannels: close, settle, royalties", () => {
     await m.channels.connect(m.modelOwner).withdrawRoyalties(1n, m.usdc, m.modelOwner);
     await m.channels.connect(m.modelOwner).withdrawRoyalties(1n, plain, m.modelOwner);
 
-    // Royalties per claim: 123,456 + 111,111 + 99,999 + 0 (delta 6 -> 0.6) in TestUSDC; 333,333 in the plain token.
-    const royalty = 123_456n + 111_111n + 99_999n;
+    // Royalties per claim, on cumulative amounts: 123,456 + (234,567 - 123,456) + 99,999 + (100,000 - 99,999) in
+    // TestUSDC (the close's delta of 6 carries the unit that per-delta rounding would drop); 333,333 in the plain token.
+    const royalty = 123_456n + 111_111n + 99_999n + 1n;
     const spent = 2_345_679n + 1_000_005n;
     await expectBalances(m.usdc, [
       [m.channels, 0n],

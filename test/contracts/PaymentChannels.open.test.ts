@@ -12,6 +12,8 @@ import {
   channelFixture,
   channelsDomain,
   deployFeeToken,
+  testUsdcAbi,
+  typed,
   deployPlainToken,
   ethers,
   expectBalances,
@@ -317,62 +319,64 @@ describe("PaymentChannels: deployment, open, top-up", () => {
     });
   });
 
-  describe("fee-on-transfer tokens", () => {
-    async function feeFixture() {
-      const m = await marketFixture();
-      const fee = await deployFeeToken(100); // 1% burnt on every transfer
-      await offerIn(m, fee, 10_000_000n);
-      const { terms, id } = await openChannel(m, { token: await fee.getAddress() }, 1_000_000n);
-      return { ...m, fee, terms, id };
-    }
-
-    it("credits only what arrived, on open and on top-up", async () => {
+  describe("token policy: exact-transfer tokens only", () => {
+    it("refuses a fee-on-transfer token at open with UnsupportedToken(token, asked, received), nothing moves", async () => {
       const m = await loadFixture(marketFixture);
-      const fee = await deployFeeToken(100);
+      const fee = await deployFeeToken(100); // 1% burnt on every transfer
       await offerIn(m, fee, 10_000_000n);
       const terms = await termsFor(m, { token: await fee.getAddress() });
       await expect(m.channels.connect(m.payer).open(terms, 1_000_000n))
-        .to.emit(m.channels, "ChannelOpened")
-        .withArgs(idOf(terms), m.payer, m.deviceKey, termsTuple(terms), 990_000n);
-      await expect(m.channels.connect(m.payer).topUp(terms, 500_000n))
-        .to.emit(m.channels, "ChannelToppedUp")
-        .withArgs(idOf(terms), 495_000n, 1_485_000n);
-      expect((await m.channels.getChannel(idOf(terms))).deposit).to.equal(1_485_000n);
-      await expectBalances(fee, [[m.payer, 10_000_000n - 1_500_000n], [m.channels, 1_485_000n]]);
-    });
-
-    it("caps claims at the credited deposit and leaves no token behind", async () => {
-      const m = await loadFixture(feeFixture);
-      const over = await signVoucher(m, m.sessionKey, m.id, 990_001n);
-      await expect(m.channels.claim(m.terms, 990_001n, over))
-        .to.be.revertedWithCustomError(m.channels, "ChannelAmountTooHigh")
-        .withArgs(990_001n, 990_000n);
-      // Claim 100,000: royalty 10,000 stays, 90,000 leaves (the payee receives 89,100 after the token's fee).
-      await expect(m.channels.claim(m.terms, 100_000n, await signVoucher(m, m.sessionKey, m.id, 100_000n)))
-        .to.emit(m.channels, "Claimed")
-        .withArgs(m.id, m.provider, 100_000n, 90_000n, 10_000n);
-      await m.channels.connect(m.payer).requestClose(m.terms);
-      await time.increase(CHALLENGE_PERIOD);
-      await expect(m.channels.withdraw(m.terms)).to.emit(m.channels, "ChannelSettled").withArgs(m.id, 100_000n, 890_000n, false);
-      await expect(m.channels.connect(m.modelOwner).withdrawRoyalties(1n, m.fee, m.modelOwner))
-        .to.emit(m.channels, "RoyaltiesWithdrawn")
-        .withArgs(1n, m.fee, m.modelOwner, 10_000n);
-      await expectBalances(m.fee, [
-        [m.channels, 0n],
-        [m.provider, 89_100n],
-        [m.payer, 10_000_000n - 1_000_000n + 881_100n],
-        [m.modelOwner, 9_900n],
-      ]);
-    });
-
-    it("refuses a deposit of which nothing arrives", async () => {
-      const m = await loadFixture(marketFixture);
+        .to.be.revertedWithCustomError(m.channels, "UnsupportedToken")
+        .withArgs(fee, 1_000_000n, 990_000n);
       const all = await deployFeeToken(10_000);
       await offerIn(m, all, 10_000_000n);
-      await expect(m.channels.connect(m.payer).open(await termsFor(m, { token: await all.getAddress() }), 1_000n)).to.be.revertedWithCustomError(
-        m.channels,
-        "ZeroAmount",
-      );
+      await expect(m.channels.connect(m.payer).open(await termsFor(m, { token: await all.getAddress() }), 1_000n))
+        .to.be.revertedWithCustomError(m.channels, "UnsupportedToken")
+        .withArgs(all, 1_000n, 0n);
+      await expectBalances(fee, [[m.payer, 10_000_000n], [m.channels, 0n]]);
+    });
+
+    it("refuses a sender-taxed token at open (the self-transfer probe loses the tax), nothing moves", async () => {
+      const m = await loadFixture(marketFixture);
+      const taxed = typed(await ethers.deployContract("SenderTaxedERC20", [200]), testUsdcAbi); // 2% on the sender
+      await offerIn(m, taxed, 10_000_000n);
+      const terms = await termsFor(m, { token: await taxed.getAddress() });
+      // The pull delivers the full 1,000,000 (the payer pays the tax); the probe then costs the contract 20,000.
+      await expect(m.channels.connect(m.payer).open(terms, 1_000_000n))
+        .to.be.revertedWithCustomError(m.channels, "UnsupportedToken")
+        .withArgs(taxed, 0n, 20_000n);
+      await expectBalances(taxed, [[m.payer, 10_000_000n], [m.channels, 0n]]);
+    });
+  });
+
+  describe("deployment bounds and signers", () => {
+    it("refuses a challenge period below 60 s or above 30 days with ChallengePeriodOutOfRange(value, min, max)", async () => {
+      const { channels, devices, models } = await loadFixture(marketFixture);
+      const factory = await ethers.getContractFactory("PaymentChannels");
+      const MAX = 30n * 24n * 3600n;
+      for (const bad of [0n, 59n, MAX + 1n, 2n ** 40n - 1n]) {
+        await expect(factory.deploy(devices, models, bad))
+          .to.be.revertedWithCustomError(channels, "ChallengePeriodOutOfRange")
+          .withArgs(bad, 60n, MAX);
+      }
+      for (const ok of [60n, MAX]) expect(await (await factory.deploy(devices, models, ok)).getFunction("challengePeriod")()).to.equal(ok);
+      expect(await channels.MIN_CHALLENGE_PERIOD()).to.equal(60n);
+      expect(await channels.MAX_CHALLENGE_PERIOD()).to.equal(MAX);
+    });
+
+    it("refuses a contract (ERC-1271) voucher signer at open with SignerIsContract, accepts an EIP-7702 delegated key", async () => {
+      const m = await loadFixture(marketFixture);
+      const wallet = await m.usdc.getAddress(); // any contract stands in for a smart-contract wallet
+      await expect(m.channels.connect(m.payer).open(await termsFor(m, { signer: wallet }), DEPOSIT))
+        .to.be.revertedWithCustomError(m.channels, "SignerIsContract")
+        .withArgs(wallet);
+      await expectBalances(m.usdc, [[m.payer, FUNDS], [m.channels, 0n]]);
+      // A 7702 delegation designator (0xef0100 || implementation) on the session key: still an ECDSA key.
+      await networkHelpers.setCode(m.sessionKey.address, "0xef0100" + wallet.slice(2).toLowerCase());
+      const { terms, id } = await openChannel(m);
+      await expect(m.channels.claim(terms, 10_000n, await signVoucher(m, m.sessionKey, id, 10_000n)))
+        .to.emit(m.channels, "Claimed")
+        .withArgs(id, m.provider, 10_000n, 9_000n, 1_000n);
     });
   });
 });

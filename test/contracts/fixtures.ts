@@ -164,7 +164,7 @@ export async function marketFixture() {
   await models.connect(modelOwner).publish(modelParams({ licenseToken: await usdc.getAddress(), licenseFee: LICENSE_FEE }));
   const modelId = 1n;
   await usdc.connect(provider).approve(models, LICENSE_FEE);
-  await models.connect(provider).takeLicense(modelId, provider);
+  await models.connect(provider).takeLicense(modelId, provider, LICENSE_FEE);
   await registerDevice(d, provider, deviceKey);
   await devices.connect(provider).setOffering(deviceKey, modelId, usdc, PRICE);
   await usdc.connect(payer).approve(channels, MaxUint256);

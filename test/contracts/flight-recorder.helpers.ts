@@ -6,7 +6,7 @@ import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
 import { TEST_KEYS } from "../helpers/localnet.ts";
-import { CONTENT_HASH, PRICE, channelFixture, channelsDomain, ethers, registerDevice, type Deployed } from "./fixtures.ts";
+import { CONTENT_HASH, MAX_UINT96, PRICE, channelFixture, channelsDomain, ethers, registerDevice, type Deployed } from "./fixtures.ts";
 import { typed, type Typed } from "./typed.ts";
 
 export type FlightRecorder = Typed<typeof flightRecorderAbi>;
@@ -68,7 +68,7 @@ export type RecorderContext = Awaited<ReturnType<typeof recorderFixture>>;
 /** A second registered device (provider2's deviceKey2) offering the same model. */
 export async function addSecondDevice(c: RecorderContext): Promise<void> {
   await c.usdc.connect(c.provider2).approve(c.models, 10_000_000n);
-  await c.models.connect(c.provider2).takeLicense(c.modelId, c.provider2);
+  await c.models.connect(c.provider2).takeLicense(c.modelId, c.provider2, MAX_UINT96);
   await registerDevice(c, c.provider2, c.deviceKey2);
   await c.devices.connect(c.provider2).setOffering(c.deviceKey2, c.modelId, c.usdc, PRICE);
 }

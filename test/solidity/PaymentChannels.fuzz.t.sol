@@ -37,7 +37,8 @@ contract PaymentChannelsFuzzTest is Marketplace, Assertions {
     // ---------------------------------------------------------------- royalty split
 
     /// @notice For any royalty in 0..5000 bps and any deposit and two cumulative vouchers, each claim splits its
-    /// delta exactly: royalty = floor(delta * bps / 10000) to the model, the rest to the provider, and at the end
+    /// delta exactly: royalty = floor(amount * bps / 10000) - floor(claimed * bps / 10000) to the model (the royalty
+    /// of the cumulative amount, so claim granularity changes nothing), the rest to the provider, and at the end
     /// provider + model owner + refund = deposit to the unit.
     function testFuzz_royaltySplitSumsExactly(uint16 bpsSeed, uint256 depositSeed, uint256 firstSeed, uint256 secondSeed) public {
         uint16 bps = uint16(bpsSeed % 5_001);
@@ -327,7 +328,7 @@ contract PaymentChannelsFuzzTest is Marketplace, Assertions {
         vm.prank(payer);
         channels.closeCooperatively(t, finalAmount, consent);
         uint256 delta = finalAmount - claimed;
-        uint256 royalty = delta * bps / 10_000;
+        uint256 royalty = finalAmount * bps / 10_000 - claimed * bps / 10_000;
         assertEq(token.balanceOf(provider) - providerBefore, delta - royalty, "last delta minus royalty");
         assertEq(channels.royaltiesOf(t.modelId, address(token)) - royaltyBefore, royalty, "royalty on the last delta");
         assertEq(token.balanceOf(payer), deposit - finalAmount, "refund at once");
@@ -362,8 +363,8 @@ contract PaymentChannelsFuzzTest is Marketplace, Assertions {
             batch[i] = IPaymentChannels.Claim({terms: ts[k], cumulativeAmount: amount, signature: _voucher(SIGNER_PK, _idOf(ts[k]), amount)});
             if (amount <= claimed[k]) continue;
             uint256 delta = amount - claimed[k];
+            uint256 royalty = amount * bps[k / 2] / 10_000 - claimed[k] * bps[k / 2] / 10_000;
             claimed[k] = amount;
-            uint256 royalty = delta * bps[k / 2] / 10_000;
             expectPayee[k % 2] += delta - royalty;
             expectRoyalty[k / 2] += royalty;
         }
@@ -467,8 +468,9 @@ contract PaymentChannelsFuzzTest is Marketplace, Assertions {
         uint256 paid = token.balanceOf(provider) - providerBefore;
         uint256 royalty = channels.royaltiesOf(t.modelId, address(token)) - royaltyBefore;
         assertEq(paid + royalty, delta, "payout + royalty == delta");
-        assertEq(royalty, delta * bps / 10_000, "royalty = floor(delta * bps / 10000)");
-        assertGe(paid * 10_000, delta * (10_000 - bps), "the provider never gets less than its share");
+        assertEq(royalty, amount * bps / 10_000 - claimed * bps / 10_000, "royalty = R(amount) - R(claimed)");
+        assertEq(channels.royaltiesOf(t.modelId, address(token)), amount * bps / 10_000, "accrued = floor(cumulative * bps / 10000)");
+        assertLe(royalty, delta, "the royalty never exceeds the delta");
     }
 
     function _expectInvalidSignature(bytes32 id, address expected, bytes32 digest, bytes memory sig) internal {

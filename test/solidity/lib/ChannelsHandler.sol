@@ -517,7 +517,8 @@ contract ChannelsHandler is Marketplace, Assertions {
     function _split(Chan storage c, uint256 amount) internal view returns (uint256 payout, uint256 royalty) {
         if (amount <= c.claimed) return (0, 0);
         uint256 delta = amount - c.claimed;
-        royalty = delta * c.terms.royaltyBps / 10_000;
+        // Royalty of the cumulative amount minus royalty of what was claimed (exact at any claim granularity).
+        royalty = amount * c.terms.royaltyBps / 10_000 - c.claimed * c.terms.royaltyBps / 10_000;
         payout = delta - royalty;
     }
 

@@ -66,7 +66,7 @@ abstract contract Marketplace {
     function _offer(address owner, address device, uint256 modelId, uint96 price) internal {
         if (!models.hasLicense(modelId, owner)) {
             vm.prank(owner);
-            models.takeLicense(modelId, owner);
+            models.takeLicense(modelId, owner, 0);
         }
         vm.prank(owner);
         devices.setOffering(device, modelId, address(token), price);

@@ -197,7 +197,7 @@ function Licenses({ runner, account }: { runner: Runner; account: Address }) {
       }
     }
     await runner.send(`Take license for #${model.modelId} ${model.name}`, () =>
-      writeContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "takeLicense", args: [model.modelId, account] }),
+      writeContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "takeLicense", args: [model.modelId, account, model.licenseFee] }),
     );
   };
 

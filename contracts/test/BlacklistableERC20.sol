@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {PlainERC20} from "./PlainERC20.sol";
+
+/// @title BlacklistableERC20
+/// @notice TEST ONLY, never deployed by the project: like USDC, the issuer can pause all transfers and blacklist
+/// accounts (a blacklisted account can neither send nor receive). `setBomb` makes every failing transfer revert
+/// with a large revert reason, to check that a caller does not copy it.
+contract BlacklistableERC20 is PlainERC20 {
+    /// @notice Reverts of a paused transfer.
+    error TokenPaused();
+    /// @notice Reverts of a transfer from or to a blacklisted account.
+    error Blacklisted(address account);
+
+    bool public paused;
+    mapping(address => bool) public blacklisted;
+    uint256 private _bomb;
+
+    constructor() PlainERC20("Blacklistable Token", "BLK") {}
+
+    function setPaused(bool on) external {
+        paused = on;
+    }
+
+    function setBlacklisted(address account, bool on) external {
+        blacklisted[account] = on;
+    }
+
+    /// @notice When non-zero, a refused transfer reverts with `size` bytes of revert data instead of a custom error.
+    function setBomb(uint256 size) external {
+        _bomb = size;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (paused || blacklisted[from] || blacklisted[to]) {
+            uint256 size = _bomb;
+            if (size != 0) {
+                assembly ("memory-safe") {
+                    revert(0, size)
+                }
+            }
+            if (paused) revert TokenPaused();
+            revert Blacklisted(blacklisted[from] ? from : to);
+        }
+        super._update(from, to, value);
+    }
+}
