@@ -8,9 +8,19 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IStakeGuard} from "./interfaces/IStakeGuard.sol";
 
 /// @title DeviceRegistry
 /// @notice Staked registry of edge devices and their per-model offerings.
+/// @dev A stake stays slashable for as long as a dispute about the device can matter. Of the two designs (freeze the
+/// stake while disputes are open, or bound every challenge deadline by the unbonding end) this registry freezes:
+/// `withdrawStake` asks the dispute contract (`stakeGuard`, FlightRecorder) and refuses while any dispute is open,
+/// and until `unbondingDelay` after the device's last anchor, so every anchored receipt can be challenged against a
+/// present stake for at least the unbonding delay and every challenge opened in time is enforced against it. Tying
+/// deadlines to the unbonding end instead would shorten answer windows near the end, letting an exiting device
+/// outwait a challenge by a few blocks, and would not cover anchors made after `startExit`.
+/// Roles: `SLASHER_ROLE` is granted to the dispute contract at deployment; the deployment then renounces the admin
+/// role (ignition/modules/core.ts), so nobody can grant itself the right to slash (README, "Tokens and trust model").
 contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -25,6 +35,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     address public immutable stakeToken;
     uint96 public immutable minStake;
     uint40 public immutable unbondingDelay;
+
+    /// @inheritdoc IDeviceRegistry
+    IStakeGuard public stakeGuard;
 
     mapping(address device => Device) private _devices;
     mapping(address device => mapping(uint256 modelId => mapping(address token => uint96 price))) private _prices;
@@ -134,11 +147,27 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         Device storage d = _owned(device);
         _requireStatus(device, d.status, Status.Exiting, Status.Removed);
         if (block.timestamp < d.unbondingEnds) revert StillUnbonding(device, d.unbondingEnds);
+        IStakeGuard guard = stakeGuard;
+        if (address(guard) != address(0)) {
+            (uint256 openDisputes, uint256 lastAnchorAt) = guard.stakeLock(device);
+            if (openDisputes != 0) revert DisputesOpen(device, openDisputes);
+            if (lastAnchorAt != 0 && block.timestamp < lastAnchorAt + unbondingDelay) {
+                revert StillUnbonding(device, lastAnchorAt + unbondingDelay);
+            }
+        }
         uint96 amount = d.stake;
         d.stake = 0;
         _setStatus(device, d, Status.Withdrawn, 0);
         emit StakeWithdrawn(device, msg.sender, amount);
         if (amount != 0) IERC20(stakeToken).safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function setStakeGuard(IStakeGuard guard) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(guard) == address(0)) revert ZeroAddress();
+        if (address(stakeGuard) != address(0)) revert StakeGuardAlreadySet(address(stakeGuard));
+        stakeGuard = guard;
+        emit StakeGuardSet(address(guard));
     }
 
     /// @inheritdoc IDeviceRegistry

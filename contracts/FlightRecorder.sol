@@ -9,11 +9,14 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IFlightRecorder} from "./interfaces/IFlightRecorder.sol";
 import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
+import {IStakeGuard} from "./interfaces/IStakeGuard.sol";
 import {ReceiptHash} from "./libraries/ReceiptHash.sol";
 
 /// @title FlightRecorder
 /// @notice Anchors of devices' receipt Merkle roots and the disputes that slash a device's stake for equivocation
-/// or omission. Must hold DeviceRegistry's SLASHER_ROLE.
+/// or omission. Must hold DeviceRegistry's SLASHER_ROLE and be its `stakeGuard`: the registry keeps a device's
+/// stake while an omission challenge against it is open and until the unbonding delay after its last anchor
+/// (`stakeLock`), so a device cannot exit with its stake while a dispute is pending or can still be opened.
 /// @dev Storage per anchor is one slot, keccak256(root, toSeq) keyed by (device, fromSeq), plus the device's
 /// anchored sequence; roots, ranges and chain heads live in the `Anchored` events.
 contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
@@ -111,6 +114,7 @@ contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
         uint64 expectedFrom = log.anchoredSeq + 1;
         if (fromSeq != expectedFrom || toSeq < fromSeq) revert NonContiguousAnchor(msg.sender, fromSeq, toSeq, expectedFrom);
         log.anchoredSeq = toSeq;
+        log.lastAnchorAt = uint40(block.timestamp);
         _anchors[msg.sender][fromSeq] = _commitment(root, toSeq);
         emit Anchored(msg.sender, fromSeq, toSeq, root, head);
     }
@@ -164,6 +168,8 @@ contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
         if (deviceRegistry.getDevice(device).stake == 0) revert NothingAtStake(device);
 
         uint40 deadline = uint40(block.timestamp) + answerWindow;
+        // Holds the stake in DeviceRegistry until the challenge is answered or enforced.
+        ++_logs[device].openChallenges;
         c.challenger = msg.sender;
         c.deadline = deadline;
         c.status = ChallengeStatus.Open;
@@ -180,6 +186,7 @@ contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
         bytes32 computed = MerkleProof.processProofCalldata(proof, ReceiptHash.leaf(digest));
         if (computed != root) revert InvalidInclusionProof(device, digest, root, computed);
         c.status = ChallengeStatus.Answered;
+        --_logs[device].openChallenges;
         address owner = deviceRegistry.getDevice(device).owner;
         emit OmissionAnswered(device, digest, msg.sender, owner);
         if (challengeBond != 0) stakeToken.safeTransfer(owner, challengeBond);
@@ -190,6 +197,7 @@ contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
         Challenge storage c = _open(device, digest);
         if (block.timestamp <= c.deadline) revert AnswerWindowOpen(device, digest, c.deadline);
         c.status = ChallengeStatus.Enforced;
+        --_logs[device].openChallenges;
         address challenger = c.challenger;
         // The stake may be gone already (an earlier dispute took it): the bond is refunded all the same.
         (uint256 slashed, uint256 reward) = _slash(device, challenger, false);
@@ -212,6 +220,12 @@ contract FlightRecorder is IFlightRecorder, ReentrancyGuardTransient {
     /// @inheritdoc IFlightRecorder
     function deviceLog(address device) external view returns (DeviceLog memory) {
         return _logs[device];
+    }
+
+    /// @inheritdoc IStakeGuard
+    function stakeLock(address device) external view returns (uint256 openDisputes, uint256 lastAnchorAt) {
+        DeviceLog storage log = _logs[device];
+        return (log.openChallenges, log.lastAnchorAt);
     }
 
     /// @inheritdoc IFlightRecorder

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IStakeGuard} from "./IStakeGuard.sol";
+
 /// @title IDeviceRegistry
 /// @notice Providers register edge devices (identified by the device's own signing key), stake, and publish
 /// per-model offerings. A device key proves it consents to its owner with an EIP-712 binding signature.
@@ -80,6 +82,13 @@ interface IDeviceRegistry {
     /// @param amount The slash requested.
     /// @param stake The stake left.
     error SlashExceedsStake(uint256 amount, uint256 stake);
+    /// @notice Disputes against the device are open: its stake stays until they are answered or enforced.
+    /// @param device The device.
+    /// @param openDisputes How many are open.
+    error DisputesOpen(address device, uint256 openDisputes);
+    /// @notice The stake guard is wired once, at deployment.
+    /// @param guard The guard already set.
+    error StakeGuardAlreadySet(address guard);
     /// @notice An address argument is zero.
     error ZeroAddress();
     /// @notice The endpoint is empty.
@@ -120,6 +129,9 @@ interface IDeviceRegistry {
     /// @param owner Who received it.
     /// @param amount Amount withdrawn.
     event StakeWithdrawn(address indexed device, address indexed owner, uint256 amount);
+    /// @notice The dispute contract that can hold stakes was wired.
+    /// @param guard The guard (FlightRecorder).
+    event StakeGuardSet(address indexed guard);
     /// @notice Stake was slashed.
     /// @param device The device.
     /// @param beneficiary Who received the slashed amount.
@@ -149,8 +161,13 @@ interface IDeviceRegistry {
     function unpause(address device) external;
     /// @notice Leaves the market; the stake unbonds for `unbondingDelay`.
     function startExit(address device) external;
-    /// @notice Withdraws the stake after unbonding, to the device owner.
+    /// @notice Withdraws the stake to the device owner once it unbonded: `unbondingDelay` after `startExit` (or the
+    /// slash that removed it) and after the device's last anchor, with no dispute open against it (`stakeGuard`).
     function withdrawStake(address device) external;
+    /// @notice Wires the dispute contract consulted by `withdrawStake` (admin, once).
+    function setStakeGuard(IStakeGuard guard) external;
+    /// @notice The dispute contract consulted by `withdrawStake`, zero until wired.
+    function stakeGuard() external view returns (IStakeGuard);
     /// @notice Slashes `amount` of stake to `beneficiary`; `remove` takes the device off the market.
     function slash(address device, uint96 amount, address beneficiary, bool remove) external;
 

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IPaymentChannels} from "./IPaymentChannels.sol";
+import {IStakeGuard} from "./IStakeGuard.sol";
 
 /// @title IFlightRecorder
 /// @notice Tamper-evident record of paid inferences. A device signs an EIP-712 `Receipt` for every answer (under the
@@ -9,7 +10,7 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
 /// of each contiguous sequence range here, ideally in the same transaction as its claims. Two dispute paths make
 /// provable misbehaviour cost the device its stake: equivocation (two different outputs for the same model and
 /// input) and omission (a signed receipt inside an anchored range that the device cannot prove was included).
-interface IFlightRecorder {
+interface IFlightRecorder is IStakeGuard {
     /// @notice What a device signs for every paid answer: EIP-712 `Receipt(bytes32 channelId,uint256
     /// cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,
     /// bytes32 previous,uint64 timestamp)` under the domain {name: "Edgepay PaymentChannels", version: "1", chainId,
@@ -59,12 +60,17 @@ interface IFlightRecorder {
         bytes32 root;
     }
 
-    /// @notice A device's anchoring state, one storage slot.
+    /// @notice A device's anchoring and dispute state, one storage slot.
     struct DeviceLog {
         /// @notice Highest anchored sequence; the next anchor must start at anchoredSeq + 1.
         uint64 anchoredSeq;
         /// @notice True once the device was slashed for equivocation (it cannot be convicted twice).
         bool convicted;
+        /// @notice Block time of the device's last anchor (0 if none): its stake cannot be withdrawn before
+        /// lastAnchorAt + the registry's unbonding delay.
+        uint40 lastAnchorAt;
+        /// @notice Omission challenges against the device still open: its stake cannot be withdrawn while > 0.
+        uint32 openChallenges;
     }
 
     /// @notice An address given at deployment is zero.

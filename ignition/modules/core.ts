@@ -31,6 +31,12 @@ export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
     challengeBond,
   ]);
   const slasherRole = m.staticCall(deviceRegistry, "SLASHER_ROLE");
-  m.call(deviceRegistry, "grantRole", [slasherRole, flightRecorder], { from: admin, id: "GrantSlasherToFlightRecorder" });
+  const grant = m.call(deviceRegistry, "grantRole", [slasherRole, flightRecorder], { from: admin, id: "GrantSlasherToFlightRecorder" });
+  // The recorder holds stakes while disputes are open or can still be opened (DeviceRegistry.withdrawStake).
+  const guard = m.call(deviceRegistry, "setStakeGuard", [flightRecorder], { from: admin, id: "SetStakeGuard", after: [grant] });
+  // Wired once, then nobody administers roles: the deployer renounces DEFAULT_ADMIN_ROLE, so no key can ever grant
+  // itself SLASHER_ROLE and take stakes (README, "Tokens and trust model").
+  const adminRole = m.staticCall(deviceRegistry, "DEFAULT_ADMIN_ROLE", [], 0, { id: "AdminRole" });
+  m.call(deviceRegistry, "renounceRole", [adminRole, admin], { from: admin, id: "RenounceAdmin", after: [grant, guard] });
   return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder };
 }

@@ -1,6 +1,6 @@
 // Fixtures and receipt helpers of the FlightRecorder tests: a market with an open channel, a FlightRecorder holding
 // DeviceRegistry's SLASHER_ROLE, and a device key that signs receipts locally.
-import { Wallet, ZeroHash, keccak256, recoverAddress, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
+import { Wallet, ZeroAddress, ZeroHash, keccak256, recoverAddress, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
 import type { Hex } from "viem";
 import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
@@ -44,6 +44,8 @@ export async function deployRecorder(d: Deployed, p: RecorderParams = {}): Promi
   ]);
   const recorder = typed(contract, flightRecorderAbi);
   await d.devices.connect(d.admin).grantRole(SLASHER_ROLE, recorder);
+  // The registry's stake guard is wired once: the first recorder of a deployment holds stakes.
+  if ((await d.devices.stakeGuard()) === ZeroAddress) await d.devices.connect(d.admin).setStakeGuard(recorder);
   return recorder;
 }
 

@@ -886,6 +886,12 @@ describe("FlightRecorder", () => {
       const role = await deployed.deviceRegistry.getFunction("SLASHER_ROLE")();
       expect(role).to.equal(SLASHER_ROLE);
       expect(await deployed.deviceRegistry.getFunction("hasRole")(SLASHER_ROLE, recorder)).to.equal(true);
+      expect(await deployed.deviceRegistry.getFunction("stakeGuard")()).to.equal(await recorder.getAddress());
+      // The deployer renounced the admin role: nobody can grant SLASHER_ROLE (or anything) any more.
+      expect(await deployed.deviceRegistry.getFunction("hasRole")(ZeroHash, TEST_ADDRESS_0)).to.equal(false);
+      await expect(deployed.deviceRegistry.getFunction("grantRole")(SLASHER_ROLE, TEST_ADDRESS_0))
+        .to.be.revertedWithCustomError(deployed.deviceRegistry, "AccessControlUnauthorizedAccount")
+        .withArgs(TEST_ADDRESS_0, ZeroHash);
     });
   });
 });
