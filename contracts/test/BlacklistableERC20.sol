@@ -33,7 +33,9 @@ contract BlacklistableERC20 is PlainERC20 {
     }
 
     function _update(address from, address to, uint256 value) internal override {
-        if (paused || blacklisted[from] || blacklisted[to]) {
+        // Mints and burns (the test faucet) are exempt, so tests can fund accounts whatever the switches say.
+        bool transfer = from != address(0) && to != address(0);
+        if (transfer && (paused || blacklisted[from] || blacklisted[to])) {
             uint256 size = _bomb;
             if (size != 0) {
                 assembly ("memory-safe") {
