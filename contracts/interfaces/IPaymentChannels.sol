@@ -233,6 +233,6 @@ interface IPaymentChannels {
     function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);
     /// @notice EIP-712 digest of a cooperative close.
     function closeDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);
-    /// @notice Length of the challenge period in seconds.
+    /// @notice Length of the challenge period in seconds, fixed at deploy within [60 s, 30 days].
     function challengePeriod() external view returns (uint40);
 }

@@ -42,6 +42,11 @@ export function checkDeployParameters(p: DeployParameters) {
       `answerWindow ${window} s must be positive and shorter than unbondingDelay ${unbonding} s (a device could otherwise withdraw its stake before an omission challenge is enforced); set answerWindow too`,
     );
   }
+  // PaymentChannels.MIN_CHALLENGE_PERIOD / MAX_CHALLENGE_PERIOD (ChallengePeriodOutOfRange).
+  const period = p.challengePeriod;
+  if (period !== undefined && (period < 60n || period > 30n * 24n * 3600n)) {
+    throw new Error(`challengePeriod ${period} s is outside 60 s .. 30 days (PaymentChannels refuses it)`);
+  }
   for (const key of ["slashBps", "reporterBps"] as const) {
     const v = p[key];
     if (v !== undefined && (v < 0n || v > 10_000n || (key === "slashBps" && v === 0n))) throw new Error(`${key} ${v} is outside 1..10000 basis points`);
