@@ -49,6 +49,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @notice Longest challenge period accepted: bounds a payer's wait and keeps `block.timestamp + period` far
     /// inside the 40-bit `closesAt` field.
     uint40 public constant MAX_CHALLENGE_PERIOD = 30 days;
+    /// @dev Gas a payout or refund transfer may use before it counts as failed (and is credited instead).
+    uint256 private constant _TRANSFER_GAS = 300_000;
 
     IDeviceRegistry public immutable deviceRegistry;
     IModelRegistry public immutable modelRegistry;
@@ -443,9 +445,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev `transfer(to, amount)` that reports failure instead of reverting. Only the first 32 bytes of return data
-    /// are copied (a huge revert reason or return value costs the callee, not us). The call gets all but 1/64 of the
-    /// gas (EIP-150): a token that burns it all leaves this frame 1/64, enough to write the credit for any gas limit
-    /// above ~1.5M; below that the whole transaction runs out of gas and the caller retries with more, nothing is lost.
+    /// are copied (a huge revert reason or return value costs the callee, not us). The call gets at most
+    /// `_TRANSFER_GAS` (ten times what USDC's proxied transfer needs), so a token or a recipient hook (ERC-777) that
+    /// burns all the gas it is given costs a batch at most that much and the credit can still be written.
     /// Success = the call succeeded and returned nothing from a contract, or returned a word equal to 1.
     function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
         assembly ("memory-safe") {
@@ -454,7 +456,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             mstore(add(ptr, 0x04), to)
             mstore(add(ptr, 0x24), amount)
             mstore(0x00, 0)
-            ok := call(gas(), token, 0, ptr, 0x44, 0x00, 0x20)
+            let g := gas()
+            if gt(g, _TRANSFER_GAS) { g := _TRANSFER_GAS }
+            ok := call(g, token, 0, ptr, 0x44, 0x00, 0x20)
             switch returndatasize()
             case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
             default { ok := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1))) }

@@ -42,7 +42,8 @@ async function creditFixture() {
   const setPaused = (on: boolean) => contract.getFunction("setPaused")(on);
   const setBlacklisted = (who: string, on: boolean) => contract.getFunction("setBlacklisted")(who, on);
   const setBomb = (size: bigint) => contract.getFunction("setBomb")(size);
-  return { ...m, blk, a, b, setPaused, setBlacklisted, setBomb };
+  const setGasBurn = (on: boolean) => contract.getFunction("setGasBurn")(on);
+  return { ...m, blk, a, b, setPaused, setBlacklisted, setBomb, setGasBurn };
 }
 
 describe("PaymentChannels: failed transfers are credited, never lost", () => {
@@ -134,5 +135,21 @@ describe("PaymentChannels: failed transfers are credited, never lost", () => {
     const receipt = await (await tx).wait();
     // Copying 200 kB of revert data into memory would cost over 100,000 gas of memory expansion alone.
     expect(receipt!.gasUsed).to.be.lessThan(200_000n);
+  });
+
+  it("a transfer that burns all its gas costs a batch at most the transfer gas cap: the other payee is paid, the share credited", async () => {
+    const m = await loadFixture(creditFixture);
+    await m.setBlacklisted(m.provider2.address, true);
+    await m.setGasBurn(true);
+    const claims = [
+      { terms: m.b.terms, cumulativeAmount: 30_000n, signature: await signVoucher(m, m.sessionKey, m.b.id, 30_000n) },
+      { terms: m.a.terms, cumulativeAmount: 20_000n, signature: await signVoucher(m, m.sessionKey, m.a.id, 20_000n) },
+    ];
+    // Without the cap, the first transfer would take 63/64 of the 5M gas and leave too little for the rest.
+    const tx = m.channels.connect(m.other).claimMany(claims, { gasLimit: 5_000_000n });
+    await expect(tx).to.emit(m.channels, "TransferCredited").withArgs(m.provider2, m.blk, 27_000n);
+    const receipt = await (await tx).wait();
+    expect(receipt!.gasUsed).to.be.lessThan(500_000n);
+    await expectBalances(m.blk, [[m.provider, 18_000n], [m.provider2, 0n], [m.channels, 2n * DEPOSIT - 18_000n]]);
   });
 });
