@@ -587,11 +587,13 @@ const goalCell = (m: Measurement, c?: Comparison) => {
 const unit = (m: Measurement) => (m.contract === "FlightRecorder" ? "receipt" : "channel");
 const oursCell = (m: Measurement) => (m.batch ? `${fmt(m.gasUsed)} (${fmt(m.batch.perItem)} per ${unit(m)})` : fmt(m.gasUsed));
 
-// The figures committed before this run (gas/snapshot.json at HEAD, else the file on disk), printed beside the new ones.
+// The figures committed before this run (gas/snapshot.json at HEAD, or at the git ref in GAS_BASELINE, else the
+// file on disk), printed beside the new ones.
 const keyOf = (m: Pick<Measurement, "contract" | "fn" | "scenario">) => `${m.contract}|${m.fn}|${m.scenario}`;
 const previous = new Map<string, number>();
 {
-  const git = spawnSync("git", ["show", "HEAD:gas/snapshot.json"], { cwd: ROOT, encoding: "utf8" });
+  const ref = process.env.GAS_BASELINE || "HEAD";
+  const git = spawnSync("git", ["show", `${ref}:gas/snapshot.json`], { cwd: ROOT, encoding: "utf8" });
   let text = git.status === 0 ? git.stdout : "";
   if (!text) {
     try {
