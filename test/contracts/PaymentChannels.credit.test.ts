@@ -152,4 +152,24 @@ describe("PaymentChannels: failed transfers are credited, never lost", () => {
     expect(receipt!.gasUsed).to.be.lessThan(500_000n);
     await expectBalances(m.blk, [[m.provider, 18_000n], [m.provider2, 0n], [m.channels, 2n * DEPOSIT - 18_000n]]);
   });
+
+  it("an unsupported clawback of the contract's balance never leaves a channel unsettleable: the short refund is credited", async () => {
+    const m = await loadFixture(marketFixture);
+    const contract = await ethers.deployContract("RebasingERC20");
+    const reb = typed(contract, testUsdcAbi);
+    await offerIn(m, reb, 10_000_000n);
+    const a = await openChannel(m, { token: await reb.getAddress() }, DEPOSIT);
+    const b = await openChannel(m, { token: await reb.getAddress(), salt: 2n }, DEPOSIT);
+    // The issuer takes 300,000 from the contract (a negative rebase or clawback: documented as unsupported).
+    await contract.getFunction("rebase")(await m.channels.getAddress(), -300_000n);
+    await m.channels.claim(a.terms, DEPOSIT, await signVoucher(m, m.sessionKey, a.id, DEPOSIT));
+    await m.channels.connect(m.payer).requestClose(b.terms);
+    await time.increase(CHALLENGE_PERIOD);
+    // 1,700,000 - 900,000 paid = 800,000 held, 1,000,000 owed to b's payer: the refund cannot be sent in full.
+    await expect(m.channels.withdraw(b.terms))
+      .to.emit(m.channels, "TransferCredited")
+      .withArgs(m.payer, reb, DEPOSIT);
+    expect((await m.channels.getChannel(b.id)).settled).to.equal(true);
+    await expectBalances(reb, [[m.provider, 900_000n], [m.channels, 800_000n]]);
+  });
 });
