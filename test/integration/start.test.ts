@@ -96,7 +96,7 @@ describe("npm start", function () {
     expect(new Set(stack.models.map((mo) => mo.owner)).size, "models from different owners").to.equal(2);
 
     // The dashboard: its page and its runtime config pointing at this chain, these contracts and this worker.
-    const page = await fetch(stack.dashboardUrl);
+    const page = await fetch(stack.dashboardUrl!);
     expect(page.status).to.equal(200);
     expect(await page.text()).to.match(/<html/i);
     const config = (await (await fetch(`${stack.dashboardUrl}/api/config`)).json()) as { rpcUrl: string; chainId: number; contracts: { paymentChannels: string }; workers: string[] };
