@@ -239,7 +239,11 @@ const rpcUrl = `http://127.0.0.1:${chainPort}`;
 const compiled = part("contracts", async () => {
   const t = Date.now();
   const r = await ensureContractArtifacts({ log: (line) => writeFileSync(path.join(LOGS, "contracts.log"), line + "\n", { flag: "a" }) });
-  step("ok", "contracts", r.compiled ? `compiled (hardhat build, contracts/ changed) in ${took("compile", t)}` : `build reused (sources unchanged) in ${took("build check", t)}`);
+  step(
+    "ok",
+    "contracts",
+    r.compiled ? `built with hardhat build (contracts/ changed since the last check) in ${took("compile", t)}` : `build reused (sources unchanged) in ${took("contracts check", t)}`,
+  );
 });
 chain = await part("chain", async () => {
   const t = Date.now();
@@ -387,7 +391,7 @@ function startDashboard(url: string): Promise<void> {
       },
     });
     const r = (await build) as Awaited<ReturnType<typeof ensureWebBuild>>;
-    step("ok", "dashboard", r.built ? `built (next build) in ${took("next build", t)}` : `build reused (inputs unchanged) in ${took("build check", t)}`);
+    step("ok", "dashboard", r.built ? `built (next build) in ${took("next build", t)}` : `build reused (inputs unchanged) in ${took("web check", t)}`);
     t = Date.now();
     web = spawnNode("dashboard", [NEXT_CLI, "start", "web", "--port", String(webPort), "--hostname", "127.0.0.1"], {
       logFile: path.join(LOGS, "web.log"),
