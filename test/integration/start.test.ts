@@ -124,7 +124,10 @@ async function paidInference(stack: StackInfo) {
 /** Every process npm start started (and itself) is gone, their groups too, and every port is free. */
 async function expectAllGone(run: Run, stack: StackInfo, ports: Record<string, number>, after: string) {
   const pids = [stack.pid, ...Object.values(stack.pids)];
-  await waitFor("every started process to be gone", async () => !pids.some(alive) && !Object.values(stack.pids).some(groupAlive), 90_000).catch(() => undefined);
+  const portsFree = async () => (await Promise.all(Object.values(ports).map(isPortFree))).every(Boolean);
+  await waitFor("every started process to be gone", async () => !pids.some(alive) && !Object.values(stack.pids).some(groupAlive) && (await portsFree()), 90_000).catch(
+    () => undefined,
+  );
   expect(pids.filter(alive), `processes still running after ${after}:\n${run.output().slice(-2000)}`).to.deep.equal([]);
   for (const pid of Object.values(stack.pids)) expect(groupAlive(pid), `process group ${pid} after ${after}`).to.equal(false);
   for (const [name, port] of Object.entries(ports)) {
