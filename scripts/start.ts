@@ -11,14 +11,14 @@
 //
 // Ports: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000). State: .edgepay/ (or EDGEPAY_STATE_DIR), fresh per
 // start because the chain is fresh: the worker's key and database, logs, and stack.json for `npm run demo`.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { isPortFree, rpc, startChain, waitFor, type RunningChain } from "./lib/chain.ts";
 import { deployLocal, ensureContractArtifacts } from "./lib/deploy.ts";
-import { httpOk, killAllChildren, portHolder, spawnNode, type ManagedChild } from "./lib/processes.ts";
+import { httpOk, killAllChildren, portHolder, spawnNode, watchLauncher, type ManagedChild } from "./lib/processes.ts";
 import { bold, fmtUsdc, paint, secs, step } from "./lib/progress.ts";
 import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
 import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
@@ -139,43 +139,11 @@ process.on("SIGHUP", onSignal);
 process.once("exit", () => {
   if (chain && chain.process.exitCode === null) chain.process.kill("SIGKILL");
 });
-watchLauncher();
-
-/**
- * `npm start` runs us through `sh -c`, and a SIGTERM sent to npm (what a service manager does) stops that shell
- * without reaching us: npm forwards it to the shell, and dash passes it on to nobody. So the launcher is watched:
- * when our parent (or npm above a shell) is gone, we shut down as for SIGTERM.
- */
-function watchLauncher() {
-  const parent = process.ppid;
-  const watched = [parent];
-  try {
-    const comm = readFileSync(`/proc/${parent}/comm`, "utf8").trim();
-    if (/^(sh|dash|bash|zsh)$/.test(comm)) {
-      const stat = readFileSync(`/proc/${parent}/stat`, "utf8");
-      const grandparent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const cmdline = readFileSync(`/proc/${grandparent}/cmdline`, "utf8");
-      if (grandparent > 1 && /(^|\/|\0)npm(-cli\.js)?(\0|$)/.test(cmdline)) watched.push(grandparent);
-    }
-  } catch {
-    // no /proc (not Linux): only the parent is watched
-  }
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
-  };
-  const timer = setInterval(() => {
-    if (shuttingDown) return clearInterval(timer);
-    if (process.ppid === parent && watched.every(alive)) return;
-    clearInterval(timer);
-    void shutdown(143, `${process.ppid === parent ? "npm" : "the process that started npm start"} is gone: shutting down`);
-  }, 300);
-  timer.unref();
-}
+// npm runs us through `sh -c`, and a SIGTERM sent to npm (what a service manager does) stops that shell without
+// reaching us (npm forwards it to the shell; dash passes it on to nobody): so npm is watched too.
+watchLauncher(() => {
+  if (!shuttingDown) void shutdown(143, "npm (or whatever started npm start) is gone: shutting down");
+});
 
 /** Runs a part of the start-up; a failure stops what was started and exits with the reason. */
 async function part<T>(name: string, fn: () => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { HARDHAT_CLI, ROOT } from "./paths.ts";
 import { spawnWatchedNode } from "./processes.ts";
 
@@ -69,7 +70,7 @@ export async function deployLocal(options: {
   checkDeployParameters(parameters);
   if (!options.skipBuild) await ensureContractArtifacts({ log });
   const { deploy } = await import("@nomicfoundation/ignition-core");
-  const { default: ignitionModule } = (await import(path.join(ROOT, "ignition/modules/EdgepayLocal.ts"))) as { default: Parameters<typeof deploy>[0]["ignitionModule"] };
+  const { default: ignitionModule } = (await import(pathToFileURL(path.join(ROOT, "ignition/modules/EdgepayLocal.ts")).href)) as { default: Parameters<typeof deploy>[0]["ignitionModule"] };
   const provider = jsonRpcProvider(`http://127.0.0.1:${rpcPort}`);
   const accounts = (await provider.request({ method: "eth_accounts" })) as string[];
   const deploymentDir = path.join(ROOT, "ignition/deployments", deploymentId);

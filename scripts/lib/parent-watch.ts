@@ -11,7 +11,7 @@
 //
 // The parent may write "after <pid>" lines on the pipe: this process then waits (within the grace period) until
 // those processes are gone before stopping. The chain uses it so that the worker's final claims still reach it.
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import net from "node:net";
 
 // Set by spawnWatchedNode in processes.ts.
@@ -19,12 +19,18 @@ const WATCH_PARENT_ENV = "EDGEPAY_WATCH_PARENT";
 const WATCH_GRACE_ENV = "EDGEPAY_WATCH_GRACE_MS";
 const WATCH_LOG_ENV = "EDGEPAY_WATCH_LOG";
 
+/** Running: signalable and not a zombie (a killed process whose parent has not reaped it yet is gone for us). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 

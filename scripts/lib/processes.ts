@@ -32,6 +32,49 @@ export function spawnWatchedNode(
   });
 }
 
+/** Running: signalable and not a zombie (a killed process whose parent has not reaped it yet is gone for us). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/**
+ * Calls `onGone` once when the process that started us is gone: our parent, and npm above it when the parent is the
+ * `sh -c` npm runs scripts with (a SIGTERM to npm kills that shell but never reaches us). Polls every 300 ms; Linux
+ * only beyond the parent (reads /proc).
+ */
+export function watchLauncher(onGone: () => void) {
+  const parent = process.ppid;
+  const watched = [parent];
+  try {
+    const comm = readFileSync(`/proc/${parent}/comm`, "utf8").trim();
+    if (/^(sh|dash|bash|zsh)$/.test(comm)) {
+      const stat = readFileSync(`/proc/${parent}/stat`, "utf8");
+      const grandparent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      // npm sets its title to "npm start" (one string); run as `node .../npm-cli.js start` it is the second word.
+      const words = readFileSync(`/proc/${grandparent}/cmdline`, "utf8").split(/[\0 ]/).filter(Boolean);
+      if (grandparent > 1 && words.slice(0, 2).some((w) => /(^|\/)npm(-cli\.js)?$/.test(w))) watched.push(grandparent);
+    }
+  } catch {
+    // no /proc (not Linux): only the parent is watched
+  }
+  const timer = setInterval(() => {
+    if (process.ppid === parent && watched.every(processAlive)) return;
+    clearInterval(timer);
+    onGone();
+  }, 300);
+  timer.unref();
+}
+
 /** Tells a watched child to wait, when this process dies, until `pid` is gone before it stops (see parent-watch.ts). */
 export function outlive(child: ChildProcess, pid: number) {
   const control = child.stdio[3] as Writable | null | undefined;

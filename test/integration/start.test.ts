@@ -8,6 +8,7 @@
 //   build outputs untouched), is ready within a generous sanity bound (the real times are measured, not asserted),
 //   and SIGKILL of the start process still takes every child down (they watch their parent).
 // - `--no-web`: chain, contracts and worker only; a paid inference; SIGTERM to the start process stops everything.
+// - SIGKILL of npm alone: the start process notices and stops everything.
 // - A taken port is refused with a message naming the holder and the variable to set.
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -283,6 +284,16 @@ describe("npm start", function () {
     await expectAllGone(run, stack, ports, "SIGTERM to the start process");
     expect(await run.exit).to.equal(143);
     expect(run.output().slice(-800)).to.match(/✓ chain\s+stopped/);
+  });
+
+  it("SIGKILL of npm alone (the shell under it survives) still stops everything: the start process watches npm", async () => {
+    const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort() };
+    run = npmStart({ ...portsEnv(ports), EDGEPAY_STATE_DIR: state }, ["--no-web"]);
+    const stack = await waitReady(run, { EDGEPAY_STATE_DIR: state });
+    process.kill(run.child.pid!, "SIGKILL");
+    await expectAllGone(run, stack, ports, "SIGKILL of npm");
+    expect(run.output()).to.match(/npm \(or whatever started npm start\) is gone: shutting down/);
+    expect(run.output().slice(-800)).to.match(/✓ worker\s+stopped[\s\S]*✓ chain\s+stopped/);
   });
 
   it("refuses a taken port, naming what holds it and the variable to set", async () => {
