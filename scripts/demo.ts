@@ -100,7 +100,7 @@ async function findTarget(): Promise<Target> {
   }
   const stack = readStack();
   if (stack && (await rpc(stack.rpcUrl, "eth_chainId").then(() => true, () => false))) {
-    return { rpcUrl: stack.rpcUrl, contracts: stack.contracts, source: `the running npm start stack (${stack.rpcUrl}, dashboard ${stack.dashboardUrl})` };
+    return { rpcUrl: stack.rpcUrl, contracts: stack.contracts, source: `the running npm start stack (${stack.rpcUrl}, ${stack.dashboardUrl ? `dashboard ${stack.dashboardUrl}` : "no dashboard"})` };
   }
   const port = process.env.DEMO_CHAIN_PORT ? Number(process.env.DEMO_CHAIN_PORT) : await freePort();
   const chain = await startChain({ port, detached: true });

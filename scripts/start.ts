@@ -1,23 +1,48 @@
 // `npm start`: the whole local marketplace in one command. A Hardhat chain, the contracts deployed with Ignition
-// (deployment "local", generated module regenerated), the demo models published by two owners with royalties, a
-// worker registered as a device serving them, and the dashboard (production build, rebuilt only when its inputs
-// changed). Each part is checked by polling until it answers; Ctrl-C (or SIGTERM) stops everything it started.
+// from the compiled artifacts (compiled only when contracts/ changed; deployment "local", generated module
+// regenerated), the demo models published by two owners with royalties, a worker registered as a device serving them,
+// and the dashboard (production build, rebuilt only when its inputs changed). Each part is checked by polling until
+// it answers, and each step prints how long it took. SIGINT (Ctrl-C) or SIGTERM to this process stops everything it
+// started (dashboard, worker with its final claims, chain); so does the end of the `npm` process that runs it. Every
+// child also watches this process and stops by itself should it die by SIGKILL (scripts/lib/parent-watch.ts).
+//
+// `npm start -- --no-web` (or EDGEPAY_NO_WEB=1): chain, contracts, models and worker only, for buyers who bring
+// their own client (no dashboard build, WEB_PORT unused).
 //
 // Ports: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000). State: .edgepay/ (or EDGEPAY_STATE_DIR), fresh per
 // start because the chain is fresh: the worker's key and database, logs, and stack.json for `npm run demo`.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { isPortFree, rpc, startChain, waitFor, type RunningChain } from "./lib/chain.ts";
-import { deployLocal } from "./lib/deploy.ts";
-import { HARDHAT_CLI } from "./lib/paths.ts";
-import { httpOk, killAllChildren, portHolder, spawnNode, type ManagedChild } from "./lib/processes.ts";
+import { deployLocal, ensureContractArtifacts } from "./lib/deploy.ts";
+import { httpOk, killAllChildren, portHolder, spawnNode, watchLauncher, type ManagedChild } from "./lib/processes.ts";
 import { bold, fmtUsdc, paint, secs, step } from "./lib/progress.ts";
 import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
 import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
 
 const started = Date.now();
+const USAGE = `usage: npm start [-- --no-web]
+
+  --no-web   chain, contracts, demo models and worker only: no dashboard (also EDGEPAY_NO_WEB=1)
+
+environment: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000), EDGEPAY_STATE_DIR (.edgepay), EDGEPAY_DEPLOYMENT (local)`;
+const args = (() => {
+  try {
+    return parseArgs({ options: { "no-web": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } }, strict: true }).values;
+  } catch (error) {
+    console.error(`npm start: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const noWebEnv = process.env.EDGEPAY_NO_WEB?.trim().toLowerCase();
+const withWeb = !args["no-web"] && !(noWebEnv && !["0", "false", "no"].includes(noWebEnv));
 const deploymentId = process.env.EDGEPAY_DEPLOYMENT?.trim() || "local";
 const STATE = stateDir();
 const LOGS = path.join(STATE, "logs");
@@ -52,7 +77,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const ports = [readPort("CHAIN_PORT", 8545, "the chain (JSON-RPC)"), readPort("WORKER_PORT", 8787, "the worker"), readPort("WEB_PORT", 3000, "the dashboard")];
+const ports = [readPort("CHAIN_PORT", 8545, "the chain (JSON-RPC)"), readPort("WORKER_PORT", 8787, "the worker")];
+if (withWeb) ports.push(readPort("WEB_PORT", 3000, "the dashboard"));
 {
   const seen = new Map<number, string>();
   for (const p of ports) {
@@ -61,7 +87,7 @@ const ports = [readPort("CHAIN_PORT", 8545, "the chain (JSON-RPC)"), readPort("W
     seen.set(p.port, p.variable);
   }
 }
-const [chainPort, workerPort, webPort] = ports.map((p) => p.port) as [number, number, number];
+const [chainPort, workerPort, webPort] = ports.map((p) => p.port) as [number, number, number | undefined];
 
 // ------------------------------------------------------------------ lifecycle
 
@@ -69,6 +95,7 @@ let chain: RunningChain | undefined;
 let worker: ManagedChild | undefined;
 let web: ManagedChild | undefined;
 let build: Promise<unknown> | undefined;
+let dashboardStarted = 0;
 let shuttingDown: Promise<void> | undefined;
 let firstSignalAt = 0;
 
@@ -112,6 +139,11 @@ process.on("SIGHUP", onSignal);
 process.once("exit", () => {
   if (chain && chain.process.exitCode === null) chain.process.kill("SIGKILL");
 });
+// npm runs us through `sh -c`, and a SIGTERM sent to npm (what a service manager does) stops that shell without
+// reaching us (npm forwards it to the shell; dash passes it on to nobody): so npm is watched too.
+watchLauncher(() => {
+  if (!shuttingDown) void shutdown(143, "npm (or whatever started npm start) is gone: shutting down");
+});
 
 /** Runs a part of the start-up; a failure stops what was started and exits with the reason. */
 async function part<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -128,6 +160,14 @@ async function part<T>(name: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Seconds each part took (printed with the part, and again in the ready line). */
+const timings: [string, string][] = [];
+function took(name: string, since: number): string {
+  const s = secs(since);
+  timings.push([name, s]);
+  return s;
+}
+
 function watchExit(child: ManagedChild, what: string) {
   child.process.once("exit", () => {
     if (shuttingDown) return;
@@ -138,7 +178,7 @@ function watchExit(child: ManagedChild, what: string) {
 
 // ------------------------------------------------------------------ start-up
 
-console.log(`${paint("1", "Edgepay")}: starting the local marketplace (state and logs in ${rel(STATE)}/)`);
+console.log(`${paint("1", "Edgepay")}: starting the local marketplace${withWeb ? "" : " without the dashboard (--no-web)"} (state and logs in ${rel(STATE)}/)`);
 
 await part("ports", async () => {
   const problems: string[] = [];
@@ -163,24 +203,36 @@ rmSync(LOGS, { recursive: true, force: true });
 mkdirSync(LOGS, { recursive: true });
 
 const rpcUrl = `http://127.0.0.1:${chainPort}`;
+// The chain and the contracts' build check are independent: both at once.
+const compiled = part("contracts", async () => {
+  const t = Date.now();
+  const r = await ensureContractArtifacts({ log: (line) => writeFileSync(path.join(LOGS, "contracts.log"), line + "\n", { flag: "a" }) });
+  step(
+    "ok",
+    "contracts",
+    r.compiled ? `built with hardhat build (contracts/ changed since the last check) in ${took("compile", t)}` : `build reused (sources unchanged) in ${took("contracts check", t)}`,
+  );
+});
 chain = await part("chain", async () => {
   const t = Date.now();
   const c = await startChain({ port: chainPort, detached: true });
   const chainId = Number(BigInt(await rpc<string>(c.url, "eth_chainId")));
-  step("ok", "chain", `Hardhat node on ${c.url} (chain id ${chainId}, pid ${c.process.pid}) in ${secs(t)}`);
+  step("ok", "chain", `Hardhat node on ${c.url} (chain id ${chainId}, pid ${c.process.pid}) in ${took("chain", t)}`);
   return c;
 });
 chain.process.once("exit", (code, signal) => {
   if (!shuttingDown) void shutdown(1, `the chain stopped unexpectedly (${signal ?? `exit ${code}`})`);
 });
+await compiled;
 
 const deployment = await part("contracts", async () => {
-  const t = Date.now();
-  await runNode("hardhat build", [HARDHAT_CLI, "build", "--quiet"], "contracts.log");
-  const d = await deployLocal({ rpcPort: chainPort, deploymentId });
-  await runNode("codegen", ["scripts/codegen.ts"], "contracts.log");
-  step("ok", "contracts", `deployed with Ignition (deployment "${deploymentId}") in ${secs(t)}; protocol/generated/contracts.ts regenerated`);
+  let t = Date.now();
+  const d = await deployLocal({ rpcPort: chainPort, deploymentId, skipBuild: true });
+  step("ok", "contracts", `deployed with Ignition from artifacts/ (deployment "${deploymentId}", no compile) in ${took("deploy", t)}`);
   step("info", "", `PaymentChannels ${d.paymentChannels}, DeviceRegistry ${d.deviceRegistry}, ModelRegistry ${d.modelRegistry}, TestUSDC ${d.token}`);
+  t = Date.now();
+  await runNode("codegen", ["scripts/codegen.ts"], "contracts.log");
+  step("ok", "codegen", `protocol/generated/contracts.ts regenerated in ${took("codegen", t)}`);
   return d;
 });
 const contracts = {
@@ -191,21 +243,13 @@ const contracts = {
   flightRecorder: deployment.flightRecorder,
 };
 
-// The build does not need the chain, so it runs while the market is set up (it reads the fresh generated module).
-let buildNote = "";
-const buildStarted = Date.now();
-step("run", "dashboard", "checking the production build (web/ + protocol/ inputs)...");
-build = ensureWebBuild({
-  logFile: path.join(LOGS, "web-build.log"),
-  onLine: (line) => {
-    // Next prints a handful of phase lines; show them so a first (slow) build visibly progresses.
-    if (/Compil|Creating an optimized|Collecting|Generating static|Finalizing|✓/.test(line)) step("run", "dashboard", `build: ${line.trim()}`);
-  },
-}).then((r) => {
-  buildNote = r.built ? `built in ${r.seconds.toFixed(0)} s` : "build reused (inputs unchanged)";
-  step("ok", "dashboard", buildNote);
-});
-build.catch(() => undefined);
+const workerUrl = `http://127.0.0.1:${workerPort}`;
+const webUrl = webPort ? `http://127.0.0.1:${webPort}` : undefined;
+
+// The dashboard does not need the models or the worker (it reads addresses from its environment and polls the
+// worker), so its build and `next start` run while the market is set up; it reads the fresh generated module.
+const dashboard = webUrl ? startDashboard(webUrl) : undefined;
+dashboard?.catch(() => undefined);
 
 // Loaded only now: the generated ABIs it imports were just regenerated.
 const market = await import("./lib/marketplace.ts");
@@ -219,11 +263,10 @@ const models = await part("models", async () => {
     step("ok", "models", `#${p.modelId} ${p.name} by ${p.owner} (royalty ${p.royaltyBps / 100}%, license ${fmtUsdc(p.licenseFee)} USDC, sha256 ${p.contentHash.slice(0, 10)}…)`);
   }
   await market.faucet(m, market.TEST_KEYS[market.ROLES.you]!, you, 1_000n * market.USDC);
-  step("ok", "accounts", `test account #0 ${you} got 1,000 test USDC (${secs(t)})`);
+  step("ok", "accounts", `test account #0 ${you} got 1,000 test USDC; models and accounts in ${took("models", t)}`);
   return published;
 });
 
-const workerUrl = `http://127.0.0.1:${workerPort}`;
 const prices = new Map<string, bigint>([
   ["silero-vad", 1_000n],
   ["ppocr-cls", 2_000n],
@@ -240,43 +283,21 @@ const device = await part("worker", async () => {
     // Claims show up in the dashboard within minutes instead of hours.
     settlement: { claimThreshold: "100000", maxAgeSeconds: 120, closeSafetySeconds: 120, minBatch: 1, pollIntervalMs: 1000, stuckAfterMs: 30_000 },
   });
-  step("ok", "worker", `device ${provisioned.device} registered by ${provisioned.owner} (stake, licenses, offerings)`);
-  worker = await market.runWorker(provisioned, { logFile: path.join(LOGS, "worker.log") });
+  step("ok", "worker", `device ${provisioned.device} registered by ${provisioned.owner} (stake, licenses, offerings) in ${secs(t)}`);
+  // Orphaned (we died by SIGKILL), the worker still gets 30 s for its final claims, and the chain waits for it.
+  worker = await market.runWorker(provisioned, { logFile: path.join(LOGS, "worker.log"), orphanGraceMs: 30_000 });
+  chain!.outlive(worker.pid);
   watchExit(worker, "the worker");
   const offered = provisioned.offerings.map((o) => `#${o.modelId} at ${fmtUsdc(o.price)} USDC`).join(", ");
-  step("ok", "worker", `serving ${offered} on ${workerUrl} (pid ${worker.pid}) in ${secs(t)}`);
+  step("ok", "worker", `serving ${offered} on ${workerUrl} (pid ${worker.pid}) in ${took("worker", t)}`);
   return provisioned;
 });
 
-await part("dashboard", async () => {
-  if (!buildNote) step("run", "dashboard", `waiting for the production build (${secs(buildStarted)} so far; a first build takes a minute or two)...`);
-  await build;
-  const t = Date.now();
-  const webUrl = `http://127.0.0.1:${webPort}`;
-  web = spawnNode("dashboard", [NEXT_CLI, "start", "web", "--port", String(webPort), "--hostname", "127.0.0.1"], {
-    logFile: path.join(LOGS, "web.log"),
-    env: {
-      EDGEPAY_RPC_URL: rpcUrl,
-      EDGEPAY_DEPLOYMENT: deploymentId,
-      EDGEPAY_CHAIN_ID: String(deployment.chainId),
-      // Explicit addresses: the build's generated module may predate this deployment.
-      EDGEPAY_TOKEN: contracts.token,
-      EDGEPAY_MODEL_REGISTRY: contracts.modelRegistry,
-      EDGEPAY_DEVICE_REGISTRY: contracts.deviceRegistry,
-      EDGEPAY_PAYMENT_CHANNELS: contracts.paymentChannels,
-      EDGEPAY_WORKERS: workerUrl,
-      PORT: String(webPort),
-    },
-  });
-  const exited = () => web!.exited() && `next start exited (${web!.exited()}):\n${web!.tail()}`;
-  await waitFor(`dashboard on ${webUrl}`, () => httpOk(`${webUrl}/api/config`), 90_000, exited);
-  await waitFor(`dashboard on ${webUrl}`, () => httpOk(webUrl, 30_000), 90_000, exited);
-  watchExit(web, "the dashboard");
-  step("ok", "dashboard", `${webUrl} answers (pid ${web.pid}) in ${secs(t)}`);
-  return webUrl;
-});
+if (dashboard) {
+  if (!web) step("run", "dashboard", `waiting for the dashboard (${secs(dashboardStarted)} so far; a first build takes a minute or two)...`);
+  await dashboard;
+}
 
-const dashboardUrl = `http://127.0.0.1:${webPort}`;
 const info: StackInfo = {
   version: 1,
   pid: process.pid,
@@ -285,32 +306,83 @@ const info: StackInfo = {
   chainId: deployment.chainId,
   deploymentId,
   contracts,
-  dashboardUrl,
+  dashboardUrl: webUrl ?? null,
   workers: [{ url: workerUrl, device: device.device, owner: device.owner, pid: worker!.pid, dataDir: device.dataDir }],
   models: models.map((p) => ({ modelId: p.modelId.toString(), name: p.name, owner: p.owner, royaltyBps: p.royaltyBps, file: p.file })),
   account: { index: market.ROLES.you, address: you as Address },
-  pids: { chain: chain.process.pid!, worker: worker!.pid, dashboard: web!.pid },
+  pids: { chain: chain.process.pid!, worker: worker!.pid, ...(web ? { dashboard: web.pid } : {}) },
 };
 writeFileSync(stackFile(), JSON.stringify(info, null, 2) + "\n");
 
 const b = bold;
+const steps = timings.map(([name, s]) => `${name} ${s}`).join(", ");
+const vad = models.find((p) => p.key === "silero-vad") ?? models[0]!;
 console.log(`
-${paint("32", "ready")} in ${secs(started)}: dashboard ${dashboardUrl}
-
-  ${b("Open the dashboard:")}  ${dashboardUrl}
+${paint("32", "ready")} in ${secs(started)}${webUrl ? `: dashboard ${webUrl}` : " (no dashboard)"}
+  steps: ${steps}
+`);
+if (webUrl) {
+  console.log(`  ${b("Open the dashboard:")}  ${webUrl}
   ${b("Use test account #0:")} ${you}
                         Connect with the dashboard's built-in "Dev wallet": it signs as this account
                         (it holds 1,000 test USDC and about 10,000 ETH on this chain).
                         Hardhat's test accounts and their private keys are public knowledge: they are
-                        for this local chain only; never send real funds to them.
-  ${b("Chain:")}  ${rpcUrl} (chain id ${deployment.chainId})     ${b("Worker:")} ${workerUrl} (device ${device.device})
+                        for this local chain only; never send real funds to them.`);
+} else {
+  console.log(`  ${b("Use test account #0:")} ${you}
+                        It holds 1,000 test USDC and about 10,000 ETH on this chain. Hardhat's test accounts and
+                        their private keys are public knowledge: they are for this local chain only.
+  ${b("Buy an inference:")}    EDGEPAY_BUYER_KEY=<test key #0> EDGEPAY_RPC_URL=${rpcUrl} \\
+                        EDGEPAY_PAYMENT_CHANNELS=${contracts.paymentChannels} \\
+                        npm run buyer -- infer --worker ${workerUrl} --model ${vad.modelId} --input speech.wav --deposit 1`);
+}
+console.log(`  ${b("Chain:")}  ${rpcUrl} (chain id ${deployment.chainId})     ${b("Worker:")} ${workerUrl} (device ${device.device})
   ${b("Models:")} ${models.map((p) => `#${p.modelId} ${p.name}`).join(", ")}
   ${b("Logs:")}   ${rel(LOGS)}/      ${b("Stack:")} ${rel(stackFile())}
 
   In another terminal: ${b("npm run demo")} runs a fleet of devices and buyers against this stack.
-  Ctrl-C stops everything.`);
+  Ctrl-C (or SIGTERM to this process or to npm) stops everything.`);
 
 // ------------------------------------------------------------------ helpers
+
+/** The production build (reused when its inputs did not change), then `next start`, until `/` answers. */
+function startDashboard(url: string): Promise<void> {
+  dashboardStarted = Date.now();
+  return part("dashboard", async () => {
+    step("run", "dashboard", "checking the production build (web/ + protocol/ inputs)...");
+    let t = Date.now();
+    build = ensureWebBuild({
+      logFile: path.join(LOGS, "web-build.log"),
+      onLine: (line) => {
+        // Next prints a handful of phase lines; show them so a first (slow) build visibly progresses.
+        if (/Compil|Creating an optimized|Collecting|Generating static|Finalizing|✓/.test(line)) step("run", "dashboard", `build: ${line.trim()}`);
+      },
+    });
+    const r = (await build) as Awaited<ReturnType<typeof ensureWebBuild>>;
+    step("ok", "dashboard", r.built ? `built (next build) in ${took("next build", t)}` : `build reused (inputs unchanged) in ${took("web check", t)}`);
+    t = Date.now();
+    web = spawnNode("dashboard", [NEXT_CLI, "start", "web", "--port", String(webPort), "--hostname", "127.0.0.1"], {
+      logFile: path.join(LOGS, "web.log"),
+      env: {
+        EDGEPAY_RPC_URL: rpcUrl,
+        EDGEPAY_DEPLOYMENT: deploymentId,
+        EDGEPAY_CHAIN_ID: String(deployment.chainId),
+        // Explicit addresses: the build's generated module may predate this deployment.
+        EDGEPAY_TOKEN: contracts.token,
+        EDGEPAY_MODEL_REGISTRY: contracts.modelRegistry,
+        EDGEPAY_DEVICE_REGISTRY: contracts.deviceRegistry,
+        EDGEPAY_PAYMENT_CHANNELS: contracts.paymentChannels,
+        EDGEPAY_WORKERS: workerUrl,
+        PORT: String(webPort),
+      },
+    });
+    const exited = () => web!.exited() && `next start exited (${web!.exited()}):\n${web!.tail()}`;
+    await waitFor(`dashboard on ${url}`, () => httpOk(`${url}/api/config`), 90_000, exited);
+    await waitFor(`dashboard on ${url}`, () => httpOk(url, 30_000), 90_000, exited);
+    watchExit(web, "the dashboard");
+    step("ok", "dashboard", `${url} answers (pid ${web.pid}) in ${took("dashboard", t)}`);
+  });
+}
 
 async function runNode(name: string, args: string[], logName: string) {
   const child = spawnNode(name, args, { logFile: path.join(LOGS, logName) });

@@ -1,21 +1,24 @@
 // Worker CLI: `init` (device key), `register` (owner's on-chain setup, for headless devices), `serve`.
 // Usage: npx node worker/cli.ts <init|register|serve> [--config file] [options]; `--help` for details.
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, http, type Address, type Hex } from "viem";
 import { deployments } from "../protocol/generated/contracts.ts";
 import { ConfigError, loadConfig, readRawConfig } from "./config.ts";
-import { createKeystore, keystoreAddress, KeystoreError, PASSPHRASE_ENV, PASSPHRASE_FILE, unlockKeystore } from "./keystore.ts";
+import { createKeystore, keystoreAddress, keystorePath, KeystoreError, PASSPHRASE_ENV, PASSPHRASE_FILE, unlockKeystore } from "./keystore.ts";
 import { registerDevice, signDeviceBinding } from "./register.ts";
 import { startWorker } from "./service.ts";
 
 const HELP = `edgepay worker
 
   npx node worker/cli.ts init     [--config file | --data-dir dir] [--owner 0xOWNER] [--deadline-seconds 86400]
-      Creates the device key (encrypted keystore, mode 0600) in the data directory and prints the device address.
-      With --owner (and rpcUrl/contracts from the config) also prints the EIP-712 DeviceBinding signature and
-      deadline the owner passes to DeviceRegistry.register. Passphrase: $${PASSPHRASE_ENV}, else a generated one
-      stored beside the key in ${PASSPHRASE_FILE} (0600).
+      Creates the device key (encrypted keystore, mode 0600) in the data directory and prints the device address;
+      a data directory that has a key already keeps it (printed again). With --owner (and the chain's RPC URL:
+      rpcUrl in the config or $EDGEPAY_RPC_URL; contracts.deviceRegistry or a generated deployment of that chain)
+      also prints the EIP-712 DeviceBinding signature and deadline the owner passes to DeviceRegistry.register;
+      all of that is checked before a key is created. Passphrase: $${PASSPHRASE_ENV}, else a generated one stored
+      beside the key in ${PASSPHRASE_FILE} (0600).
 
   npx node worker/cli.ts register [--config file] [--price units] [--stake units] [--endpoint url] [--fund-eth 0.05]
       Run by the device owner (private key in $EDGEPAY_OWNER_KEY): takes model licenses (paying fees), registers the
@@ -84,35 +87,84 @@ function uintFlag(flags: Flags, name: string): bigint | undefined {
   return BigInt(v);
 }
 
+/**
+ * `init`: everything the binding needs (owner address, chain, DeviceRegistry) is checked before a key is created, so
+ * a mistake leaves nothing behind; a data directory that already holds a key keeps it and prints it (and a fresh
+ * binding) again, since a device's address is what its owner registered.
+ */
 async function init(flags: Flags) {
   const { raw, base } = readRawConfig(str(flags, "config"));
   const dataDirRaw = str(flags, "data-dir") ?? (typeof raw.dataDir === "string" ? raw.dataDir : undefined);
   if (!dataDirRaw) throw new UsageError("init needs a data directory: --data-dir dir, or dataDir in --config / $EDGEPAY_DATA_DIR");
   const dataDir = path.resolve(base, dataDirRaw);
-  const created = createKeystore(dataDir);
-  const out: Record<string, string> = {
-    device: created.address,
-    keystore: created.file,
-    passphrase: process.env[PASSPHRASE_ENV] ? `$${PASSPHRASE_ENV}` : path.join(dataDir, PASSPHRASE_FILE),
-  };
   const owner = str(flags, "owner");
-  if (owner) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(owner)) throw new UsageError(`--owner must be an address, got "${owner}"`);
+  const seconds = uintFlag(flags, "deadline-seconds") ?? 86_400n;
+  const nothingCreated = "nothing was created";
+  let chain: { client: ReturnType<typeof createPublicClient>; rpcUrl: string; chainId: number; deviceRegistry: Address } | undefined;
+  if (owner !== undefined) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(owner)) throw new UsageError(`--owner must be the owner's address (0x + 40 hex digits), got "${owner}"; ${nothingCreated}`);
+    if (seconds === 0n) throw new UsageError(`--deadline-seconds must be at least 1; ${nothingCreated}`);
     const rpcUrl = typeof raw.rpcUrl === "string" ? raw.rpcUrl : undefined;
-    if (!rpcUrl) throw new UsageError("--owner needs rpcUrl in the config (or $EDGEPAY_RPC_URL) to read the chain id");
+    if (!rpcUrl) {
+      throw new UsageError(
+        `--owner signs a binding for one chain, so init needs its RPC URL: set EDGEPAY_RPC_URL=http://host:8545 (or rpcUrl in the --config file) and run init again; ${nothingCreated}. ` +
+          `Without --owner, init only creates the key.`,
+      );
+    }
+    const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 0, timeout: 10_000 }) });
+    let chainId: number;
+    try {
+      chainId = await client.getChainId();
+    } catch (error) {
+      throw new UsageError(`cannot reach the chain at ${rpcUrl} (${(error as Error).message.split("\n")[0]}): start it or fix EDGEPAY_RPC_URL / rpcUrl, then run init again; ${nothingCreated}`);
+    }
     const contracts = (raw.contracts ?? {}) as Record<string, string | undefined>;
     const deploymentId = typeof raw.deploymentId === "string" ? raw.deploymentId : "local";
-    const deviceRegistry = (contracts.deviceRegistry ?? deployments.find((d) => d.deploymentId === deploymentId)?.deviceRegistry) as Address | undefined;
-    if (!deviceRegistry) throw new UsageError("--owner needs contracts.deviceRegistry in the config (or a generated deployment)");
-    const client = createPublicClient({ transport: http(rpcUrl) });
-    const chainId = await client.getChainId();
-    const block = await client.getBlock();
-    const seconds = uintFlag(flags, "deadline-seconds") ?? 86_400n;
-    const { privateKey } = unlockKeystore(dataDir);
-    const binding = await signDeviceBinding({ devicePrivateKey: privateKey, owner: owner as Address, chainId, deviceRegistry, deadline: block.timestamp + seconds });
-    Object.assign(out, { owner, chainId: String(chainId), deviceRegistry, deadline: binding.deadline.toString(), bindingSignature: binding.signature });
+    const generated = deployments.find((d) => d.deploymentId === deploymentId && d.chainId === chainId);
+    const deviceRegistry = (contracts.deviceRegistry ?? generated?.deviceRegistry) as Address | undefined;
+    if (!deviceRegistry) {
+      throw new UsageError(
+        `init does not know the DeviceRegistry on chain ${chainId}: set EDGEPAY_DEVICE_REGISTRY=0x... (or contracts.deviceRegistry in the config), ` +
+          `or EDGEPAY_DEPLOYMENT to a deployment of this chain; ${nothingCreated}`,
+      );
+    }
+    if (!/^0x[0-9a-fA-F]{40}$/.test(deviceRegistry)) throw new UsageError(`contracts.deviceRegistry must be an address, got "${deviceRegistry}"; ${nothingCreated}`);
+    const code = await client.getCode({ address: deviceRegistry });
+    if (!code || code === "0x") {
+      throw new UsageError(
+        `no contract at ${deviceRegistry} on chain ${chainId} (${rpcUrl}): check EDGEPAY_DEVICE_REGISTRY / contracts.deviceRegistry, or deploy the contracts (npm run deploy:local on a local chain); ${nothingCreated}`,
+      );
+    }
+    chain = { client, rpcUrl, chainId, deviceRegistry };
+  }
+
+  // Only now the key: created, or the one this data directory already has.
+  let device: Address;
+  let reused = false;
+  let file = keystorePath(dataDir);
+  if (existsSync(file)) {
+    device = keystoreAddress(dataDir);
+    reused = true;
+  } else {
+    const created = createKeystore(dataDir);
+    device = created.address;
+    file = created.file;
+  }
+  const out: Record<string, string> = {
+    device,
+    keystore: file,
+    key: reused ? "existing (reused: this data directory already had a device key)" : "created",
+    passphrase: process.env[PASSPHRASE_ENV] ? `$${PASSPHRASE_ENV}` : path.join(dataDir, PASSPHRASE_FILE),
+  };
+  if (chain && owner) {
+    const block = await chain.client.getBlock();
+    const { privateKey, address } = unlockKeystore(dataDir);
+    if (address.toLowerCase() !== device.toLowerCase()) throw new KeystoreError(`${file}: key does not match its address`);
+    const binding = await signDeviceBinding({ devicePrivateKey: privateKey, owner: owner as Address, chainId: chain.chainId, deviceRegistry: chain.deviceRegistry, deadline: block.timestamp + seconds });
+    Object.assign(out, { owner, chainId: String(chain.chainId), deviceRegistry: chain.deviceRegistry, deadline: binding.deadline.toString(), bindingSignature: binding.signature });
   }
   for (const [k, v] of Object.entries(out)) process.stdout.write(`${k}: ${v}\n`);
+  if (reused) process.stdout.write(`(to start over with a new device key, move ${file} and its passphrase file away first)\n`);
 }
 
 async function register(flags: Flags) {

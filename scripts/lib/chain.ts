@@ -1,12 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import { HARDHAT_CLI, ROOT } from "./paths.ts";
+import { outlive, spawnWatchedNode } from "./processes.ts";
 
 export interface RunningChain {
   url: string;
   port: number;
   process: ChildProcess;
   stop(): Promise<void>;
+  /** Should this process die without stopping the chain, the chain waits for `pid` to be gone first (<= 35 s). */
+  outlive(pid: number): void;
 }
 
 /** Resolves true when nothing listens on 127.0.0.1:port. */
@@ -57,19 +60,22 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 /**
  * Starts `hardhat node` on 127.0.0.1:port and waits until it answers JSON-RPC.
- * The returned process is the real server (not an npx wrapper), so stopping it stops the chain.
+ * The returned process is the real server (not an npx wrapper), so stopping it stops the chain. It watches this
+ * process and stops by itself when this process dies without stopping it (parent-watch.ts).
  */
 export async function startChain(options: { port: number; quiet?: boolean; detached?: boolean }): Promise<RunningChain> {
   const { port } = options;
   if (!(await isPortFree(port))) {
     throw new Error(`port ${port} on 127.0.0.1 is taken; set CHAIN_PORT to a free port (or stop what holds it)`);
   }
-  const child = spawn(process.execPath, [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  const child = spawnWatchedNode([HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
     cwd: ROOT,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", CI: process.env.CI ?? "true" },
     stdio: options.quiet === false ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],
     // Own process group: a terminal's Ctrl-C then reaches only the parent, which stops the chain last.
     detached: options.detached ?? false,
+    // Orphaned, it waits for the processes named with outlive() (the worker's final claims), up to 35 s.
+    graceMs: 35_000,
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -82,6 +88,7 @@ export async function startChain(options: { port: number; quiet?: boolean; detac
     port,
     process: child,
     stop: () => stopProcess(child),
+    outlive: (pid) => outlive(child, pid),
   };
 }
 

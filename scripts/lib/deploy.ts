@@ -1,8 +1,10 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { HARDHAT_CLI, ROOT } from "./paths.ts";
+import { spawnWatchedNode } from "./processes.ts";
 
 export interface LocalDeployment {
   chainId: number;
@@ -54,45 +56,164 @@ export function checkDeployParameters(p: DeployParameters) {
 }
 
 /**
- * Deploys the local module (TestUSDC + marketplace) with Hardhat Ignition to the chain at `rpcPort`.
- * `deploymentId` keeps separate chains' journals apart; `--reset` because a local chain restarts empty.
+ * Deploys the local module (TestUSDC + marketplace) with Hardhat Ignition to the chain at `rpcPort`, in this process
+ * and from the compiled artifacts in artifacts/ (compiled first only when the contract sources changed, see
+ * ensureContractArtifacts). `hardhat ignition deploy` is not used: it rebuilds with the "production" build profile
+ * (isolated builds), which flips artifacts/ between profiles with every `hardhat build` and recompiles every contract
+ * with the WASM solc on each start (15 s quiet, 40+ s busy). `deploymentId` keeps separate chains' journals apart;
+ * the journal is reset because a local chain restarts empty.
  */
 export async function deployLocal(options: {
   rpcPort: number;
   deploymentId: string;
   parameters?: DeployParameters;
   log?: (line: string) => void;
+  /** Deploy what artifacts/ holds without checking it against the sources (the caller just did). */
+  skipBuild?: boolean;
 }): Promise<LocalDeployment> {
-  const { rpcPort, deploymentId, parameters = {} } = options;
-  const dir = await mkdtemp(path.join(tmpdir(), "edgepay-params-"));
-  const paramsFile = path.join(dir, "params.json");
+  const { rpcPort, deploymentId, parameters = {}, log } = options;
   checkDeployParameters(parameters);
-  const core: Record<string, string> = {};
-  // Ignition reads bigints as "<digits>n"; addresses stay plain strings.
-  for (const [k, v] of Object.entries(parameters)) if (v !== undefined) core[k] = typeof v === "bigint" ? `${v}n` : v;
-  await writeFile(paramsFile, JSON.stringify({ EdgepayLocal: core }));
-  try {
-    await run(
-      [
-        HARDHAT_CLI,
-        "ignition",
-        "deploy",
-        "ignition/modules/EdgepayLocal.ts",
-        "--network",
-        "localhost",
-        "--deployment-id",
-        deploymentId,
-        "--reset",
-        "--parameters",
-        paramsFile,
-      ],
-      { CHAIN_PORT: String(rpcPort) },
-      options.log,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  if (!options.skipBuild) await ensureContractArtifacts({ log });
+  const { deploy } = await import("@nomicfoundation/ignition-core");
+  const { default: ignitionModule } = (await import(pathToFileURL(path.join(ROOT, "ignition/modules/EdgepayLocal.ts")).href)) as { default: Parameters<typeof deploy>[0]["ignitionModule"] };
+  const provider = jsonRpcProvider(`http://127.0.0.1:${rpcPort}`);
+  const accounts = (await provider.request({ method: "eth_accounts" })) as string[];
+  const deploymentDir = path.join(ROOT, "ignition/deployments", deploymentId);
+  await rm(deploymentDir, { recursive: true, force: true });
+  const core: Record<string, bigint | string> = {};
+  for (const [k, v] of Object.entries(parameters)) if (v !== undefined) core[k] = v;
+  const result = await deploy({
+    // Automine: one confirmation; poll often (the default 1 s interval would dominate a local deploy).
+    config: { blockPollingInterval: 50, requiredConfirmations: 1 },
+    provider,
+    artifactResolver: artifactResolver(),
+    deploymentDir,
+    ignitionModule,
+    deploymentParameters: { EdgepayLocal: core },
+    accounts,
+  });
+  if (result.type !== "SUCCESSFUL_DEPLOYMENT") throw new Error(`Ignition deploy of EdgepayLocal failed (${result.type}):\n${describeFailure(result)}`);
+  for (const c of Object.values(result.contracts)) log?.(`${c.id} ${c.address}`);
   return readDeployment(deploymentId);
+}
+
+type DeployResult = Awaited<ReturnType<typeof import("@nomicfoundation/ignition-core").deploy>>;
+
+function describeFailure(result: DeployResult): string {
+  if (result.type === "SUCCESSFUL_DEPLOYMENT") return "";
+  if (result.type === "EXECUTION_ERROR") {
+    return [
+      ...result.failed.map((f) => `  ${f.futureId}: ${f.error}`),
+      ...result.timedOut.map((f) => `  ${f.futureId}: timed out`),
+      ...result.held.map((f) => `  ${f.futureId}: held (${f.reason})`),
+    ].join("\n");
+  }
+  return Object.entries(result.errors)
+    .map(([future, errors]) => `  ${future}: ${errors.join("; ")}`)
+    .join("\n");
+}
+
+/** A minimal EIP-1193 provider over JSON-RPC/HTTP; errors keep `code` and `data` (Ignition decodes reverts from them). */
+function jsonRpcProvider(url: string) {
+  let id = 0;
+  return {
+    async request({ method, params }: { method: string; params?: readonly unknown[] | object }): Promise<any> {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+      });
+      const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
+      return body.result;
+    },
+  };
+}
+
+/** Ignition's view of artifacts/: a contract by its name (unique among the project's contracts). */
+function artifactResolver() {
+  const byName = new Map<string, string[]>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith(".json") && !entry.name.endsWith(".dbg.json") && dir.endsWith(".sol")) {
+        const name = entry.name.slice(0, -".json".length);
+        byName.set(name, [...(byName.get(name) ?? []), full]);
+      }
+    }
+  };
+  walk(path.join(ROOT, "artifacts/contracts"));
+  return {
+    async loadArtifact(contractName: string) {
+      const files = byName.get(contractName) ?? [];
+      if (files.length !== 1) {
+        throw new Error(
+          files.length ? `contract name ${contractName} is ambiguous in artifacts/: ${files.join(", ")}` : `no artifact for ${contractName} in artifacts/contracts (run npm run build:contracts)`,
+        );
+      }
+      return JSON.parse(await readFile(files[0]!, "utf8"));
+    },
+    // Build infos are only needed to verify on an explorer; a local deployment does without copying them (MBs).
+    async getBuildInfo() {
+      return undefined;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ compiled contracts
+
+const CONTRACTS_STAMP = path.join(ROOT, "artifacts/edgepay-contracts-inputs.sha256");
+/** Artifacts the local module and codegen need; missing ones force a build whatever the stamp says. */
+const REQUIRED_ARTIFACTS = [
+  "contracts/ModelRegistry.sol/ModelRegistry.json",
+  "contracts/DeviceRegistry.sol/DeviceRegistry.json",
+  "contracts/PaymentChannels.sol/PaymentChannels.json",
+  "contracts/FlightRecorder.sol/FlightRecorder.json",
+  "contracts/token/TestUSDC.sol/TestUSDC.json",
+];
+
+function listSources(dir: string, out: string[] = []): string[] {
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) listSources(full, out);
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+/**
+ * sha256 over what the compiled contracts depend on: contracts/, the Hardhat config (compiler, settings) and the
+ * lockfile (solc and OpenZeppelin versions).
+ */
+export function contractInputsHash(): string {
+  const hash = createHash("sha256");
+  for (const file of [...listSources(path.join(ROOT, "contracts")), path.join(ROOT, "hardhat.config.ts"), path.join(ROOT, "package-lock.json")]) {
+    if (!existsSync(file)) continue;
+    hash.update(path.relative(ROOT, file)).update("\0").update(readFileSync(file)).update("\0");
+  }
+  return hash.digest("hex");
+}
+
+/** Whether artifacts/ holds a build of exactly the current contract sources. */
+export function contractArtifactsFresh(inputs = contractInputsHash()): boolean {
+  if (!REQUIRED_ARTIFACTS.every((a) => existsSync(path.join(ROOT, "artifacts", a)))) return false;
+  return existsSync(CONTRACTS_STAMP) && readFileSync(CONTRACTS_STAMP, "utf8").trim() === inputs;
+}
+
+/**
+ * Compiles the contracts (`hardhat build --no-tests`, default profile) only when their inputs changed since the
+ * last build this made; otherwise nothing runs (not even Hardhat). Returns whether it compiled and how long it took.
+ */
+export async function ensureContractArtifacts(options: { log?: (line: string) => void } = {}): Promise<{ compiled: boolean; seconds: number }> {
+  const started = Date.now();
+  const inputs = contractInputsHash();
+  if (contractArtifactsFresh(inputs)) return { compiled: false, seconds: 0 };
+  await run([HARDHAT_CLI, "build", "--no-tests", "--quiet"], {}, options.log);
+  // Stamp what was compiled from; an edit during the build makes the next check compile again.
+  writeFileSync(CONTRACTS_STAMP, inputs + "\n");
+  return { compiled: true, seconds: (Date.now() - started) / 1000 };
 }
 
 /** Reads Ignition's record of a deployment (addresses and chain id). */
@@ -132,18 +253,17 @@ export async function forgetDeployment(deploymentId: string) {
 
 function run(args: string[], env: Record<string, string>, log?: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawnWatchedNode(args, {
       cwd: ROOT,
       env: { ...process.env, ...env, HARDHAT_DISABLE_TELEMETRY: "true", CI: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
     const onData = (d: Buffer) => {
       output += d.toString();
       if (log) for (const line of d.toString().split("\n")) if (line.trim()) log(line);
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
     child.once("exit", (code) =>
       code === 0 ? resolve() : reject(new Error(`hardhat ${args.slice(1, 3).join(" ")} failed (exit ${code}):\n${output.slice(-3000)}`)),
     );

@@ -270,7 +270,10 @@ export async function provisionDevice(m: Marketplace, spec: DeviceSpec): Promise
  * Runs `worker/cli.ts serve` for a provisioned device as a child process (its own process group) and waits until
  * its /healthz answers. Stopping it (SIGTERM) lets the worker flush and send its final claims.
  */
-export async function runWorker(device: Pick<ProvisionedDevice, "configFile" | "endpoint">, options: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<ManagedChild> {
+export async function runWorker(
+  device: Pick<ProvisionedDevice, "configFile" | "endpoint">,
+  options: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void; orphanGraceMs?: number } = {},
+): Promise<ManagedChild> {
   const child = spawnNode(`worker ${device.endpoint}`, ["worker/cli.ts", "serve", "--config", device.configFile], options);
   try {
     await waitFor(`worker on ${device.endpoint}`, () => httpOk(`${device.endpoint}/healthz`), 60_000, () => child.exited() && `worker exited (${child.exited()}):\n${child.tail()}`);

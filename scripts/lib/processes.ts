@@ -1,9 +1,85 @@
 // Child processes of `npm start` and the demo: each in its own process group (so a terminal's Ctrl-C reaches only
 // the parent, which then stops them in order: dashboard, workers, chain), output to a log file, readiness by
-// polling, and a stop that waits until the whole group is gone.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+// polling, and a stop that waits until the whole group is gone. Each child also watches this process (see
+// parent-watch.ts): when it dies, even by SIGKILL, the children stop themselves.
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions as NodeSpawnOptions } from "node:child_process";
 import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
+import path from "node:path";
+import type { Writable } from "node:stream";
+import { pathToFileURL } from "node:url";
 import { ROOT } from "./paths.ts";
+
+// Read by parent-watch.ts (not imported from there: importing it would run it in this process).
+const WATCH_PARENT_ENV = "EDGEPAY_WATCH_PARENT";
+const WATCH_GRACE_ENV = "EDGEPAY_WATCH_GRACE_MS";
+const WATCH_LOG_ENV = "EDGEPAY_WATCH_LOG";
+type StdioKind = "ignore" | "pipe" | "inherit";
+const PARENT_WATCH = pathToFileURL(path.join(ROOT, "scripts/lib/parent-watch.ts")).href;
+
+/**
+ * `spawn(node, args)` with the parent watch preloaded: the child gets fd 3, one end of a pipe this process holds, and
+ * stops its process group (SIGTERM, then SIGKILL after `graceMs`) once that closes, i.e. once this process is gone.
+ */
+export function spawnWatchedNode(
+  args: string[],
+  options: Omit<NodeSpawnOptions, "stdio"> & { graceMs?: number; stdio?: [StdioKind, StdioKind, StdioKind]; logFile?: string },
+): ChildProcess {
+  const { graceMs = 10_000, stdio = ["ignore", "pipe", "pipe"], env = process.env, logFile, ...rest } = options;
+  return spawn(process.execPath, ["--import", PARENT_WATCH, ...args], {
+    ...rest,
+    env: { ...env, [WATCH_PARENT_ENV]: "3", [WATCH_GRACE_ENV]: String(graceMs), ...(logFile ? { [WATCH_LOG_ENV]: logFile } : {}) },
+    stdio: [...stdio, "pipe"],
+  });
+}
+
+/** Running: signalable and not a zombie (a killed process whose parent has not reaped it yet is gone for us). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/**
+ * Calls `onGone` once when the process that started us is gone: our parent, and npm above it when the parent is the
+ * `sh -c` npm runs scripts with (a SIGTERM to npm kills that shell but never reaches us). Polls every 300 ms; Linux
+ * only beyond the parent (reads /proc).
+ */
+export function watchLauncher(onGone: () => void) {
+  const parent = process.ppid;
+  const watched = [parent];
+  try {
+    const comm = readFileSync(`/proc/${parent}/comm`, "utf8").trim();
+    if (/^(sh|dash|bash|zsh)$/.test(comm)) {
+      const stat = readFileSync(`/proc/${parent}/stat`, "utf8");
+      const grandparent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      // npm sets its title to "npm start" (one string); run as `node .../npm-cli.js start` it is the second word.
+      const words = readFileSync(`/proc/${grandparent}/cmdline`, "utf8").split(/[\0 ]/).filter(Boolean);
+      if (grandparent > 1 && words.slice(0, 2).some((w) => /(^|\/)npm(-cli\.js)?$/.test(w))) watched.push(grandparent);
+    }
+  } catch {
+    // no /proc (not Linux): only the parent is watched
+  }
+  const timer = setInterval(() => {
+    if (process.ppid === parent && watched.every(processAlive)) return;
+    clearInterval(timer);
+    onGone();
+  }, 300);
+  timer.unref();
+}
+
+/** Tells a watched child to wait, when this process dies, until `pid` is gone before it stops (see parent-watch.ts). */
+export function outlive(child: ChildProcess, pid: number) {
+  const control = child.stdio[3] as Writable | null | undefined;
+  if (control && !control.destroyed) control.write(`after ${pid}\n`);
+}
 
 export interface ManagedChild {
   name: string;
@@ -23,15 +99,18 @@ export interface SpawnOptions {
   logFile?: string;
   /** Called with each output line (after it went to the log file). */
   onLine?: (line: string) => void;
+  /** How long the child's own graceful stop may take when this process dies without stopping it (default 10 s). */
+  orphanGraceMs?: number;
 }
 
 /** Starts `node <args>` with the Node that runs us (Node 22 from the `node` package), in its own process group. */
 export function spawnNode(name: string, args: string[], options: SpawnOptions = {}): ManagedChild {
-  const child = spawn(process.execPath, args, {
+  const child = spawnWatchedNode(args, {
     cwd: ROOT,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", NEXT_TELEMETRY_DISABLED: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+    graceMs: options.orphanGraceMs,
+    logFile: options.logFile,
   });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${args.join(" ")}`);
   const pid = child.pid;

@@ -16,7 +16,8 @@ export interface StackInfo {
   chainId: number;
   deploymentId: string;
   contracts: Contracts;
-  dashboardUrl: string;
+  /** null when started with --no-web. */
+  dashboardUrl: string | null;
   workers: { url: string; device: Address; owner: Address; pid: number; dataDir: string }[];
   models: { modelId: string; name: string; owner: Address; royaltyBps: number; file: string }[];
   /** The test account the dashboard's dev wallet starts on. */

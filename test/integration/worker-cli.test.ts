@@ -1,14 +1,16 @@
 // The worker CLI as a headless device owner uses it: `init` makes an owner-only encrypted keystore and prints the
 // device address and the owner's binding signature (never the key), `register` puts the device on-chain, `serve`
 // serves. Bad configs and a model file that does not match its registry hash fail with errors that say what is wrong.
+// `init --owner` checks the chain before it creates a key, and a re-run reuses the key.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { decodeEventLog, recoverTypedDataAddress, type Address, type Hex } from "viem";
 import { deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { deviceRegistryAbi, modelRegistryAbi } from "../../protocol/generated/contracts.ts";
+import { freePort } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { keystorePath, unlockKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
@@ -110,9 +112,65 @@ describe("worker: CLI", function () {
     });
     expect(signer).to.equal(device);
 
+    // A re-run keeps the key and prints it again (instead of refusing).
     const again = await cli(["init", "--config", config]);
-    expect(again.code).to.equal(2);
-    expect(again.stderr).to.match(/exists already/);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(field(again.stdout, "device")).to.equal(device);
+    expect(field(again.stdout, "key")).to.match(/^existing/);
+    expect(unlockKeystore(dataDir).privateKey, "the same key").to.equal(privateKey);
+  });
+
+  it("init --owner checks the chain before creating a key: without an RPC URL, an unreachable chain or no registry it creates nothing and says what to do", async () => {
+    const owner = clientsFor(net, 2).account.address;
+    const dataDir = path.join(root, "onboarding");
+    const keyFile = keystorePath(dataDir);
+    const noChain = { EDGEPAY_RPC_URL: "", EDGEPAY_CONFIG: "", EDGEPAY_DEVICE_REGISTRY: "" };
+
+    const noRpc = await cli(["init", "--data-dir", dataDir, "--owner", owner], noChain);
+    expect(noRpc.code).to.equal(2);
+    expect(existsSync(keyFile), "no key after a failed init").to.equal(false);
+    expect(existsSync(path.join(dataDir, "device-key.passphrase")), "no passphrase file either").to.equal(false);
+    expect(noRpc.stderr).to.match(/EDGEPAY_RPC_URL=/);
+    expect(noRpc.stderr).to.match(/nothing was created/);
+
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const unreachable = await cli(["init", "--data-dir", dataDir, "--owner", owner], { ...noChain, EDGEPAY_RPC_URL: down });
+    expect(unreachable.code).to.equal(2);
+    expect(unreachable.stderr).to.include(`cannot reach the chain at ${down}`);
+    expect(existsSync(keyFile)).to.equal(false);
+
+    // An address without a contract (e.g. a registry of another chain).
+    const noContract = await cli(["init", "--data-dir", dataDir, "--owner", owner], { ...noChain, EDGEPAY_RPC_URL: net.chain.url, EDGEPAY_DEVICE_REGISTRY: owner });
+    expect(noContract.code).to.equal(2);
+    expect(noContract.stderr).to.include(`no contract at ${owner} on chain 31337`);
+    expect(existsSync(keyFile)).to.equal(false);
+
+    const badOwner = await cli(["init", "--data-dir", dataDir, "--owner", "0x1234"], { ...noChain, EDGEPAY_RPC_URL: net.chain.url });
+    expect(badOwner.code).to.equal(2);
+    expect(badOwner.stderr).to.match(/--owner must be the owner's address/);
+    expect(existsSync(keyFile)).to.equal(false);
+
+    // Fixed: the key is created and bound; running the same command again reuses it with a fresh binding.
+    const env = { ...noChain, EDGEPAY_RPC_URL: net.chain.url, EDGEPAY_DEVICE_REGISTRY: net.deployment.deviceRegistry };
+    const first = await cli(["init", "--data-dir", dataDir, "--owner", owner], env);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(field(first.stdout, "key")).to.equal("created");
+    const second = await cli(["init", "--data-dir", dataDir, "--owner", owner, "--deadline-seconds", "3600"], env);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(field(second.stdout, "key")).to.match(/^existing/);
+    const device = field(first.stdout, "device") as Address;
+    expect(field(second.stdout, "device")).to.equal(device);
+    for (const out of [first.stdout, second.stdout]) {
+      const signer = await recoverTypedDataAddress({
+        domain: deviceRegistryDomain(31337, net.deployment.deviceRegistry),
+        types: deviceBindingTypes,
+        primaryType: "DeviceBinding",
+        message: { device, owner, deadline: BigInt(field(out, "deadline")) },
+        signature: field(out, "bindingSignature") as Hex,
+      });
+      expect(signer).to.equal(device);
+    }
+    expect(BigInt(field(second.stdout, "deadline"))).to.be.lessThan(BigInt(field(first.stdout, "deadline")));
   });
 
   it("refuses to serve an unregistered device, naming the command to run", async () => {
