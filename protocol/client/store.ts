@@ -119,6 +119,7 @@ export function receiptRecordToJson(r: ReceiptRecord) {
     receipt: {
       ...x,
       cumulativeAmount: x.cumulativeAmount.toString(),
+      units: x.units.toString(),
       sequence: x.sequence.toString(),
       modelId: x.modelId.toString(),
       timestamp: x.timestamp.toString(),
@@ -138,6 +139,8 @@ export function receiptRecordFromJson(j: ReceiptRecordJson): ReceiptRecord {
     receipt: {
       ...x,
       cumulativeAmount: BigInt(x.cumulativeAmount),
+      // Receipts stored before metered pricing carry no units: each was one unit.
+      units: BigInt((x as { units?: string }).units ?? "1"),
       sequence: BigInt(x.sequence),
       modelId: BigInt(x.modelId),
       timestamp: BigInt(x.timestamp),

@@ -22,6 +22,7 @@ const outputs: Record<string, Tensor> = { output: { type: "float32", dims: [1, 1
 const base: Receipt = {
   channelId: keccak256(toHex("channel")),
   cumulativeAmount: 3_000n,
+  units: 3n,
   sequence: 7n,
   modelId: 1n,
   modelHash: keccak256(toHex("model bytes")),
