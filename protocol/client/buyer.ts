@@ -647,10 +647,15 @@ export class Buyer {
       offers = await this.offerings(d.endpoint);
       answer = await postInfer(d.endpoint, d.modelId, d.inputs, { voucher: d.voucher, mac: d.mac }, this.#opts.http);
     } catch (error) {
-      if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
-        return finish({ ...base, status: "still_in_doubt", message: error.message });
+      if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable") throw error;
+      // The device is down: the chain may already tell. A claim covering the voucher means it was accepted; a
+      // settled channel whose claim stays below it means it never was.
+      const state = await readChannel(this.#ctx, record.channelId).catch(() => undefined);
+      if (state && state.claimed >= d.amount) {
+        return finish({ ...base, status: "paid_unanswered", message: `the device claimed ${state.claimed} on-chain but cannot be reached to replay the answer (${error.message})` });
       }
-      throw error;
+      if (state?.settled) return finish({ ...base, status: "not_accepted", message: `the channel settled with ${state.claimed} claimed, below this voucher` });
+      return finish({ ...base, status: "still_in_doubt", message: error.message });
     }
     if (answer.kind === "ok") {
       const inputs = Object.fromEntries(Object.entries(d.inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
