@@ -181,7 +181,7 @@ export const DEMO_UNIT_RULES = {
     name: "image",
     input: "x",
     axis: 0,
-    maxUnits: 8,
+    maxUnits: 4,
     shapes: { x: ["units", 3, 48, 192] },
     description: "one 3x48x192 text-line image: one item of `x` [N, 3, 48, 192]",
   },

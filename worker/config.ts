@@ -78,7 +78,8 @@ export const workerConfigSchema = z.object({
   models: z.array(modelSchema).min(1, "at least one model is required"),
   settlement: settlementSchema.default(settlementSchema.parse({})),
   recorder: recorderSchema.default(recorderSchema.parse({})),
-  maxBodyBytes: z.number().int().positive().default(1 << 20),
+  /** Largest request body; 4 MiB carries a batch of 4 OCR images or 64 VAD frames as JSON. */
+  maxBodyBytes: z.number().int().positive().default(4 << 20),
   verification: z
     .object({
       /** Value a channel may carry in MAC-authenticated, not yet ECDSA-verified vouchers; default 4 prices. */
