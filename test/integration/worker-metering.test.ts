@@ -11,6 +11,10 @@ import { tensorFromWire, type TensorMapWire } from "../../protocol/tensors.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { errorBodyWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { ModelRuntime } from "../../worker/models/runtime.ts";
+import { resolveUnitRule } from "../../worker/metering.ts";
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createReceiptHasher } from "../../worker/receipts.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
 import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
@@ -99,6 +103,30 @@ describe("metered pricing (units of work)", function () {
       expect((error as UnitError).code).to.equal("too_many_units");
     }
     expect(costOf(VAD_PRICE, 600)).to.equal(600_000n);
+  });
+
+  it("the worker refuses a model whose rule leaves a dynamic axis unbounded or contradicts it, and knows a demo model by its hash", async () => {
+    const runtime = await ModelRuntime.load({ modelId: 7n, name: "vad copy", file: SILERO_VAD_V5 });
+    try {
+      // No rule at all for a model with dynamic axes (a copy elsewhere is still recognised by its sha256).
+      const copy = path.join(mkdtempSync(path.join(tmpdir(), "edgepay-units-")), "model.onnx");
+      copyFileSync(SILERO_VAD_V5, copy);
+      const copied = await ModelRuntime.load({ modelId: 7n, name: "vad copy", file: copy });
+      expect(resolveUnitRule(copied)).to.deep.equal(DEMO_UNIT_RULES["silero-vad"]);
+      await copied.release();
+      // A rule that forgets the state's batch axis, or that contradicts a fixed size, is refused.
+      const loose = { name: "frame", input: "input", axis: 0, maxUnits: 8, shapes: { input: ["units" as const, 512], sr: [] } };
+      expect(() => resolveUnitRule(runtime, loose)).to.throw(/input "state" has a dynamic axis but the unit rule does not bound it/);
+      const wrong = { ...loose, shapes: { ...loose.shapes, state: [3, "units" as const, 128] } };
+      expect(() => resolveUnitRule(runtime, wrong)).to.throw(/the model fixes it at 2/);
+      // A bounded axis ({max}) is a valid bound.
+      const bounded = { ...loose, shapes: { input: ["units" as const, { max: 512 }], state: [2, "units" as const, 128], sr: [] } };
+      expect(resolveUnitRule(runtime, bounded)).to.deep.equal(bounded);
+      expect(countUnits(bounded, { input: [2, 256], state: [2, 2, 128], sr: [] })).to.equal(2);
+      expect(() => countUnits(bounded, { input: [2, 513], state: [2, 2, 128], sr: [] })).to.throw(UnitError);
+    } finally {
+      await runtime.release();
+    }
   });
 
   it("publishes each model's unit rule in the offerings", async () => {
