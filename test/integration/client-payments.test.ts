@@ -94,6 +94,39 @@ describe("client: paying a real worker", function () {
     return Number(/^edgepay_replayed_answers_total (\d+)/m.exec(text)?.[1] ?? "0");
   }
 
+  it("metered: a batch of 4 frames costs 4 prices (from the published rule), 65 frames are refused before anything is signed", async () => {
+    const buyer = newBuyer();
+    const first = await buyer.infer(modelId, frame(50), { workers: [url] });
+    const batch = (n: number): Record<string, Tensor> => {
+      const frames = Array.from({ length: n }, (_, k) => frame(60 + k).input!.data as Float32Array);
+      const input = new Float32Array(512 * n);
+      frames.forEach((f, k) => input.set(f, 512 * k));
+      return {
+        input: { type: "float32", dims: [n, 512], data: input },
+        state: { type: "float32", dims: [2, n, 128], data: new Float32Array(2 * n * 128) },
+        sr: { type: "int64", dims: [], data: BigInt64Array.of(16000n) },
+      };
+    };
+    const r = await buyer.infer(modelId, batch(4), { workers: [url] });
+    expect(r.channelId).to.equal(first.channelId);
+    expect(r.units).to.equal(4n);
+    expect(r.cost).to.equal(4n * PRICE);
+    expect(r.receipt.units).to.equal(4n);
+    expect(r.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + 4n * PRICE);
+    expect(r.outputs.output!.dims).to.deep.equal([4, 1]);
+    const before = (await buyer.store.getChannel(r.channelId))!;
+    expect(before.paid).to.equal(5n * PRICE);
+    try {
+      await buyer.infer(modelId, batch(65), { workers: [url] });
+      expect.fail("65 frames were sent");
+    } catch (error) {
+      expect((error as EdgepayClientError).workerCode).to.equal("too_many_units");
+    }
+    const after = (await buyer.store.getChannel(r.channelId))!;
+    expect(after.signed, "nothing signed for the refused batch").to.equal(before.signed);
+    expect((await workerView(r.channelId)).lastAccepted).to.equal((5n * PRICE).toString());
+  });
+
   it("opens a channel on first use and pays one price per verified answer", async () => {
     const buyer = newBuyer();
     const results = [];
