@@ -281,6 +281,8 @@ export class Buyer {
       if (!signer || !isAddressEqual(signer, record.terms.device)) throw new EdgepayClientError("bad_worker_response", `${url}: the close signature is not the device's`);
       record.closing = true;
       record.paid = answer.cumulativeAmount > record.paid ? answer.cumulativeAmount : record.paid;
+      // The close settles whatever was in doubt: paid if the device's close covers it, never accepted otherwise.
+      if (record.inDoubt) record.inDoubt = undefined;
       await this.store.putChannel(record);
       const hash = await closeChannelCooperatively(this.#ctx, wallet, record.terms, answer.cumulativeAmount, answer.signature);
       await this.#refresh(channelId);
