@@ -661,7 +661,14 @@ export class Buyer {
     }
     if (answer.kind === "ok") {
       const inputs = Object.fromEntries(Object.entries(d.inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
-      const result = await this.#accept(d.endpoint, offers, record, d.amount, await this.#modelHash(d.modelId), hashTensors(inputs), answer.body, BigInt(d.units), true);
+      let result: InferResult;
+      try {
+        result = await this.#accept(d.endpoint, offers, record, d.amount, await this.#modelHash(d.modelId), hashTensors(inputs), answer.body, BigInt(d.units), true);
+      } catch (error) {
+        // Answered, but the receipt does not hold (kept as evidence by #accept): paid, no valid answer. Settled.
+        if (error instanceof EdgepayClientError && error.code === "receipt_rejected") await finish({ ...base, status: "paid_unanswered", message: error.message });
+        throw error;
+      }
       return finish({ ...base, status: "recovered", result });
     }
     if (answer.kind === "payment_required") {
