@@ -172,6 +172,45 @@ describe("client: paying a real worker", function () {
     expect(BigInt((await workerView(second.channelId)).lastAccepted)).to.equal(2n * PRICE);
   });
 
+  it("an answer lost for good (dropped, then the device unreachable) is kept in doubt, never paid elsewhere, and recovered from the same device", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const buyer = newBuyer(fetchImpl);
+    const events: string[] = [];
+    const b = new Buyer({ ...buyerOptions(buyer), http: { fetch: fetchImpl }, retries: 2, onEvent: (e) => events.push(e.type) });
+    const first = await b.infer(modelId, frame(70), { workers: [url] });
+    // The worker accepts and answers the next request; the answer is lost; both re-sends are refused.
+    state.dropNextAnswer = true;
+    state.refuseNext = 2;
+    const lost = await b.infer(modelId, frame(71), { workers: ["http://127.0.0.1:9", url] }).catch((e: unknown) => e);
+    expect((lost as EdgepayClientError).code).to.equal("answer_in_doubt");
+    expect(events).to.include("in_doubt");
+    const pending = await b.inDoubt();
+    expect(pending).to.have.length(1);
+    expect(pending[0]!.amount).to.equal(first.receipt.cumulativeAmount + PRICE);
+    expect(BigInt((await workerView(first.channelId)).lastAccepted), "the worker did accept it").to.equal(pending[0]!.amount);
+    // While the device stays unreachable: still in doubt, and no new voucher is signed on that channel.
+    state.refuseNext = 1;
+    expect((await b.recover()).map((o) => o.status)).to.deep.equal(["still_in_doubt"]);
+    const signedBefore = (await b.store.getChannel(first.channelId))!.signed;
+    // Back: the identical voucher and inputs buy nothing new, the worker replays the paid answer and its receipt.
+    const dropped = state.dropped as { receipt: { signature: string } };
+    const before = await replays();
+    const outcome = (await b.recover())[0]!;
+    expect(outcome.status).to.equal("recovered");
+    if (outcome.status !== "recovered") return;
+    expect(outcome.result.receipt.signature).to.equal(dropped.receipt.signature);
+    expect(outcome.result.cost).to.equal(PRICE);
+    expect(await replays()).to.equal(before + 1);
+    const record = (await b.store.getChannel(first.channelId))!;
+    expect(record.inDoubt).to.equal(undefined);
+    expect(record.signed).to.equal(signedBefore);
+    expect(record.paid).to.equal(pending[0]!.amount);
+    expect((await b.receipts({ channelId: first.channelId })).filter((r) => r.verification.valid)).to.have.length(2);
+    // The channel goes on from there.
+    const next = await b.infer(modelId, frame(72), { workers: [url] });
+    expect(next.receipt.cumulativeAmount).to.equal(pending[0]!.amount + PRICE);
+  });
+
   it("resyncs from the 402 when its own count is behind, without paying for an answer it did not get", async () => {
     const store = new MemoryBuyerStore();
     const buyer = newBuyer(undefined, store);
