@@ -158,3 +158,26 @@ export function checkHashChain(
 }
 
 const ZERO = `0x${"0".repeat(64)}` as Hex;
+
+export type MeteringFailure = "amount_not_units_x_price" | "zero_units";
+
+/**
+ * Metered pricing, checked offline over consecutive receipts of one channel (sorted by amount): each answer's
+ * amount increment must be exactly its signed units x the channel's price per unit (the price in the channel's
+ * terms). The first receipt is checked against `startAmount` (0 for a channel's first answer) when given.
+ */
+export function checkMetering(
+  receipts: readonly Pick<SignedReceipt, "cumulativeAmount" | "units" | "sequence">[],
+  price: bigint,
+  startAmount?: bigint,
+): { valid: true } | { valid: false; reason: MeteringFailure; sequence: bigint } {
+  let previous = startAmount;
+  for (const r of receipts) {
+    if (r.units < 1n) return { valid: false, reason: "zero_units", sequence: r.sequence };
+    if (previous !== undefined && r.cumulativeAmount - previous !== r.units * price) {
+      return { valid: false, reason: "amount_not_units_x_price", sequence: r.sequence };
+    }
+    previous = r.cumulativeAmount;
+  }
+  return { valid: true };
+}

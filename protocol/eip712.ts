@@ -38,12 +38,14 @@ export const deviceBindingTypes = {
 
 /**
  * Device -> buyer, for every answer: what was paid, which model answered, on what input, with what output.
- * `sequence` is device-wide and `previous` is the hash of the device's previous receipt (a hash chain).
+ * `units` is the units of work this answer was charged for (protocol/units.ts): the voucher's increment over the
+ * channel's previous one is units x the channel's price. `sequence` is device-wide and `previous` is the hash of the device's previous receipt (a hash chain).
  */
 export const receiptTypes = {
   Receipt: [
     { name: "channelId", type: "bytes32" },
     { name: "cumulativeAmount", type: "uint256" },
+    { name: "units", type: "uint64" },
     { name: "sequence", type: "uint64" },
     { name: "modelId", type: "uint256" },
     { name: "modelHash", type: "bytes32" },

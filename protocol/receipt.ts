@@ -6,6 +6,8 @@ import { channelsDomain, receiptTypes } from "./eip712.ts";
 export interface Receipt {
   channelId: Hex;
   cumulativeAmount: bigint;
+  /** Units of work charged for this answer: cumulativeAmount - the previous voucher = units x price. */
+  units: bigint;
   sequence: bigint;
   modelId: bigint;
   modelHash: Hex;
@@ -26,6 +28,7 @@ const uint = z.string().regex(/^[0-9]{1,78}$/, "expected a decimal integer strin
 export const signedReceiptWire = z.object({
   channelId: bytes32,
   cumulativeAmount: uint,
+  units: uint,
   sequence: uint,
   modelId: uint,
   modelHash: bytes32,
@@ -41,6 +44,7 @@ export function receiptToWire(r: SignedReceipt): SignedReceiptWire {
   return {
     channelId: r.channelId,
     cumulativeAmount: r.cumulativeAmount.toString(),
+    units: r.units.toString(),
     sequence: r.sequence.toString(),
     modelId: r.modelId.toString(),
     modelHash: r.modelHash,
@@ -78,6 +82,7 @@ export function pickReceipt(r: Receipt): Receipt {
   return {
     channelId: r.channelId,
     cumulativeAmount: r.cumulativeAmount,
+    units: r.units,
     sequence: r.sequence,
     modelId: r.modelId,
     modelHash: r.modelHash,

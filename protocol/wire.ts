@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { tensorMapWire } from "./tensors.ts";
 import { signedReceiptWire } from "./receipt.ts";
+import { unitRuleWire } from "./units.ts";
 
 /** Stable, snake_case error codes of the worker's JSON errors: `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = [
@@ -32,6 +33,8 @@ export const ERROR_CODES = [
   "unavailable",
   "internal_error",
   "not_device_owner",
+  "too_many_units",
+  "amount_too_high",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -67,6 +70,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   unavailable: 503,
   internal_error: 500,
   not_device_owner: 403,
+  too_many_units: 413,
+  amount_too_high: 402,
 };
 
 export const errorBodyWire = z.object({
@@ -94,7 +99,10 @@ export const offeringsWire = z.object({
       name: z.string(),
       modelHash: bytes32,
       token: address,
+      /** Price per unit of work (see `unit`) for a new channel; a channel pays the price in its terms. */
       price: uint,
+      /** The unit of work this model is billed by: cost of a request = units x price. */
+      unit: unitRuleWire,
       royaltyBps: z.number(),
       inputs: z.array(tensorSpecWire),
       outputs: z.array(tensorSpecWire),
@@ -116,13 +124,20 @@ export const paymentRequirementsWire = z.object({
   device: address,
   payee: address,
   modelId: uint,
+  /** Price per unit of work (the channel's, when the request named one of this device's channels for this model). */
   price: uint,
+  /** The unit rule of the model: units of a request are counted from its input shapes by it. */
+  unit: unitRuleWire,
+  /** Units of work of this request. */
+  units: z.number().int().positive(),
+  /** units x price: what the next voucher must add to `lastAccepted`. */
+  cost: uint,
   royaltyBps: z.number(),
   /** Channel the voucher was for, when the request named one. */
   channelId: bytes32.optional(),
   /** Highest cumulative amount the worker accepted on that channel ("0" for none). */
   lastAccepted: uint,
-  /** Smallest cumulative amount the next voucher must carry. */
+  /** The exact cumulative amount the next voucher must carry: lastAccepted + cost. */
   required: uint,
   /** Deposit the worker knows for that channel. */
   deposit: uint.optional(),
@@ -135,8 +150,12 @@ export const paymentRequiredBodyWire = errorBodyWire.extend({ payment: paymentRe
 export const inferResponseWire = z.object({
   outputs: tensorMapWire,
   receipt: signedReceiptWire,
-  /** Price charged for this answer. */
+  /** Price per unit the channel pays. */
   price: uint,
+  /** Units of work charged for this answer (also signed in the receipt). */
+  units: z.number().int().positive(),
+  /** units x price: what this answer cost. */
+  cost: uint,
 });
 export type InferResponseWire = z.input<typeof inferResponseWire>;
 

@@ -331,7 +331,7 @@ async function main() {
   const mismatches = fleet.filter((d) => BigInt(clientCounts.get(d.endpoint) ?? 0) !== report.devices.find((r) => isAddressEqual(r.device, d.device))!.inferences);
   console.log(
     mismatches.length === 0
-      ? `\nCheck: the buyers received exactly the answers the chain says they paid for on every device (${[...clientCounts.values()].reduce((a, n) => a + n, 0)} answers).`
+      ? `\nCheck: the buyers received exactly the units of work the chain says they paid for on every device (${[...clientCounts.values()].reduce((a, n) => a + n, 0)} units: frames and images).`
       : `\n${paint("31", "MISMATCH")}: answers received vs paid on-chain differ for ${mismatches.map((d) => `${d.label} (${clientCounts.get(d.endpoint) ?? 0} received)`).join(", ")}`,
   );
   const quality = buyers.map((b) => `${b.label}: ${b.kind === "vad" ? `${b.hits}/${b.total} frames speech` : `${b.hits}/${b.total} directions right`}`);
@@ -378,7 +378,8 @@ function printProgress(buyers: DemoBuyer[], devices: DemoDevice[], since: number
 async function paidCall(b: DemoBuyer, inputs: Record<string, Tensor>): Promise<Record<string, Tensor> | undefined> {
   try {
     const r = await b.client.infer(b.model.modelId, inputs, { workers: b.workers });
-    b.answers.set(r.endpoint, (b.answers.get(r.endpoint) ?? 0) + 1);
+    // Metered pricing: count the units of work paid (a VAD frame, an OCR image), what the chain's claims add up to.
+    b.answers.set(r.endpoint, (b.answers.get(r.endpoint) ?? 0) + Number(r.units));
     // Stick with the device that answered; the others stay behind it for failover.
     if (b.workers[0] !== r.endpoint) b.workers = [r.endpoint, ...b.workers.filter((w) => w !== r.endpoint)];
     return r.outputs;
@@ -408,16 +409,24 @@ async function runSpeech(b: DemoBuyer, speech: SpeechSample[]) {
   }
 }
 
-/** Sends the rendered text lines in turn and checks the classifier's direction against how each was drawn. */
+/**
+ * Sends the rendered text lines two per request (a batch of 2 images: metered pricing charges 2 x the price per
+ * image) and checks the classifier's direction against how each was drawn.
+ */
 async function runText(b: DemoBuyer, images: TextImage[]) {
-  for (let i = 0; Date.now() < runUntil; i = (i + 1) % images.length) {
-    const img = images[i]!;
-    const out = await paidCall(b, ocrClsInput(img.pixels));
+  for (let i = 0; Date.now() < runUntil; i = (i + 2) % images.length) {
+    const pair = [images[i]!, images[(i + 1) % images.length]!];
+    const one = pair.map((img) => ocrClsInput(img.pixels).x!);
+    const data = new Float32Array(one.reduce((n, t) => n + t.data.length, 0));
+    one.reduce((o, t) => (data.set(t.data as Float32Array, o), o + t.data.length), 0);
+    const out = await paidCall(b, { x: { type: "float32", dims: [pair.length, ...one[0]!.dims.slice(1)], data } });
     if (!out) continue;
     const probs = Object.values(out)[0]!.data as Float32Array;
-    const label = probs[1]! > probs[0]! ? CLS_LABELS[1] : CLS_LABELS[0];
-    b.total++;
-    if ((label === CLS_LABELS[1]) === img.flipped) b.hits++;
+    pair.forEach((img, k) => {
+      const label = probs[2 * k + 1]! > probs[2 * k]! ? CLS_LABELS[1] : CLS_LABELS[0];
+      b.total++;
+      if ((label === CLS_LABELS[1]) === img.flipped) b.hits++;
+    });
   }
 }
 

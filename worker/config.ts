@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { Address } from "viem";
 import { deployments } from "../protocol/generated/contracts.ts";
 import { DEMO_MODELS } from "./models/demo.ts";
+import { unitRuleWire } from "../protocol/units.ts";
 
 const address = z
   .string()
@@ -23,8 +24,10 @@ const modelSchema = z.object({
   modelId: z.union([z.bigint().positive(), z.number().int().positive(), z.string().regex(/^[1-9][0-9]*$/, "expected a model id")]).transform(BigInt),
   file: z.string().min(1, "path of the .onnx file"),
   name: z.string().min(1).optional(),
-  /** Price per inference the `register` command offers; `serve` always reads the on-chain offering. */
+  /** Price per unit of work the `register` command offers; `serve` always reads the on-chain offering. */
   price: amount.optional(),
+  /** Unit rule the model bills by (protocol/units.ts); demo models have one built in. Required for a model with dynamic axes. */
+  units: unitRuleWire.optional(),
 });
 
 const settlementSchema = z.object({
@@ -75,7 +78,8 @@ export const workerConfigSchema = z.object({
   models: z.array(modelSchema).min(1, "at least one model is required"),
   settlement: settlementSchema.default(settlementSchema.parse({})),
   recorder: recorderSchema.default(recorderSchema.parse({})),
-  maxBodyBytes: z.number().int().positive().default(1 << 20),
+  /** Largest request body; 4 MiB carries a batch of 4 OCR images or 64 VAD frames as JSON. */
+  maxBodyBytes: z.number().int().positive().default(4 << 20),
   verification: z
     .object({
       /** Value a channel may carry in MAC-authenticated, not yet ECDSA-verified vouchers; default 4 prices. */

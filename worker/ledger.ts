@@ -187,10 +187,11 @@ export class Ledger {
   }
 
   /**
-   * Every check of a voucher for `modelId` on `ch`, in order; the caller holds the channel's lock.
+   * Every check of a voucher for `modelId` on `ch`, in order; the caller holds the channel's lock. `cost` is the
+   * request's units x the channel's price per unit: the voucher must add exactly that to the last accepted amount.
    * ECDSA recovery runs unless a valid session MAC lets it wait within the channel's unverified budget.
    */
-  async check(ch: Channel, v: Voucher, modelId: bigint, header: string, mac: string | undefined): Promise<Check> {
+  async check(ch: Channel, v: Voucher, modelId: bigint, header: string, mac: string | undefined, cost: bigint = ch.terms.price): Promise<Check> {
     const reject = (reason: ErrorCode, message: string): Check => {
       this.#events.rejected(reason);
       return { valid: false, reason, message };
@@ -208,7 +209,7 @@ export class Ledger {
     if (v.cumulativeAmount <= ch.acceptedAmount) {
       return reject("voucher_stale", `voucher amount ${v.cumulativeAmount} is not above the last accepted ${ch.acceptedAmount}`);
     }
-    const required = ch.acceptedAmount + ch.terms.price;
+    const required = ch.acceptedAmount + cost;
     if (v.cumulativeAmount < required) return reject("amount_too_low", `voucher amount ${v.cumulativeAmount} is below the required ${required}`);
     if (v.cumulativeAmount > ch.deposit && Date.now() - ch.lastDepositRead > 1_000) {
       // A top-up may have landed since the last event poll: read the deposit once.
@@ -218,6 +219,9 @@ export class Ledger {
     }
     if (v.cumulativeAmount > ch.deposit) {
       return reject("amount_exceeds_deposit", `voucher amount ${v.cumulativeAmount} exceeds the deposit ${ch.deposit}`);
+    }
+    if (v.cumulativeAmount > required) {
+      return reject("amount_too_high", `voucher amount ${v.cumulativeAmount} is above the required ${required} (last accepted ${ch.acceptedAmount} + this request's cost ${cost})`);
     }
     if (mac !== undefined && ch.sessionKey && v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch) && macMatches(ch.sessionKey, header, mac)) {
       return { valid: true, verified: false, signerPubkey: null };

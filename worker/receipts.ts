@@ -7,7 +7,7 @@ import type { Receipt } from "../protocol/receipt.ts";
 import { keccak256 as keccak_256 } from "./hashing.ts";
 
 const RECEIPT_TYPE =
-  "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash," +
+  "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 units,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash," +
   "bytes32 outputHash,bytes32 previous,uint64 timestamp)";
 
 export const ZERO_HASH = `0x${"00".repeat(32)}` as Hex;
@@ -20,7 +20,7 @@ export function createVoucherHasher(chainId: number, paymentChannels: Address): 
 /** Returns a function computing the EIP-712 digest of a receipt, equal to protocol/receipt.ts `receiptDigest`. */
 export function createReceiptHasher(chainId: number, paymentChannels: Address): (r: Receipt) => Uint8Array {
   const typeHash = keccak_256(toBytes(RECEIPT_TYPE));
-  const struct = new Uint8Array(32 * 10);
+  const struct = new Uint8Array(32 * 11);
   const outer = new Uint8Array(66);
   outer.set([0x19, 0x01], 0);
   outer.set(channelsDomainSeparator(chainId, paymentChannels), 2);
@@ -40,13 +40,14 @@ export function createReceiptHasher(chainId: number, paymentChannels: Address): 
   return (r) => {
     word(0, r.channelId);
     word(1, r.cumulativeAmount);
-    word(2, r.sequence);
-    word(3, r.modelId);
-    word(4, r.modelHash);
-    word(5, r.inputHash);
-    word(6, r.outputHash);
-    word(7, r.previous);
-    word(8, r.timestamp);
+    word(2, r.units);
+    word(3, r.sequence);
+    word(4, r.modelId);
+    word(5, r.modelHash);
+    word(6, r.inputHash);
+    word(7, r.outputHash);
+    word(8, r.previous);
+    word(9, r.timestamp);
     outer.set(keccak_256(struct), 34);
     return keccak_256(outer);
   };

@@ -12,6 +12,7 @@ import { unlockKeystore } from "./keystore.ts";
 import { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
 import { ModelRuntime } from "./models/runtime.ts";
+import { resolveUnitRule } from "./metering.ts";
 import { TxSender } from "./settlement/sender.ts";
 import { Settler } from "./settlement/settler.ts";
 import { GroupCommitter } from "./store/committer.ts";
@@ -87,7 +88,8 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       if (price === 0n) {
         throw new Error(`model ${m.modelId} (${runtime.name}): device ${device.address} has no offering in token ${config.contracts.token}; run \`worker/cli.ts register\``);
       }
-      models.set(m.modelId.toString(), { runtime, token: config.contracts.token, price, royaltyBps: onchain.royaltyBps });
+      const unit = resolveUnitRule(runtime, m.units);
+      models.set(m.modelId.toString(), { runtime, token: config.contracts.token, price, unit, royaltyBps: onchain.royaltyBps });
     }
   } catch (error) {
     for (const r of loaded) await r.release().catch(() => undefined);

@@ -12,7 +12,7 @@ import {IStakeGuard} from "./IStakeGuard.sol";
 /// input) and omission (a signed receipt inside an anchored range that the device cannot prove was included).
 interface IFlightRecorder is IStakeGuard {
     /// @notice What a device signs for every paid answer: EIP-712 `Receipt(bytes32 channelId,uint256
-    /// cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,
+    /// cumulativeAmount,uint64 units,uint64 sequence,uint256 modelId,bytes32 modelHash,bytes32 inputHash,bytes32 outputHash,
     /// bytes32 previous,uint64 timestamp)` under the domain {name: "Edgepay PaymentChannels", version: "1", chainId,
     /// verifyingContract: PaymentChannels}.
     struct Receipt {
@@ -20,6 +20,8 @@ interface IFlightRecorder is IStakeGuard {
         bytes32 channelId;
         /// @notice Cumulative amount of the voucher that paid for it.
         uint256 cumulativeAmount;
+        /// @notice Units of work charged for the answer (cumulativeAmount - previous voucher = units x price).
+        uint64 units;
         /// @notice Device-wide sequence number, from 1 without gaps.
         uint64 sequence;
         /// @notice ModelRegistry id of the model version that answered.

@@ -9,7 +9,7 @@ import {IFlightRecorder} from "../interfaces/IFlightRecorder.sol";
 library ReceiptHash {
     /// @notice EIP-712 type of a receipt.
     bytes32 internal constant RECEIPT_TYPEHASH = keccak256(
-        "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 sequence,uint256 modelId,bytes32 modelHash,"
+        "Receipt(bytes32 channelId,uint256 cumulativeAmount,uint64 units,uint64 sequence,uint256 modelId,bytes32 modelHash,"
         "bytes32 inputHash,bytes32 outputHash,bytes32 previous,uint64 timestamp)"
     );
 
@@ -30,6 +30,7 @@ library ReceiptHash {
                 RECEIPT_TYPEHASH,
                 receipt.channelId,
                 receipt.cumulativeAmount,
+                receipt.units,
                 receipt.sequence,
                 receipt.modelId,
                 receipt.modelHash,

@@ -3,7 +3,7 @@
 // the model hash against the ModelRegistry version. Each check answers `{ valid, reason }`; a receipt as a whole is
 // proven, missing (not anchored / no proof) or contradicted (something it claims is false). Browser-compatible.
 import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
-import { checkHashChain, checkReceiptProof } from "../audit.ts";
+import { checkHashChain, checkMetering, checkReceiptProof } from "../audit.ts";
 import type { AuditLine } from "../audit-export.ts";
 import { flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi } from "../generated/contracts.ts";
 import { receiptDigest, recoverReceiptSigner, type SignedReceipt } from "../receipt.ts";
@@ -48,6 +48,11 @@ export interface ReceiptAudit {
     model: Check;
     /** Export audits: the receipt commits to its predecessor's digest (when both are in the export). */
     chainLink?: Check;
+    /**
+     * Export audits: metered pricing. The amount this receipt adds over the channel's previous receipt is its
+     * units x the channel's price per unit (checked when the export holds every receipt of the device in between).
+     */
+    metering?: Check;
   };
   /** The on-chain anchor holding the receipt, when proven. */
   anchor?: { root: Hex; fromSeq: bigint; toSeq: bigint; transactionHash?: Hex; blockNumber?: bigint };
@@ -112,6 +117,28 @@ export async function auditExport(lines: readonly AuditLine[], ctx: AuditContext
     }
     receipts.push(audit);
   }
+  // Metering, channel by channel: amounts grow by units x the channel's price (from its ChannelOpened terms).
+  const byChannel = new Map<string, { line: AuditLine; audit: ReceiptAudit }[]>();
+  sorted.forEach((line, i) => {
+    const key = line.receipt.channelId.toLowerCase();
+    byChannel.set(key, [...(byChannel.get(key) ?? []), { line, audit: receipts[i]! }]);
+  });
+  const present = new Set(sorted.map((l) => `${l.device.toLowerCase()}:${l.receipt.sequence}`));
+  for (const [channelId, items] of byChannel) {
+    const price = await channelPrice(ctx, channelId as Hex);
+    if (price === undefined) continue;
+    for (const [i, item] of items.entries()) {
+      const prev = items[i - 1];
+      if (!prev || !isAddressEqual(prev.line.device, item.line.device)) continue;
+      // The channel's previous answer is known only when no receipt of the device in between is missing.
+      let complete = item.line.receipt.sequence - prev.line.receipt.sequence <= BigInt(sorted.length);
+      for (let s = prev.line.receipt.sequence + 1n; s < item.line.receipt.sequence && complete; s++) complete = present.has(`${item.line.device.toLowerCase()}:${s}`);
+      if (!complete) continue;
+      const m = checkMetering([item.line.receipt], price, prev.line.receipt.cumulativeAmount);
+      item.audit.checks.metering = m.valid ? ok : fail(m.reason);
+      if (!m.valid) item.audit.status = "contradicted";
+    }
+  }
   const summary = { proven: 0, missing: 0, contradicted: 0 };
   for (const a of receipts) summary[a.status]++;
   return { receipts, summary };
@@ -143,6 +170,23 @@ async function anchorTx(ctx: AuditContext, device: Address, fromSeq: bigint): Pr
   });
   const ev = events[events.length - 1];
   return ev ? { transactionHash: ev.transactionHash, blockNumber: ev.blockNumber } : {};
+}
+
+/** The price per unit in a channel's terms (its ChannelOpened event), or undefined when not found. */
+async function channelPrice(ctx: AuditContext, channelId: Hex): Promise<bigint | undefined> {
+  try {
+    const events = await ctx.client.getContractEvents({
+      address: ctx.paymentChannels,
+      abi: paymentChannelsAbi,
+      eventName: "ChannelOpened",
+      args: { channelId },
+      fromBlock: ctx.fromBlock ?? 0n,
+      toBlock: "latest",
+    });
+    return events[0]?.args.terms?.price;
+  } catch {
+    return undefined;
+  }
 }
 
 function sameHex(a: string, b: string): boolean {

@@ -6,7 +6,12 @@
 //   never saw it (it is accepted now), or it already accepted it and answers the stored answer and receipt again
 //   (worker/ replays an identical voucher with identical inputs), so one amount buys one answer.
 // - A 402 carries the worker's `lastAccepted` and `required`; the client moves its counter to `lastAccepted` only
-//   when that is at most what it signed, and never pays more than one price above it.
+//   when that is at most what it signed, and never pays more than the request's cost above it.
+// - Metered pricing: the cost of a request is units x the channel's price per unit, units counted from the input
+//   shapes by the model's published unit rule (protocol/units.ts) before anything is sent.
+// - A request whose answer is lost after it may have reached the device is *in doubt*: it is kept in the store,
+//   never sent to another device (that would pay twice for one answer), and `recover()` re-sends it unchanged to
+//   the same device, which replays the paid answer. No new voucher is signed on that channel meanwhile.
 // - Requests on one channel are serialised in this process; cumulative vouchers need an order.
 import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -16,6 +21,7 @@ import { sessionKey, voucherMac } from "../session.ts";
 import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { encodeVoucherHeader, signVoucher } from "../voucher.ts";
+import { costOf, UnitError, unitsOf, type UnitRule } from "../units.ts";
 import type { OfferingsWire } from "../wire.ts";
 import {
   closeChannelCooperatively,
@@ -36,7 +42,7 @@ import {
 } from "./chain.ts";
 import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
 import { addressOfPublicKey, randomUint256 } from "./keys.ts";
-import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type ReceiptRecord } from "./store.ts";
+import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequest, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
 import { fetchChannelInfo, fetchOfferings, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
 
@@ -70,7 +76,20 @@ export type BuyerEvent =
   | { type: "channel_opened"; channelId: Hex }
   | { type: "resync"; channelId: Hex; lastAccepted: bigint; code: string }
   | { type: "retry"; endpoint: string; attempt: number; error: string }
-  | { type: "failover"; from: string; error: string };
+  | { type: "failover"; from: string; error: string }
+  | { type: "in_doubt"; endpoint: string; channelId: Hex; amount: bigint; error: string }
+  | { type: "recovered"; endpoint: string; channelId: Hex; amount: bigint; outcome: RecoveryOutcome["status"] };
+
+/** What `recover()` found out about a request in doubt. */
+export type RecoveryOutcome =
+  /** The device answered the paid request again: the answer and its receipt. */
+  | { status: "recovered"; channelId: Hex; amount: bigint; result: InferResult }
+  /** The device accepted the voucher but cannot replay the answer: paid, no answer. */
+  | { status: "paid_unanswered"; channelId: Hex; amount: bigint; message: string }
+  /** The device never accepted the voucher: nothing was paid for it. */
+  | { status: "not_accepted"; channelId: Hex; amount: bigint; message: string }
+  /** The device cannot be reached yet: still in doubt (still claimable by the device). */
+  | { status: "still_in_doubt"; channelId: Hex; amount: bigint; message: string };
 
 export interface InferOptions {
   /** Workers offering the model, tried in order: the next one is used when one stops answering. */
@@ -81,7 +100,11 @@ export interface InferOptions {
 export interface InferResult {
   outputs: Record<string, Tensor>;
   receipt: SignedReceipt;
+  /** Price per unit of work on the channel. */
   price: bigint;
+  /** Units of work charged (receipt.units) and what the answer cost: units x price. */
+  units: bigint;
+  cost: bigint;
   channelId: Hex;
   device: Address;
   endpoint: string;
@@ -258,6 +281,8 @@ export class Buyer {
       if (!signer || !isAddressEqual(signer, record.terms.device)) throw new EdgepayClientError("bad_worker_response", `${url}: the close signature is not the device's`);
       record.closing = true;
       record.paid = answer.cumulativeAmount > record.paid ? answer.cumulativeAmount : record.paid;
+      // The close settles whatever was in doubt: paid if the device's close covers it, never accepted otherwise.
+      if (record.inDoubt) record.inDoubt = undefined;
       await this.store.putChannel(record);
       const hash = await closeChannelCooperatively(this.#ctx, wallet, record.terms, answer.cumulativeAmount, answer.signature);
       await this.#refresh(channelId);
@@ -311,7 +336,7 @@ export class Buyer {
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
-        if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
+        if (error instanceof EdgepayClientError && (error.code === "worker_unreachable" || error.code === "answer_in_doubt")) {
           this.#down.set(endpoint, Date.now() + (this.#opts.downSeconds ?? 30) * 1000);
         }
         if (!(error instanceof EdgepayClientError) || !canFailOver(error) || options.workers.length === 1) throw error;
@@ -356,22 +381,35 @@ export class Buyer {
       throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
     }
     const token = offer.token as Address;
+    // Units of work from the published rule, before anything is paid: cost = units x the channel's price.
+    let units: number;
+    try {
+      units = unitsOf(offer.unit as UnitRule, inputsWire);
+    } catch (error) {
+      if (error instanceof UnitError) {
+        throw new EdgepayClientError("worker_rejected", `${endpoint}: ${error.code}: ${error.message} (the model's unit rule, checked before paying)`, {
+          workerCode: error.code,
+          status: error.code === "too_many_units" ? 413 : 400,
+        });
+      }
+      throw error;
+    }
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
     // One selection at a time per offering, so parallel calls do not each open a channel.
-    let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen));
+    let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
     try {
-      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash));
+      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash, units));
     } catch (error) {
       // Credit ran out or the channel closed meanwhile: open another once if allowed.
       if (error instanceof EdgepayClientError && error.code === "insufficient_credit" && autoOpen && this.wallet) {
-        record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen));
-        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash));
+        record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
+        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash, units));
       }
       throw error;
     }
   }
 
-  async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined): Promise<ChannelRecord> {
+  async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined, units = 1): Promise<ChannelRecord> {
     const chainId = await this.chainId();
     const payer = this.wallet?.account.address;
     const candidates = (await this.store.listChannels())
@@ -384,7 +422,7 @@ export class Buyer {
           isAddressEqual(c.terms.token, token) &&
           (!payer || isAddressEqual(c.terms.payer, payer)) &&
           !c.closing &&
-          c.deposit - c.paid >= c.terms.price,
+          c.deposit - c.paid >= costOf(c.terms.price, units),
       )
       .sort((a, b) => b.openedAt - a.openedAt);
     for (const c of candidates) {
@@ -396,7 +434,7 @@ export class Buyer {
         if (state.claimed > c.paid) c.paid = state.claimed;
         await this.store.putChannel(c);
         this.#checked.add(c.channelId);
-        if (c.closing || c.deposit - c.paid < c.terms.price) continue;
+        if (c.closing || c.deposit - c.paid < costOf(c.terms.price, units)) continue;
       }
       return c;
     }
@@ -415,14 +453,24 @@ export class Buyer {
     modelHash: Hex,
     inputsWire: TensorMapWire,
     inputHash: Hex,
+    units: number,
   ): Promise<InferResult> {
-    const record = await this.#requireRecord(channelId);
+    let record = await this.#requireRecord(channelId);
+    if (record.inDoubt) {
+      // A paid request on this channel has no answer yet: settle it with the device before signing anything new.
+      const outcome = await this.#recoverLocked(record);
+      if (outcome.status === "still_in_doubt") {
+        throw new EdgepayClientError("answer_in_doubt", `channel ${channelId}: the request paid at ${outcome.amount} is still in doubt: ${outcome.message}`);
+      }
+      record = await this.#requireRecord(channelId);
+    }
     const price = record.terms.price;
-    let amount = record.paid + price;
+    const cost = costOf(price, units);
+    let amount = record.paid + cost;
     for (let resyncs = 0; ; resyncs++) {
       if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
       if (amount > record.deposit) {
-        throw new EdgepayClientError("insufficient_credit", `channel ${channelId} has ${record.deposit - record.paid} left, the next answer costs ${price}`);
+        throw new EdgepayClientError("insufficient_credit", `channel ${channelId} has ${record.deposit - record.paid} left, the next answer costs ${cost} (${units} x ${price})`);
       }
       const voucher = await this.#sign(record, amount);
       const header = encodeVoucherHeader(voucher);
@@ -431,11 +479,27 @@ export class Buyer {
         await this.store.putChannel(record);
       }
       const mac = this.#macReady.has(channelId) ? voucherMac(this.#macKey(record, offers.devicePublicKey), header) : undefined;
-      const { answer, resent } = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
+      let sent: { answer: InferAnswer; resent: boolean };
+      try {
+        sent = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
+      } catch (error) {
+        const e = error as EdgepayClientError & { mayHaveArrived?: boolean };
+        if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || !e.mayHaveArrived) throw error;
+        // The device may have accepted (and may claim) this voucher: keep the request, do not pay anyone else for it.
+        record.inDoubt = { amount, units, cost, modelId, voucher: header, mac, inputs: inputsWire, endpoint, at: Date.now() };
+        await this.store.putChannel(record);
+        this.#emit({ type: "in_doubt", endpoint, channelId, amount, error: error.message });
+        throw new EdgepayClientError(
+          "answer_in_doubt",
+          `${endpoint}: the request paid at ${amount} on ${channelId} got no answer (${error.message}); it is kept in doubt and will be recovered from that device (Buyer.recover), not paid again elsewhere`,
+          { cause: error },
+        );
+      }
+      const { answer, resent } = sent;
 
       if (answer.kind === "ok") {
         this.#macReady.add(channelId);
-        return this.#accept(endpoint, offers, record, amount, modelHash, inputHash, answer.body);
+        return this.#accept(endpoint, offers, record, amount, modelHash, inputHash, answer.body, BigInt(units));
       }
       if (answer.kind === "error") {
         throw new EdgepayClientError("worker_rejected", `${endpoint}: ${answer.code}: ${answer.message}`, { status: answer.status, workerCode: answer.code });
@@ -482,9 +546,9 @@ export class Buyer {
       if (!resyncable || resyncs >= 2) {
         throw new EdgepayClientError("worker_rejected", `${endpoint}: ${answer.code}: ${answer.message}`, { workerCode: answer.code, status: answer.status });
       }
-      const next = record.paid + price;
+      const next = record.paid + cost;
       if (BigInt(p.required) > next) {
-        throw new EdgepayClientError("worker_overclaims", `${endpoint} requires ${p.required} after accepting ${lastAccepted}; one answer costs ${price}`);
+        throw new EdgepayClientError("worker_overclaims", `${endpoint} requires ${p.required} after accepting ${lastAccepted}; this request costs ${cost} (${units} x ${price})`);
       }
       amount = next;
     }
@@ -498,6 +562,9 @@ export class Buyer {
     modelHash: Hex,
     inputHash: Hex,
     body: Extract<InferAnswer, { kind: "ok" }>["body"],
+    units: bigint,
+    /** A replayed answer: its sequence is older than receipts received since. */
+    replayed = false,
   ): Promise<InferResult> {
     const receipt = body.receipt;
     let outputs: Record<string, Tensor>;
@@ -513,11 +580,12 @@ export class Buyer {
         device: record.terms.device,
         channelId: record.channelId,
         cumulativeAmount: amount,
+        units,
         modelId: record.terms.modelId,
         modelHash,
         inputHash,
         outputHash: hashTensors(outputs),
-        lastSequence: this.#lastSequence.get(deviceKey),
+        lastSequence: replayed ? undefined : this.#lastSequence.get(deviceKey),
       },
       { chainId: record.chainId, paymentChannels: record.paymentChannels },
     );
@@ -528,8 +596,93 @@ export class Buyer {
     if (!verification.valid) {
       throw new EdgepayClientError("receipt_rejected", `${endpoint}: the receipt failed verification (${verification.reason})`, { reason: verification.reason });
     }
-    this.#lastSequence.set(deviceKey, receipt.sequence);
-    return { outputs, receipt, price: BigInt(body.price), channelId: record.channelId, device: offers.device, endpoint };
+    if (!replayed || receipt.sequence > (this.#lastSequence.get(deviceKey) ?? 0n)) this.#lastSequence.set(deviceKey, receipt.sequence);
+    const price = record.terms.price;
+    return { outputs, receipt, price, units: receipt.units, cost: costOf(price, receipt.units), channelId: record.channelId, device: offers.device, endpoint };
+  }
+
+  // ------------------------------------------------------------------ requests in doubt
+
+  /** Requests paid but not answered (ChannelRecord.inDoubt), across the store's channels. */
+  async inDoubt(): Promise<(InDoubtRequest & { channelId: Hex })[]> {
+    return (await this.store.listChannels()).filter((c) => c.inDoubt).map((c) => ({ ...c.inDoubt!, channelId: c.channelId }));
+  }
+
+  /**
+   * Settles every request in doubt (or those of one channel) with the device it was sent to: the identical voucher
+   * and inputs are sent again; the device replays the paid answer (recovered), says it accepted the voucher but
+   * cannot replay (paid_unanswered), or shows it never accepted it (not_accepted). A device still down leaves the
+   * request in doubt. Never signs a new voucher.
+   */
+  async recover(filter: { channelId?: Hex } = {}): Promise<RecoveryOutcome[]> {
+    const out: RecoveryOutcome[] = [];
+    for (const c of await this.store.listChannels()) {
+      if (!c.inDoubt || (filter.channelId && c.channelId.toLowerCase() !== filter.channelId.toLowerCase())) continue;
+      out.push(
+        await this.#withLock(c.channelId, async () => {
+          const record = await this.#requireRecord(c.channelId);
+          if (!record.inDoubt) return { status: "not_accepted", channelId: record.channelId, amount: c.inDoubt!.amount, message: "settled meanwhile" } as RecoveryOutcome;
+          return this.#recoverLocked(record);
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** The caller holds the channel's lock. */
+  async #recoverLocked(record: ChannelRecord): Promise<RecoveryOutcome> {
+    const d = record.inDoubt!;
+    const base = { channelId: record.channelId, amount: d.amount };
+    const finish = async (outcome: RecoveryOutcome) => {
+      if (outcome.status !== "still_in_doubt") {
+        const fresh = await this.#requireRecord(record.channelId);
+        fresh.inDoubt = undefined;
+        if (outcome.status !== "not_accepted" && d.amount > fresh.paid) fresh.paid = d.amount;
+        await this.store.putChannel(fresh);
+      }
+      this.#emit({ type: "recovered", endpoint: d.endpoint, channelId: record.channelId, amount: d.amount, outcome: outcome.status });
+      return outcome;
+    };
+    let offers: VerifiedOfferings;
+    let answer: InferAnswer;
+    try {
+      offers = await this.offerings(d.endpoint);
+      answer = await postInfer(d.endpoint, d.modelId, d.inputs, { voucher: d.voucher, mac: d.mac }, this.#opts.http);
+    } catch (error) {
+      if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable") throw error;
+      // The device is down: the chain may already tell. A claim covering the voucher means it was accepted; a
+      // settled channel whose claim stays below it means it never was.
+      const state = await readChannel(this.#ctx, record.channelId).catch(() => undefined);
+      if (state && state.claimed >= d.amount) {
+        return finish({ ...base, status: "paid_unanswered", message: `the device claimed ${state.claimed} on-chain but cannot be reached to replay the answer (${error.message})` });
+      }
+      if (state?.settled) return finish({ ...base, status: "not_accepted", message: `the channel settled with ${state.claimed} claimed, below this voucher` });
+      return finish({ ...base, status: "still_in_doubt", message: error.message });
+    }
+    if (answer.kind === "ok") {
+      const inputs = Object.fromEntries(Object.entries(d.inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+      let result: InferResult;
+      try {
+        result = await this.#accept(d.endpoint, offers, record, d.amount, await this.#modelHash(d.modelId), hashTensors(inputs), answer.body, BigInt(d.units), true);
+      } catch (error) {
+        // Answered, but the receipt does not hold (kept as evidence by #accept): paid, no valid answer. Settled.
+        if (error instanceof EdgepayClientError && error.code === "receipt_rejected") await finish({ ...base, status: "paid_unanswered", message: error.message });
+        throw error;
+      }
+      return finish({ ...base, status: "recovered", result });
+    }
+    if (answer.kind === "payment_required") {
+      const lastAccepted = BigInt(answer.payment.lastAccepted);
+      if (lastAccepted > record.signed) {
+        throw new EdgepayClientError("worker_overclaims", `${d.endpoint} reports ${lastAccepted} accepted on ${record.channelId}, but this client signed at most ${record.signed}`);
+      }
+      if (lastAccepted >= d.amount) return finish({ ...base, status: "paid_unanswered", message: `${answer.code}: ${answer.message}` });
+      return finish({ ...base, status: "not_accepted", message: `${answer.code}: ${answer.message}` });
+    }
+    // Any other refusal (bad input, inference failed, busy): the worker did not accept this voucher now; it had not
+    // before either, or it would have replayed it.
+    if (answer.code === "channel_busy") return finish({ ...base, status: "still_in_doubt", message: answer.message });
+    return finish({ ...base, status: "not_accepted", message: `${answer.code}: ${answer.message}` });
   }
 
   /** Sends one voucher, re-sending it unchanged after network failures; `resent` tells whether it went out twice. */
@@ -542,6 +695,7 @@ export class Buyer {
   ): Promise<{ answer: InferAnswer; resent: boolean }> {
     const retries = this.#opts.retries ?? 2;
     let resent = false;
+    let mayHaveArrived = false;
     for (let attempt = 0; ; attempt++) {
       try {
         const answer = await postInfer(endpoint, modelId, inputs, { voucher, mac }, this.#opts.http);
@@ -552,7 +706,12 @@ export class Buyer {
         }
         return { answer, resent };
       } catch (error) {
-        if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || attempt >= retries) throw error;
+        if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
+          mayHaveArrived ||= reachedDevice(error);
+          if (attempt >= retries) throw Object.assign(error, { mayHaveArrived });
+        } else {
+          throw error;
+        }
         resent = true;
         this.#emit({ type: "retry", endpoint, attempt: attempt + 1, error: error.message });
         await sleep((this.#opts.retryDelayMs ?? 200) * (attempt + 1));
@@ -648,6 +807,21 @@ export type VerifiedOfferings = Omit<OfferingsWire, "device" | "devicePublicKey"
 
 export function createBuyer(options: BuyerOptions): Buyer {
   return new Buyer(options);
+}
+
+/**
+ * Whether a failed send may have reached the device: anything but a refused connection or an unknown host (the
+ * request never left) and an HTTP 5xx answer (the worker said it did not use the voucher).
+ */
+function reachedDevice(error: EdgepayClientError): boolean {
+  if (error.status !== undefined) return false;
+  let cause: unknown = error.cause;
+  for (let i = 0; i < 4 && cause; i++) {
+    const code = (cause as { code?: string }).code;
+    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return false;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return true;
 }
 
 function sleep(ms: number) {

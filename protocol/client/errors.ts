@@ -28,6 +28,12 @@ export const CLIENT_ERROR_CODES = [
   "bad_argument",
   /** Every listed worker failed. */
   "all_workers_failed",
+  /**
+   * The request was sent and paid, but the connection dropped before its answer: the device may have answered and
+   * may claim the voucher. The request is kept in the store (ChannelRecord.inDoubt) and not sent to another
+   * device; `Buyer.recover` gets the paid answer back once the device answers again.
+   */
+  "answer_in_doubt",
 ] as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 

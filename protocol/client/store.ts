@@ -3,6 +3,28 @@
 import type { Address, Hex } from "viem";
 import type { ChannelTerms } from "../terms.ts";
 import type { SignedReceipt } from "../receipt.ts";
+import type { TensorMapWire } from "../tensors.ts";
+
+/**
+ * A paid request whose answer never came back (the connection dropped after the request may have reached the
+ * device): the device may hold the voucher and claim it. It is kept until `Buyer.recover` re-sends the identical
+ * voucher and inputs to the same device, which answers the paid answer again (or says it never accepted it).
+ * No new voucher is signed on the channel while one is in doubt, and no other device is paid for the same request.
+ */
+export interface InDoubtRequest {
+  /** Cumulative amount of the voucher sent. */
+  amount: bigint;
+  /** Units of work and their cost (amount - the channel's paid amount before the request). */
+  units: number;
+  cost: bigint;
+  modelId: bigint;
+  /** The exact voucher header and MAC sent. */
+  voucher: string;
+  mac?: string;
+  inputs: TensorMapWire;
+  endpoint: string;
+  at: number;
+}
 
 export interface ChannelRecord {
   channelId: Hex;
@@ -25,6 +47,8 @@ export interface ChannelRecord {
   /** Worker URL the channel was opened for (a hint for cooperative close). */
   endpoint?: string;
   openedAt: number;
+  /** A paid request without an answer yet (see InDoubtRequest). */
+  inDoubt?: InDoubtRequest;
 }
 
 export interface ReceiptRecord {
@@ -32,7 +56,7 @@ export interface ReceiptRecord {
   /** Device that answered and the URL it was reached at. */
   device: Address;
   endpoint: string;
-  /** Price charged for this answer. */
+  /** Price per unit of work; the answer cost price x receipt.units. */
   price: bigint;
   /** Outcome of the client's check of the receipt. */
   verification: { valid: true } | { valid: false; reason: string };
@@ -73,7 +97,7 @@ export class MemoryBuyerStore implements BuyerStore {
 }
 
 function cloneChannel(r: ChannelRecord): ChannelRecord {
-  return { ...r, terms: { ...r.terms } };
+  return { ...r, terms: { ...r.terms }, ...(r.inDoubt ? { inDoubt: { ...r.inDoubt } } : {}) };
 }
 
 // JSON forms (bigints as decimal strings) so any key-value or file store can persist records.
@@ -98,12 +122,17 @@ export function channelRecordToJson(r: ChannelRecord) {
     closing: r.closing,
     endpoint: r.endpoint,
     openedAt: r.openedAt,
+    ...(r.inDoubt
+      ? { inDoubt: { ...r.inDoubt, amount: r.inDoubt.amount.toString(), cost: r.inDoubt.cost.toString(), modelId: r.inDoubt.modelId.toString() } }
+      : {}),
   };
 }
 
 export function channelRecordFromJson(j: ChannelRecordJson): ChannelRecord {
+  const { inDoubt: d, ...rest } = j;
   return {
-    ...j,
+    ...rest,
+    ...(d ? { inDoubt: { ...d, amount: BigInt(d.amount), cost: BigInt(d.cost), modelId: BigInt(d.modelId) } } : {}),
     terms: { ...j.terms, modelId: BigInt(j.terms.modelId), price: BigInt(j.terms.price), salt: BigInt(j.terms.salt) },
     paid: BigInt(j.paid),
     signed: BigInt(j.signed),
@@ -119,6 +148,7 @@ export function receiptRecordToJson(r: ReceiptRecord) {
     receipt: {
       ...x,
       cumulativeAmount: x.cumulativeAmount.toString(),
+      units: x.units.toString(),
       sequence: x.sequence.toString(),
       modelId: x.modelId.toString(),
       timestamp: x.timestamp.toString(),
@@ -138,6 +168,8 @@ export function receiptRecordFromJson(j: ReceiptRecordJson): ReceiptRecord {
     receipt: {
       ...x,
       cumulativeAmount: BigInt(x.cumulativeAmount),
+      // Receipts stored before metered pricing carry no units: each was one unit.
+      units: BigInt((x as { units?: string }).units ?? "1"),
       sequence: BigInt(x.sequence),
       modelId: BigInt(x.modelId),
       timestamp: BigInt(x.timestamp),

@@ -8,6 +8,7 @@ export const RECEIPT_REJECT_REASONS = [
   "wrong_signer",
   "wrong_channel",
   "wrong_amount",
+  "wrong_units",
   "wrong_model",
   "wrong_model_hash",
   "wrong_input_hash",
@@ -24,6 +25,8 @@ export interface ExpectedReceipt {
   channelId: Hex;
   /** Cumulative amount of the voucher that paid for this answer. */
   cumulativeAmount: bigint;
+  /** Units of work the buyer paid for (from the model's unit rule and the input shapes). */
+  units?: bigint;
   modelId: bigint;
   /** The model's contentHash in the ModelRegistry. */
   modelHash: Hex;
@@ -43,6 +46,7 @@ export async function verifyReceipt(
 ): Promise<Verification> {
   if (!sameHex(receipt.channelId, expected.channelId)) return reject("wrong_channel");
   if (receipt.cumulativeAmount !== expected.cumulativeAmount) return reject("wrong_amount");
+  if (expected.units !== undefined && receipt.units !== expected.units) return reject("wrong_units");
   if (receipt.modelId !== expected.modelId) return reject("wrong_model");
   if (!sameHex(receipt.modelHash, expected.modelHash)) return reject("wrong_model_hash");
   if (!sameHex(receipt.inputHash, expected.inputHash)) return reject("wrong_input_hash");

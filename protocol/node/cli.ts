@@ -21,9 +21,14 @@ commands:
   close --channel 0x.. [--cooperative [--worker URL]]
                                                 start the challenge period, or settle at once with the device
   withdraw --channel 0x..                       refund after the challenge period
-  infer --worker URL[,URL...] --model ID --input FILE [--deposit AMOUNT] [--max-frames N]
+  infer --worker URL[,URL...] --model ID --input FILE [--deposit AMOUNT] [--max-frames N] [--recover-wait SECONDS]
                                                 FILE: .json tensors, .wav (16 kHz mono PCM, voice activity) or
-                                                .png (text direction); --deposit opens a channel when none has credit
+                                                .png (text direction); --deposit opens a channel when none has credit.
+                                                Cost = units x price per unit (the model's unit rule in the offerings).
+                                                A request whose answer was lost is kept in doubt: it is recovered from
+                                                the same device (waiting up to --recover-wait, default 30 s), never
+                                                paid again on another device
+  recover [--channel 0x..]                      re-send requests in doubt to their device and get the paid answers
   receipts [--channel 0x..]                     receipts kept for this buyer
 
 amounts are in token units with decimals (e.g. 2.5). environment:
@@ -49,6 +54,7 @@ const { positionals, values } = (() => {
         cooperative: { type: "boolean", default: false },
         input: { type: "string" },
         "max-frames": { type: "string" },
+        "recover-wait": { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -133,7 +139,7 @@ async function main(cmd: string) {
       const deposit = await amountArg("deposit", token);
       const record = await buyer.open({ device, modelId, token, deposit, approval: values.permit ? "permit" : "approve", endpoint: values.worker });
       const d = await decimalsOf(token);
-      console.log(`opened ${record.channelId}\n  deposit ${formatUnits(record.deposit, d)}, price ${formatUnits(record.terms.price, d)} per inference, signer (session key) ${record.terms.signer}`);
+      console.log(`opened ${record.channelId}\n  deposit ${formatUnits(record.deposit, d)}, price ${formatUnits(record.terms.price, d)} per unit of work, signer (session key) ${record.terms.signer}`);
       return;
     }
     case "topup": {
@@ -178,7 +184,8 @@ async function main(cmd: string) {
       }
       const run = (inputs: Record<string, Tensor>) => buyer.infer(modelId, inputs, { workers, autoOpen });
       if (input.kind === "audio") return inferAudio(input.frames, run);
-      const result = await run(input.inputs);
+      const result = await withRecovery(() => run(input.inputs), []);
+      if (!result) return;
       if (input.kind === "image") {
         const probs = result.outputs[Object.keys(result.outputs)[0]!]!.data as Float32Array;
         const best = probs[1]! > probs[0]! ? 1 : 0;
@@ -189,13 +196,31 @@ async function main(cmd: string) {
       printPaid([result]);
       return;
     }
+    case "recover": {
+      const outcomes = await buyer.recover(values.channel ? { channelId: channelArg() } : {});
+      if (values.json) return printJson(outcomes.map((o) => (o.status === "recovered" ? { ...o, result: { receipt: o.result.receipt, units: o.result.units, cost: o.result.cost } } : o)));
+      if (outcomes.length === 0) console.log("no request in doubt");
+      for (const o of outcomes) {
+        const what =
+          o.status === "recovered"
+            ? `answer recovered (receipt #${o.result.receipt.sequence}, ${o.result.units} unit(s), ${o.result.cost} token units)`
+            : o.status === "paid_unanswered"
+              ? `paid, the device cannot replay the answer: ${o.message}`
+              : o.status === "not_accepted"
+                ? `never accepted by the device, nothing paid: ${o.message}`
+                : `still in doubt (device unreachable): ${o.message}`;
+        console.log(`${o.channelId} at ${o.amount}: ${what}`);
+      }
+      await printInDoubt();
+      return;
+    }
     case "receipts": {
       const list = await store.listReceipts(values.channel ? { channelId: channelArg() } : {});
       if (values.json) return printJson(list);
       for (const r of list) {
         const x = r.receipt;
         console.log(
-          `#${x.sequence} ${x.channelId.slice(0, 10)}.. amount=${x.cumulativeAmount} model=${x.modelId} in=${x.inputHash.slice(0, 10)}.. out=${x.outputHash.slice(0, 10)}..` +
+          `#${x.sequence} ${x.channelId.slice(0, 10)}.. amount=${x.cumulativeAmount} units=${x.units} model=${x.modelId} in=${x.inputHash.slice(0, 10)}.. out=${x.outputHash.slice(0, 10)}..` +
             ` ${r.verification.valid ? "verified" : `REJECTED (${r.verification.reason})`}`,
         );
       }
@@ -213,7 +238,8 @@ async function main(cmd: string) {
     const results: InferResult[] = [];
     const speech: string[] = [];
     for (const [i, frame] of frames.slice(0, max).entries()) {
-      const result = await run(sileroVadInputs(frame, state));
+      const result = await withRecovery(() => run(sileroVadInputs(frame, state)), results);
+      if (!result) return;
       results.push(result);
       // The model is recurrent: its next state goes with the next frame.
       state = result.outputs.stateN ?? state;
@@ -223,12 +249,72 @@ async function main(cmd: string) {
     }
     console.log(`speech per 32 ms frame (# = speech): ${speech.join("")}`);
     printPaid(results);
+    await printInDoubt();
   }
 
+  /**
+   * Runs one paid request. An answer in doubt (paid, connection lost) is recovered from the device it was sent to,
+   * waiting up to --recover-wait seconds for it to come back; it is never paid again elsewhere. Undefined (after
+   * printing what was paid and what is in doubt) when it cannot be recovered in time.
+   */
+  async function withRecovery(send: () => Promise<InferResult>, done: InferResult[]): Promise<InferResult | undefined> {
+    const waitMs = (values["recover-wait"] ? Number(values["recover-wait"]) : 30) * 1000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (!(error instanceof EdgepayClientError) || error.code !== "answer_in_doubt" || attempt > 0) throw error;
+        console.error(`answer in doubt, recovering it from the same device: ${error.message.split("\n")[0]}`);
+      }
+      const until = Date.now() + waitMs;
+      for (;;) {
+        const outcomes = await buyer.recover();
+        const recovered = outcomes.find((o) => o.status === "recovered");
+        if (recovered && recovered.status === "recovered") return recovered.result;
+        if (outcomes.some((o) => o.status === "not_accepted")) break; // nothing was paid: send it again
+        if (outcomes.some((o) => o.status === "paid_unanswered")) {
+          console.error("the device was paid for that request but cannot replay its answer; stopping");
+          printPaid(done);
+          await printInDoubt();
+          return undefined;
+        }
+        if (Date.now() >= until) {
+          console.error(`the device did not come back within ${waitMs / 1000} s; the request stays in doubt (run \`npm run buyer -- recover\` later)`);
+          printPaid(done);
+          await printInDoubt();
+          process.exitCode = 2;
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** The closing line: every channel paid on in this run, summed (cost = units x price per unit of each answer). */
   function printPaid(results: InferResult[]) {
-    const total = results.reduce((n, r) => n + r.price, 0n);
-    const last = results[results.length - 1]!;
-    console.log(`paid ${total} token units for ${results.length} answer(s) on channel ${last.channelId} to device ${last.device}; receipts verified and kept in ${store.dir}`);
+    const total = results.reduce((n, r) => n + r.cost, 0n);
+    const units = results.reduce((n, r) => n + r.units, 0n);
+    const perChannel = new Map<string, { device: string; cost: bigint; answers: number }>();
+    for (const r of results) {
+      const c = perChannel.get(r.channelId) ?? { device: r.device, cost: 0n, answers: 0 };
+      c.cost += r.cost;
+      c.answers++;
+      perChannel.set(r.channelId, c);
+    }
+    const list = [...perChannel].map(([id, c]) => `${c.cost} on channel ${id} to device ${c.device} (${c.answers} answer(s))`).join(", ");
+    console.log(
+      `paid ${total} token units for ${results.length} answer(s) (${units} unit(s) of work) on ${perChannel.size} channel(s)${list ? `: ${list}` : ""}; receipts verified and kept in ${store.dir}`,
+    );
+  }
+
+  async function printInDoubt() {
+    const pending = await buyer.inDoubt();
+    if (pending.length === 0) return;
+    const sum = pending.reduce((n, p) => n + p.cost, 0n);
+    console.log(
+      `in doubt: ${sum} token units signed for ${pending.length} request(s) whose answer did not arrive (${pending.map((p) => `${p.cost} on channel ${p.channelId} at ${p.endpoint}`).join(", ")}); ` +
+        `the device may claim them; \`npm run buyer -- recover\` gets the answers back`,
+    );
   }
 }
 
@@ -236,6 +322,8 @@ function logEvent(e: BuyerEvent) {
   if (e.type === "channel_opening") console.error(`opening a channel to ${e.device} for model ${e.modelId} (deposit ${e.deposit})...`);
   else if (e.type === "failover") console.error(`device failed, trying the next: ${e.error}`);
   else if (e.type === "retry") console.error(`retrying the same voucher (${e.attempt}): ${e.error}`);
+  else if (e.type === "in_doubt") console.error(`answer in doubt on ${e.channelId} (voucher ${e.amount}): ${e.error}`);
+  else if (e.type === "recovered") console.error(`request in doubt on ${e.channelId} (voucher ${e.amount}): ${e.outcome}`);
 }
 
 function modelArg(): bigint {

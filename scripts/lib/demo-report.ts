@@ -125,8 +125,9 @@ export async function readDemoReport(client: PublicClient, scope: ReportScope): 
     const state = await client.readContract({ address: pc, abi: paymentChannelsAbi, functionName: "getChannel", args: [id], blockNumber: scope.toBlock });
     const dev = devices.get(t.device.toLowerCase())!;
     dev.channels++;
+    // Metered pricing: the price is per unit of work (a frame, an image), so the claim counts units.
     const inferences = state.claimed / t.price;
-    if (state.claimed % t.price !== 0n) anomalies.push(`channel ${id}: claimed ${state.claimed} is not a multiple of the price ${t.price}`);
+    if (state.claimed % t.price !== 0n) anomalies.push(`channel ${id}: claimed ${state.claimed} is not a multiple of the price per unit ${t.price}`);
     dev.inferences += inferences;
     dev.paid += state.claimed;
     const key = t.modelId.toString();

@@ -183,6 +183,7 @@ export async function measureFlightRecorder(provider: EIP1193Provider, generated
       const r: Receipt = {
         channelId,
         cumulativeAmount: sequence * PRICE,
+        units: 1n,
         sequence,
         modelId,
         modelHash: keccak256(toBytes("onnx")),

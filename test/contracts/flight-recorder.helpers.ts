@@ -82,6 +82,7 @@ export function receiptAt(c: RecorderContext, sequence: bigint, over: Partial<Re
   return {
     channelId: c.id as Hex,
     cumulativeAmount: sequence * PRICE,
+    units: 1n,
     sequence,
     modelId: c.modelId,
     modelHash: CONTENT_HASH as Hex,

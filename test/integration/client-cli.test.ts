@@ -83,7 +83,7 @@ describe("client: buyer CLI", function () {
     const url = market.worker!.url;
     const open = await buyer("open", "--worker", url, "--model", market.models[0]!.modelId.toString(), "--deposit", "0.05");
     expect(open.code, open.stderr).to.equal(0);
-    expect(open.stdout).to.match(/opened 0x[0-9a-f]{64}\n\s+deposit 0\.05, price 0\.001 per inference/);
+    expect(open.stdout).to.match(/opened 0x[0-9a-f]{64}\n\s+deposit 0\.05, price 0\.001 per unit of work/);
 
     const infer = await buyer("infer", "--worker", url, "--model", market.models[0]!.modelId.toString(), "--input", path.join(dir, "tone.wav"), "--max-frames", "6");
     expect(infer.code, infer.stderr).to.equal(0);

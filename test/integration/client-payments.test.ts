@@ -94,6 +94,39 @@ describe("client: paying a real worker", function () {
     return Number(/^edgepay_replayed_answers_total (\d+)/m.exec(text)?.[1] ?? "0");
   }
 
+  it("metered: a batch of 4 frames costs 4 prices (from the published rule), 65 frames are refused before anything is signed", async () => {
+    const buyer = newBuyer();
+    const first = await buyer.infer(modelId, frame(50), { workers: [url] });
+    const batch = (n: number): Record<string, Tensor> => {
+      const frames = Array.from({ length: n }, (_, k) => frame(60 + k).input!.data as Float32Array);
+      const input = new Float32Array(512 * n);
+      frames.forEach((f, k) => input.set(f, 512 * k));
+      return {
+        input: { type: "float32", dims: [n, 512], data: input },
+        state: { type: "float32", dims: [2, n, 128], data: new Float32Array(2 * n * 128) },
+        sr: { type: "int64", dims: [], data: BigInt64Array.of(16000n) },
+      };
+    };
+    const r = await buyer.infer(modelId, batch(4), { workers: [url] });
+    expect(r.channelId).to.equal(first.channelId);
+    expect(r.units).to.equal(4n);
+    expect(r.cost).to.equal(4n * PRICE);
+    expect(r.receipt.units).to.equal(4n);
+    expect(r.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + 4n * PRICE);
+    expect(r.outputs.output!.dims).to.deep.equal([4, 1]);
+    const before = (await buyer.store.getChannel(r.channelId))!;
+    expect(before.paid).to.equal(5n * PRICE);
+    try {
+      await buyer.infer(modelId, batch(65), { workers: [url] });
+      expect.fail("65 frames were sent");
+    } catch (error) {
+      expect((error as EdgepayClientError).workerCode).to.equal("too_many_units");
+    }
+    const after = (await buyer.store.getChannel(r.channelId))!;
+    expect(after.signed, "nothing signed for the refused batch").to.equal(before.signed);
+    expect((await workerView(r.channelId)).lastAccepted).to.equal((5n * PRICE).toString());
+  });
+
   it("opens a channel on first use and pays one price per verified answer", async () => {
     const buyer = newBuyer();
     const results = [];
@@ -137,6 +170,45 @@ describe("client: paying a real worker", function () {
     const second = await buyer.infer(modelId, frame(21), { workers: [url] });
     expect(second.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + PRICE);
     expect(BigInt((await workerView(second.channelId)).lastAccepted)).to.equal(2n * PRICE);
+  });
+
+  it("an answer lost for good (dropped, then the device unreachable) is kept in doubt, never paid elsewhere, and recovered from the same device", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const buyer = newBuyer(fetchImpl);
+    const events: string[] = [];
+    const b = new Buyer({ ...buyerOptions(buyer), http: { fetch: fetchImpl }, retries: 2, onEvent: (e) => events.push(e.type) });
+    const first = await b.infer(modelId, frame(70), { workers: [url] });
+    // The worker accepts and answers the next request; the answer is lost; both re-sends are refused.
+    state.dropNextAnswer = true;
+    state.refuseNext = 2;
+    const lost = await b.infer(modelId, frame(71), { workers: ["http://127.0.0.1:9", url] }).catch((e: unknown) => e);
+    expect((lost as EdgepayClientError).code).to.equal("answer_in_doubt");
+    expect(events).to.include("in_doubt");
+    const pending = await b.inDoubt();
+    expect(pending).to.have.length(1);
+    expect(pending[0]!.amount).to.equal(first.receipt.cumulativeAmount + PRICE);
+    expect(BigInt((await workerView(first.channelId)).lastAccepted), "the worker did accept it").to.equal(pending[0]!.amount);
+    // While the device stays unreachable: still in doubt, and no new voucher is signed on that channel.
+    state.refuseNext = 1;
+    expect((await b.recover()).map((o) => o.status)).to.deep.equal(["still_in_doubt"]);
+    const signedBefore = (await b.store.getChannel(first.channelId))!.signed;
+    // Back: the identical voucher and inputs buy nothing new, the worker replays the paid answer and its receipt.
+    const dropped = state.dropped as { receipt: { signature: string } };
+    const before = await replays();
+    const outcome = (await b.recover())[0]!;
+    expect(outcome.status).to.equal("recovered");
+    if (outcome.status !== "recovered") return;
+    expect(outcome.result.receipt.signature).to.equal(dropped.receipt.signature);
+    expect(outcome.result.cost).to.equal(PRICE);
+    expect(await replays()).to.equal(before + 1);
+    const record = (await b.store.getChannel(first.channelId))!;
+    expect(record.inDoubt).to.equal(undefined);
+    expect(record.signed).to.equal(signedBefore);
+    expect(record.paid).to.equal(pending[0]!.amount);
+    expect((await b.receipts({ channelId: first.channelId })).filter((r) => r.verification.valid)).to.have.length(2);
+    // The channel goes on from there.
+    const next = await b.infer(modelId, frame(72), { workers: [url] });
+    expect(next.receipt.cumulativeAmount).to.equal(pending[0]!.amount + PRICE);
   });
 
   it("resyncs from the 402 when its own count is behind, without paying for an answer it did not get", async () => {

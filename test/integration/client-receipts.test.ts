@@ -22,6 +22,7 @@ const outputs: Record<string, Tensor> = { output: { type: "float32", dims: [1, 1
 const base: Receipt = {
   channelId: keccak256(toHex("channel")),
   cumulativeAmount: 3_000n,
+  units: 3n,
   sequence: 7n,
   modelId: 1n,
   modelHash: keccak256(toHex("model bytes")),
@@ -63,6 +64,7 @@ describe("client: receipt verification", () => {
     ["malformed_signature", "a signature that recovers nothing", (r) => ({ ...r, signature: `0x${"00".repeat(65)}` as Hex })],
     ["wrong_channel", "another channel", (r) => sign({ ...r, channelId: keccak256(toHex("another channel")) })],
     ["wrong_amount", "another amount", (r) => sign({ ...r, cumulativeAmount: r.cumulativeAmount + 1n })],
+    ["wrong_units", "other units of work than paid for", (r) => sign({ ...r, units: r.units + 1n }), { units: 3n }],
     ["wrong_model", "another model id", (r) => sign({ ...r, modelId: 2n })],
     ["wrong_model_hash", "another model file", (r) => sign({ ...r, modelHash: keccak256(toHex("a different model")) })],
     ["wrong_input_hash", "another input", (r) => sign({ ...r, inputHash: hashTensors({ ...inputs, sr: { type: "int64", dims: [], data: BigInt64Array.of(8000n) } }) })],
@@ -111,6 +113,12 @@ describe("client: receipt verification", () => {
       openedAt: 5,
     };
     expect(channelRecordFromJson(JSON.parse(JSON.stringify(channelRecordToJson(channel))))).to.deep.equal(channel);
+    // A request in doubt (paid, answer lost) survives too, with its exact voucher and inputs for recovery.
+    const inDoubt = {
+      ...channel,
+      inDoubt: { amount: 6000n, units: 1, cost: 1000n, modelId: 1n, voucher: "0xab:6000:0xcd", mac: "ef", inputs: { sr: { type: "int64" as const, dims: [], data: ["16000"] } }, endpoint: "http://127.0.0.1:1", at: 9 },
+    };
+    expect(channelRecordFromJson(JSON.parse(JSON.stringify(channelRecordToJson(inDoubt))))).to.deep.equal(inDoubt);
     const store = new MemoryBuyerStore();
     await store.putChannel(channel);
     const copy = (await store.getChannel(base.channelId.toUpperCase().replace("0X", "0x") as Hex))!;

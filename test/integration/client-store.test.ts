@@ -48,6 +48,7 @@ describe("client: file-backed buyer store", () => {
       receipt: {
         channelId: channel(c).channelId,
         cumulativeAmount: amount,
+        units: 1n,
         sequence: amount,
         modelId: 1n,
         modelHash: `0x${"11".repeat(32)}`,

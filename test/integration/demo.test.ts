@@ -76,7 +76,7 @@ describe("npm run demo (short setting)", function () {
     expect(code, output.slice(-3000)).to.equal(0);
     for (const heading of ["Devices", "Royalties per model owner", "Buyers", "Gas"]) expect(output).to.include(heading);
     expect(output).to.match(/Conservation: deposited = paid \+ refunded \+ locked: yes/);
-    expect(output).to.match(/the buyers received exactly the answers the chain says they paid for/);
+    expect(output).to.match(/the buyers received exactly the units of work the chain says they paid for/);
     expect(demo.fleet).to.have.length(3);
     expect(new Set(demo.fleet.map((f) => f.owner)).size, "devices of two owners").to.equal(2);
     expect(new Set(demo.fleet.flatMap((f) => f.offerings.filter((o) => o.modelId === "1").map((o) => o.price))).size, "different prices").to.equal(3);
@@ -94,7 +94,7 @@ describe("npm run demo (short setting)", function () {
     }
   });
 
-  it("inferences per device match channel state on-chain and the answers the buyers received", async () => {
+  it("units of work per device (frames, images) match channel state on-chain and what the buyers received", async () => {
     const pc = client();
     const to = BigInt(demo.report.toBlock);
     for (const row of demo.report.devices) {

@@ -8,7 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { auditLineWire } from "../../protocol/audit-export.ts";
 import { receiptProofWire } from "../../protocol/audit.ts";
-import { auditContext, auditReceipt } from "../../protocol/client/audit.ts";
+import { auditContext, auditExport, auditReceipt } from "../../protocol/client/audit.ts";
+import { channelsDomain, receiptTypes } from "../../protocol/eip712.ts";
+import { keccak256, toHex, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Receipt } from "../../protocol/receipt.ts";
 import { hashTensors, tensorFromWire } from "../../protocol/tensors.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
@@ -118,6 +122,25 @@ describe("flight recorder: receipt audit and the audit command (real worker)", f
     expect(bad.stdout).to.match(/#2 contradicted/);
     expect(bad.stdout).to.match(/#3 contradicted .*chainLink: previous_mismatch/);
     expect(bad.stdout).to.match(/1 proven, 1 missing, 2 contradicted/);
+  });
+
+  it("metering audit: an amount increment that is not units x the channel's price is contradicted, even when the device signed it", async () => {
+    const device = privateKeyToAccount(market.device.privateKey);
+    const domain = channelsDomain(market.chainId, market.contracts.paymentChannels);
+    const sign = async (r: Receipt) => ({ ...r, signature: await device.signTypedData({ domain, types: receiptTypes, primaryType: "Receipt", message: r }) });
+    const base = { channelId: channel.id, modelId: market.models[0]!.modelId, modelHash: market.models[0]!.hash, inputHash: keccak256(toHex("in")), outputHash: keccak256(toHex("out")), timestamp: 1_800_000_000n };
+    const first = await sign({ ...base, cumulativeAmount: 10_000n, units: 1n, sequence: 100n, previous: keccak256(toHex("p")) as Hex });
+    const honest = await sign({ ...base, cumulativeAmount: 12_000n, units: 2n, sequence: 101n, previous: keccak256(toHex("q")) as Hex });
+    const greedy = await sign({ ...base, cumulativeAmount: 15_000n, units: 1n, sequence: 102n, previous: keccak256(toHex("r")) as Hex });
+    const ctx = await auditContext(clientsFor(net, 3).publicClient, market.contracts.flightRecorder);
+    const { receipts } = await auditExport([first, honest, greedy].map((receipt) => ({ device: market.device.address, receipt })), ctx);
+    expect(receipts[0]!.checks.metering, "no predecessor in the export: not checked").to.equal(undefined);
+    expect(receipts[1]!.checks.metering).to.deep.equal({ valid: true });
+    expect(receipts[2]!.checks.metering).to.deep.equal({ valid: false, reason: "amount_not_units_x_price" });
+    expect(receipts[2]!.status).to.equal("contradicted");
+    // With a receipt of the device missing in between, the increment may span several answers: not judged.
+    const gap = await auditExport([first, greedy].map((receipt) => ({ device: market.device.address, receipt })), ctx);
+    expect(gap.receipts[1]!.checks.metering).to.equal(undefined);
   });
 
   it("readable errors for bad input files and arguments", async () => {

@@ -156,7 +156,8 @@ describe("worker: bad input", function () {
     }
 
     it("answers 422 inference_failed when the model itself fails, and does not consume the voucher", async () => {
-      const inputs = { ...vadInputs(), input: { type: "float32", dims: [1, 10], data: new Array(10).fill(0.1) } };
+      // Shapes the unit rule accepts, a sample rate the model cannot handle.
+      const inputs = { ...vadInputs(), sr: { type: "int64", dims: [], data: ["12345"] } };
       const header = await voucherHeader(market, channel, 2_000n);
       await refused({ status: 422, code: "inference_failed" }, () => call(inferUrl, { body: JSON.stringify({ inputs }), headers: { [VOUCHER_HEADER]: header } }));
       const failures = (await market.worker!.internals.metrics.inferenceFailures.get()).values.reduce((n, v) => n + v.value, 0);

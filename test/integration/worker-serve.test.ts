@@ -33,7 +33,7 @@ describe("worker: fast hashes equal the protocol's reference ones", () => {
     const id = `0x${"ab".repeat(32)}` as Hex;
     for (const amount of [0n, 1n, 123456789n, 2n ** 96n - 1n]) {
       expect(bytesToHex(createVoucherHasher(31337, pc)(id, amount))).to.equal(voucherDigest(31337, pc, id, amount));
-      const r = { channelId: id, cumulativeAmount: amount, sequence: 7n, modelId: 3n, modelHash: id, inputHash: id, outputHash: id, previous: id, timestamp: 1_800_000_000n };
+      const r = { channelId: id, cumulativeAmount: amount, units: amount % 1000n, sequence: 7n, modelId: 3n, modelHash: id, inputHash: id, outputHash: id, previous: id, timestamp: 1_800_000_000n };
       expect(bytesToHex(createReceiptHasher(31337, pc)(r))).to.equal(receiptDigest(r, 31337, pc));
     }
   });

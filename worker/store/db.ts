@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS receipts (
   sequence INTEGER PRIMARY KEY,
   channel_id TEXT NOT NULL,
   amount TEXT NOT NULL,
+  units TEXT NOT NULL DEFAULT '1',
   voucher_sig TEXT NOT NULL,
   model_id TEXT NOT NULL,
   model_hash TEXT NOT NULL,
@@ -76,6 +77,8 @@ export interface ReceiptRow {
   sequence: bigint;
   channelId: Hex;
   amount: bigint;
+  /** Units of work the answer was charged for (signed in the receipt). */
+  units: bigint;
   voucherSig: Hex;
   modelId: bigint;
   modelHash: Hex;
@@ -197,6 +200,7 @@ export function receiptFromRaw(r: Record<string, string | number>): ReceiptRow {
     sequence: BigInt(r.sequence!),
     channelId: r.channel_id as Hex,
     amount: BigInt(r.amount!),
+    units: BigInt(r.units ?? 1),
     voucherSig: r.voucher_sig as Hex,
     modelId: BigInt(r.model_id!),
     modelHash: r.model_hash as Hex,
@@ -229,6 +233,7 @@ export type WriteOp =
 export interface ReceiptToIssue {
   channelId: Hex;
   amount: bigint;
+  units: bigint;
   voucherSig: Hex;
   modelId: bigint;
   modelHash: Hex;
@@ -275,6 +280,9 @@ export class Store {
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    // Databases from before metered pricing: receipts gain their units column (every old answer was one unit).
+    const columns = this.db.prepare<[], { name: string }>("PRAGMA table_info(receipts)").all();
+    if (!columns.some((c) => c.name === "units")) this.db.exec("ALTER TABLE receipts ADD COLUMN units TEXT NOT NULL DEFAULT '1'");
     const db = this.db;
     this.#stmts = {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
@@ -303,9 +311,9 @@ export class Store {
       closeSigned: db.prepare("UPDATE channels SET close_signed = @close_signed, updated_at = @updated_at WHERE id = @id"),
       firstUnclaimed: db.prepare("UPDATE channels SET first_unclaimed_at = @first_unclaimed_at WHERE id = @id"),
       insertReceipt: db.prepare(
-        `INSERT INTO receipts (sequence, channel_id, amount, voucher_sig, model_id, model_hash, input_hash, output_hash, previous,
+        `INSERT INTO receipts (sequence, channel_id, amount, units, voucher_sig, model_id, model_hash, input_hash, output_hash, previous,
            timestamp, digest, signature)
-         VALUES (@sequence, @channel_id, @amount, @voucher_sig, @model_id, @model_hash, @input_hash, @output_hash, @previous,
+         VALUES (@sequence, @channel_id, @amount, @units, @voucher_sig, @model_id, @model_hash, @input_hash, @output_hash, @previous,
            @timestamp, @digest, @signature)`,
       ),
       lastReceipt: db.prepare<[], { sequence: number; digest: string }>("SELECT sequence, digest FROM receipts ORDER BY sequence DESC LIMIT 1"),
@@ -418,6 +426,7 @@ export class Store {
       sequence: r.sequence,
       channel_id: r.channelId,
       amount: r.amount.toString(),
+      units: r.units.toString(),
       voucher_sig: r.voucherSig,
       model_id: r.modelId.toString(),
       model_hash: r.modelHash,

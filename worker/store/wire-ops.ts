@@ -12,11 +12,11 @@ export function encodeOp(w: WriteOp): Encoded {
   switch (w.op) {
     case "insertReceipt": {
       const r = w.row;
-      return ["r", s(r.sequence), r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, r.previous, s(r.timestamp), r.digest, r.signature];
+      return ["r", s(r.sequence), r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, r.previous, s(r.timestamp), r.digest, r.signature, s(r.units)];
     }
     case "issueReceipt": {
       const r = w.receipt;
-      return ["R", r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, s(r.timestamp)];
+      return ["R", r.channelId, s(r.amount), r.voucherSig, s(r.modelId), r.modelHash, r.inputHash, r.outputHash, s(r.timestamp), s(r.units)];
     }
     case "recordAccepted": {
       const a = w.state;
@@ -66,6 +66,7 @@ export function decodeOp(e: Encoded): WriteOp {
           timestamp: big(10),
           digest: hex(11),
           signature: hex(12),
+          units: big(13),
         },
       };
     case "R":
@@ -80,6 +81,7 @@ export function decodeOp(e: Encoded): WriteOp {
           inputHash: hex(6),
           outputHash: hex(7),
           timestamp: big(8),
+          units: big(9),
         },
       };
     case "a":

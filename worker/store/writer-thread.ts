@@ -58,6 +58,7 @@ port.on("message", (msg: WriterRequest | "close") => {
         const fields = {
           channelId: r.channelId,
           cumulativeAmount: r.amount,
+          units: r.units,
           sequence: next.sequence + 1n,
           modelId: r.modelId,
           modelHash: r.modelHash,

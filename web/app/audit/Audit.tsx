@@ -39,6 +39,7 @@ const CHECK_NAMES: Record<string, string> = {
   inclusion: "inclusion in the on-chain anchor",
   model: "model hash = ModelRegistry contentHash",
   chainLink: "hash chain link",
+  metering: "amount = units x price",
 };
 
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;

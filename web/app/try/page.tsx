@@ -145,7 +145,8 @@ function Try() {
         for (const [i, frame] of all.entries()) {
           setProgress(`frame ${i + 1} of ${all.length}`);
           last = await call(sileroVadInputs(frame, state));
-          paid += last.price;
+          // Metered: each answer costs its units x the price per unit (the client signed exactly that).
+          paid += last.cost;
           probs.push(Number((last.outputs.output!.data as Float32Array)[0]));
           state = last.outputs.stateN!;
         }
@@ -169,7 +170,7 @@ function Try() {
         const probs = logits.every((v) => v >= 0 && v <= 1) && Math.abs(logits.reduce((a, b) => a + b, 0) - 1) < 1e-3 ? logits : softmax(logits);
         const ocr = probs.map((p, i) => ({ label: CLS_LABELS[i] ?? String(i), p }));
         const best = ocr.reduce((a, b) => (b.p > a.p ? b : a));
-        setResult({ calls: 1, paid: r.price, receipt: r.receipt, checks: r.checks, channelId: r.channelId, ocr, summary: `text is rotated ${best.label} (p = ${best.p.toFixed(3)})` });
+        setResult({ calls: 1, paid: r.cost, receipt: r.receipt, checks: r.checks, channelId: r.channelId, ocr, summary: `text is rotated ${best.label} (p = ${best.p.toFixed(3)})` });
       } else {
         const parsed = tensorMapWire.safeParse(JSON.parse(json || "{}"));
         if (!parsed.success) throw new Error(`The tensors JSON is not valid: ${parsed.error.issues[0]?.message}`);
@@ -178,7 +179,7 @@ function Try() {
         const outputsPreview = Object.entries(r.outputs)
           .map(([k, t]) => `${k} [${t.dims.join(",")}]: ${Array.from(t.data as ArrayLike<number | bigint>).slice(0, 8).join(", ")}${t.data.length > 8 ? ", …" : ""}`)
           .join("\n");
-        setResult({ calls: 1, paid: r.price, receipt: r.receipt, checks: r.checks, channelId: r.channelId, outputsPreview, summary: "outputs below" });
+        setResult({ calls: 1, paid: r.cost, receipt: r.receipt, checks: r.checks, channelId: r.channelId, outputsPreview, summary: "outputs below" });
       }
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
