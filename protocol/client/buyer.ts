@@ -76,6 +76,12 @@ export interface InferOptions {
   /** Workers offering the model, tried in order: the next one is used when one stops answering. */
   workers: string[];
   autoOpen?: AutoOpen;
+  /**
+   * Pay from exactly this channel (its session key must be in the store). Without it the client picks the newest
+   * channel with credit to the worker's device for the model; with it, it never pays from another channel and
+   * never opens one (a UI that shows "pays from X" must pass X).
+   */
+  channelId?: Hex;
 }
 
 export interface InferResult {
@@ -307,7 +313,9 @@ export class Buyer {
     const ordered = [...options.workers.filter((w) => !isDown(w)), ...options.workers.filter(isDown)];
     for (const endpoint of ordered) {
       try {
-        const result = await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+        const result = options.channelId
+          ? await this.#inferOn(endpoint, options.channelId, modelId, inputsWire, inputHash)
+          : await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
@@ -369,6 +377,27 @@ export class Buyer {
       }
       throw error;
     }
+  }
+
+  /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
+  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex): Promise<InferResult> {
+    const offers = await this.offerings(endpoint);
+    const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
+    if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
+    const modelHash = await this.#modelHash(modelId);
+    if (offer.modelHash.toLowerCase() !== modelHash.toLowerCase()) {
+      throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
+    }
+    const record = await this.#requireRecord(channelId);
+    if (!isAddressEqual(record.terms.device, offers.device)) {
+      throw new EdgepayClientError("bad_argument", `channel ${channelId} pays device ${record.terms.device}, but ${endpoint} is device ${offers.device}`);
+    }
+    if (record.terms.modelId !== modelId || !isAddressEqual(record.terms.token, offer.token as Address)) {
+      throw new EdgepayClientError("bad_argument", `channel ${channelId} is for model ${record.terms.modelId}, not model ${modelId} in ${offer.token}`);
+    }
+    if (!this.#checked.has(channelId)) await this.#withLock(channelId, () => this.#refresh(channelId));
+    this.#checked.add(channelId);
+    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, inputsWire, inputHash));
   }
 
   async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined): Promise<ChannelRecord> {

@@ -1,0 +1,306 @@
+// Issue 12, "a dashboard that a person can trust with money", in a real browser (Debian chromium through
+// playwright-core) against the production Next build, a real Hardhat chain and a real worker serving Silero VAD v5.
+// Every test asserts on money: which channel the chain or the worker moved, token balances and allowances before and
+// after, and how many transactions the page asked the (injected EIP-6963) wallet to send.
+// One stack (chain, worker, dashboard, browser) is shared by all tests; the market is set up from Node, not the UI.
+import { expect } from "chai";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { Address, Hex } from "viem";
+import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { channelRecordToJson, type ChannelRecord } from "../../protocol/client/store.ts";
+import { fetchChannelInfo } from "../../protocol/client/worker-api.ts";
+import { freePort } from "../../scripts/lib/chain.ts";
+import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { signDeviceBinding } from "../../worker/register.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { openChannel, setupMarket, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { startDashboard, type RunningDashboard } from "./dashboard.ts";
+import { confirmTx, connect, until, within } from "./pages.ts";
+import { injectTestWallet } from "./wallet.ts";
+import { makeWav } from "./wav.ts";
+
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const PRICE = 10_000n; // 0.01 tUSDC per call
+const PROVIDER = privateKeyToAccount(TEST_KEYS[2]).address;
+const BUYER_A = privateKeyToAccount(TEST_KEYS[4]).address; // channels, Try, close
+const BUYER_B = privateKeyToAccount(TEST_KEYS[5]).address; // balances, approvals, double clicks
+
+describe("dashboard in chromium: a dashboard a person can trust with money (issue 12)", function () {
+  this.timeout(300_000);
+  let net: Localnet;
+  let market: Market;
+  let dashboard: RunningDashboard;
+  let browser: Browser;
+  let tmp: string;
+  let workerUrl: string;
+  let wav: string;
+  const contexts: BrowserContext[] = [];
+  let a: Page; // buyer A
+  let b: Page; // buyer B
+  let big: TestChannel; // 7.5 tUSDC, opened first
+  let small: TestChannel; // 0.2 tUSDC, opened second (the newest)
+
+  const reads = () => clientsFor(net, 0).publicClient;
+  const balance = (who: Address) => reads().readContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
+  const allowance = (who: Address, spender: Address) =>
+    reads().readContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "allowance", args: [who, spender] });
+  const channel = (id: Hex) => reads().readContract({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [id] });
+  const accepted = async (id: Hex) => (await fetchChannelInfo(workerUrl, id)).lastAccepted;
+  /** eth_sendTransaction requests the page made to the injected wallet so far. */
+  const sentTx = (page: Page) =>
+    page.evaluate(() => (window as unknown as { __edgepayTestWallet: { requests: string[] } }).__edgepayTestWallet.requests.filter((m) => m === "eth_sendTransaction").length);
+
+  async function pageFor(account: Address): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    await injectTestWallet(context, { rpcUrl: net.chain.url, account, chainId: net.deployment.chainId });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+    return page;
+  }
+
+  /** Puts a channel's session key into the page's store, as the Buy page does when it opens one. */
+  async function keepSessionKey(page: Page, c: TestChannel, openedAt: number) {
+    const record: ChannelRecord = {
+      channelId: c.id,
+      chainId: net.deployment.chainId,
+      paymentChannels: net.deployment.paymentChannels,
+      terms: c.terms,
+      signerKey: c.signer.privateKey,
+      paid: 0n,
+      signed: 0n,
+      deposit: c.deposit,
+      closing: false,
+      endpoint: workerUrl,
+      openedAt,
+    };
+    const key = `edgepay.v1.${net.deployment.chainId}.${net.deployment.paymentChannels.toLowerCase()}.channel.${c.id.toLowerCase()}`;
+    await page.evaluate(([k, v]) => window.localStorage.setItem(k!, v!), [key, JSON.stringify(channelRecordToJson(record))]);
+  }
+
+  before(async () => {
+    net = await startLocalnet();
+    const port = await freePort();
+    workerUrl = `http://127.0.0.1:${port}`;
+    market = await setupMarket(net, { models: [{ file: SILERO_VAD_V5, name: "Silero VAD v5", price: PRICE }], start: false, config: { port } });
+    const provider = clientsFor(net, 2);
+    await reads().waitForTransactionReceipt({
+      hash: await provider.walletClient.writeContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "updateDevice", args: [market.device.address, workerUrl, "{}"] }),
+    });
+    await market.startWorker();
+    dashboard = await startDashboard(net);
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    tmp = mkdtempSync(path.join(tmpdir(), "edgepay-trust-"));
+    wav = path.join(tmp, "tone.wav");
+    writeFileSync(wav, makeWav(1.5));
+
+    // Buyer A: two channels to the same device and model; the 0.2 one is the newest.
+    big = await openChannel(market, { buyer: 4, deposit: 7_500_000n });
+    small = await openChannel(market, { buyer: 4, deposit: 200_000n });
+    a = await pageFor(BUYER_A);
+    await a.goto(`${dashboard.url}/buy`);
+    await keepSessionKey(a, big, Date.now() - 60_000);
+    await keepSessionKey(a, small, Date.now());
+    await connect(a);
+
+    // Buyer B: 1,091 tUSDC in the wallet, no allowance.
+    const bClients = clientsFor(net, 5);
+    await reads().waitForTransactionReceipt({
+      hash: await bClients.walletClient.writeContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [BUYER_B, 1_091_000_000n] }),
+    });
+    b = await pageFor(BUYER_B);
+    await b.goto(`${dashboard.url}/buy`);
+    await connect(b);
+  });
+
+  after(async () => {
+    await within(60_000, "the worker's stop", market?.stop() ?? Promise.resolve()).catch((e: unknown) => console.error(String(e)));
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await dashboard?.stop();
+    await net?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("1: Try pays from the selected channel, not the newest one to the same device and model; the receipt names it", async () => {
+    await a.goto(`${dashboard.url}/try`);
+    const picker = a.getByLabel("channel", { exact: true });
+    await picker.waitFor();
+    // Both channels are told apart in the picker: id, deposit and credit.
+    await until("both channels in the picker", async () => (await picker.locator("option").count()) === 2);
+    const labels = await picker.locator("option").allInnerTexts();
+    expect(labels.join("\n")).to.contain("deposit 7.5 tUSDC").and.to.contain("deposit 0.2 tUSDC");
+    await picker.selectOption(big.id);
+    await a.getByLabel("audio file").setInputFiles(wav);
+    await a.getByLabel("frames").fill("3");
+    const txBefore = await sentTx(a);
+    await a.getByRole("button", { name: "Run paid inference" }).click();
+    await a.getByTestId("result").waitFor({ timeout: 60_000 }).catch(async (e) => {
+      throw new Error(`no result: ${await a.locator("[role=alert]").allInnerTexts()} ${e}`);
+    });
+    // The worker accepted 3 calls on the selected channel and nothing on the other.
+    expect(await accepted(big.id)).to.equal(3n * PRICE);
+    expect(await accepted(small.id)).to.equal(0n);
+    expect(await a.getByTestId("receipt-valid").innerText()).to.equal("verified");
+    const channelCheck = a.locator("[data-testid=receipt-checks] li").filter({ has: a.locator("b", { hasText: /^channel$/ }) });
+    expect(await channelCheck.getAttribute("data-ok")).to.equal("true");
+    expect((await channelCheck.innerText()).toLowerCase()).to.contain(big.id.toLowerCase());
+    expect(await sentTx(a)).to.equal(txBefore); // paying needs no wallet transaction
+  });
+
+  it("3: the frames field refuses 0, empty, -5, 600 and more than the audio next to the field, and shows the cost first", async () => {
+    const before = await accepted(big.id);
+    const frames = a.getByLabel("frames");
+    const run = a.getByRole("button", { name: "Run paid inference" });
+    const error = a.getByTestId("frames-error");
+    await until("the audio's frame count", async () => /the audio has \d+ frames/.test(await a.locator("section[aria-label=inference]").innerText()));
+    const inAudio = Number(/the audio has (\d+) frames/.exec(await a.locator("section[aria-label=inference]").innerText())![1]);
+    expect(inAudio).to.be.within(40, 50); // 1.5 s of 32 ms frames
+    for (const [value, message] of [
+      ["0", "At least 1 frame"],
+      ["", "whole number"],
+      ["-5", "whole number"],
+      ["600", "At most 500"],
+      [String(inAudio + 1), `only ${inAudio} frames`],
+    ] as const) {
+      await frames.fill(value);
+      await until(`the message for "${value}"`, async () => (await error.innerText()).includes(message));
+      expect(await run.isDisabled(), `run enabled with frames "${value}"`).to.equal(true);
+      expect(await a.getByTestId("cost-preview").count()).to.equal(0);
+    }
+    expect(await accepted(big.id)).to.equal(before); // nothing was paid
+    await frames.fill("2");
+    await until("no frames error", async () => (await error.count()) === 0);
+    expect(await a.getByTestId("cost-preview").innerText()).to.match(/^2 calls × 0\.01 tUSDC = 0\.02 tUSDC/);
+    await run.click();
+    await until("2 more calls accepted", async () => (await accepted(big.id)) === before + 2n * PRICE, 60_000);
+    await a.getByTestId("result").waitFor();
+    expect(await a.getByTestId("calls").innerText()).to.equal("2");
+    expect(await accepted(small.id)).to.equal(0n);
+  });
+
+  it("2: a deposit above the balance is refused next to the field before any approval; Max fills the balance", async () => {
+    const pc = net.deployment.paymentChannels;
+    const [balBefore, allowBefore, txBefore] = [await balance(BUYER_B), await allowance(BUYER_B, pc), await sentTx(b)];
+    expect(balBefore).to.equal(1_091_000_000n);
+    await b.getByLabel("deposit", { exact: true }).fill("5000");
+    await until("the balance message", async () => (await b.getByTestId("deposit-error").innerText()).includes("Your balance is 1,091 tUSDC"));
+    const open = b.getByRole("button", { name: "Open channel" });
+    expect(await open.isDisabled()).to.equal(true);
+    await open.click({ force: true }).catch(() => undefined);
+    await b.waitForTimeout(500);
+    expect(await sentTx(b)).to.equal(txBefore);
+    expect(await allowance(BUYER_B, pc)).to.equal(allowBefore);
+    expect(await balance(BUYER_B)).to.equal(balBefore);
+
+    await b.getByRole("button", { name: "Max" }).click();
+    expect(await b.getByLabel("deposit", { exact: true }).inputValue()).to.equal("1091");
+    await until("no balance message", async () => (await b.getByTestId("deposit-error").count()) === 0);
+    expect(await open.isDisabled()).to.equal(false);
+  });
+
+  it("2: a wrong binding signature on the provider form sends nothing (no stake approval)", async () => {
+    const p = await pageFor(PROVIDER);
+    await p.goto(`${dashboard.url}/provider`);
+    await connect(p);
+    const reg = net.deployment.deviceRegistry;
+    const block = await reads().getBlock();
+    const signed = await signDeviceBinding({ devicePrivateKey: generatePrivateKey(), owner: PROVIDER, chainId: net.deployment.chainId, deviceRegistry: reg, deadline: block.timestamp + 3600n });
+    const otherDevice = privateKeyToAccount(generatePrivateKey()).address; // the signature is not this device's
+    const [allowBefore, balBefore, txBefore] = [await allowance(PROVIDER, reg), await balance(PROVIDER), await sentTx(p)];
+    await p.getByLabel("binding json").fill(JSON.stringify({ device: otherDevice, owner: PROVIDER, deadline: signed.deadline.toString(), signature: signed.signature }));
+    await p.getByLabel("endpoint", { exact: true }).fill("http://127.0.0.1:9");
+    await p.getByLabel("stake", { exact: true }).fill("10");
+    await p.getByRole("button", { name: "Register device" }).click();
+    await until("the binding error next to the form", async () => (await p.getByTestId("register-error").innerText()).includes("binding signature is not the device's"));
+    expect(await sentTx(p)).to.equal(txBefore);
+    expect(await allowance(PROVIDER, reg)).to.equal(allowBefore);
+    expect(await balance(PROVIDER)).to.equal(balBefore);
+  });
+
+  it("4: a double click sends one transaction: the faucet once, and one approve + one open for a channel", async () => {
+    const pc = net.deployment.paymentChannels;
+    // Two clicks in the same task, before React can re-render a disabled button: the harshest double click.
+    const doubleClick = (name: string) =>
+      b.evaluate((n) => {
+        const button = [...document.querySelectorAll("button")].find((x) => x.textContent?.trim().startsWith(n))!;
+        button.click();
+        button.click();
+      }, name);
+    let [bal, txBefore] = [await balance(BUYER_B), await sentTx(b)];
+    await b.getByLabel("faucet amount").fill("9");
+    await doubleClick("Get");
+    await until("the faucet", async () => (await balance(BUYER_B)) > bal);
+    await b.waitForTimeout(1_500);
+    expect(await sentTx(b)).to.equal(txBefore + 1);
+    expect(await balance(BUYER_B)).to.equal(bal + 9_000_000n);
+
+    [bal, txBefore] = [await balance(BUYER_B), await sentTx(b)];
+    await b.getByLabel("deposit", { exact: true }).fill("1");
+    await b.getByLabel("approval mode").selectOption("approve");
+    await doubleClick("Open channel");
+    await b.getByTestId("opened-channel").waitFor({ timeout: 30_000 });
+    await b.waitForTimeout(1_500);
+    expect(await sentTx(b)).to.equal(txBefore + 2); // one approve, one open
+    expect(await balance(BUYER_B)).to.equal(bal - 1_000_000n);
+    expect(await allowance(BUYER_B, pc)).to.equal(0n); // exactly the deposit was approved, and used
+    const id = (await b.getByTestId("opened-channel").locator("[data-value]").getAttribute("data-value")) as Hex;
+    expect((await channel(id)).deposit).to.equal(1_000_000n);
+  });
+
+  it("6: Close now refunds at once with the device's signature; a settled channel shows no credit", async () => {
+    await a.goto(`${dashboard.url}/buy`);
+    const row = a.locator(`tr[data-channel="${big.id}"]`);
+    await row.waitFor();
+    const paid = await accepted(big.id);
+    expect(paid).to.equal(5n * PRICE);
+    const [bal, provBal] = [await balance(BUYER_A), await balance(PROVIDER)];
+    await confirmTx(a, "Close now", () => row.getByRole("button", { name: "Close now" }).click());
+    const state = await channel(big.id);
+    expect(state.settled).to.equal(true);
+    expect(state.claimed).to.equal(paid);
+    expect(await balance(BUYER_A)).to.equal(bal + big.deposit - paid);
+    expect(await balance(PROVIDER)).to.equal(provBal + paid - (paid * 1_000n) / 10_000n); // 10% royalty
+    await until("settled row", async () => (await row.getAttribute("data-state")) === "settled");
+    expect(await row.getByTestId("credit-left").innerText()).to.match(/^0 tUSDC/);
+  });
+
+  it("6: Request close asks first; the chain-time countdown survives a reload; the dev panel advances chain time", async () => {
+    const row = a.locator(`tr[data-channel="${small.id}"]`);
+    await row.waitFor();
+    let txBefore = await sentTx(a);
+    // Dismissing the confirmation sends nothing.
+    a.once("dialog", (d) => void d.dismiss());
+    await row.getByRole("button", { name: "Request close" }).click();
+    await a.waitForTimeout(500);
+    expect(await sentTx(a)).to.equal(txBefore);
+    expect(Number((await channel(small.id)).closesAt)).to.equal(0);
+
+    a.once("dialog", (d) => void d.accept());
+    await confirmTx(a, "Request close", () => row.getByRole("button", { name: "Request close" }).click());
+    expect(await sentTx(a)).to.equal(txBefore + 1);
+    const closesAt = Number((await channel(small.id)).closesAt);
+    expect(closesAt).to.be.greaterThan(0);
+    await row.getByTestId("countdown").waitFor();
+    expect(await row.getByTestId("countdown").innerText()).to.match(/closing · (59 min|1 h)/);
+
+    await a.reload();
+    await a.locator(`tr[data-channel="${small.id}"] [data-testid=countdown]`).waitFor();
+    expect(await a.locator(`tr[data-channel="${small.id}"] [data-testid=countdown]`).innerText()).to.match(/closing · (59 min|1 h)/);
+
+    // The developer panel (local chain only) moves chain time: the countdown ends and the refund can be withdrawn.
+    await a.getByRole("button", { name: "+1 h" }).click();
+    await until("the period is over", async () => (await a.locator(`tr[data-channel="${small.id}"]`).getAttribute("data-state")) === "withdrawable", 30_000);
+    expect(Number((await reads().getBlock()).timestamp)).to.be.greaterThanOrEqual(closesAt);
+    const bal = await balance(BUYER_A);
+    txBefore = await sentTx(a);
+    await confirmTx(a, "Withdraw refund", () => a.locator(`tr[data-channel="${small.id}"]`).getByRole("button", { name: /^Withdraw/ }).click());
+    expect(await sentTx(a)).to.equal(txBefore + 1);
+    expect(await balance(BUYER_A)).to.equal(bal + small.deposit);
+    expect((await channel(small.id)).settled).to.equal(true);
+  });
+});
