@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import type { Address, Hex } from "viem";
+import { formatUnits, type Address, type Hex } from "viem";
 import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { channelRecordToJson, type ChannelRecord } from "../../protocol/client/store.ts";
 import { fetchChannelInfo } from "../../protocol/client/worker-api.ts";
@@ -28,6 +28,7 @@ const PRICE = 10_000n; // 0.01 tUSDC per call
 const PROVIDER = privateKeyToAccount(TEST_KEYS[2]).address;
 const BUYER_A = privateKeyToAccount(TEST_KEYS[4]).address; // channels, Try, close
 const BUYER_B = privateKeyToAccount(TEST_KEYS[5]).address; // balances, approvals, double clicks
+const formatTokens = (v: bigint) => `${Number(formatUnits(v, 6)).toLocaleString("en-US", { maximumFractionDigits: 6 })} tUSDC`;
 
 describe("dashboard in chromium: a dashboard a person can trust with money (issue 12)", function () {
   this.timeout(300_000);
@@ -43,6 +44,7 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
   let b: Page; // buyer B
   let big: TestChannel; // 7.5 tUSDC, opened first
   let small: TestChannel; // 0.2 tUSDC, opened second (the newest)
+  let bChannel: Hex; // buyer B's channel, opened from the page
 
   const reads = () => clientsFor(net, 0).publicClient;
   const balance = (who: Address) => reads().readContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
@@ -261,6 +263,51 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     expect(await allowance(BUYER_B, pc)).to.equal(0n); // exactly the deposit was approved, and used
     const id = (await b.getByTestId("opened-channel").locator("[data-value]").getAttribute("data-value")) as Hex;
     expect((await channel(id)).deposit).to.equal(1_000_000n);
+    bChannel = id;
+  });
+
+  it("7: activity survives a reload per account and chain; errors show next to their form; toasts carry the hash; header shows balance and network", async () => {
+    const pc = net.deployment.paymentChannels;
+    const wallet = (page: Page, account: Address) =>
+      page.evaluate((acc) => (window as unknown as { __edgepayTestWallet: { setAccount(a: string): void } }).__edgepayTestWallet.setAccount(acc), account);
+    await b.reload();
+    // The open of the test above is in the history after a reload (IndexedDB), with its real transaction hash.
+    const opened = b.locator("ul.txlist li", { hasText: "Open channel, deposit 1 tUSDC" }).first();
+    await opened.waitFor({ timeout: 15_000 });
+    const hash = (await opened.locator("[data-hash]").getAttribute("data-hash")) as Hex;
+    const receipt = await reads().getTransactionReceipt({ hash });
+    expect(receipt.from.toLowerCase()).to.equal(BUYER_B.toLowerCase());
+    expect(receipt.to!.toLowerCase()).to.equal(pc.toLowerCase());
+    expect(await b.getByTestId("header-network").innerText()).to.contain("Local Hardhat (31337)");
+    await until("B's balance in the header", async () => (await b.getByTestId("header-balance").innerText()) === formatTokens(await balance(BUYER_B)));
+
+    // Another account in the same browser sees none of B's activity, and its own balance.
+    await wallet(b, BUYER_A);
+    await until("B's history gone", async () => (await b.locator(`[data-hash="${hash}"]`).count()) === 0);
+    await until("A's balance in the header", async () => (await b.getByTestId("header-balance").innerText()) === formatTokens(await balance(BUYER_A)));
+    await wallet(b, BUYER_B);
+    await b.locator(`ul.txlist [data-hash="${hash}"]`).waitFor({ timeout: 15_000 });
+
+    // A refused top-up shows next to that channel's form; nothing moved.
+    const row = b.locator(`tr[data-channel="${bChannel}"]`);
+    await row.waitFor();
+    const [bal, deposit] = [await balance(BUYER_B), (await channel(bChannel)).deposit];
+    await b.evaluate(() => ((window as unknown as { __edgepayTestWallet: { rejectNext: boolean } }).__edgepayTestWallet.rejectNext = true));
+    await row.getByLabel("top up amount").fill("0.5");
+    await row.getByRole("button", { name: "Top up" }).click();
+    await until("the refusal in the row", async () => (await row.locator("[role=alert]").innerText()).includes("Refused in the wallet"));
+    expect(await balance(BUYER_B)).to.equal(bal);
+    expect((await channel(bChannel)).deposit).to.equal(deposit);
+
+    // The top-up again: a toast in view carries the transaction's full hash.
+    await row.getByRole("button", { name: "Top up" }).click();
+    const toast = b.getByTestId("toast").filter({ hasText: "Top up 0.5 tUSDC" });
+    await until("the confirmed toast", async () => (await toast.getAttribute("data-status")) === "confirmed");
+    const toastHash = (await toast.locator("[data-hash]").getAttribute("data-hash")) as Hex;
+    expect((await reads().getTransactionReceipt({ hash: toastHash })).to!.toLowerCase()).to.equal(pc.toLowerCase());
+    expect((await channel(bChannel)).deposit).to.equal(deposit + 500_000n);
+    expect(await balance(BUYER_B)).to.equal(bal - 500_000n);
+    expect(await row.locator("[role=alert]").count()).to.equal(0); // the old error went with the new attempt
   });
 
   it("6: Close now refunds at once with the device's signature; a settled channel shows no credit", async () => {

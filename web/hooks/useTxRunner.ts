@@ -1,9 +1,13 @@
 "use client";
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Hash, TransactionReceipt } from "viem";
-import { useConfig } from "wagmi";
+import { useConfig, useConnection } from "wagmi";
 import { waitForTransactionReceipt } from "wagmi/actions";
 import { describeError, isUserRejection } from "../lib/errors.ts";
+import { activityScope, saveActivity } from "../lib/activity-store.ts";
+import { useEdgepay } from "./useEdgepay.ts";
+
+const newUid = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 
 export type TxStatus = "wallet" | "pending" | "confirmed" | "failed" | "rejected" | "signed";
 
@@ -16,6 +20,12 @@ export interface TxEntry {
   gasUsed?: bigint;
   /** The form action (see `guard`) this entry belongs to: its failure is shown next to that form. */
   action?: string;
+  /** Unique across reloads (the key in the activity history). */
+  uid: string;
+  /** Account and chain the entry was made for (see activityScope). */
+  scope?: string;
+  /** Unix ms when it was asked for. */
+  at: number;
 }
 
 let nextId = 1;
@@ -32,7 +42,29 @@ export interface ActionRunner {
  */
 export function useTxRunner() {
   const config = useConfig();
-  const [entries, setEntries] = useState<TxEntry[]>([]);
+  const edgepay = useEdgepay();
+  const { address } = useConnection();
+  const scope = address ? activityScope(edgepay.chainId, address) : undefined;
+  const scopeRef = useRef(scope);
+  useEffect(() => {
+    scopeRef.current = scope;
+  }, [scope]);
+  const [all, setEntries] = useState<TxEntry[]>([]);
+  // Only the connected account's entries on this chain: switching accounts does not show the previous one's.
+  const entries = useMemo(() => all.filter((e) => e.scope === scope), [all, scope]);
+  // Every change is written to the activity history (IndexedDB, per account and chain).
+  useEffect(() => {
+    saveActivity(all).catch((e: unknown) => console.warn("activity history not saved:", e));
+  }, [all]);
+  const entry = (label: string, status: TxStatus, extra: Partial<TxEntry> = {}): TxEntry => ({
+    id: nextId++,
+    uid: newUid(),
+    scope: scopeRef.current,
+    at: Date.now(),
+    label,
+    status,
+    ...extra,
+  });
 
   const update = useCallback((id: number, patch: Partial<TxEntry>) => {
     setEntries((list) => list.map((e) => (e.id === id ? { ...e, ...patch } : e)));
@@ -41,8 +73,9 @@ export function useTxRunner() {
   /** Sends a transaction and waits for it; resolves to the receipt, or undefined when it did not succeed. */
   const send = useCallback(
     async (label: string, submit: () => Promise<Hash>, action?: string): Promise<TransactionReceipt | undefined> => {
-      const id = nextId++;
-      setEntries((list) => [{ id, label, status: "wallet" as const, action }, ...list].slice(0, 12));
+      const e = entry(label, "wallet", { action });
+      const id = e.id;
+      setEntries((list) => [e, ...list].slice(0, 30));
       let hash: Hash;
       try {
         hash = await submit();
@@ -70,8 +103,9 @@ export function useTxRunner() {
   /** A wallet signature (no transaction): resolves to its result, or undefined when refused or failed. */
   const sign = useCallback(
     async <T,>(label: string, ask: () => Promise<T>, action?: string): Promise<T | undefined> => {
-      const id = nextId++;
-      setEntries((list) => [{ id, label, status: "wallet" as const, action }, ...list].slice(0, 12));
+      const e = entry(label, "wallet", { action });
+      const id = e.id;
+      setEntries((list) => [e, ...list].slice(0, 30));
       try {
         const result = await ask();
         update(id, { status: "signed" });
@@ -86,7 +120,9 @@ export function useTxRunner() {
 
   /** Records a failure found before anything was sent (bad input). */
   const fail = useCallback((label: string, message: string, action?: string) => {
-    setEntries((list) => [{ id: nextId++, label, status: "failed" as const, message, action }, ...list].slice(0, 12));
+    const e = entry(label, "failed", { message, action });
+    setEntries((list) => [e, ...list].slice(0, 30));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   // Per-action lock: a second click while an action is in flight (even before React re-renders the disabled
