@@ -10,14 +10,14 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { formatUnits, type Address, type Hex } from "viem";
-import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { channelRecordToJson, type ChannelRecord } from "../../protocol/client/store.ts";
 import { fetchChannelInfo } from "../../protocol/client/worker-api.ts";
 import { freePort } from "../../scripts/lib/chain.ts";
-import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
-import { signDeviceBinding } from "../../worker/register.ts";
+import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { registerDevice, signDeviceBinding } from "../../worker/register.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, sha256OfFile, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 import { startDashboard, type RunningDashboard } from "./dashboard.ts";
 import { confirmTx, connect, until, within } from "./pages.ts";
 import { injectTestWallet } from "./wallet.ts";
@@ -190,6 +190,10 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     await a.getByTestId("result").waitFor();
     expect(await a.getByTestId("calls").innerText()).to.equal("2");
     expect(await accepted(small.id)).to.equal(0n);
+    // Item 8: another channel (another offering) clears the result and the inputs of the previous one.
+    await a.getByLabel("channel", { exact: true }).selectOption(small.id);
+    await until("the old result cleared", async () => (await a.getByTestId("result").count()) === 0);
+    expect(await a.locator("section[aria-label=inference]").innerText()).not.to.match(/the audio has \d+ frames/); // the old audio went too
   });
 
   it("2: a deposit above the balance is refused next to the field before any approval; Max fills the balance", async () => {
@@ -308,6 +312,76 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     expect((await channel(bChannel)).deposit).to.equal(deposit + 500_000n);
     expect(await balance(BUYER_B)).to.equal(bal - 500_000n);
     expect(await row.locator("[role=alert]").count()).to.equal(0); // the old error went with the new attempt
+  });
+
+  it("8: Buy warns about a device whose worker does not answer and sends nothing without an explicit choice", async () => {
+    const modelId = market.models[0]!.modelId;
+    const { device: dead } = await registerDevice({
+      rpcUrl: net.chain.url,
+      contracts: market.contracts,
+      ownerKey: TEST_KEYS[2],
+      devicePrivateKey: generatePrivateKey(),
+      endpoint: "http://127.0.0.1:9",
+      models: [{ modelId, price: PRICE }],
+      fundEth: "0",
+    });
+    await b.goto(`${dashboard.url}/buy`);
+    const offering = b.getByLabel("offering");
+    await until("the dead device's offering", async () => (await offering.locator(`option[value="${dead}:${modelId}"]`).count()) === 1);
+    await offering.selectOption(`${dead}:${modelId}`);
+    await b.getByLabel("deposit", { exact: true }).fill("1");
+    const health = b.getByTestId("offering-health");
+    await until("the device reported down", async () => (await health.getAttribute("data-health")) === "down", 20_000);
+    expect(await health.innerText()).to.contain("does not answer");
+    const open = b.getByRole("button", { name: "Open channel" });
+    expect(await open.isDisabled()).to.equal(true);
+    const [txBefore, bal] = [await sentTx(b), await balance(BUYER_B)];
+    await open.click({ force: true, timeout: 2_000 }).catch(() => undefined);
+    await b.waitForTimeout(1_000);
+    expect(await sentTx(b)).to.equal(txBefore);
+    expect(await balance(BUYER_B)).to.equal(bal);
+    // The live device is offered without a warning.
+    await offering.selectOption(`${market.device.address}:${modelId}`);
+    await until("the live device reported up", async () => (await health.getAttribute("data-health")) === "up", 20_000);
+    expect(await open.isDisabled()).to.equal(false);
+  });
+
+  it("5: Publish refuses a .txt and a text file named .onnx before any transaction; the URI follows the file picked last", async () => {
+    const OWNER = privateKeyToAccount(TEST_KEYS[6]).address;
+    const o = await pageFor(OWNER);
+    await o.goto(`${dashboard.url}/models`);
+    await connect(o);
+    const notes = path.join(tmp, "notes.txt");
+    const fake = path.join(tmp, "fake.onnx");
+    writeFileSync(notes, "not a model\n".repeat(20));
+    writeFileSync(fake, "not a model either\n".repeat(20));
+    const count = () => reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "modelCount" });
+    const [before, txBefore] = [await count(), await sentTx(o)];
+    const publish = o.getByRole("button", { name: "Publish" });
+    await o.getByLabel("model name").fill("junk");
+    for (const file of [notes, fake]) {
+      await o.getByLabel("onnx file").setInputFiles(file);
+      await o.waitForTimeout(500);
+      await publish.click({ force: true, timeout: 2_000 }).catch(() => undefined);
+      await o.waitForTimeout(1_500);
+      expect(await sentTx(o), path.basename(file)).to.equal(txBefore);
+      expect(await count()).to.equal(before);
+    }
+    expect(await o.getByTestId("onnx-error").innerText()).to.contain("not an ONNX model");
+
+    await o.getByLabel("onnx file").setInputFiles(SILERO_VAD_V5);
+    await o.getByTestId("content-hash").waitFor();
+    expect(await o.getByLabel("model uri").inputValue()).to.equal(`npm:${path.basename(SILERO_VAD_V5)}`);
+    await o.getByLabel("onnx file").setInputFiles(PPOCR_DIRECTION_CLS);
+    await o.getByTestId("content-hash").locator(`[data-value="${sha256OfFile(PPOCR_DIRECTION_CLS)}"]`).waitFor();
+    expect(await o.getByLabel("model uri").inputValue()).to.equal(`npm:${path.basename(PPOCR_DIRECTION_CLS)}`);
+    await o.getByLabel("model name").fill("direction classifier");
+    await confirmTx(o, "Publish direction classifier", () => publish.click());
+    expect(await count()).to.equal(before + 1n);
+    expect(await sentTx(o)).to.equal(txBefore + 1);
+    const model = await reads().readContract({ address: net.deployment.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [before + 1n] });
+    expect(model.uri).to.equal(`npm:${path.basename(PPOCR_DIRECTION_CLS)}`);
+    expect(model.contentHash).to.equal(sha256OfFile(PPOCR_DIRECTION_CLS));
   });
 
   it("6: Close now refunds at once with the device's signature; a settled channel shows no credit", async () => {

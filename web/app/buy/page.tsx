@@ -20,6 +20,7 @@ import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
 import { useCooperativeClose } from "../../hooks/useCooperativeClose.ts";
+import { useWorkerHealth } from "../../hooks/useWorkerHealth.ts";
 import { DevChainPanel } from "../../components/DevChainPanel.tsx";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
 import { describeError } from "../../lib/errors.ts";
@@ -123,6 +124,10 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
     [devices.data, models.data, edgepay.contracts.token],
   );
   const selected = offerings.find((o) => o.key === choice) ?? offerings[0];
+  // A device whose worker does not answer cannot serve what a channel to it buys: say so before any deposit.
+  const health = useWorkerHealth(selected?.device.endpoint);
+  const [openAnyway, setOpenAnyway] = useState(false);
+  const dead = !!health.data && !health.data.ok;
 
   const value = parseAmount(deposit, token.decimals);
   const depositError =
@@ -215,7 +220,7 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
         <>
           <label>
             Offering
-            <select value={selected?.key} onChange={(e) => setChoice(e.target.value)} aria-label="offering">
+            <select value={selected?.key} onChange={(e) => (setChoice(e.target.value), setOpenAnyway(false))} aria-label="offering">
               {offerings.map((o) => (
                 <option key={o.key} value={o.key}>
                   {o.model ? `#${o.model.modelId} ${o.model.name}` : `model #${o.offering.modelId}`} · {token.format(o.offering.price)} per call · {o.device.endpoint}
@@ -223,6 +228,22 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
               ))}
             </select>
           </label>
+          {selected && (
+            <p className="small" data-testid="offering-health" data-health={health.data ? (health.data.ok ? "up" : "down") : "unknown"}>
+              {!health.data && <span className="muted">checking the device&apos;s worker…</span>}
+              {health.data?.ok && <span className="ok">device answers ({health.data.latencyMs} ms)</span>}
+              {dead && (
+                <span className="error" role="alert">
+                  This device&apos;s worker at {selected.device.endpoint} does not answer ({String(health.data!.status)}
+                  {health.data!.detail ? `: ${health.data!.detail}` : ""}). A channel to it cannot be used until it is back; the deposit comes back only
+                  after a close.{" "}
+                  <label className="inline">
+                    <input type="checkbox" checked={openAnyway} onChange={(e) => setOpenAnyway(e.target.checked)} aria-label="open anyway" /> open anyway
+                  </label>
+                </span>
+              )}
+            </p>
+          )}
           <div className="row" style={{ marginTop: 10 }}>
             <label>
               Deposit ({token.symbol})
@@ -246,7 +267,10 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
                 <option value="permit">permit signature (1 transaction)</option>
               </select>
             </label>
-            <button onClick={() => runner.guard("open-channel", (r) => open(r)())} disabled={runner.isPending("open-channel") || !!depositError || !selected}>
+            <button
+              onClick={() => runner.guard("open-channel", (r) => open(r)())}
+              disabled={runner.isPending("open-channel") || !!depositError || !selected || (dead && !openAnyway)}
+            >
               {runner.isPending("open-channel") ? "Opening…" : "Open channel"}
             </button>
           </div>
