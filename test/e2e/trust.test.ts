@@ -4,7 +4,7 @@
 // after, and how many transactions the page asked the (injected EIP-6963) wallet to send.
 // One stack (chain, worker, dashboard, browser) is shared by all tests; the market is set up from Node, not the UI.
 import { expect } from "chai";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -434,5 +434,99 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     expect(await sentTx(a)).to.equal(txBefore + 1);
     expect(await balance(BUYER_A)).to.equal(bal + small.deposit);
     expect((await channel(small.id)).settled).to.equal(true);
+  });
+
+  it("10: with storage full, Try refuses before paying; receipts go to IndexedDB, not localStorage", async () => {
+    await b.goto(`${dashboard.url}/try`);
+    await b.getByLabel("channel", { exact: true }).selectOption(bChannel);
+    await b.getByLabel("audio file").setInputFiles(wav);
+    await b.getByLabel("frames").fill("2");
+    // Fill this origin's localStorage to the brim, as months of receipts used to.
+    await b.evaluate(() => {
+      let i = 0;
+      for (const size of [100_000, 10_000, 1_000, 100, 10]) {
+        const chunk = "x".repeat(size);
+        for (;;) {
+          try {
+            window.localStorage.setItem(`filler.${i++}`, chunk);
+          } catch {
+            break;
+          }
+        }
+      }
+    });
+    const [before, txBefore] = [await accepted(bChannel), await sentTx(b)];
+    expect(before).to.equal(0n);
+    await b.getByRole("button", { name: "Run paid inference" }).click();
+    const alert = b.locator("section[aria-label=inference] [role=alert]");
+    await until("the storage message", async () => (await alert.innerText()).includes("Nothing was paid"), 20_000);
+    expect(await alert.innerText()).to.contain("full");
+    expect(await accepted(bChannel)).to.equal(before);
+    expect(await sentTx(b)).to.equal(txBefore);
+
+    await b.evaluate(() => Object.keys(window.localStorage).filter((k) => k.startsWith("filler.")).forEach((k) => window.localStorage.removeItem(k)));
+    await b.getByRole("button", { name: "Run paid inference" }).click();
+    await b.getByTestId("result").waitFor({ timeout: 60_000 });
+    expect(await accepted(bChannel)).to.equal(2n * PRICE);
+    const stored = await b.evaluate(
+      (id) =>
+        new Promise<number>((resolve, reject) => {
+          const req = indexedDB.open("edgepay-receipts");
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const all = req.result.transaction("receipts").objectStore("receipts").getAll();
+            all.onsuccess = () => resolve((all.result as { channelId: string }[]).filter((r) => r.channelId === id.toLowerCase()).length);
+            all.onerror = () => reject(all.error);
+          };
+        }),
+      bChannel,
+    );
+    expect(stored).to.equal(2);
+    expect(await b.evaluate(() => Object.keys(window.localStorage).filter((k) => k.includes(".receipts.")).length)).to.equal(0);
+  });
+
+  it("10: session keys export encrypted with a passphrase and import into another browser, where the key pays", async () => {
+    await b.goto(`${dashboard.url}/buy`);
+    const signerKey = await b.evaluate(
+      (id) => (JSON.parse(window.localStorage.getItem(Object.keys(window.localStorage).find((k) => k.endsWith(`.channel.${id.toLowerCase()}`))!)!) as { signerKey: string }).signerKey,
+      bChannel,
+    );
+    expect(signerKey).to.match(/^0x[0-9a-f]{64}$/);
+    await b.getByLabel("backup passphrase").fill("correct horse battery staple");
+    const download = b.waitForEvent("download");
+    await b.getByRole("button", { name: "Export session keys" }).click();
+    const file = path.join(tmp, "keys.json");
+    await (await download).saveAs(file);
+    const text = readFileSync(file, "utf8");
+    expect(JSON.parse(text).format).to.equal("edgepay-session-keys");
+    expect(text.toLowerCase()).not.to.contain(signerKey.slice(2).toLowerCase()); // encrypted, not in clear
+
+    const c = await pageFor(BUYER_B); // another browser profile: no session key
+    await c.goto(`${dashboard.url}/buy`);
+    await connect(c);
+    const row = c.locator(`tr[data-channel="${bChannel}"]`);
+    await row.waitFor();
+    expect(await row.innerText()).to.contain("session key not in this browser");
+    await c.getByLabel("backup file").setInputFiles(file);
+    await c.getByLabel("backup passphrase").fill("not the passphrase");
+    await c.getByRole("button", { name: "Import session keys" }).click();
+    await until("the wrong-passphrase message", async () => (await c.getByTestId("backup-message").innerText()).includes("Wrong passphrase"), 20_000);
+    expect(await c.evaluate(() => Object.keys(window.localStorage).filter((k) => k.includes(".channel.")).length)).to.equal(0);
+    await c.getByLabel("backup passphrase").fill("correct horse battery staple");
+    await c.getByRole("button", { name: "Import session keys" }).click();
+    await until("imported", async () => (await c.getByTestId("backup-message").innerText()).startsWith("Imported"), 20_000);
+    await until("the key in this browser", async () => (await c.locator(`tr[data-channel="${bChannel}"]`).innerText()).includes("session key in this browser"));
+
+    // The imported key pays, continuing from what the other browser paid.
+    await c.goto(`${dashboard.url}/try`);
+    await c.getByLabel("channel", { exact: true }).selectOption(bChannel);
+    await c.getByLabel("audio file").setInputFiles(wav);
+    await c.getByLabel("frames").fill("1");
+    await c.getByRole("button", { name: "Run paid inference" }).click();
+    await c.getByTestId("result").waitFor({ timeout: 60_000 }).catch(async (e) => {
+      throw new Error(`no result: ${await c.locator("[role=alert]").allInnerTexts()} ${e}`);
+    });
+    expect(await accepted(bChannel)).to.equal(3n * PRICE);
+    expect(await c.getByTestId("receipt-valid").innerText()).to.equal("verified");
   });
 });

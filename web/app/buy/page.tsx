@@ -22,6 +22,7 @@ import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
 import { useCooperativeClose } from "../../hooks/useCooperativeClose.ts";
 import { useWorkerHealth } from "../../hooks/useWorkerHealth.ts";
 import { DevChainPanel } from "../../components/DevChainPanel.tsx";
+import { SessionKeyBackup } from "../../components/SessionKeyBackup.tsx";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
 import { describeError } from "../../lib/errors.ts";
 import { formatDuration, parseAmount } from "../../lib/format.ts";
@@ -51,6 +52,7 @@ function Buy({ runner }: { runner: Runner }) {
   const edgepay = useEdgepay();
   const { address } = useConnection();
   const token = useToken(address);
+  const [keysRevision, setKeysRevision] = useState(0);
   return (
     <>
       <div className="stats">
@@ -65,7 +67,8 @@ function Buy({ runner }: { runner: Runner }) {
         {edgepay.chainId === LOCAL_CHAIN_ID && <Faucet runner={runner} account={address!} />}
         <OpenChannel runner={runner} account={address!} />
       </div>
-      <MyChannels runner={runner} account={address!} />
+      <MyChannels key={keysRevision} runner={runner} account={address!} />
+      <SessionKeyBackup onImported={() => setKeysRevision((r) => r + 1)} />
       <DevChainPanel />
     </>
   );

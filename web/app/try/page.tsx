@@ -20,6 +20,7 @@ import { decodeTo16k, startRecording } from "../../lib/audio.ts";
 import { imageFilePixels, softmax } from "../../lib/image.ts";
 import { checkReceipt, type ReceiptCheck } from "../../lib/receipt-checks.ts";
 import { shortHex } from "../../lib/format.ts";
+import type { LocalStorageBuyerStore } from "../../lib/session-store.ts";
 import { FieldError } from "../../components/ActionError.tsx";
 
 type Kind = "vad" | "ocr" | "json";
@@ -76,6 +77,7 @@ function Try() {
   const fileInput = useRef<HTMLInputElement>(null);
   const running = useRef(false);
   const [audioFrames, setAudioFrames] = useState<number>();
+  const [storageWarning, setStorageWarning] = useState<string>();
 
   // Usable: open, session key here, credit for one more call. The store is read on every render (it is local and
   // cheap): a run moves a channel's paid amount without a new block.
@@ -141,6 +143,9 @@ function Try() {
     const modelId = selected.c.terms.modelId;
     const modelHash = selected.model?.contentHash;
     try {
+      // Before paying: can this browser record what it pays for (channel record and receipts)?
+      const storage = await store.storageProblem(calls);
+      if (storage) throw new Error(storage);
       const call = async (inputs: Record<string, Tensor>) => {
         // Pays from the selected channel and no other; the receipt must name that channel.
         const r = await buyer.infer(modelId, inputs, { workers: [endpoint], channelId: selected.c.channelId });
@@ -211,6 +216,8 @@ function Try() {
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
+      const unsaved = (buyer.store as Partial<LocalStorageBuyerStore>).unsaved?.length ?? 0;
+      if (unsaved) setStorageWarning(`${unsaved} receipt(s) could not be saved (browser storage full): they are kept in this tab only (the Audit page lists them while it stays open); free some storage.`);
       setBusy(false);
       setProgress(undefined);
       running.current = false;
@@ -330,6 +337,7 @@ function Try() {
           </p>
         )}
         <FieldError message={creditError} testId="credit-error" />
+        {storageWarning && <p className="warn-text small">{storageWarning}</p>}
         {error && (
           <p className="error" role="alert">
             {error}
