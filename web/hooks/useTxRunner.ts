@@ -122,7 +122,6 @@ export function useTxRunner() {
   const fail = useCallback((label: string, message: string, action?: string) => {
     const e = entry(label, "failed", { message, action });
     setEntries((list) => [e, ...list].slice(0, 30));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   // Per-action lock: a second click while an action is in flight (even before React re-renders the disabled
