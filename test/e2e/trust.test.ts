@@ -239,6 +239,31 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     expect(await p.getByTestId("register-error").innerText()).to.contain("binding signature is not the device's");
   });
 
+  it("4: a double click on a provider action (Pause, then Unpause) sends one transaction each", async () => {
+    const p = await pageFor(PROVIDER);
+    await p.goto(`${dashboard.url}/provider`);
+    await connect(p);
+    const card = p.locator(`div.card[data-device="${market.device.address}"]`);
+    await card.waitFor();
+    const status = async () =>
+      (await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [market.device.address] })).status;
+    for (const [name, expected] of [
+      ["Pause", 2],
+      ["Unpause", 1],
+    ] as const) {
+      const button = card.getByRole("button", { name, exact: true });
+      await button.waitFor();
+      const txBefore = await sentTx(p);
+      await button.evaluate((el: HTMLElement) => {
+        el.click();
+        el.click();
+      });
+      await until(`${name} mined`, async () => (await status()) === expected);
+      await p.waitForTimeout(1_500);
+      expect(await sentTx(p), name).to.equal(txBefore + 1);
+    }
+  });
+
   it("4: a double click sends one transaction: the faucet once, and one approve + one open for a channel", async () => {
     const pc = net.deployment.paymentChannels;
     // Two clicks in the same task, before React can re-render a disabled button: the harshest double click.

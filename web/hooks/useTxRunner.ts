@@ -50,6 +50,8 @@ export function useTxRunner() {
     scopeRef.current = scope;
   }, [scope]);
   const [all, setEntries] = useState<TxEntry[]>([]);
+  /** Labels of steps waiting for the wallet or the chain. */
+  const inFlight = useRef(new Set<string>());
   // Only the connected account's entries on this chain: switching accounts does not show the previous one's.
   const entries = useMemo(() => all.filter((e) => e.scope === scope), [all, scope]);
   // Every change is written to the activity history (IndexedDB, per account and chain).
@@ -70,8 +72,8 @@ export function useTxRunner() {
     setEntries((list) => list.map((e) => (e.id === id ? { ...e, ...patch } : e)));
   }, []);
 
-  /** Sends a transaction and waits for it; resolves to the receipt, or undefined when it did not succeed. */
-  const send = useCallback(
+
+  const sendOnce = useCallback(
     async (label: string, submit: () => Promise<Hash>, action?: string): Promise<TransactionReceipt | undefined> => {
       const e = entry(label, "wallet", { action });
       const id = e.id;
@@ -100,8 +102,23 @@ export function useTxRunner() {
     [config, update],
   );
 
-  /** A wallet signature (no transaction): resolves to its result, or undefined when refused or failed. */
-  const sign = useCallback(
+  /** Sends a transaction and waits for it; resolves to the receipt, or undefined when it did not succeed. */
+  const send = useCallback(
+    async (label: string, submit: () => Promise<Hash>, action?: string): Promise<TransactionReceipt | undefined> => {
+      // The same step asked again while it is in flight (a double click on a button without its own lock): ignored.
+      if (inFlight.current.has(label)) return undefined;
+      inFlight.current.add(label);
+      try {
+        return await sendOnce(label, submit, action);
+      } finally {
+        inFlight.current.delete(label);
+      }
+    },
+    [sendOnce],
+  );
+
+
+  const signOnce = useCallback(
     async <T,>(label: string, ask: () => Promise<T>, action?: string): Promise<T | undefined> => {
       const e = entry(label, "wallet", { action });
       const id = e.id;
@@ -116,6 +133,20 @@ export function useTxRunner() {
       }
     },
     [update],
+  );
+
+  /** A wallet signature (no transaction): resolves to its result, or undefined when refused or failed. */
+  const sign = useCallback(
+    async <T,>(label: string, ask: () => Promise<T>, action?: string): Promise<T | undefined> => {
+      if (inFlight.current.has(label)) return undefined;
+      inFlight.current.add(label);
+      try {
+        return await signOnce(label, ask, action);
+      } finally {
+        inFlight.current.delete(label);
+      }
+    },
+    [signOnce],
   );
 
   /** Records a failure found before anything was sent (bad input). */

@@ -341,6 +341,7 @@ function ModelRow({
             <button
               className="ghost"
               onClick={() =>
+                window.confirm(`Deprecate model #${m.modelId}? It cannot be undone: no new licenses or versions build on it.`) &&
                 runner.send(`Deprecate #${m.modelId}`, () =>
                   writeContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "deprecate", args: [m.modelId] }),
                 )
