@@ -204,6 +204,10 @@ function Licenses({ runner, account }: { runner: Runner; account: Address }) {
   const take = async () => {
     if (!model) return;
     if (model.licenseFee > 0n) {
+      const balance = await readContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+      if (balance < model.licenseFee) {
+        return runner.fail(`Take license for #${model.modelId} ${model.name}`, `Your balance is ${token.format(balance)}: the license fee is ${token.format(model.licenseFee)}. Nothing was sent.`);
+      }
       const allowance = await readContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.modelRegistry] });
       if (allowance < model.licenseFee) {
         const ok = await runner.send(`Approve license fee ${token.format(model.licenseFee)}`, () =>
@@ -285,6 +289,8 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
   const addStake = async () => {
     const value = parseAmount(stakeMore, token.decimals);
     if (value === undefined || value === 0n) return runner.fail("Add stake", `"${stakeMore}" is not a positive amount.`);
+    const balance = await readContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+    if (balance < value) return runner.fail("Add stake", `Your balance is ${token.format(balance)}: not enough to add ${token.format(value)}. Nothing was sent.`);
     const allowance = await readContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "allowance", args: [account, reg] });
     if (allowance < value) {
       const ok = await runner.send(`Approve ${token.format(value)}`, () =>
