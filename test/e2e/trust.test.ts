@@ -239,6 +239,22 @@ describe("dashboard in chromium: a dashboard a person can trust with money (issu
     expect(await p.getByTestId("register-error").innerText()).to.contain("binding signature is not the device's");
   });
 
+  it("2: a license fee above the balance is refused next to the form, with no approval sent", async () => {
+    const NEWCOMER = privateKeyToAccount(TEST_KEYS[7]).address; // holds no tUSDC
+    const p = await pageFor(NEWCOMER);
+    await p.goto(`${dashboard.url}/provider`);
+    await connect(p);
+    const mr = net.deployment.modelRegistry;
+    await p.getByLabel("license model").selectOption(market.models[0]!.modelId.toString());
+    const [txBefore, allowBefore] = [await sentTx(p), await allowance(NEWCOMER, mr)];
+    await p.getByRole("button", { name: "Take license" }).click();
+    await until("the attempt to end", async () => (await p.getByTestId("license-error").count()) > 0 || (await p.locator("ul.txlist li[data-status=failed]").count()) > 0);
+    expect(await sentTx(p)).to.equal(txBefore);
+    expect(await allowance(NEWCOMER, mr)).to.equal(allowBefore);
+    expect(await reads().readContract({ address: mr, abi: modelRegistryAbi, functionName: "hasLicense", args: [market.models[0]!.modelId, NEWCOMER] })).to.equal(false);
+    expect(await p.getByTestId("license-error").innerText()).to.contain("Your balance is 0 tUSDC");
+  });
+
   it("4: a double click on a provider action (Pause, then Unpause) sends one transaction each", async () => {
     const p = await pageFor(PROVIDER);
     await p.goto(`${dashboard.url}/provider`);

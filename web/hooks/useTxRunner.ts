@@ -196,6 +196,15 @@ export function useTxRunner() {
     [entries, started],
   );
 
+  /** The newest step matching `match`, when it failed or was refused: for forms whose steps are named, not guarded. */
+  const errorWhere = useCallback(
+    (match: (label: string) => boolean): TxEntry | undefined => {
+      const last = entries.find((e) => match(e.label));
+      return last && (last.status === "failed" || last.status === "rejected") ? last : undefined;
+    },
+    [entries],
+  );
+
   const busy = entries.some((e) => e.status === "wallet" || e.status === "pending");
-  return { entries, send, sign, fail, busy, guard, isPending, errorOf };
+  return { entries, send, sign, fail, busy, guard, isPending, errorOf, errorWhere };
 }

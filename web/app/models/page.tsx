@@ -18,7 +18,7 @@ import { useTxRunner } from "../../hooks/useTxRunner.ts";
 import type { ModelInfo } from "../../lib/chain-reads.ts";
 import { formatBps, parseAmount } from "../../lib/format.ts";
 import { checkOnnx } from "../../lib/onnx-check.ts";
-import { FieldError } from "../../components/ActionError.tsx";
+import { ActionError, FieldError } from "../../components/ActionError.tsx";
 
 type Runner = ReturnType<typeof useTxRunner>;
 const COLORS = ["#5aa9ff", "#3fcf8e", "#f2b84b", "#ff6b6b", "#b48cff", "#4fd1c5"];
@@ -167,6 +167,7 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
           Publish
         </button>
       </div>
+      <ActionError entry={runner.errorWhere((l) => l.startsWith("Publish"))} testId="publish-error" />
       <p className="muted small">Royalty is capped at 50%. Running channels keep the royalty they opened with; a change applies to new channels.</p>
     </section>
   );

@@ -252,6 +252,7 @@ function Licenses({ runner, account }: { runner: Runner; account: Address }) {
           </button>
         </div>
       )}
+      <ActionError entry={runner.errorWhere((l) => l.startsWith("Take license") || l.startsWith("Approve license fee"))} testId="license-error" />
     </section>
   );
 }
@@ -364,6 +365,12 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
           )}
         </div>
       </div>
+      <ActionError
+        entry={runner.errorWhere((l) =>
+          ["Pause device", "Unpause device", "Start exit", "Withdraw stake", "Add stake", "Approve ", "Send ", "Offer model", "Remove offering", "Update endpoint"].some((p) => l.startsWith(p)),
+        )}
+        testId="device-error"
+      />
       <h3>Offerings</h3>
       {d.offerings.length === 0 && <p className="muted small">None: buyers cannot open channels to this device yet.</p>}
       <ul>
