@@ -95,6 +95,12 @@ export interface InferOptions {
   /** Workers offering the model, tried in order: the next one is used when one stops answering. */
   workers: string[];
   autoOpen?: AutoOpen;
+  /**
+   * Pay from exactly this channel (its session key must be in the store). Without it the client picks the newest
+   * channel with credit to the worker's device for the model; with it, it never pays from another channel and
+   * never opens one (a UI that shows "pays from X" must pass X).
+   */
+  channelId?: Hex;
 }
 
 export interface InferResult {
@@ -332,7 +338,9 @@ export class Buyer {
     const ordered = [...options.workers.filter((w) => !isDown(w)), ...options.workers.filter(isDown)];
     for (const endpoint of ordered) {
       try {
-        const result = await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+        const result = options.channelId
+          ? await this.#inferOn(endpoint, options.channelId, modelId, inputsWire, inputHash)
+          : await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
@@ -381,19 +389,7 @@ export class Buyer {
       throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
     }
     const token = offer.token as Address;
-    // Units of work from the published rule, before anything is paid: cost = units x the channel's price.
-    let units: number;
-    try {
-      units = unitsOf(offer.unit as UnitRule, inputsWire);
-    } catch (error) {
-      if (error instanceof UnitError) {
-        throw new EdgepayClientError("worker_rejected", `${endpoint}: ${error.code}: ${error.message} (the model's unit rule, checked before paying)`, {
-          workerCode: error.code,
-          status: error.code === "too_many_units" ? 413 : 400,
-        });
-      }
-      throw error;
-    }
+    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputsWire);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
     // One selection at a time per offering, so parallel calls do not each open a channel.
     let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
@@ -407,6 +403,28 @@ export class Buyer {
       }
       throw error;
     }
+  }
+
+  /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
+  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex): Promise<InferResult> {
+    const offers = await this.offerings(endpoint);
+    const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
+    if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
+    const modelHash = await this.#modelHash(modelId);
+    if (offer.modelHash.toLowerCase() !== modelHash.toLowerCase()) {
+      throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
+    }
+    const record = await this.#requireRecord(channelId);
+    if (!isAddressEqual(record.terms.device, offers.device)) {
+      throw new EdgepayClientError("bad_argument", `channel ${channelId} pays device ${record.terms.device}, but ${endpoint} is device ${offers.device}`);
+    }
+    if (record.terms.modelId !== modelId || !isAddressEqual(record.terms.token, offer.token as Address)) {
+      throw new EdgepayClientError("bad_argument", `channel ${channelId} is for model ${record.terms.modelId}, not model ${modelId} in ${offer.token}`);
+    }
+    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputsWire);
+    if (!this.#checked.has(channelId)) await this.#withLock(channelId, () => this.#refresh(channelId));
+    this.#checked.add(channelId);
+    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, inputsWire, inputHash, units));
   }
 
   async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined, units = 1): Promise<ChannelRecord> {
@@ -826,4 +844,19 @@ function reachedDevice(error: EdgepayClientError): boolean {
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Units of work from the model's published rule, counted before anything is paid (cost = units x price). */
+function unitsBeforePaying(endpoint: string, rule: UnitRule, inputsWire: TensorMapWire): number {
+  try {
+    return unitsOf(rule, inputsWire);
+  } catch (error) {
+    if (error instanceof UnitError) {
+      throw new EdgepayClientError("worker_rejected", `${endpoint}: ${error.code}: ${error.message} (the model's unit rule, checked before paying)`, {
+        workerCode: error.code,
+        status: error.code === "too_many_units" ? 413 : 400,
+      });
+    }
+    throw error;
+  }
 }

@@ -3,10 +3,11 @@
 // a model owner publishes (built-in dev wallet), a provider registers a device from the worker's `init` binding and
 // offers the model, a buyer opens a channel and runs paid inferences from the page (injected EIP-6963 wallet),
 // the worker claims for the provider, the model owner withdraws royalties, the buyer closes and withdraws.
-// Every amount is checked on-chain to the token unit. Screenshots of each page go to docs/screenshots/.
+// Every amount is checked on-chain to the token unit. Screenshots of each page go to test-results/screenshots/
+// (to docs/screenshots/, the committed ones, only with UPDATE_SCREENSHOTS=1).
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -25,7 +26,8 @@ import { confirmTx, connect, runTx, until, within } from "./pages.ts";
 import { injectTestWallet } from "./wallet.ts";
 import { makeWav } from "./wav.ts";
 
-const SCREENSHOTS = path.join(ROOT, "docs/screenshots");
+// The committed screenshots are only rewritten on request (UPDATE_SCREENSHOTS=1); a normal run writes to test-results/.
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(ROOT, "docs/screenshots") : path.join(ROOT, "test-results/screenshots");
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -97,6 +99,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     dashboard = await startDashboard(net);
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
     tmp = mkdtempSync(path.join(tmpdir(), "edgepay-e2e-"));
+    mkdirSync(SCREENSHOTS, { recursive: true });
     workerPort = await freePort();
     owner = await pageFor(undefined);
     provider = await pageFor(PROVIDER);
@@ -431,6 +434,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     await buyer.goto(`${dashboard.url}/buy`);
     const row = buyer.locator(`tr[data-channel="${channelId}"]`);
     await row.waitFor();
+    buyer.once("dialog", (d) => void d.accept()); // an irreversible action asks first
     await confirmTx(buyer, "Request close", () => row.getByRole("button", { name: "Request close" }).click());
     await row.getByTestId("countdown").waitFor();
     expect(await row.getByTestId("countdown").innerText()).to.match(/closing · (59 min|1 h)/);
@@ -454,6 +458,7 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     expect(await status()).to.equal(2);
     await confirmTx(provider, "Unpause device", () => card.getByRole("button", { name: "Unpause" }).click());
     expect(await status()).to.equal(1);
+    provider.once("dialog", (d) => void d.accept()); // an irreversible action asks first
     await confirmTx(provider, "Start exit", () => card.getByRole("button", { name: "Exit" }).click());
     expect(await status()).to.equal(3);
     // Too early: the button says how long the stake still unbonds.

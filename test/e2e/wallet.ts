@@ -2,14 +2,16 @@
 // node (whose accounts are unlocked, so the node itself signs) and announces itself like a browser extension.
 // It reports no account until eth_requestAccounts, as a real wallet does, so wagmi shows its connect flow; the grant
 // is remembered per origin like an extension's.
-// `window.__edgepayTestWallet.rejectNext = true` makes the next signing request fail with EIP-1193 code 4001.
+// `window.__edgepayTestWallet.rejectNext = true` makes the next signing request fail with EIP-1193 code 4001;
+// `window.__edgepayTestWallet.setAccount(address)` switches accounts (the node has every test account unlocked).
 import type { BrowserContext } from "playwright-core";
 
 export const TEST_WALLET_NAME = "Edgepay Test Wallet";
 
 export async function injectTestWallet(context: BrowserContext, args: { rpcUrl: string; account: string; chainId: number }) {
   await context.addInitScript(
-    ({ rpcUrl, account, chainId, name }) => {
+    ({ rpcUrl, account: initial, chainId, name }) => {
+      let account = initial;
       // Like a real extension, the wallet remembers that this origin was allowed (across reloads and navigation).
       const GRANT = "__edgepayTestWallet.authorized";
       let authorized = window.localStorage.getItem(GRANT) === "1";
@@ -20,7 +22,15 @@ export async function injectTestWallet(context: BrowserContext, args: { rpcUrl: 
       };
       const listeners: Record<string, ((arg: unknown) => void)[]> = {};
       const emit = (event: string, arg: unknown) => (listeners[event] ?? []).forEach((f) => f(arg));
-      const control = { rejectNext: false, requests: [] as string[] };
+      const control = {
+        rejectNext: false,
+        requests: [] as string[],
+        /** Switches the wallet's account, as a person does in an extension (emits accountsChanged). */
+        setAccount(next: string) {
+          account = next;
+          emit("accountsChanged", [next]);
+        },
+      };
       const signing = new Set(["eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_sign"]);
       const provider = {
         async request({ method, params }: { method: string; params?: unknown[] }): Promise<unknown> {

@@ -144,6 +144,27 @@ describe("client: paying a real worker", function () {
     expect(record.terms.signer).to.not.equal(record.terms.payer); // a session key signs, not the wallet
   });
 
+  it("pays from the channel it is given (not the newest to the same device and model), and refuses one it cannot use", async () => {
+    const buyer = newBuyer();
+    const older = await buyer.open({ device: market.device.address, modelId, token: market.token, deposit: 50n * PRICE, endpoint: url });
+    const newer = await buyer.open({ device: market.device.address, modelId, token: market.token, deposit: 5n * PRICE, endpoint: url });
+    for (let i = 0; i < 2; i++) {
+      const r = await buyer.infer(modelId, frame(i), { workers: [url], channelId: older.channelId });
+      expect(r.channelId).to.equal(older.channelId);
+      expect(r.receipt.channelId.toLowerCase()).to.equal(older.channelId.toLowerCase());
+    }
+    expect((await workerView(older.channelId)).lastAccepted).to.equal((2n * PRICE).toString());
+    expect((await workerView(newer.channelId)).lastAccepted).to.equal("0");
+    // Without a channel id the client still picks the newest with credit (the CLI's behaviour).
+    expect((await buyer.infer(modelId, frame(3), { workers: [url] })).channelId).to.equal(newer.channelId);
+    // A channel for another model, or one this store has no key for, is refused before any voucher is sent.
+    const err = await buyer.infer(modelId + 1n, frame(4), { workers: [url], channelId: older.channelId }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(EdgepayClientError);
+    const unknown = await buyer.infer(modelId, frame(5), { workers: [url], channelId: `0x${"ab".repeat(32)}` }).catch((e: unknown) => e);
+    expect((unknown as EdgepayClientError).code).to.equal("no_channel");
+    expect((await workerView(older.channelId)).lastAccepted).to.equal((2n * PRICE).toString());
+  });
+
   it("re-sends the same voucher when an answer is lost and gets the stored answer, paying once", async () => {
     const { state, fetchImpl } = controllableFetch();
     const buyer = newBuyer(fetchImpl);

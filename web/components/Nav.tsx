@@ -4,6 +4,7 @@ import { usePathname } from "next/navigation";
 import { useBlockNumber } from "wagmi";
 import { useEdgepay } from "../hooks/useEdgepay.ts";
 import { ConnectButton } from "./ConnectButton.tsx";
+import { HeaderBalance } from "./HeaderBalance.tsx";
 
 const LINKS = [
   { href: "/", label: "Market" },
@@ -29,8 +30,9 @@ export function Nav() {
         ))}
       </nav>
       <span className="muted small" title={config.rpcUrl}>
-        chain {config.chainId} · block {block?.toString() ?? "…"}
+        block {block?.toString() ?? "…"}
       </span>
+      <HeaderBalance />
       <ConnectButton />
     </header>
   );

@@ -1,7 +1,10 @@
-// The browser's buyer store: channel session keys and receipts in localStorage, per chain and contract.
+// The browser's buyer store, per chain and contract: channel session keys in localStorage (small, and written
+// synchronously before a voucher leaves), receipts in IndexedDB (about 800 bytes each: localStorage's few MB
+// would fill up and fail a run after a call was paid).
 // A session key only ever signs vouchers for its own channel, so what it can lose is bounded by that deposit;
 // it never leaves this browser (no server sees it).
 import type { Address, Hex } from "viem";
+import { listScope, putAll } from "./idb.ts";
 import {
   channelRecordFromJson,
   channelRecordToJson,
@@ -13,6 +16,15 @@ import {
   type ReceiptRecord,
   type ReceiptRecordJson,
 } from "../../protocol/client/store.ts";
+
+const RECEIPTS = { db: "edgepay-receipts", store: "receipts" };
+
+interface StoredReceipt {
+  key: string;
+  scope: string;
+  channelId: string;
+  json: ReceiptRecordJson;
+}
 
 export class LocalStorageBuyerStore implements BuyerStore {
   readonly #prefix: string;
@@ -46,15 +58,52 @@ export class LocalStorageBuyerStore implements BuyerStore {
     return out;
   }
 
+  /** Receipts that could not be stored (quota): kept in this tab so a paid answer is never lost, and reported. */
+  readonly unsaved: ReceiptRecord[] = [];
+
+  /**
+   * Never throws: the call it records is already paid. When IndexedDB refuses (quota), the receipt stays in this
+   * tab's memory (listed with the others) and `unsaved` tells the page to warn.
+   */
   async addReceipt(record: ReceiptRecord): Promise<void> {
-    const key = `${this.#prefix}.receipts.${record.receipt.channelId.toLowerCase()}`;
-    const list = JSON.parse(window.localStorage.getItem(key) ?? "[]") as ReceiptRecordJson[];
-    list.push(receiptRecordToJson(record));
-    // Keep the newest 500 per channel: enough to audit a session without filling the origin's quota.
-    window.localStorage.setItem(key, JSON.stringify(list.slice(-500)));
+    const channelId = record.receipt.channelId.toLowerCase();
+    try {
+      await putAll(RECEIPTS, [{ key: `${this.#prefix}.${channelId}.${record.receipt.sequence}`, scope: this.#prefix, channelId, json: receiptRecordToJson(record) }]);
+    } catch (error) {
+      console.warn("receipt kept in memory only:", error);
+      this.unsaved.push(record);
+    }
   }
 
   async listReceipts(filter: { channelId?: Hex } = {}): Promise<ReceiptRecord[]> {
+    const id = filter.channelId?.toLowerCase();
+    const stored = await listScope<StoredReceipt>(RECEIPTS, this.#prefix).catch(() => [] as StoredReceipt[]);
+    const out = stored.filter((r) => !id || r.channelId === id).map((r) => receiptRecordFromJson(r.json));
+    out.push(...this.unsaved.filter((r) => !id || r.receipt.channelId.toLowerCase() === id));
+    return [...out, ...this.#legacyReceipts(filter)];
+  }
+
+  /**
+   * Whether a run can record what it pays for, checked before paying: a small probe write to localStorage (channel
+   * records) and the origin's remaining quota (receipts). Resolves to a sentence when it cannot.
+   */
+  async storageProblem(calls: number): Promise<string | undefined> {
+    const probe = `${this.#prefix}.probe`;
+    try {
+      window.localStorage.setItem(probe, "x".repeat(2048));
+      window.localStorage.removeItem(probe);
+    } catch {
+      return "This browser's localStorage for the dashboard is full: the channel's paid amount could not be saved. Free some space (e.g. export and remove old data) before paying. Nothing was paid.";
+    }
+    const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
+    if (estimate?.quota !== undefined && estimate.usage !== undefined && estimate.quota - estimate.usage < calls * 4096) {
+      return `This browser's storage quota is almost used up (${Math.round((estimate.quota - estimate.usage) / 1024)} kB left): the receipts of ${calls} calls may not fit. Nothing was paid.`;
+    }
+    return undefined;
+  }
+
+  /** Receipts older versions kept in localStorage, still listed (read-only). */
+  #legacyReceipts(filter: { channelId?: Hex }): ReceiptRecord[] {
     const keys: string[] = [];
     for (let i = 0; i < window.localStorage.length; i++) {
       const key = window.localStorage.key(i);

@@ -1,6 +1,6 @@
 "use client";
 import { useMemo, useState } from "react";
-import type { Address, Hex } from "viem";
+import { formatUnits, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { useConfig, useConnection } from "wagmi";
 import { readContract, writeContract } from "wagmi/actions";
@@ -10,6 +10,7 @@ import { randomUint256 } from "../../../protocol/client/keys.ts";
 import { Addr } from "../../components/Addr.tsx";
 import { RequireWallet } from "../../components/RequireWallet.tsx";
 import { TxList } from "../../components/TxList.tsx";
+import { ActionError, FieldError } from "../../components/ActionError.tsx";
 import { useBuyerStore } from "../../hooks/useBuyerStore.ts";
 import { useChainNow } from "../../hooks/useChainNow.ts";
 import { useChannels } from "../../hooks/useChannels.ts";
@@ -17,7 +18,11 @@ import { useDevices } from "../../hooks/useDevices.ts";
 import { useEdgepay } from "../../hooks/useEdgepay.ts";
 import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
-import { useTxRunner } from "../../hooks/useTxRunner.ts";
+import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
+import { useCooperativeClose } from "../../hooks/useCooperativeClose.ts";
+import { useWorkerHealth } from "../../hooks/useWorkerHealth.ts";
+import { DevChainPanel } from "../../components/DevChainPanel.tsx";
+import { SessionKeyBackup } from "../../components/SessionKeyBackup.tsx";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
 import { describeError } from "../../lib/errors.ts";
 import { formatDuration, parseAmount } from "../../lib/format.ts";
@@ -47,6 +52,7 @@ function Buy({ runner }: { runner: Runner }) {
   const edgepay = useEdgepay();
   const { address } = useConnection();
   const token = useToken(address);
+  const [keysRevision, setKeysRevision] = useState(0);
   return (
     <>
       <div className="stats">
@@ -61,7 +67,9 @@ function Buy({ runner }: { runner: Runner }) {
         {edgepay.chainId === LOCAL_CHAIN_ID && <Faucet runner={runner} account={address!} />}
         <OpenChannel runner={runner} account={address!} />
       </div>
-      <MyChannels runner={runner} account={address!} />
+      <MyChannels key={keysRevision} runner={runner} account={address!} />
+      <SessionKeyBackup onImported={() => setKeysRevision((r) => r + 1)} />
+      <DevChainPanel />
     </>
   );
 }
@@ -70,10 +78,10 @@ function Faucet({ runner, account }: { runner: Runner; account: Address }) {
   const config = useConfig();
   const token = useToken(account);
   const [amount, setAmount] = useState("100");
-  const go = async () => {
+  const go = (r: ActionRunner) => async () => {
     const value = parseAmount(amount, token.decimals);
-    if (value === undefined || value === 0n) return runner.fail("Faucet", `"${amount}" is not a positive amount.`);
-    await runner.send(`Faucet ${token.format(value)}`, () =>
+    if (value === undefined || value === 0n) return r.fail("Faucet", `"${amount}" is not a positive amount.`);
+    await r.send(`Faucet ${token.format(value)}`, () =>
       writeContract(config, { address: token.address, abi: testUsdcAbi, functionName: "faucet", args: [account, value] }),
     );
   };
@@ -86,10 +94,11 @@ function Faucet({ runner, account }: { runner: Runner; account: Address }) {
           Amount
           <input value={amount} onChange={(e) => setAmount(e.target.value)} aria-label="faucet amount" />
         </label>
-        <button onClick={go} disabled={runner.busy}>
+        <button onClick={() => runner.guard("faucet", (r) => go(r)())} disabled={runner.isPending("faucet")}>
           Get {token.symbol}
         </button>
       </div>
+      <ActionError entry={runner.errorOf("faucet")} />
     </section>
   );
 }
@@ -118,22 +127,35 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
     [devices.data, models.data, edgepay.contracts.token],
   );
   const selected = offerings.find((o) => o.key === choice) ?? offerings[0];
+  // A device whose worker does not answer cannot serve what a channel to it buys: say so before any deposit.
+  const health = useWorkerHealth(selected?.device.endpoint);
+  const [openAnyway, setOpenAnyway] = useState(false);
+  const dead = !!health.data && !health.data.ok;
 
-  const open = async () => {
-    if (!selected) return;
-    const value = parseAmount(deposit, token.decimals);
-    if (value === undefined || value === 0n) return runner.fail("Open channel", `"${deposit}" is not a positive deposit.`);
+  const value = parseAmount(deposit, token.decimals);
+  const depositError =
+    value === undefined || value === 0n
+      ? `"${deposit}" is not a positive amount.`
+      : token.balance !== undefined && value > token.balance
+        ? `Your balance is ${token.format(token.balance)}: not enough for a deposit of ${token.format(value)}.`
+        : undefined;
+
+  const open = (r: ActionRunner) => async () => {
+    if (!selected || value === undefined || depositError) return;
     const { device, offering } = selected;
-    // Terms must equal the chain's current offering, payee and royalty: read them fresh.
+    // Everything is checked before the first transaction: balance (fresh from the chain), then terms.
     let payee: Address, price: bigint, royaltyBps: number;
     try {
-      const [[owner, p], [, r]] = await Promise.all([
+      const balance = await readContract(config, { address: offering.token, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+      if (balance < value) return r.fail("Open channel", `Your balance is ${token.format(balance)}: not enough for a deposit of ${token.format(value)}. Nothing was sent.`);
+      // Terms must equal the chain's current offering, payee and royalty: read them fresh.
+      const [[owner, p], [, roy]] = await Promise.all([
         readContract(config, { address: edgepay.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "channelTerms", args: [device.device, offering.modelId, offering.token] }),
         readContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "channelTerms", args: [offering.modelId] }),
       ]);
-      [payee, price, royaltyBps] = [owner, p, Number(r)];
+      [payee, price, royaltyBps] = [owner, p, Number(roy)];
     } catch (error) {
-      return runner.fail("Open channel", describeError(error));
+      return r.fail("Open channel", describeError(error));
     }
     const signerKey = generatePrivateKey();
     const terms: ChannelTerms = {
@@ -163,11 +185,11 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
       openedAt: Date.now(),
     });
     if (mode === "permit") {
-      const permit = await runner.sign(`Sign permit for ${token.format(value)}`, () =>
+      const permit = await r.sign(`Sign permit for ${token.format(value)}`, () =>
         signPermit(config, { owner: account, token: offering.token, spender: edgepay.contracts.paymentChannels, value }),
       );
       if (!permit) return;
-      const ok = await runner.send(`Open channel with permit, deposit ${token.format(value)}`, () =>
+      const ok = await r.send(`Open channel with permit, deposit ${token.format(value)}`, () =>
         writeContract(config, {
           address: edgepay.contracts.paymentChannels,
           abi: paymentChannelsAbi,
@@ -178,14 +200,15 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
       if (ok) setOpened(channelId);
       return;
     }
+    // Exactly the deposit is approved (never an open-ended allowance), and only when the current one is short.
     const allowance = await readContract(config, { address: offering.token, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.paymentChannels] });
     if (allowance < value) {
-      const approved = await runner.send(`Approve ${token.format(value)}`, () =>
+      const approved = await r.send(`Approve ${token.format(value)}`, () =>
         writeContract(config, { address: offering.token, abi: testUsdcAbi, functionName: "approve", args: [edgepay.contracts.paymentChannels, value] }),
       );
       if (!approved) return;
     }
-    const ok = await runner.send(`Open channel, deposit ${token.format(value)}`, () =>
+    const ok = await r.send(`Open channel, deposit ${token.format(value)}`, () =>
       writeContract(config, { address: edgepay.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "open", args: [terms, value] }),
     );
     if (ok) setOpened(channelId);
@@ -200,7 +223,7 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
         <>
           <label>
             Offering
-            <select value={selected?.key} onChange={(e) => setChoice(e.target.value)} aria-label="offering">
+            <select value={selected?.key} onChange={(e) => (setChoice(e.target.value), setOpenAnyway(false))} aria-label="offering">
               {offerings.map((o) => (
                 <option key={o.key} value={o.key}>
                   {o.model ? `#${o.model.modelId} ${o.model.name}` : `model #${o.offering.modelId}`} · {token.format(o.offering.price)} per call · {o.device.endpoint}
@@ -208,10 +231,37 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
               ))}
             </select>
           </label>
+          {selected && (
+            <p className="small" data-testid="offering-health" data-health={health.data ? (health.data.ok ? "up" : "down") : "unknown"}>
+              {!health.data && <span className="muted">checking the device&apos;s worker…</span>}
+              {health.data?.ok && <span className="ok">device answers ({health.data.latencyMs} ms)</span>}
+              {dead && (
+                <span className="error" role="alert">
+                  This device&apos;s worker at {selected.device.endpoint} does not answer ({String(health.data!.status)}
+                  {health.data!.detail ? `: ${health.data!.detail}` : ""}). A channel to it cannot be used until it is back; the deposit comes back only
+                  after a close.{" "}
+                  <label className="inline">
+                    <input type="checkbox" checked={openAnyway} onChange={(e) => setOpenAnyway(e.target.checked)} aria-label="open anyway" /> open anyway
+                  </label>
+                </span>
+              )}
+            </p>
+          )}
           <div className="row" style={{ marginTop: 10 }}>
             <label>
               Deposit ({token.symbol})
-              <input value={deposit} onChange={(e) => setDeposit(e.target.value)} aria-label="deposit" />
+              <span className="row">
+                <input value={deposit} onChange={(e) => setDeposit(e.target.value)} aria-label="deposit" aria-invalid={!!depositError} />
+                <button
+                  type="button"
+                  className="ghost"
+                  onClick={() => token.balance !== undefined && setDeposit(formatUnits(token.balance, token.decimals))}
+                  disabled={token.balance === undefined}
+                >
+                  Max
+                </button>
+              </span>
+              <FieldError message={depositError} testId="deposit-error" />
             </label>
             <label>
               Pay with
@@ -220,10 +270,14 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
                 <option value="permit">permit signature (1 transaction)</option>
               </select>
             </label>
-            <button onClick={open} disabled={runner.busy}>
-              Open channel
+            <button
+              onClick={() => runner.guard("open-channel", (r) => open(r)())}
+              disabled={runner.isPending("open-channel") || !!depositError || !selected || (dead && !openAnyway)}
+            >
+              {runner.isPending("open-channel") ? "Opening…" : "Open channel"}
             </button>
           </div>
+          <ActionError entry={runner.errorOf("open-channel")} testId="open-channel-error" />
           {selected && parseAmount(deposit, token.decimals) !== undefined && selected.offering.price > 0n && (
             <p className="muted small">
               Buys {(parseAmount(deposit, token.decimals)! / selected.offering.price).toString()} inferences at {token.format(selected.offering.price)}; royalty{" "}
@@ -283,35 +337,57 @@ function ChannelRow({ channel: c, runner, account }: { channel: ChannelInfo; run
   const token = useToken(account);
   const store = useBuyerStore();
   const models = useModels();
+  const devices = useDevices();
   const now = useChainNow();
+  const closeNow = useCooperativeClose();
   const [topUp, setTopUp] = useState("5");
   const record = typeof window !== "undefined" ? store.getChannelSync(c.channelId) : undefined;
   const signed = record?.signed ?? c.claimed;
   const spent = signed > c.claimed ? signed : c.claimed;
-  const credit = c.deposit - spent;
+  // A settled channel has paid out everything: nothing is left to spend, whatever the deposit was.
+  const credit = c.settled ? 0n : c.deposit - spent;
   const model = models.data?.find((m) => m.modelId === c.terms.modelId);
+  const endpoint = record?.endpoint ?? devices.data?.find((d) => d.device.toLowerCase() === c.terms.device.toLowerCase())?.endpoint;
   const remaining = c.closesAt && now !== undefined ? c.closesAt - now : undefined;
   const state = c.settled ? "settled" : c.closesAt === 0 ? "open" : remaining !== undefined && remaining > 0 ? "closing" : "withdrawable";
   const pc = edgepay.contracts.paymentChannels;
+  const key = (what: string) => `${what}:${c.channelId}`;
+  const topUpValue = parseAmount(topUp, token.decimals);
+  const topUpError =
+    topUpValue === undefined || topUpValue === 0n
+      ? `"${topUp}" is not a positive amount.`
+      : token.balance !== undefined && topUpValue > token.balance
+        ? `Your balance is ${token.format(token.balance)}.`
+        : undefined;
 
-  const doTopUp = async () => {
-    const value = parseAmount(topUp, token.decimals);
-    if (value === undefined || value === 0n) return runner.fail("Top up", `"${topUp}" is not a positive amount.`);
+  const doTopUp = (r: ActionRunner) => async () => {
+    if (topUpValue === undefined || topUpError) return;
+    const value = topUpValue;
+    const balance = await readContract(config, { address: c.terms.token, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+    if (balance < value) return r.fail("Top up", `Your balance is ${token.format(balance)}: not enough to add ${token.format(value)}. Nothing was sent.`);
     const allowance = await readContract(config, { address: c.terms.token, abi: testUsdcAbi, functionName: "allowance", args: [account, pc] });
     if (allowance < value) {
-      const ok = await runner.send(`Approve ${token.format(value)}`, () =>
+      const ok = await r.send(`Approve ${token.format(value)}`, () =>
         writeContract(config, { address: c.terms.token, abi: testUsdcAbi, functionName: "approve", args: [pc, value] }),
       );
       if (!ok) return;
     }
-    await runner.send(`Top up ${token.format(value)}`, () =>
-      writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "topUp", args: [c.terms, value] }),
-    );
+    await r.send(`Top up ${token.format(value)}`, () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "topUp", args: [c.terms, value] }));
   };
-  const requestClose = () =>
-    runner.send("Request close", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "requestClose", args: [c.terms] }));
-  const withdraw = () =>
-    runner.send("Withdraw refund", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "withdraw", args: [c.terms] }));
+  const requestClose = (r: ActionRunner) => async () => {
+    if (
+      !window.confirm(
+        `Request a close of this channel? It cannot be undone: the channel stops taking payments, the device may still claim during the challenge period, and only then can you withdraw the rest. "Close now" refunds at once when the device answers.`,
+      )
+    )
+      return;
+    await r.send("Request close", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "requestClose", args: [c.terms] }));
+  };
+  const cooperative = (r: ActionRunner) => async () => {
+    await r.send("Close now (cooperative)", () => closeNow(c.channelId, endpoint));
+  };
+  const withdraw = (r: ActionRunner) => () =>
+    r.send("Withdraw refund", () => writeContract(config, { address: pc, abi: paymentChannelsAbi, functionName: "withdraw", args: [c.terms] }));
 
   return (
     <tr data-channel={c.channelId} data-state={state}>
@@ -347,22 +423,44 @@ function ChannelRow({ channel: c, runner, account }: { channel: ChannelInfo; run
       </td>
       <td>
         {state === "open" && (
-          <div className="row">
-            <input value={topUp} onChange={(e) => setTopUp(e.target.value)} aria-label="top up amount" style={{ width: 70 }} />
-            <button onClick={doTopUp} disabled={runner.busy}>
-              Top up
-            </button>
-            <button className="ghost" onClick={requestClose} disabled={runner.busy}>
-              Request close
-            </button>
-          </div>
+          <>
+            <div className="row">
+              <input value={topUp} onChange={(e) => setTopUp(e.target.value)} aria-label="top up amount" aria-invalid={!!topUpError} style={{ width: 70 }} />
+              <button onClick={() => runner.guard(key("topup"), (r) => doTopUp(r)())} disabled={runner.isPending(key("topup")) || !!topUpError}>
+                {runner.isPending(key("topup")) ? "Topping up…" : "Top up"}
+              </button>
+            </div>
+            <FieldError message={topUpError} testId="topup-error" />
+            <div className="row">
+              {record && (
+                <button
+                  onClick={() => runner.guard(key("close"), (r) => cooperative(r)())}
+                  disabled={runner.isPending(key("close")) || runner.isPending(key("request-close"))}
+                  title="The device signs the close for what you paid: the rest comes back in this transaction."
+                >
+                  {runner.isPending(key("close")) ? "Closing…" : "Close now"}
+                </button>
+              )}
+              <button
+                className="ghost"
+                onClick={() => runner.guard(key("request-close"), (r) => requestClose(r)())}
+                disabled={runner.isPending(key("request-close")) || runner.isPending(key("close"))}
+                title="Without the device: starts the challenge period, then you withdraw."
+              >
+                Request close
+              </button>
+            </div>
+          </>
         )}
         {state === "closing" && <span className="muted small">The provider may still claim until the period ends.</span>}
         {state === "withdrawable" && (
-          <button onClick={withdraw} disabled={runner.busy}>
+          <button onClick={() => runner.guard(key("withdraw"), (r) => withdraw(r)())} disabled={runner.isPending(key("withdraw"))}>
             Withdraw {token.format(c.deposit - c.claimed)}
           </button>
         )}
+        {[key("topup"), key("close"), key("request-close"), key("withdraw")].map((k) => (
+          <ActionError key={k} entry={runner.errorOf(k)} />
+        ))}
       </td>
     </tr>
   );

@@ -17,6 +17,8 @@ import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner } from "../../hooks/useTxRunner.ts";
 import type { ModelInfo } from "../../lib/chain-reads.ts";
 import { formatBps, parseAmount } from "../../lib/format.ts";
+import { checkOnnx } from "../../lib/onnx-check.ts";
+import { ActionError, FieldError } from "../../components/ActionError.tsx";
 
 type Runner = ReturnType<typeof useTxRunner>;
 const COLORS = ["#5aa9ff", "#3fcf8e", "#f2b84b", "#ff6b6b", "#b48cff", "#4fd1c5"];
@@ -68,20 +70,34 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
   const [fee, setFee] = useState("0");
   const [predecessor, setPredecessor] = useState("0");
   const [hashing, setHashing] = useState(false);
+  const [fileError, setFileError] = useState<string>();
+  const [nameEdited, setNameEdited] = useState(false);
+  const [uriEdited, setUriEdited] = useState(false);
   const heads = mine.filter((m) => m.successor === 0n && !m.deprecated);
 
   const pick = async (file: File | undefined) => {
+    setHash(undefined);
+    setFileError(undefined);
     if (!file) return;
     setHashing(true);
     setFileName(file.name);
     setSize(file.size);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const check = checkOnnx(file.name, bytes);
+    if (!check.ok) {
+      setHashing(false);
+      setFileError(check.reason);
+      return;
+    }
     setHash(await sha256File(file));
     setHashing(false);
-    if (!name) setName(file.name.replace(/\.onnx$/i, ""));
-    if (!uri) setUri(`npm:${file.name}`);
+    // Name and URI follow the file picked last, unless the person typed their own.
+    if (!nameEdited) setName(file.name.replace(/\.onnx$/i, ""));
+    if (!uriEdited) setUri(`npm:${file.name}`);
   };
 
   const publish = async () => {
+    if (fileError) return runner.fail("Publish model", fileError);
     if (!hash) return runner.fail("Publish model", "Pick the .onnx file first: its sha256 is the model's identity.");
     const pct = Number(royalty);
     if (!Number.isFinite(pct) || pct < 0) return runner.fail("Publish model", `"${royalty}" is not a royalty percentage.`);
@@ -111,6 +127,7 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
         </label>
         <div className="small">
           {hashing && <span className="muted">computing sha256…</span>}
+          <FieldError message={fileError} testId="onnx-error" />
           {hash && (
             <span data-testid="content-hash">
               {fileName} · {size?.toLocaleString()} bytes · sha256 <Addr value={hash} />
@@ -121,11 +138,11 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
       <div className="row" style={{ marginTop: 8 }}>
         <label>
           Name
-          <input value={name} onChange={(e) => setName(e.target.value)} aria-label="model name" />
+          <input value={name} onChange={(e) => (setName(e.target.value), setNameEdited(e.target.value !== ""))} aria-label="model name" />
         </label>
         <label>
           URI
-          <input value={uri} onChange={(e) => setUri(e.target.value)} aria-label="model uri" />
+          <input value={uri} onChange={(e) => (setUri(e.target.value), setUriEdited(e.target.value !== ""))} aria-label="model uri" />
         </label>
         <label>
           Royalty (%)
@@ -146,10 +163,11 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
             ))}
           </select>
         </label>
-        <button onClick={publish} disabled={runner.busy || hashing}>
+        <button onClick={publish} disabled={runner.busy || hashing || !hash || !!fileError}>
           Publish
         </button>
       </div>
+      <ActionError entry={runner.errorWhere((l) => l.startsWith("Publish"))} testId="publish-error" />
       <p className="muted small">Royalty is capped at 50%. Running channels keep the royalty they opened with; a change applies to new channels.</p>
     </section>
   );
@@ -324,6 +342,7 @@ function ModelRow({
             <button
               className="ghost"
               onClick={() =>
+                window.confirm(`Deprecate model #${m.modelId}? It cannot be undone: no new licenses or versions build on it.`) &&
                 runner.send(`Deprecate #${m.modelId}`, () =>
                   writeContract(config, { address: edgepay.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "deprecate", args: [m.modelId] }),
                 )

@@ -18,7 +18,9 @@ import { useEdgepay } from "../../hooks/useEdgepay.ts";
 import { useLicenses } from "../../hooks/useLicenses.ts";
 import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
-import { useTxRunner } from "../../hooks/useTxRunner.ts";
+import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
+import { ActionError } from "../../components/ActionError.tsx";
+import { checkRegistration } from "../../lib/registration-check.ts";
 import { useWorkerChannel } from "../../hooks/useWorkerChannel.ts";
 import { parseBinding } from "../../lib/binding.ts";
 import type { ChannelInfo, DeviceInfo } from "../../lib/chain-reads.ts";
@@ -102,26 +104,39 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
     }
   };
 
-  const register = async () => {
+  const register = (r: ActionRunner) => async () => {
     const parsed = parseBinding(bindingText);
-    if (!parsed.ok) return runner.fail("Register device", parsed.reason);
+    if (!parsed.ok) return r.fail("Register device", parsed.reason);
     const b = parsed.binding;
     if (b.owner && b.owner.toLowerCase() !== account.toLowerCase()) {
-      return runner.fail("Register device", `This binding is for owner ${b.owner}, but your wallet is ${account}. Run the worker's init with your address.`);
+      return r.fail("Register device", `This binding is for owner ${b.owner}, but your wallet is ${account}. Run the worker's init with your address.`);
     }
     const value = parseAmount(stake, token.decimals);
-    if (value === undefined) return runner.fail("Register device", `"${stake}" is not an amount.`);
+    if (value === undefined) return r.fail("Register device", `"${stake}" is not an amount.`);
     const url = (endpoint || b.endpoint || "").trim();
-    if (!url) return runner.fail("Register device", "Give the device's HTTP endpoint (the worker's URL).");
+    if (!url) return r.fail("Register device", "Give the device's HTTP endpoint (the worker's URL).");
     const stakeToken = reg?.[1] ?? edgepay.contracts.token;
+    // Everything the registration needs is checked before the stake approval, so no approval is left behind
+    // by a registration that cannot succeed.
+    const problem = await checkRegistration(config, {
+      binding: b,
+      owner: account,
+      stake: value,
+      stakeToken,
+      minStake: reg?.[0],
+      chainId: edgepay.chainId,
+      deviceRegistry: edgepay.contracts.deviceRegistry,
+      format: token.format,
+    });
+    if (problem) return r.fail("Register device", `${problem} Nothing was sent.`);
     const allowance = await readContract(config, { address: stakeToken, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.deviceRegistry] });
     if (allowance < value) {
-      const ok = await runner.send(`Approve stake ${token.format(value)}`, () =>
+      const ok = await r.send(`Approve stake ${token.format(value)}`, () =>
         writeContract(config, { address: stakeToken, abi: testUsdcAbi, functionName: "approve", args: [edgepay.contracts.deviceRegistry, value] }),
       );
       if (!ok) return;
     }
-    await runner.send(`Register device ${b.device.slice(0, 10)}…`, () =>
+    await r.send(`Register device ${b.device.slice(0, 10)}…`, () =>
       writeContract(config, {
         address: edgepay.contracts.deviceRegistry,
         abi: deviceRegistryAbi,
@@ -165,10 +180,11 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
           Stake ({token.symbol}, min {reg ? token.format(reg[0]) : "…"})
           <input value={stake} onChange={(e) => setStake(e.target.value)} aria-label="stake" style={{ width: 90 }} />
         </label>
-        <button onClick={register} disabled={runner.busy}>
-          Register device
+        <button onClick={() => runner.guard("register", (r) => register(r)())} disabled={runner.isPending("register")}>
+          {runner.isPending("register") ? "Registering…" : "Register device"}
         </button>
       </div>
+      <ActionError entry={runner.errorOf("register")} testId="register-error" />
       {reg && <p className="muted small">The stake unbonds {formatDuration(Number(reg[2]))} after you exit; a slash can take it for proven misbehaviour.</p>}
     </section>
   );
@@ -188,6 +204,10 @@ function Licenses({ runner, account }: { runner: Runner; account: Address }) {
   const take = async () => {
     if (!model) return;
     if (model.licenseFee > 0n) {
+      const balance = await readContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+      if (balance < model.licenseFee) {
+        return runner.fail(`Take license for #${model.modelId} ${model.name}`, `Your balance is ${token.format(balance)}: the license fee is ${token.format(model.licenseFee)}. Nothing was sent.`);
+      }
       const allowance = await readContract(config, { address: model.licenseToken, abi: testUsdcAbi, functionName: "allowance", args: [account, edgepay.contracts.modelRegistry] });
       if (allowance < model.licenseFee) {
         const ok = await runner.send(`Approve license fee ${token.format(model.licenseFee)}`, () =>
@@ -232,6 +252,7 @@ function Licenses({ runner, account }: { runner: Runner; account: Address }) {
           </button>
         </div>
       )}
+      <ActionError entry={runner.errorWhere((l) => l.startsWith("Take license") || l.startsWith("Approve license fee"))} testId="license-error" />
     </section>
   );
 }
@@ -269,6 +290,8 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
   const addStake = async () => {
     const value = parseAmount(stakeMore, token.decimals);
     if (value === undefined || value === 0n) return runner.fail("Add stake", `"${stakeMore}" is not a positive amount.`);
+    const balance = await readContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "balanceOf", args: [account] });
+    if (balance < value) return runner.fail("Add stake", `Your balance is ${token.format(balance)}: not enough to add ${token.format(value)}. Nothing was sent.`);
     const allowance = await readContract(config, { address: edgepay.contracts.token, abi: testUsdcAbi, functionName: "allowance", args: [account, reg] });
     if (allowance < value) {
       const ok = await runner.send(`Approve ${token.format(value)}`, () =>
@@ -326,7 +349,11 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
             </button>
           )}
           {(d.status === "Active" || d.status === "Paused") && (
-            <button className="danger" onClick={() => write("Start exit", "startExit")} disabled={runner.busy}>
+            <button className="danger" onClick={() =>
+                window.confirm(
+                  `Exit device ${d.device}? It cannot be undone: the device stops taking new channels for good, and the stake unbonds before it can be withdrawn.`,
+                ) && write("Start exit", "startExit")
+              } disabled={runner.busy}>
               Exit
             </button>
           )}
@@ -338,6 +365,12 @@ function DeviceCard({ device: d, runner, account }: { device: DeviceInfo; runner
           )}
         </div>
       </div>
+      <ActionError
+        entry={runner.errorWhere((l) =>
+          ["Pause device", "Unpause device", "Start exit", "Withdraw stake", "Add stake", "Approve ", "Send ", "Offer model", "Remove offering", "Update endpoint"].some((p) => l.startsWith(p)),
+        )}
+        testId="device-error"
+      />
       <h3>Offerings</h3>
       {d.offerings.length === 0 && <p className="muted small">None: buyers cannot open channels to this device yet.</p>}
       <ul>

@@ -19,8 +19,13 @@ import { useToken } from "../../hooks/useToken.ts";
 import { decodeTo16k, startRecording } from "../../lib/audio.ts";
 import { imageFilePixels, softmax } from "../../lib/image.ts";
 import { checkReceipt, type ReceiptCheck } from "../../lib/receipt-checks.ts";
+import { shortHex } from "../../lib/format.ts";
+import type { LocalStorageBuyerStore } from "../../lib/session-store.ts";
+import { FieldError } from "../../components/ActionError.tsx";
 
 type Kind = "vad" | "ocr" | "json";
+
+const MAX_FRAMES = 500;
 
 interface RunResult {
   calls: number;
@@ -70,6 +75,9 @@ function Try() {
   const [json, setJson] = useState("");
   const [preview, setPreview] = useState<string>();
   const fileInput = useRef<HTMLInputElement>(null);
+  const running = useRef(false);
+  const [audioFrames, setAudioFrames] = useState<number>();
+  const [storageWarning, setStorageWarning] = useState<string>();
 
   // Usable: open, session key here, credit for one more call. The store is read on every render (it is local and
   // cheap): a run moves a channel's paid amount without a new block.
@@ -108,20 +116,43 @@ function Try() {
         : "json"
     : undefined;
 
+  // What a run will cost, shown before it starts: no value is coerced, an invalid one disables the run.
+  const framesCount = /^[0-9]+$/.test(frames.trim()) ? Number(frames.trim()) : undefined;
+  const framesError =
+    kind !== "vad"
+      ? undefined
+      : framesCount === undefined
+        ? "Enter a whole number of frames, 1 to 500."
+        : framesCount < 1
+          ? "At least 1 frame."
+          : framesCount > MAX_FRAMES
+            ? `At most ${MAX_FRAMES} frames per run.`
+            : audioFrames !== undefined && framesCount > audioFrames
+              ? `The audio has only ${audioFrames} frames.`
+              : undefined;
+  const calls = kind === "vad" ? (framesError ? undefined : framesCount) : kind ? 1 : undefined;
+  const total = calls !== undefined && selected ? BigInt(calls) * selected.c.terms.price : undefined;
+  const creditError = total !== undefined && selected && total > selected.credit ? `That costs ${token.format(total)}, more than the channel's credit of ${token.format(selected.credit)}.` : undefined;
+
   const run = async () => {
-    if (!buyer || !selected || !endpoint || !kind) return;
+    if (!buyer || !selected || !endpoint || !kind || calls === undefined || creditError || running.current) return;
+    running.current = true;
     setBusy(true);
     setError(undefined);
     setResult(undefined);
     const modelId = selected.c.terms.modelId;
     const modelHash = selected.model?.contentHash;
     try {
+      // Before paying: can this browser record what it pays for (channel record and receipts)?
+      const storage = await store.storageProblem(calls);
+      if (storage) throw new Error(storage);
       const call = async (inputs: Record<string, Tensor>) => {
-        const r = await buyer.infer(modelId, inputs, { workers: [endpoint] });
-        const record = store.getChannelSync(r.channelId);
+        // Pays from the selected channel and no other; the receipt must name that channel.
+        const r = await buyer.infer(modelId, inputs, { workers: [endpoint], channelId: selected.c.channelId });
+        const record = store.getChannelSync(selected.c.channelId);
         const checks = await checkReceipt(r.receipt, {
           device: selected.c.terms.device,
-          channelId: r.channelId,
+          channelId: selected.c.channelId,
           amount: record?.paid ?? 0n,
           modelId,
           modelHash: modelHash ?? "0x",
@@ -136,8 +167,10 @@ function Try() {
         const bytes = recorded ?? (file ? await file.arrayBuffer() : undefined);
         if (!bytes) throw new Error("Choose a WAV file or record audio first.");
         const samples = await decodeTo16k(bytes);
-        const max = Math.max(1, Math.min(500, Number(frames) || 16));
-        const all = vadFrames({ sampleRate: 16_000, channels: 1, samples }).slice(0, max);
+        if (framesCount === undefined) throw new Error(framesError ?? "Enter the number of frames.");
+        const available = vadFrames({ sampleRate: 16_000, channels: 1, samples });
+        if (framesCount > available.length) throw new Error(`The audio has ${available.length} frames; ${framesCount} were asked. Nothing was paid.`);
+        const all = available.slice(0, framesCount);
         let state = initialVadState();
         const probs: number[] = [];
         let paid = 0n;
@@ -184,14 +217,30 @@ function Try() {
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
+      const unsaved = (buyer.store as Partial<LocalStorageBuyerStore>).unsaved?.length ?? 0;
+      if (unsaved) setStorageWarning(`${unsaved} receipt(s) could not be saved (browser storage full): they are kept in this tab only (the Audit page lists them while it stays open); free some storage.`);
       setBusy(false);
       setProgress(undefined);
+      running.current = false;
+    }
+  };
+
+  const countFrames = async (source: Blob | ArrayBuffer | undefined) => {
+    setAudioFrames(undefined);
+    if (!source) return;
+    try {
+      const bytes = source instanceof ArrayBuffer ? source : await source.arrayBuffer();
+      setAudioFrames(vadFrames({ sampleRate: 16_000, channels: 1, samples: await decodeTo16k(bytes.slice(0)) }).length);
+    } catch {
+      // Not decodable: the run says so.
     }
   };
 
   const toggleRecording = async () => {
     if (recording) {
-      setRecorded(await recording.stop());
+      const bytes = await recording.stop();
+      setRecorded(bytes);
+      void countFrames(bytes);
       setRecording(undefined);
       return;
     }
@@ -200,6 +249,17 @@ function Try() {
     } catch (e) {
       setError(`The microphone is not available: ${e instanceof Error ? e.message : String(e)}`);
     }
+  };
+
+  // Another channel (maybe another model): results, previews and inputs of the previous one no longer apply.
+  const changeChannel = (id: string) => {
+    setChoice(id);
+    setResult(undefined);
+    setPreview(undefined);
+    setError(undefined);
+    setFile(undefined);
+    setRecorded(undefined);
+    setAudioFrames(undefined);
   };
 
   if (channels.isLoading) return <p className="muted">Reading your channels…</p>;
@@ -216,11 +276,11 @@ function Try() {
         <div className="row">
           <label>
             Channel (offering)
-            <select value={selected?.c.channelId} onChange={(e) => setChoice(e.target.value)} aria-label="channel">
+            <select value={selected?.c.channelId} onChange={(e) => changeChannel(e.target.value)} aria-label="channel">
               {usable.map((u) => (
                 <option key={u.c.channelId} value={u.c.channelId}>
-                  {u.model ? `#${u.model.modelId} ${u.model.name}` : `model #${u.c.terms.modelId}`} · {token.format(u.c.terms.price)}/call · credit{" "}
-                  {token.format(u.credit)} · {u.device?.endpoint ?? "?"}
+                  {u.model ? `#${u.model.modelId} ${u.model.name}` : `model #${u.c.terms.modelId}`} · {token.format(u.c.terms.price)}/call · channel {shortHex(u.c.channelId)} · deposit{" "}
+                  {token.format(u.c.deposit)} · credit {token.format(u.credit)} · {u.device?.endpoint ?? "?"}
                 </option>
               ))}
             </select>
@@ -236,14 +296,16 @@ function Try() {
           <div className="row">
             <label>
               Audio (WAV or any format the browser decodes)
-              <input ref={fileInput} type="file" accept="audio/*,.wav" aria-label="audio file" onChange={(e) => (setFile(e.target.files?.[0]), setRecorded(undefined))} />
+              <input ref={fileInput} type="file" accept="audio/*,.wav" aria-label="audio file" onChange={(e) => (setFile(e.target.files?.[0]), setRecorded(undefined), void countFrames(e.target.files?.[0]))} />
             </label>
             <button className="ghost" onClick={toggleRecording}>
               {recording ? "Stop recording" : recorded ? "Record again" : "Record"}
             </button>
             <label>
               Frames to analyse (one paid call each)
-              <input value={frames} onChange={(e) => setFrames(e.target.value)} aria-label="frames" style={{ width: 80 }} />
+              <input value={frames} onChange={(e) => setFrames(e.target.value)} aria-label="frames" aria-invalid={!!framesError} style={{ width: 80 }} />
+              <FieldError message={framesError} testId="frames-error" />
+              {audioFrames !== undefined && <span className="muted small">the audio has {audioFrames} frames</span>}
             </label>
           </div>
         )}
@@ -265,11 +327,18 @@ function Try() {
           </label>
         )}
         <div className="row" style={{ marginTop: 10 }}>
-          <button onClick={run} disabled={busy || !kind}>
+          <button onClick={run} disabled={busy || !kind || calls === undefined || !!creditError}>
             {busy ? (progress ?? "Running…") : "Run paid inference"}
           </button>
           {selected && <span className="muted small">Pays {token.format(selected.c.terms.price)} per call from channel <Addr value={selected.c.channelId} /></span>}
         </div>
+        {selected && calls !== undefined && total !== undefined && (
+          <p className="small" data-testid="cost-preview">
+            {calls} {calls === 1 ? "call" : "calls"} × {token.format(selected.c.terms.price)} = <b>{token.format(total)}</b> from a credit of {token.format(selected.credit)}
+          </p>
+        )}
+        <FieldError message={creditError} testId="credit-error" />
+        {storageWarning && <p className="warn-text small">{storageWarning}</p>}
         {error && (
           <p className="error" role="alert">
             {error}
