@@ -32,6 +32,11 @@ export const ERROR_CODES = [
   "unavailable",
   "internal_error",
   "not_device_owner",
+  "rate_limited",
+  "request_timeout",
+  "mac_required",
+  "invalid_mac",
+  "reserved_name",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -67,6 +72,11 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   unavailable: 503,
   internal_error: 500,
   not_device_owner: 403,
+  rate_limited: 429,
+  request_timeout: 408,
+  mac_required: 402,
+  invalid_mac: 402,
+  reserved_name: 400,
 };
 
 export const errorBodyWire = z.object({

@@ -21,6 +21,8 @@ import { ChainWatcher } from "./watcher.ts";
 import { Anchorer } from "./recorder/anchorer.ts";
 import { RecorderLog } from "./recorder/log.ts";
 import { ProofCache } from "./recorder/proofs.ts";
+import { challengePeriodProblem, IndexFollower } from "./chain/channel-index.ts";
+import { ConnectionGuard, serverOptions, UnpaidLimiter } from "./http/limits.ts";
 
 export interface RunningWorker {
   url: string;
@@ -35,6 +37,9 @@ export interface RunningWorker {
     settler: Settler;
     watcher: ChainWatcher;
     metrics: ReturnType<typeof createMetrics>;
+    index: IndexFollower;
+    guard: ConnectionGuard;
+    models: Map<string, ServedModel>;
   };
 }
 
@@ -63,6 +68,11 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   const chainId = await chain.chainId().catch((e: unknown) => {
     throw new Error(`cannot reach the chain at ${config.rpcUrl}: ${(e as Error).message.split("\n")[0]}`);
   });
+
+  // Deployment guard: a challenge period the worker cannot claim inside is a loss waiting to happen.
+  const challengePeriod = await chain.challengePeriod();
+  const problem = challengePeriodProblem(challengePeriod, config);
+  if (problem) throw new Error(problem);
 
   const record = await chain.device(device.address);
   if (!record) {
@@ -151,11 +161,16 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     store,
     committer,
     device: device.address,
+    getLogsRange: config.index.getLogsRange,
+    getLogsRetries: config.index.getLogsRetries,
     events: { closeRequested: (id, closesAt) => {
       log("info", `close requested on ${id} (closes at ${closesAt}); claiming`);
       settler?.kick();
     } },
   });
+
+  const index = new IndexFollower(() => watcher!.poll(), config.index);
+  ledger.useIndex(index);
 
   const account = privateKeyToAccount(key.privateKey);
   const sender = new TxSender(chain.client, account, store, {
@@ -207,7 +222,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       await anchorer.checkDeployment(config.contracts.paymentChannels);
       await anchorer.sync();
     }
-    await watcher.poll();
+    await index.poll();
   } catch (error) {
     await abort(error);
   }
@@ -238,6 +253,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       metrics,
       log,
       now,
+      limiter: new UnpaidLimiter(config.http.unpaidPerClient),
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       settle: {
         device: device.address,
@@ -263,12 +279,14 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     { unpaidRoute: options.unpaidRoute ?? false },
   );
 
-  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  const server: Server = createServer(serverOptions(config.http), (req, res) => {
     // Once stopping, every answer closes its connection: otherwise buyers with busy keep-alive connections keep
     // being served, server.close() never completes and the final claims never run.
     if (stopping) res.setHeader("connection", "close");
     void app(req, res);
   });
+  const guard = new ConnectionGuard(config.http, log);
+  guard.install(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -285,7 +303,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     pollCount++;
     void (async () => {
       try {
-        await watcher!.poll();
+        await index.poll();
         if (pollCount % 10 === 0) {
           const d = await chain.device(device.address);
           if (d) payee = d.owner;
@@ -331,5 +349,5 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     return stopping;
   };
 
-  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics } };
+  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics, index, guard, models } };
 }

@@ -6,11 +6,11 @@ import { expect } from "chai";
 import { encodeFunctionData, keccak256, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { Store } from "../../worker/store/db.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, spawnWorker, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, spawnWorker, vadInputs, paidHeaders,
+  type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 
 describe("worker: settlement", function () {
   this.timeout(300_000);
@@ -30,10 +30,11 @@ describe("worker: settlement", function () {
   });
 
   async function pay(url: string, ch: TestChannel, amount: bigint) {
+    const body = JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) });
     const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, {
       method: "POST",
-      headers: { "content-type": "application/json", [VOUCHER_HEADER]: await voucherHeader(market, ch, amount) },
-      body: JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) }),
+      headers: { "content-type": "application/json", ...(await paidHeaders(market, ch, amount, body)) },
+      body,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
