@@ -44,7 +44,8 @@ export interface SoakResult {
   rpcNamingRandomIds: number;
   rpcCallsLoaded: number;
   rpcByMethod: Record<string, number>;
-  idleHeld: { target: number; minimumObserved: number; reopened: number };
+  /** Idle sockets held during the loaded phase (sampled every 100 ms): they are closed by the worker's header timeout and re-opened. */
+  idleHeld: { target: number; average: number; minimumObserved: number; reopened: number };
   workerRssMiB: number;
   workerRssBeforeMiB: number;
   seconds: number;
@@ -136,7 +137,13 @@ export async function runSoak(args: { url: string; pid: number; proxy: RpcProxy;
   const holders = Array.from({ length: options.idle }, (_, i) => hold(i));
   while (held.size < options.idle && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 50));
   log(`holding ${held.size} idle sockets from ${Math.ceil(options.idle / options.idlePerAddress)} addresses`);
-  const sampler = setInterval(() => (minimumHeld = Math.min(minimumHeld, held.size)), 100);
+  let samples = 0;
+  let heldSum = 0;
+  const sampler = setInterval(() => {
+    minimumHeld = Math.min(minimumHeld, held.size);
+    samples++;
+    heldSum += held.size;
+  }, 100);
 
   const mark = proxy.calls.length;
   const ids: string[] = [];
@@ -194,7 +201,7 @@ export async function runSoak(args: { url: string; pid: number; proxy: RpcProxy;
     rpcNamingRandomIds: naming,
     rpcCallsLoaded: calls.length,
     rpcByMethod: byMethod,
-    idleHeld: { target: options.idle, minimumObserved: minimumHeld === Infinity ? 0 : minimumHeld, reopened },
+    idleHeld: { target: options.idle, average: samples ? Math.round(heldSum / samples) : 0, minimumObserved: minimumHeld === Infinity ? 0 : minimumHeld, reopened },
     workerRssMiB: rssAfter,
     workerRssBeforeMiB: rssBefore,
     seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -202,7 +209,7 @@ export async function runSoak(args: { url: string; pid: number; proxy: RpcProxy;
   log(`loaded:   p50 ${result.loaded.p50} ms, p99 ${result.loaded.p99} ms over ${loaded.length} paid requests (p99 ratio ${result.ratio})`);
   log(`random-id requests: ${options.random} -> ${JSON.stringify(answers)}`);
   log(`RPC calls during the loaded phase: ${calls.length} ${JSON.stringify(byMethod)}; naming a random id: ${naming}`);
-  log(`idle sockets: target ${options.idle}, fewest held ${result.idleHeld.minimumObserved}, re-opened after the worker closed them ${reopened}`);
+  log(`idle sockets: target ${options.idle}, held on average ${result.idleHeld.average} (fewest ${result.idleHeld.minimumObserved}), re-opened after the worker closed them ${reopened}`);
   log(`worker RSS: ${rssBefore} MiB before, ${rssAfter} MiB under load`);
   return result;
 }

@@ -69,8 +69,12 @@ const indexSchema = z.object({
   getLogsRetries: z.number().int().nonnegative().default(3),
   /** A voucher for a channel not in the index waits at most this long for the next chain poll before 402 unknown_channel. */
   missWaitMs: z.number().int().nonnegative().default(3_000),
-  /** Requests waiting for the next poll at once at most; beyond that an unknown channel is refused at once. */
-  maxMissWaiters: z.number().int().nonnegative().default(256),
+  /**
+   * Requests waiting for the next poll at once at most; beyond that an unknown channel is refused at once. Above
+   * http.maxConnections by default, so the connection caps bind first and strangers cannot use up the waiting room
+   * a buyer who just opened a channel needs.
+   */
+  maxMissWaiters: z.number().int().nonnegative().default(4096),
 });
 
 const recorderSchema = z.object({

@@ -33,9 +33,10 @@ describe("worker: soak (small)", function () {
     expect(result.rpcNamingRandomIds, lines.join("\n")).to.equal(0);
     const refused = (result.randomAnswers.unknown_channel ?? 0) + (result.randomAnswers.not_found ?? 0);
     expect(refused, JSON.stringify(result.randomAnswers)).to.equal(1_000);
-    expect(result.idleHeld.minimumObserved, "idle sockets were held during the load").to.be.greaterThan(100);
+    expect(result.idleHeld.average, "idle sockets were held during the load").to.be.greaterThan(150);
     // Generous: the machine is shared; the point is that the buyer is served, not locked out.
     expect(result.loaded.p99, lines.join("\n")).to.be.lessThan(5_000);
     expect(result.workerRssMiB).to.be.lessThan(1_024);
+    console.log(lines.map((l) => `      ${l}`).join("\n"));
   });
 });

@@ -320,6 +320,8 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     if (ctx.ledger.isLastAccepted(ch, voucher)) {
       const replay = replayAnswer(ctx, ch, voucher, model, bodyHash);
       if (replay) {
+        // A replay is paid for already: it costs the client's unpaid budget like any answer that brings nothing new.
+        ctx.limiter?.charge(clientAddress(req.socket));
         sendJson(res, 200, replay);
         return;
       }
