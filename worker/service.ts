@@ -257,7 +257,8 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       settle: {
         device: device.address,
-        maxBodyBytes: config.maxBodyBytes,
+        // {timestamp, signature}: a few hundred bytes; nothing larger is read before the signature is checked.
+        maxBodyBytes: Math.min(4096, config.maxBodyBytes),
         owner: () => payee,
         refreshOwner: async () => {
           const d = await chain.device(device.address);

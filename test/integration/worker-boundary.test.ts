@@ -247,11 +247,15 @@ describe("worker: the HTTP boundary no request can get round", function () {
         expect(market.worker).to.equal(undefined);
       } finally {
         market.worker = undefined;
-        await market.startWorker({ rpcUrl: proxy.url, http: LIMITS, logLevel: "debug" });
-        url = market.worker!.url;
-        inferUrl = `${url}/v1/infer/${market.models[0]!.modelId}`;
       }
-      // The default-safe configuration serves; state survived the restart (index caught up from SQLite and the chain).
+      // A channel opened while the worker is down is in its index as soon as it serves again (caught up at start).
+      const whileDown = await openChannel(market, { buyer: 6, deposit: 100_000n });
+      await market.startWorker({ rpcUrl: proxy.url, http: LIMITS, logLevel: "debug" });
+      url = market.worker!.url;
+      inferUrl = `${url}/v1/infer/${market.models[0]!.modelId}`;
+      expect(market.worker!.internals.ledger.known(whileDown.id), "indexed during start").to.not.equal(undefined);
+      await waitFor("persisted in SQLite", async () => market.worker!.internals.store.channel(whileDown.id) !== undefined, 2_000);
+      // The default-safe configuration serves; state survived the restart.
       await pay();
     });
   });
