@@ -440,6 +440,7 @@ describe("worker: the HTTP boundary no request can get round", function () {
           const answer = await rawRequest({ url, localAddress: `127.0.6.${r.client}`, method: r.method, path: r.path, headers, body: r.method === "GET" ? undefined : r.body });
           sent++;
           expect(answer.status).to.be.within(200, 599);
+          expect(answer.status, `no internal error: ${r.method} ${r.path} ${answer.text.slice(0, 200)}`).not.to.equal(500);
           if (answer.status >= 400) expect(errorBodyWire.safeParse(answer.body).success, `${answer.status} ${answer.text.slice(0, 200)}`).to.equal(true);
           const stored = market.worker!.internals.store.receipts().length - receipts;
           if (valid && answer.status === 200) {

@@ -93,10 +93,10 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       let m: RegExpExecArray | null;
       if ((m = INFER_RE.exec(pathname))) {
         allow(req, "POST");
-        await infer(ctx, req, res, decodeURIComponent(m[1]!));
+        await infer(ctx, req, res, decodePart(m[1]!));
       } else if (options.unpaidRoute && (m = UNPAID_RE.exec(pathname))) {
         allow(req, "POST");
-        await inferUnpaid(ctx, req, res, decodeURIComponent(m[1]!));
+        await inferUnpaid(ctx, req, res, decodePart(m[1]!));
       } else if (pathname === "/v1/offerings") {
         allow(req, "GET");
         sendJson(res, 200, offerings(ctx));
@@ -149,6 +149,15 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       if (!res.headersSent) sendError(res, new HttpError("internal_error", "internal error"));
     }
   };
+}
+
+/** A path segment, percent-decoded; a malformed escape is kept as it is (it then names no model: 404). */
+function decodePart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function allow(req: IncomingMessage, method: string) {
