@@ -1,5 +1,6 @@
-// The ledger of channels this device serves: lookup (memory -> SQLite -> chain), voucher checks with stable
-// reasons, per-channel serialisation, and the session-MAC fast path with deferred ECDSA verification.
+// The ledger of channels this device serves: lookup in its own index (memory, persisted in SQLite, fed by the chain
+// watcher; never a chain read per request), request authentication (request MAC, ECDSA for a first voucher) before
+// any lock, voucher checks with stable reasons, per-channel serialisation, and deferred ECDSA verification.
 import type { Hex } from "viem";
 import type { Voucher } from "../protocol/voucher.ts";
 import { createVoucherHasher } from "./receipts.ts";
@@ -65,7 +66,6 @@ export interface LedgerOptions {
 
 /** Where channels not yet in the index are waited for (worker/chain/channel-index.ts). */
 export interface ChannelIndexWait {
-  isFresh(since: number): boolean;
   waitFresh(since: number): Promise<boolean>;
 }
 
@@ -130,7 +130,8 @@ export class Ledger {
     const key = id.toLowerCase();
     const hit = this.#channels.get(key);
     if (hit || !this.#index) return hit;
-    if (!(await this.#index.waitFresh(since))) return this.#channels.get(key);
+    // Fresh or not (timed out, too many waiters), the index is all that is consulted.
+    await this.#index.waitFresh(since);
     return this.#channels.get(key);
   }
 

@@ -156,6 +156,8 @@ describe("worker: the HTTP boundary no request can get round", function () {
       const polls = market.worker!.internals.index.polls;
       const ids: string[] = [];
       const started = Date.now();
+      // Well-formed requests in every other respect (valid inputs), so only the channel id is wrong.
+      const inputs = JSON.stringify({ inputs: vadInputs(2) });
       // 300 random ids from 15 addresses (20 each, inside each address's unpaid budget): POST infer and GET channel.
       await Promise.all(
         Array.from({ length: 15 }, async (_, a) => {
@@ -165,7 +167,7 @@ describe("worker: the HTTP boundary no request can get round", function () {
             const header = `${id}:1000:0x${randomBytes(64).toString("hex")}1b`;
             const r =
               i % 2 === 0
-                ? await rawRequest({ url, localAddress: `127.0.2.${a + 1}`, path: `/v1/infer/${market.models[0]!.modelId}`, headers: { "content-type": "application/json", [VOUCHER_HEADER]: header }, body: "{}" })
+                ? await rawRequest({ url, localAddress: `127.0.2.${a + 1}`, path: `/v1/infer/${market.models[0]!.modelId}`, headers: { "content-type": "application/json", [VOUCHER_HEADER]: header }, body: inputs })
                 : await rawRequest({ url, localAddress: `127.0.2.${a + 1}`, method: "GET", path: `/v1/channels/${id}` });
             if (i % 2 === 0) expect(paymentRequiredBodyWire.parse(r.body).error.code).to.equal("unknown_channel");
             else expect([r.status, errorBodyWire.parse(r.body).error.code]).to.deep.equal([404, "not_found"]);
@@ -217,9 +219,9 @@ describe("worker: the HTTP boundary no request can get round", function () {
         })();
         const answers = await Promise.all(stranger);
         await buyerRuns;
+        expect(acquired, "lock taken only by the buyer's five paid requests").to.equal(5);
         for (const a of answers) expect(a.status, a.text).to.equal(402);
         expect(new Set(answers.map((a) => errorBodyWire.parse(a.body).error.code))).to.deep.equal(new Set(["mac_required", "invalid_mac"]));
-        expect(acquired, "lock taken only by the buyer's five paid requests").to.equal(5);
       } finally {
         ch.lock.acquire = original;
       }
@@ -246,7 +248,10 @@ describe("worker: the HTTP boundary no request can get round", function () {
         expect(error!.message).to.include("settlement.claimTimeSeconds (120 s)");
         expect(market.worker).to.equal(undefined);
       } finally {
+        // Should a worker have started anyway, stop it, so the rest of the suite is not broken by this failure.
+        const started = market.worker as typeof w | undefined;
         market.worker = undefined;
+        await started?.stop();
       }
       // A channel opened while the worker is down is in its index as soon as it serves again (caught up at start).
       const whileDown = await openChannel(market, { buyer: 6, deposit: 100_000n });
