@@ -23,6 +23,7 @@ import { RecorderLog } from "./recorder/log.ts";
 import { ProofCache } from "./recorder/proofs.ts";
 import { challengePeriodProblem, IndexFollower } from "./chain/channel-index.ts";
 import { ConnectionGuard, serverOptions, UnpaidLimiter } from "./http/limits.ts";
+import { Gauge } from "prom-client";
 
 export interface RunningWorker {
   url: string;
@@ -288,6 +289,19 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   });
   const guard = new ConnectionGuard(config.http, log);
   guard.install(server);
+  new Gauge({
+    name: "edgepay_http_connections",
+    help: "HTTP boundary: open connections, and (cumulative) connections refused per client / at the cap, idle ones evicted, requests timed out",
+    labelNames: ["state"],
+    registers: [metrics.registry],
+    collect() {
+      this.set({ state: "open" }, guard.open);
+      this.set({ state: "refused_per_client" }, guard.stats.refusedPerClient);
+      this.set({ state: "refused_full" }, guard.stats.refusedFull);
+      this.set({ state: "evicted" }, guard.stats.evicted);
+      this.set({ state: "timed_out" }, guard.stats.timedOut);
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());

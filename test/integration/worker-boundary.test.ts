@@ -124,6 +124,9 @@ describe("worker: the HTTP boundary no request can get round", function () {
       await waitFor("every attack socket gone", async () => guard.open <= 5, 5_000);
       // Alive, and only the buyer's payments were stored.
       expect((await fetch(`${url}/healthz`)).status).to.equal(200);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).to.match(/edgepay_http_connections\{state="refused_per_client"\} (1[5-9][0-9]|[2-9][0-9]{2})/);
+      expect(metrics).to.match(/edgepay_http_connections\{state="timed_out"\} [1-9]/);
       const after = snapshot();
       expect(after.receipts.slice(0, before.receipts.length)).to.deep.equal(before.receipts);
       expect(after.receipts.length - before.receipts.length).to.equal(5);
