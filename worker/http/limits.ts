@@ -29,10 +29,24 @@ export function serverOptions(limits: HttpLimits): ServerOptions {
   };
 }
 
-/** Client address of a request or socket; IPv4-mapped IPv6 addresses are folded into their IPv4 form. */
+/**
+ * The client a request or socket counts against: its IPv4 address (IPv4-mapped IPv6 folded in), or for IPv6 its
+ * /64 prefix, since one IPv6 host usually holds a whole /64 and could otherwise rotate addresses past every limit.
+ */
 export function clientAddress(socket: Socket | undefined): string {
   const a = socket?.remoteAddress ?? "unknown";
-  return a.startsWith("::ffff:") ? a.slice(7) : a;
+  if (a.startsWith("::ffff:") && a.includes(".")) return a.slice(7);
+  if (!a.includes(":")) return a;
+  return `${expandIpv6(a).slice(0, 4).join(":")}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (zone id dropped). */
+function expandIpv6(address: string): string[] {
+  const [head = "", tail] = address.split("%")[0]!.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const fill = tail === undefined ? [] : new Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0");
+  return [...left, ...fill, ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""));
 }
 
 /** A raw HTTP/1.1 answer written straight to a socket (no request object exists, or the request is being cut). */
