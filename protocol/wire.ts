@@ -35,6 +35,11 @@ export const ERROR_CODES = [
   "not_device_owner",
   "too_many_units",
   "amount_too_high",
+  "rate_limited",
+  "request_timeout",
+  "mac_required",
+  "invalid_mac",
+  "reserved_name",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -72,6 +77,11 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   not_device_owner: 403,
   too_many_units: 413,
   amount_too_high: 402,
+  rate_limited: 429,
+  request_timeout: 408,
+  mac_required: 402,
+  invalid_mac: 402,
+  reserved_name: 400,
 };
 
 export const errorBodyWire = z.object({
@@ -128,16 +138,22 @@ export const paymentRequirementsWire = z.object({
   price: uint,
   /** The unit rule of the model: units of a request are counted from its input shapes by it. */
   unit: unitRuleWire,
-  /** Units of work of this request. */
-  units: z.number().int().positive(),
-  /** units x price: what the next voucher must add to `lastAccepted`. */
-  cost: uint,
+  /**
+   * Units of work of this request, when the worker read its inputs (absent when it refused the request from its
+   * headers alone: bad voucher header, unknown channel, stale amount).
+   */
+  units: z.number().int().positive().optional(),
+  /** units x price: what the next voucher must add to `lastAccepted` (given with `units`). */
+  cost: uint.optional(),
   royaltyBps: z.number(),
   /** Channel the voucher was for, when the request named one. */
   channelId: bytes32.optional(),
   /** Highest cumulative amount the worker accepted on that channel ("0" for none). */
   lastAccepted: uint,
-  /** The exact cumulative amount the next voucher must carry: lastAccepted + cost. */
+  /**
+   * The exact cumulative amount the next voucher must carry: lastAccepted + cost; without `units`, the least it
+   * must carry (lastAccepted + one unit's price).
+   */
   required: uint,
   /** Deposit the worker knows for that channel. */
   deposit: uint.optional(),

@@ -21,7 +21,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { modelRegistryAbi, testUsdcAbi } from "../protocol/generated/contracts.ts";
 import { Buyer } from "../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
-import { MAC_HEADER, sessionKey, voucherMac } from "../protocol/session.ts";
+import { bodyHash, inferPath, MAC_HEADER, requestMac, sessionKey } from "../protocol/session.ts";
 import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
 import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
@@ -86,6 +86,8 @@ async function main() {
   // One channel per connection; each lane signs its vouchers (and MACs) between timed windows, never inside one.
   log(`opening ${maxConcurrency} channels (not timed)...`);
   const hasher = createVoucherHasher(net.deployment.chainId, net.deployment.paymentChannels);
+  const bodyDigest = bodyHash(body);
+  const { chainId, paymentChannels } = net.deployment;
   const lanes: Lane[] = [];
   for (let i = 0; i < maxConcurrency; i++) {
     const record = await buyer.open({ device, modelId, token: net.deployment.token, deposit: PRICE * 2_000_000n });
@@ -99,8 +101,19 @@ async function main() {
       const { signature, recid } = secp256k1.ecdsaSign(hasher(lane.channelId, amount), lane.secret);
       const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
       const header = encodeVoucherHeader({ channelId: lane.channelId, cumulativeAmount: amount, signature: sig });
-      // The first voucher of a channel goes without MAC: the worker learns the signer's key from its signature.
-      lane.headers.push(lane.signed === 1n ? { [VOUCHER_HEADER]: header } : { [VOUCHER_HEADER]: header, [MAC_HEADER]: voucherMac(lane.macKey, header) });
+      // Every request carries its MAC (the worker learns the signer's key from the first voucher's signature).
+      const mac = requestMac(lane.macKey, {
+        chainId,
+        paymentChannels,
+        channelId: lane.channelId,
+        cumulativeAmount: amount,
+        signature: sig,
+        modelId,
+        method: "POST",
+        path: inferPath(modelId),
+        bodyHash: bodyDigest,
+      });
+      lane.headers.push({ [VOUCHER_HEADER]: header, [MAC_HEADER]: mac });
     }
   };
   // First voucher of each channel before any timed window (it is the ECDSA-verified one that opens the session).

@@ -1,7 +1,6 @@
 // The worker's view of the chain: typed reads of the three contracts and channel discovery by event.
 import { createPublicClient, http, type Address, type Hex, type PublicClient } from "viem";
 import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
-import { channelIdOf, type ChannelTerms } from "../protocol/terms.ts";
 import type { Contracts } from "./config.ts";
 
 export interface OnchainChannel {
@@ -30,26 +29,6 @@ export class ChainReader {
   async channel(id: Hex): Promise<OnchainChannel> {
     const c = await this.client.readContract({ address: this.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "getChannel", args: [id] });
     return { deposit: c.deposit, claimed: c.claimed, closesAt: Number(c.closesAt), settled: c.settled };
-  }
-
-  /** Terms of a channel from its ChannelOpened event (indexed by id); undefined when it never opened. */
-  async channelTerms(id: Hex): Promise<ChannelTerms | undefined> {
-    const logs = await this.client.getContractEvents({
-      address: this.contracts.paymentChannels,
-      abi: paymentChannelsAbi,
-      eventName: "ChannelOpened",
-      args: { channelId: id },
-      fromBlock: this.fromBlock,
-      toBlock: "latest",
-    });
-    for (const log of logs) {
-      const t = log.args.terms;
-      if (!t) continue;
-      const terms: ChannelTerms = { ...t, price: BigInt(t.price), royaltyBps: Number(t.royaltyBps) };
-      // The id is the hash of the terms: an event can not lie about them, but check anyway.
-      if (channelIdOf(terms).toLowerCase() === id.toLowerCase()) return terms;
-    }
-    return undefined;
   }
 
   async model(modelId: bigint) {

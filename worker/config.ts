@@ -43,6 +43,41 @@ const settlementSchema = z.object({
   pollIntervalMs: z.number().int().positive().default(1000),
   /** Rebroadcast with a higher fee when a claim is not mined after this long. */
   stuckAfterMs: z.number().int().positive().default(30_000),
+  /**
+   * Time a claim takes from being sent to being mined. At start the worker refuses to serve unless
+   * closeSafetySeconds + claimTimeSeconds fits inside the contract's challengePeriod.
+   */
+  claimTimeSeconds: z.number().int().positive().default(60),
+});
+
+/** The HTTP boundary (worker/http/limits.ts). */
+const httpSchema = z.object({
+  headersTimeoutMs: z.number().int().min(100).default(10_000),
+  requestTimeoutMs: z.number().int().min(100).default(30_000),
+  keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
+  maxConnections: z.number().int().positive().default(1024),
+  maxConnectionsPerClient: z.number().int().positive().default(64),
+  unpaidPerClient: z
+    .object({ burst: z.number().int().positive().default(60), perSecond: z.number().positive().default(20) })
+    .default({ burst: 60, perSecond: 20 }),
+  /** Answers to an identical, already paid request that are re-sent from storage (a lost answer); more get 429. */
+  maxReplaysPerAnswer: z.number().int().nonnegative().default(3),
+});
+
+/** The worker's own index of its channels (worker/chain/channel-index.ts). */
+const indexSchema = z.object({
+  /** Blocks per eth_getLogs request while following or catching up. */
+  getLogsRange: z.number().int().positive().default(5_000),
+  /** Retries of a failed eth_getLogs range (with backoff) before the poll gives up until the next one. */
+  getLogsRetries: z.number().int().nonnegative().default(3),
+  /** A voucher for a channel not in the index waits at most this long for the next chain poll before 402 unknown_channel. */
+  missWaitMs: z.number().int().nonnegative().default(3_000),
+  /**
+   * Requests waiting for the next poll at once at most; beyond that an unknown channel is refused at once. Above
+   * http.maxConnections by default, so the connection caps bind first and strangers cannot use up the waiting room
+   * a buyer who just opened a channel needs.
+   */
+  maxMissWaiters: z.number().int().nonnegative().default(4096),
 });
 
 const recorderSchema = z.object({
@@ -80,6 +115,8 @@ export const workerConfigSchema = z.object({
   recorder: recorderSchema.default(recorderSchema.parse({})),
   /** Largest request body; 4 MiB carries a batch of 4 OCR images or 64 VAD frames as JSON. */
   maxBodyBytes: z.number().int().positive().default(4 << 20),
+  http: httpSchema.default(httpSchema.parse({})),
+  index: indexSchema.default(indexSchema.parse({})),
   verification: z
     .object({
       /** Value a channel may carry in MAC-authenticated, not yet ECDSA-verified vouchers; default 4 prices. */

@@ -73,10 +73,10 @@ export function digestSigner(privateKey: Hex): DigestSigner {
   };
 }
 
-/** Constant-time check of an `x-edgepay-mac` value (hex HMAC-SHA256 of the voucher header). */
-export function macMatches(key: Buffer, voucherHeader: string, mac: string): boolean {
+/** Constant-time check of an `x-edgepay-mac` value (hex HMAC-SHA256 of protocol/session.ts requestMacMessage). */
+export function macMatches(key: Buffer, message: string, mac: string): boolean {
   if (!/^[0-9a-fA-F]{64}$/.test(mac)) return false;
-  const expected = createHmac("sha256", key).update(voucherHeader).digest();
+  const expected = createHmac("sha256", key).update(message).digest();
   return timingSafeEqual(expected, Buffer.from(mac, "hex"));
 }
 

@@ -1,5 +1,6 @@
-// The ledger of channels this device serves: lookup (memory -> SQLite -> chain), voucher checks with stable
-// reasons, per-channel serialisation, and the session-MAC fast path with deferred ECDSA verification.
+// The ledger of channels this device serves: lookup in its own index (memory, persisted in SQLite, fed by the chain
+// watcher; never a chain read per request), request authentication (request MAC, ECDSA for a first voucher) before
+// any lock, voucher checks with stable reasons, per-channel serialisation, and deferred ECDSA verification.
 import type { Hex } from "viem";
 import type { Voucher } from "../protocol/voucher.ts";
 import { createVoucherHasher } from "./receipts.ts";
@@ -63,8 +64,20 @@ export interface LedgerOptions {
   now: () => number;
 }
 
-const NEGATIVE_TTL_MS = 2_000;
-const FOREIGN_CACHE = 1_000;
+/** Where channels not yet in the index are waited for (worker/chain/channel-index.ts). */
+export interface ChannelIndexWait {
+  waitFresh(since: number): Promise<boolean>;
+}
+
+/** A request authenticated as the channel signer's (before any lock is taken). */
+export interface Authenticated {
+  /** mac: the session MAC matched (the voucher's ECDSA check may be deferred); ecdsa: recovered now, and the MAC matched. */
+  by: "mac" | "ecdsa";
+  /** Signer public key recovered now (first voucher of the channel), to be stored with the accepted voucher. */
+  signerPubkey: Hex | null;
+}
+
+export type AuthResult = { ok: true; auth: Authenticated } | { ok: false; reason: ErrorCode; message: string };
 
 export class Ledger {
   readonly #store: Store;
@@ -75,10 +88,7 @@ export class Ledger {
   readonly #events: LedgerEvents;
   readonly #hash: (channelId: Hex, amount: bigint) => Uint8Array;
   readonly #channels = new Map<string, Channel>();
-  /** Channels of other devices, kept only in memory so a foreign voucher stores nothing. */
-  readonly #foreign = new Map<string, Channel>();
-  readonly #unknown = new Map<string, number>();
-  readonly #lookups = new Map<string, Promise<Channel | undefined>>();
+  #index: ChannelIndexWait | undefined;
 
   constructor(args: { store: Store; chain: ChainReader; device: DigestSigner; committer: GroupCommitter; options: LedgerOptions; events: LedgerEvents }) {
     this.#store = args.store;
@@ -89,6 +99,11 @@ export class Ledger {
     this.#events = args.events;
     this.#hash = createVoucherHasher(args.options.chainId, args.chain.contracts.paymentChannels);
     for (const row of this.#store.channels()) this.#channels.set(row.id, this.#hydrate(row));
+  }
+
+  /** Connects the channel index (misses wait for its next poll; without one, a miss is refused at once). */
+  useIndex(index: ChannelIndexWait) {
+    this.#index = index;
   }
 
   #hydrate(row: ChannelRow): Channel {
@@ -107,35 +122,23 @@ export class Ledger {
     return this.#channels.get(id.toLowerCase());
   }
 
-  /** Finds a channel by id: memory, then the chain (ChannelOpened + getChannel). Undefined when it does not exist. */
-  async lookup(id: Hex): Promise<Channel | undefined> {
+  /**
+   * Finds a channel of this device in the index. Never reads the chain: a miss waits (bounded) for the index's next
+   * poll that started after `since`, shared with every other miss, then answers from the index again.
+   */
+  async lookup(id: Hex, since = Date.now()): Promise<Channel | undefined> {
     const key = id.toLowerCase();
-    const hit = this.#channels.get(key) ?? this.#foreign.get(key);
-    if (hit) return hit;
-    const until = this.#unknown.get(key);
-    if (until !== undefined && until > Date.now()) return undefined;
-    let pending = this.#lookups.get(key);
-    if (!pending) {
-      pending = this.#fetch(key as Hex).finally(() => this.#lookups.delete(key));
-      this.#lookups.set(key, pending);
-    }
-    return pending;
-  }
-
-  async #fetch(id: Hex): Promise<Channel | undefined> {
-    const [terms, state] = await Promise.all([this.#chain.channelTerms(id), this.#chain.channel(id)]);
-    if (!terms) {
-      if (this.#unknown.size > 10_000) this.#unknown.clear();
-      this.#unknown.set(id, Date.now() + NEGATIVE_TTL_MS);
-      return undefined;
-    }
-    return this.adopt(id, terms, state);
+    const hit = this.#channels.get(key);
+    if (hit || !this.#index) return hit;
+    // Fresh or not (timed out, too many waiters), the index is all that is consulted.
+    await this.#index.waitFresh(since);
+    return this.#channels.get(key);
   }
 
   /** Adds a channel seen on-chain (lookup or ChannelOpened event). Only this device's channels are stored. */
   adopt(id: Hex, terms: ChannelRow["terms"], state: OnchainChannel): Channel {
     const key = id.toLowerCase() as Hex;
-    const existing = this.#channels.get(key) ?? this.#foreign.get(key);
+    const existing = this.#channels.get(key);
     if (existing) return existing;
     const row: ChannelRow = {
       id: key,
@@ -151,12 +154,10 @@ export class Ledger {
       closeSigned: null,
     };
     const ch = this.#hydrate(row);
+    // Only this device's channels enter the index (and the database).
     if (terms.device.toLowerCase() === this.#device.address.toLowerCase()) {
       this.#committer.enqueue({ op: "insertChannel", id: key, terms, state });
       this.#channels.set(key, ch);
-    } else {
-      if (this.#foreign.size >= FOREIGN_CACHE) this.#foreign.clear();
-      this.#foreign.set(key, ch);
     }
     return ch;
   }
@@ -186,15 +187,27 @@ export class Ledger {
     return this.#opts.maxUnverifiedValue ?? 4n * ch.terms.price;
   }
 
+  /** Whether `v` is the channel's last accepted voucher itself (a re-sent request whose answer was lost). */
+  isLastAccepted(ch: Channel, v: Voucher): boolean {
+    return v.cumulativeAmount === ch.acceptedAmount && ch.acceptedSig !== null && ch.acceptedSig.toLowerCase() === v.signature.toLowerCase();
+  }
+
   /**
-   * Every check of a voucher for `modelId` on `ch`, in order; the caller holds the channel's lock. `cost` is the
-   * request's units x the channel's price per unit: the voucher must add exactly that to the last accepted amount.
-   * ECDSA recovery runs unless a valid session MAC lets it wait within the channel's unverified budget.
+   * The checks a voucher must pass before its request is even read: channel state and amount against what the
+   * worker already knows, no signature, no chain call, no lock. The same checks run again under the lock.
    */
-  async check(ch: Channel, v: Voucher, modelId: bigint, header: string, mac: string | undefined, cost: bigint = ch.terms.price): Promise<Check> {
-    const reject = (reason: ErrorCode, message: string): Check => {
+  precheck(ch: Channel, v: Voucher, modelId: bigint): Extract<Check, { valid: false }> | undefined {
+    const state = this.#stateCheck(ch, v, modelId);
+    if (state) return state;
+    if (this.isLastAccepted(ch, v)) return undefined;
+    // The body (and so the units) is not read yet: a voucher must add at least one unit's price.
+    return this.#amountCheck(ch, v, ch.terms.price);
+  }
+
+  #stateCheck(ch: Channel, v: Voucher, modelId: bigint): Extract<Check, { valid: false }> | undefined {
+    const reject = (reason: ErrorCode, message: string) => {
       this.#events.rejected(reason);
-      return { valid: false, reason, message };
+      return { valid: false as const, reason, message };
     };
     if (ch.terms.device.toLowerCase() !== this.#device.address.toLowerCase()) {
       return reject("wrong_device", `channel ${ch.id} belongs to device ${ch.terms.device}, not ${this.#device.address}`);
@@ -206,13 +219,64 @@ export class Ledger {
     if (ch.closesAt !== 0 && ch.closesAt - this.#opts.now() < this.#opts.closeSafetySeconds) {
       return reject("channel_closing", `channel ${ch.id} closes at ${ch.closesAt}, too soon to claim safely`);
     }
+    return undefined;
+  }
+
+  #amountCheck(ch: Channel, v: Voucher, cost: bigint): Extract<Check, { valid: false }> | undefined {
+    const reject = (reason: ErrorCode, message: string) => {
+      this.#events.rejected(reason);
+      return { valid: false as const, reason, message };
+    };
     if (v.cumulativeAmount <= ch.acceptedAmount) {
       return reject("voucher_stale", `voucher amount ${v.cumulativeAmount} is not above the last accepted ${ch.acceptedAmount}`);
     }
     const required = ch.acceptedAmount + cost;
     if (v.cumulativeAmount < required) return reject("amount_too_low", `voucher amount ${v.cumulativeAmount} is below the required ${required}`);
+    return undefined;
+  }
+
+  /**
+   * Authenticates a request as the channel signer's, before any lock: the request MAC (`mac` over `message`) is
+   * required. With a session key (a voucher of the channel was accepted before) the MAC alone decides; without one
+   * the voucher's signature is recovered, must be the channel signer's, and yields the key the MAC must match.
+   * Nothing is stored and no channel state changes here.
+   */
+  authenticate(ch: Channel, v: Voucher, message: string, mac: string | undefined): AuthResult {
+    const fail = (reason: ErrorCode, msg: string): AuthResult => {
+      this.#events.rejected(reason);
+      return { ok: false, reason, message: msg };
+    };
+    if (mac === undefined || mac === "") {
+      return fail("mac_required", `paid requests carry x-edgepay-mac: the HMAC of the request (protocol/session.ts requestMacMessage) under the channel's session key`);
+    }
+    if (ch.sessionKey) {
+      if (!macMatches(ch.sessionKey, message, mac)) return fail("invalid_mac", `x-edgepay-mac does not match this request under channel ${ch.id}'s session key`);
+      return { ok: true, auth: { by: "mac", signerPubkey: null } };
+    }
+    this.#events.recovered("inline");
+    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+      return fail("invalid_signature", `voucher is not signed by the channel's signer ${ch.terms.signer} under chain ${this.#opts.chainId} and contract ${this.#chain.contracts.paymentChannels}`);
+    }
+    const key = this.#device.sessionKey(recovered.publicKey, ch.id);
+    if (!macMatches(key, message, mac)) return fail("invalid_mac", `x-edgepay-mac does not match this request under channel ${ch.id}'s session key`);
+    return { ok: true, auth: { by: "ecdsa", signerPubkey: ch.signerPubkey ? null : (`0x${Buffer.from(recovered.publicKey).toString("hex")}` as Hex) } };
+  }
+
+  /**
+   * Every check of an authenticated voucher for `modelId` on `ch`, in order; the caller holds the channel's lock.
+   * `cost` is the request's units x the channel's price per unit: the voucher must add exactly that to the last
+   * accepted amount. A MAC-authenticated voucher beyond the channel's unverified budget is recovered now.
+   */
+  async check(ch: Channel, v: Voucher, modelId: bigint, auth: Authenticated, cost: bigint = ch.terms.price): Promise<Check> {
+    const early = this.#stateCheck(ch, v, modelId) ?? this.#amountCheck(ch, v, cost);
+    if (early) return early;
+    const reject = (reason: ErrorCode, message: string): Check => {
+      this.#events.rejected(reason);
+      return { valid: false, reason, message };
+    };
     if (v.cumulativeAmount > ch.deposit && Date.now() - ch.lastDepositRead > 1_000) {
-      // A top-up may have landed since the last event poll: read the deposit once.
+      // A top-up may have landed since the last event poll: read the deposit once (the request is authenticated).
       ch.lastDepositRead = Date.now();
       this.applyChainState(ch, await this.#chain.channel(ch.id));
       if (ch.settled) return reject("channel_settled", `channel ${ch.id} is settled`);
@@ -220,18 +284,18 @@ export class Ledger {
     if (v.cumulativeAmount > ch.deposit) {
       return reject("amount_exceeds_deposit", `voucher amount ${v.cumulativeAmount} exceeds the deposit ${ch.deposit}`);
     }
+    const required = ch.acceptedAmount + cost;
     if (v.cumulativeAmount > required) {
       return reject("amount_too_high", `voucher amount ${v.cumulativeAmount} is above the required ${required} (last accepted ${ch.acceptedAmount} + this request's cost ${cost})`);
     }
-    if (mac !== undefined && ch.sessionKey && v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch) && macMatches(ch.sessionKey, header, mac)) {
-      return { valid: true, verified: false, signerPubkey: null };
-    }
+    if (auth.by === "ecdsa") return { valid: true, verified: true, signerPubkey: auth.signerPubkey };
+    if (v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch)) return { valid: true, verified: false, signerPubkey: null };
     this.#events.recovered("inline");
     const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
     if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
       return reject("invalid_signature", `voucher is not signed by the channel's signer ${ch.terms.signer} under chain ${this.#opts.chainId} and contract ${this.#chain.contracts.paymentChannels}`);
     }
-    return { valid: true, verified: true, signerPubkey: ch.signerPubkey ? null : (`0x${Buffer.from(recovered.publicKey).toString("hex")}` as Hex) };
+    return { valid: true, verified: true, signerPubkey: null };
   }
 
   /** The durable state after accepting `v` (written inside the caller's group commit, applied after it). */
@@ -290,8 +354,11 @@ export class Ledger {
     }
   }
 
-  /** Checks a cooperative-close request: the channel's latest voucher, and the session MAC once a session exists. */
-  checkCloseAuth(ch: Channel, v: Voucher, header: string, mac: string | undefined): Check {
+  /**
+   * State check of an authenticated cooperative-close request (under the lock): the voucher must be the channel's
+   * latest (amount = last accepted; 0 when none was accepted).
+   */
+  checkClose(ch: Channel, v: Voucher): Check {
     if (ch.terms.device.toLowerCase() !== this.#device.address.toLowerCase()) {
       return { valid: false, reason: "wrong_device", message: `channel ${ch.id} belongs to device ${ch.terms.device}` };
     }
@@ -299,13 +366,21 @@ export class Ledger {
     if (v.cumulativeAmount !== ch.acceptedAmount) {
       return { valid: false, reason: "voucher_stale", message: `a close needs the latest voucher (amount ${ch.acceptedAmount}), got ${v.cumulativeAmount}` };
     }
+    return { valid: true, verified: true, signerPubkey: null };
+  }
+
+  /**
+   * Authenticates a cooperative-close request: the voucher's signature is always recovered (a close ends the
+   * service, so it is never deferred) and the request MAC must match under the session key.
+   */
+  authenticateClose(ch: Channel, v: Voucher, message: string, mac: string | undefined): AuthResult {
     const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
     if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
-      return { valid: false, reason: "invalid_signature", message: `voucher is not signed by the channel's signer ${ch.terms.signer}` };
+      return { ok: false, reason: "invalid_signature", message: `voucher is not signed by the channel's signer ${ch.terms.signer}` };
     }
-    if (ch.sessionKey && (mac === undefined || !macMatches(ch.sessionKey, header, mac))) {
-      return { valid: false, reason: "invalid_voucher", message: "a close request needs a valid x-edgepay-mac once the channel has a session" };
-    }
-    return { valid: true, verified: true, signerPubkey: null };
+    if (mac === undefined || mac === "") return { ok: false, reason: "mac_required", message: "a close request carries x-edgepay-mac (protocol/session.ts requestMacMessage)" };
+    const key = ch.sessionKey ?? this.#device.sessionKey(recovered.publicKey, ch.id);
+    if (!macMatches(key, message, mac)) return { ok: false, reason: "invalid_mac", message: `x-edgepay-mac does not match this close request under channel ${ch.id}'s session key` };
+    return { ok: true, auth: { by: "ecdsa", signerPubkey: null } };
   }
 }

@@ -22,6 +22,9 @@ import { ChainWatcher } from "./watcher.ts";
 import { Anchorer } from "./recorder/anchorer.ts";
 import { RecorderLog } from "./recorder/log.ts";
 import { ProofCache } from "./recorder/proofs.ts";
+import { challengePeriodProblem, IndexFollower } from "./chain/channel-index.ts";
+import { ConnectionGuard, serverOptions, UnpaidLimiter } from "./http/limits.ts";
+import { Gauge } from "prom-client";
 
 export interface RunningWorker {
   url: string;
@@ -36,6 +39,9 @@ export interface RunningWorker {
     settler: Settler;
     watcher: ChainWatcher;
     metrics: ReturnType<typeof createMetrics>;
+    index: IndexFollower;
+    guard: ConnectionGuard;
+    models: Map<string, ServedModel>;
   };
 }
 
@@ -64,6 +70,11 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   const chainId = await chain.chainId().catch((e: unknown) => {
     throw new Error(`cannot reach the chain at ${config.rpcUrl}: ${(e as Error).message.split("\n")[0]}`);
   });
+
+  // Deployment guard: a challenge period the worker cannot claim inside is a loss waiting to happen.
+  const challengePeriod = await chain.challengePeriod();
+  const problem = challengePeriodProblem(challengePeriod, config);
+  if (problem) throw new Error(problem);
 
   const record = await chain.device(device.address);
   if (!record) {
@@ -153,11 +164,16 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     store,
     committer,
     device: device.address,
+    getLogsRange: config.index.getLogsRange,
+    getLogsRetries: config.index.getLogsRetries,
     events: { closeRequested: (id, closesAt) => {
       log("info", `close requested on ${id} (closes at ${closesAt}); claiming`);
       settler?.kick();
     } },
   });
+
+  const index = new IndexFollower(() => watcher!.poll(), config.index);
+  ledger.useIndex(index);
 
   const account = privateKeyToAccount(key.privateKey);
   const sender = new TxSender(chain.client, account, store, {
@@ -209,7 +225,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       await anchorer.checkDeployment(config.contracts.paymentChannels);
       await anchorer.sync();
     }
-    await watcher.poll();
+    await index.poll();
   } catch (error) {
     await abort(error);
   }
@@ -240,10 +256,12 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       metrics,
       log,
       now,
+      limiter: new UnpaidLimiter(config.http.unpaidPerClient),
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       settle: {
         device: device.address,
-        maxBodyBytes: config.maxBodyBytes,
+        // {timestamp, signature}: a few hundred bytes; nothing larger is read before the signature is checked.
+        maxBodyBytes: Math.min(4096, config.maxBodyBytes),
         owner: () => payee,
         refreshOwner: async () => {
           const d = await chain.device(device.address);
@@ -265,11 +283,26 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     { unpaidRoute: options.unpaidRoute ?? false },
   );
 
-  const server: Server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  const server: Server = createServer(serverOptions(config.http), (req, res) => {
     // Once stopping, every answer closes its connection: otherwise buyers with busy keep-alive connections keep
     // being served, server.close() never completes and the final claims never run.
     if (stopping) res.setHeader("connection", "close");
     void app(req, res);
+  });
+  const guard = new ConnectionGuard(config.http, log);
+  guard.install(server);
+  new Gauge({
+    name: "edgepay_http_connections",
+    help: "HTTP boundary: open connections, and (cumulative) connections refused per client / at the cap, idle ones evicted, requests timed out",
+    labelNames: ["state"],
+    registers: [metrics.registry],
+    collect() {
+      this.set({ state: "open" }, guard.open);
+      this.set({ state: "refused_per_client" }, guard.stats.refusedPerClient);
+      this.set({ state: "refused_full" }, guard.stats.refusedFull);
+      this.set({ state: "evicted" }, guard.stats.evicted);
+      this.set({ state: "timed_out" }, guard.stats.timedOut);
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -287,7 +320,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     pollCount++;
     void (async () => {
       try {
-        await watcher!.poll();
+        await index.poll();
         if (pollCount % 10 === 0) {
           const d = await chain.device(device.address);
           if (d) payee = d.owner;
@@ -333,5 +366,5 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     return stopping;
   };
 
-  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics } };
+  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics, index, guard, models } };
 }

@@ -7,9 +7,9 @@ import type { ChainReader } from "./chain.ts";
 import type { Ledger } from "./ledger.ts";
 import type { GroupCommitter } from "./store/committer.ts";
 import type { Store } from "./store/db.ts";
+import { withRetries } from "./chain/channel-index.ts";
 
 const CURSOR_KEY = "watcher.block";
-const MAX_RANGE = 5_000n;
 
 /** Chain time: the latest block's timestamp plus wall-clock time since it was read. */
 export class ChainClock {
@@ -39,9 +39,23 @@ export class ChainWatcher {
   readonly #events: WatcherEvents;
   readonly #committer: GroupCommitter;
   #cursor: bigint | undefined;
+  readonly #range: bigint;
+  readonly #retries: number;
   lastBlock = 0n;
 
-  constructor(args: { chain: ChainReader; ledger: Ledger; store: Store; committer: GroupCommitter; device: Address; events: WatcherEvents }) {
+  constructor(args: {
+    chain: ChainReader;
+    ledger: Ledger;
+    store: Store;
+    committer: GroupCommitter;
+    device: Address;
+    events: WatcherEvents;
+    /** Blocks per eth_getLogs and retries of a failed range (config `index`). */
+    getLogsRange?: number;
+    getLogsRetries?: number;
+  }) {
+    this.#range = BigInt(args.getLogsRange ?? 5_000);
+    this.#retries = args.getLogsRetries ?? 3;
     this.#committer = args.committer;
     this.#chain = args.chain;
     this.#ledger = args.ledger;
@@ -61,13 +75,15 @@ export class ChainWatcher {
     }
     let from = this.#cursor + 1n;
     while (from <= head) {
-      const to = from + MAX_RANGE - 1n < head ? from + MAX_RANGE - 1n : head;
-      const logs = await this.#chain.client.getContractEvents({
-        address: this.#chain.contracts.paymentChannels,
-        abi: paymentChannelsAbi,
-        fromBlock: from,
-        toBlock: to,
-      });
+      const to = from + this.#range - 1n < head ? from + this.#range - 1n : head;
+      const logs = await withRetries(this.#retries, () =>
+        this.#chain.client.getContractEvents({
+          address: this.#chain.contracts.paymentChannels,
+          abi: paymentChannelsAbi,
+          fromBlock: from,
+          toBlock: to,
+        }),
+      );
       for (const log of logs) this.#apply({ eventName: log.eventName, args: log.args as unknown as Record<string, unknown> });
       // Queued behind the channel updates these events caused, so a stored cursor never runs ahead of them.
       this.#committer.enqueue({ op: "setMeta", key: CURSOR_KEY, value: to.toString() });

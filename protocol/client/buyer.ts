@@ -17,10 +17,10 @@ import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type P
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { closeTypes, channelsDomain } from "../eip712.ts";
 import type { SignedReceipt } from "../receipt.ts";
-import { sessionKey, voucherMac } from "../session.ts";
+import { bodyHash, closePath, inferPath, requestMac, sessionKey } from "../session.ts";
 import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
-import { encodeVoucherHeader, signVoucher } from "../voucher.ts";
+import { encodeVoucherHeader, signVoucher, type Voucher } from "../voucher.ts";
 import { costOf, UnitError, unitsOf, type UnitRule } from "../units.ts";
 import type { OfferingsWire } from "../wire.ts";
 import {
@@ -44,7 +44,7 @@ import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
 import { addressOfPublicKey, randomUint256 } from "./keys.ts";
 import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequest, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
-import { fetchChannelInfo, fetchOfferings, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+import { CLOSE_BODY, fetchChannelInfo, fetchOfferings, inferBody, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
 
 export interface AutoOpen {
   /** Deposit of a channel opened automatically when no channel with credit exists for the chosen device. */
@@ -159,8 +159,6 @@ export class Buyer {
   readonly #offerings = new Map<string, { at: number; value: Promise<VerifiedOfferings> }>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #macKeys = new Map<string, Uint8Array>();
-  /** Channels the worker has seen a fully signed voucher on in this process (the MAC can be used from then on). */
-  readonly #macReady = new Set<string>();
   readonly #checked = new Set<string>();
   readonly #lastSequence = new Map<string, bigint>();
   /** Workers that stopped answering, until when they go to the back of the list. */
@@ -256,8 +254,9 @@ export class Buyer {
       if (!url) throw new EdgepayClientError("bad_argument", `no worker URL known for channel ${channelId}; pass one`);
       const offers = await this.offerings(url);
       const closeAt = async (amount: bigint) => {
-        const header = encodeVoucherHeader(await this.#sign(record, amount));
-        return requestCloseSignature(url, channelId, header, voucherMac(this.#macKey(record, offers.devicePublicKey), header), this.#opts.http);
+        const voucher = await this.#sign(record, amount);
+        const mac = this.#requestMac(record, offers.devicePublicKey, voucher, record.terms.modelId, closePath(channelId), bodyHash(CLOSE_BODY));
+        return requestCloseSignature(url, channelId, encodeVoucherHeader(voucher), mac, this.#opts.http);
       };
       let answer: Awaited<ReturnType<typeof requestCloseSignature>>;
       try {
@@ -485,6 +484,9 @@ export class Buyer {
     const price = record.terms.price;
     const cost = costOf(price, units);
     let amount = record.paid + cost;
+    // The exact bytes sent, and their hash for the request MAC (which binds the voucher to these inputs).
+    const body = inferBody(inputsWire);
+    const hash = bodyHash(body);
     for (let resyncs = 0; ; resyncs++) {
       if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
       if (amount > record.deposit) {
@@ -496,10 +498,10 @@ export class Buyer {
         record.signed = amount;
         await this.store.putChannel(record);
       }
-      const mac = this.#macReady.has(channelId) ? voucherMac(this.#macKey(record, offers.devicePublicKey), header) : undefined;
+      const mac = this.#requestMac(record, offers.devicePublicKey, voucher, modelId, inferPath(modelId), hash);
       let sent: { answer: InferAnswer; resent: boolean };
       try {
-        sent = await this.#sendWithRetry(endpoint, modelId, inputsWire, header, mac);
+        sent = await this.#sendWithRetry(endpoint, modelId, body, header, mac);
       } catch (error) {
         const e = error as EdgepayClientError & { mayHaveArrived?: boolean };
         if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || !e.mayHaveArrived) throw error;
@@ -516,7 +518,6 @@ export class Buyer {
       const { answer, resent } = sent;
 
       if (answer.kind === "ok") {
-        this.#macReady.add(channelId);
         return this.#accept(endpoint, offers, record, amount, modelHash, inputHash, answer.body, BigInt(units));
       }
       if (answer.kind === "error") {
@@ -707,7 +708,7 @@ export class Buyer {
   async #sendWithRetry(
     endpoint: string,
     modelId: bigint,
-    inputs: TensorMapWire,
+    body: string,
     voucher: string,
     mac: string | undefined,
   ): Promise<{ answer: InferAnswer; resent: boolean }> {
@@ -716,7 +717,7 @@ export class Buyer {
     let mayHaveArrived = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await postInfer(endpoint, modelId, inputs, { voucher, mac }, this.#opts.http);
+        const answer = await postInfer(endpoint, modelId, { body }, { voucher, mac }, this.#opts.http);
         // Another process paying on the same channel holds it: the same voucher is still the right one.
         if (answer.kind === "error" && answer.code === "channel_busy" && attempt < retries) {
           await sleep(this.#opts.retryDelayMs ?? 200);
@@ -745,6 +746,21 @@ export class Buyer {
       paymentChannels: record.paymentChannels,
       channelId: record.channelId,
       cumulativeAmount,
+    });
+  }
+
+  /** The request MAC (protocol/session.ts): binds the voucher to chain, contract, model, route and body. */
+  #requestMac(record: ChannelRecord, devicePublicKey: Hex, voucher: Voucher, modelId: bigint, path: string, hash: Hex): string {
+    return requestMac(this.#macKey(record, devicePublicKey), {
+      chainId: record.chainId,
+      paymentChannels: record.paymentChannels,
+      channelId: record.channelId,
+      cumulativeAmount: voucher.cumulativeAmount,
+      signature: voucher.signature,
+      modelId,
+      method: "POST",
+      path,
+      bodyHash: hash,
     });
   }
 

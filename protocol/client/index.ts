@@ -35,4 +35,4 @@ export {
   type ReceiptRecordJson,
 } from "./store.ts";
 export { RECEIPT_REJECT_REASONS, verifyReceipt, type ExpectedReceipt, type ReceiptRejectReason, type Verification } from "./verify.ts";
-export { fetchChannelInfo, fetchOfferings, postInfer, requestCloseSignature, type FetchLike, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+export { CLOSE_BODY, fetchChannelInfo, fetchOfferings, inferBody, postInfer, requestCloseSignature, type FetchLike, type HttpOptions, type InferAnswer } from "./worker-api.ts";

@@ -39,18 +39,30 @@ export async function fetchOfferings(baseUrl: string, options: HttpOptions = {})
   return parsed.data;
 }
 
-/** POST /v1/infer/:modelId with a voucher (and the session MAC when known). */
+/** The exact body of POST /v1/infer/:modelId for `inputs` (the request MAC covers the sha256 of these bytes). */
+export function inferBody(inputs: TensorMapWire): string {
+  return JSON.stringify({ inputs });
+}
+
+/** The exact body of a cooperative-close request. */
+export const CLOSE_BODY = "{}";
+
+/**
+ * POST /v1/infer/:modelId with a voucher and the request MAC (protocol/session.ts requestMac). `inputs` may be the
+ * body already serialised with `inferBody`, so that the bytes sent are the bytes the MAC covers.
+ */
 export async function postInfer(
   baseUrl: string,
   modelId: bigint,
-  inputs: TensorMapWire,
+  inputs: TensorMapWire | { body: string },
   headers: { voucher?: string; mac?: string },
   options: HttpOptions = {},
 ): Promise<InferAnswer> {
   const h: Record<string, string> = { "content-type": "application/json" };
   if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
   if (headers.mac) h[MAC_HEADER] = headers.mac;
-  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body: JSON.stringify({ inputs }) }, options);
+  const body = typeof (inputs as { body?: unknown }).body === "string" ? (inputs as { body: string }).body : inferBody(inputs as TensorMapWire);
+  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
   const json = await readJson(res, baseUrl);
   if (res.status === 200) {
     const parsed = inferResponseWire.safeParse(json);
@@ -69,12 +81,12 @@ export async function postInfer(
 
 /**
  * POST /v1/channels/:channelId/close: the device's CloseChannel signature, authorised by the channel's latest
- * voucher and the session MAC.
+ * voucher and the request MAC (over CLOSE_BODY, path closePath(channelId)).
  */
 export async function requestCloseSignature(baseUrl: string, channelId: string, voucherHeader: string, mac: string | undefined, options: HttpOptions = {}) {
   const headers: Record<string, string> = { [VOUCHER_HEADER]: voucherHeader, "content-type": "application/json" };
   if (mac) headers[MAC_HEADER] = mac;
-  const res = await send(`${trimSlash(baseUrl)}/v1/channels/${channelId}/close`, { method: "POST", headers, body: "{}" }, options);
+  const res = await send(`${trimSlash(baseUrl)}/v1/channels/${channelId}/close`, { method: "POST", headers, body: CLOSE_BODY }, options);
   const json = await readJson(res, baseUrl);
   if (!res.ok) throw workerError(res.status, json, baseUrl);
   const parsed = closeResponseWire.safeParse(json);

@@ -8,7 +8,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { HARDHAT_DEV_KEYS } from "../../protocol/dev-keys.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
-import { publicKeyOf, sessionKey, voucherMac } from "../../protocol/session.ts";
+import { bodyHash, inferPath, publicKeyOf, requestMac, requestMacMessage, sessionKey } from "../../protocol/session.ts";
 import { hashTensors, type Tensor } from "../../protocol/tensors.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
 import { costOf, countUnits, DEMO_UNIT_RULES } from "../../protocol/units.ts";
@@ -101,10 +101,23 @@ export async function computeVectors() {
   const voucher = await signVoucher(signer, { chainId: CHAIN_ID, paymentChannels: PAYMENT_CHANNELS, channelId, cumulativeAmount: required });
   const header = encodeVoucherHeader(voucher);
 
-  // Session MAC.
+  // Request MAC: binds the voucher to chain, contract, channel, amount, model, method, route and the body bytes.
   const devicePublicKey = publicKeyOf(DEVICE_KEY);
   const key = sessionKey(SIGNER_KEY, devicePublicKey, channelId);
-  const mac = voucherMac(key, header);
+  const body = JSON.stringify({ inputs: { sr: { type: "int64", dims: [], data: ["16000"] } } });
+  const macRequest = {
+    chainId: CHAIN_ID,
+    paymentChannels: PAYMENT_CHANNELS,
+    channelId,
+    cumulativeAmount: required,
+    signature: voucher.signature,
+    modelId: 1n,
+    method: "POST",
+    path: inferPath(1n),
+    bodyHash: bodyHash(body),
+  };
+  const macMessage = requestMacMessage(macRequest);
+  const mac = requestMac(key, macRequest);
 
   // Receipt of that answer.
   const receipt: Receipt = {
@@ -158,7 +171,7 @@ export async function computeVectors() {
       signature: voucher.signature,
       header,
     },
-    session: { sessionKey: bytesToHex(key), mac },
+    session: { sessionKey: bytesToHex(key), body, bodyHash: macRequest.bodyHash, message: macMessage, mac },
     receipt: {
       type: receiptType,
       typeHash: receiptTypeHash,

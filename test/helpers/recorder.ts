@@ -4,16 +4,16 @@ import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import type { SignedReceipt } from "../../protocol/receipt.ts";
 import { inferResponseWire } from "../../protocol/wire.ts";
 import type { TensorMapWire } from "../../protocol/tensors.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { clientsFor } from "./localnet.ts";
-import { vadInputs, voucherHeader, type Market, type TestChannel } from "./worker-fixture.ts";
+import { paidHeaders, vadInputs, type Market, type TestChannel } from "./worker-fixture.ts";
 
 /** One paid inference at `amount` (cumulative); returns the parsed receipt and outputs. */
 export async function paidInfer(market: Market, channel: TestChannel, amount: bigint, inputs: TensorMapWire = vadInputs(Number(amount % 997n))) {
+  const request = JSON.stringify({ inputs });
   const res = await fetch(`${market.worker!.url}/v1/infer/${channel.terms.modelId}`, {
     method: "POST",
-    headers: { "content-type": "application/json", [VOUCHER_HEADER]: await voucherHeader(market, channel, amount) },
-    body: JSON.stringify({ inputs }),
+    headers: { "content-type": "application/json", ...(await paidHeaders(market, channel, amount, request)) },
+    body: request,
   });
   const json = (await res.json()) as unknown;
   if (res.status !== 200) throw new Error(`infer answered ${res.status}: ${JSON.stringify(json)}`);

@@ -11,9 +11,10 @@ import { createInterface } from "node:readline";
 import { decodeEventLog, type Address, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { sessionKey, voucherMac } from "../../protocol/session.ts";
+import { bodyHash, inferPath, publicKeyOf, requestMac, sessionKey } from "../../protocol/session.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
-import { encodeVoucherHeader, signVoucher } from "../../protocol/voucher.ts";
+import { decodeVoucherHeader, encodeVoucherHeader, signVoucher, VOUCHER_HEADER } from "../../protocol/voucher.ts";
+import { MAC_HEADER } from "../../protocol/session.ts";
 import type { TensorMapWire } from "../../protocol/tensors.ts";
 import { createKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
@@ -234,9 +235,37 @@ export async function voucherHeader(market: Market, channel: TestChannel, amount
   return encodeVoucherHeader(v);
 }
 
-/** `x-edgepay-mac` value for a voucher header (session key from the signer and the device's public key). */
-export function macHeader(channel: TestChannel, devicePublicKey: Hex, header: string): string {
-  return voucherMac(sessionKey(channel.signer.privateKey, devicePublicKey, channel.id), header);
+/**
+ * `x-edgepay-mac` value of a request carrying voucher `header` and exactly `body` (session key from the channel's
+ * signer and the device's public key). Default route: POST /v1/infer/<the channel's model>.
+ */
+export function macHeader(market: Market, channel: TestChannel, header: string, body: string, args: { path?: string; modelId?: bigint } = {}): string {
+  const v = decodeVoucherHeader(header);
+  if (!v) throw new Error(`not a voucher header: ${header}`);
+  const modelId = args.modelId ?? channel.terms.modelId;
+  return requestMac(sessionKey(channel.signer.privateKey, publicKeyOf(market.device.privateKey), channel.id), {
+    chainId: market.chainId,
+    paymentChannels: market.contracts.paymentChannels,
+    channelId: v.channelId,
+    cumulativeAmount: v.cumulativeAmount,
+    signature: v.signature,
+    modelId,
+    method: "POST",
+    path: args.path ?? inferPath(modelId),
+    bodyHash: bodyHash(body),
+  });
+}
+
+/** Voucher and MAC headers of a paid request for `amount` with exactly `body` (see macHeader). */
+export async function paidHeaders(
+  market: Market,
+  channel: TestChannel,
+  amount: bigint,
+  body: string,
+  args: { path?: string; modelId?: bigint; chainId?: number } = {},
+): Promise<Record<string, string>> {
+  const header = await voucherHeader(market, channel, amount, args.chainId);
+  return { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(market, channel, header, body, args) };
 }
 
 /** Valid Silero VAD v5 inputs: 512 samples of a 440 Hz tone, zero state, 16 kHz. */

@@ -81,8 +81,18 @@ describe("protocol test vectors (docs/protocol.md)", () => {
     const { publicKey } = await import("viem/accounts").then((a) => a.privateKeyToAccount(v.keys.signer as Hex));
     const key = device.sessionKey(hexToBytes(publicKey), v.channel.channelId as Hex);
     expect(bytesToHex(key)).to.equal(v.session.sessionKey);
-    expect(macMatches(key, v.voucher.header, v.session.mac)).to.equal(true);
-    expect(macMatches(key, v.voucher.header.replace(":8000:", ":8001:"), v.session.mac)).to.equal(false);
+    // The request MAC: the message is the doc's ten lines, its last the sha256 of the exact body bytes.
+    expect(bytesToHex(sha256(new TextEncoder().encode(v.session.body)))).to.equal(v.session.bodyHash);
+    const lines = v.session.message.split("\n");
+    expect(lines).to.have.length(10);
+    expect(lines[0]).to.equal("edgepay.request.v1");
+    expect(lines[3]).to.equal(v.channel.channelId.toLowerCase());
+    expect(lines[5]).to.equal(v.voucher.signature.toLowerCase());
+    expect(lines[9]).to.equal(v.session.bodyHash);
+    expect(macMatches(key, v.session.message, v.session.mac)).to.equal(true);
+    // Any other body, amount or route is another message, which the MAC does not cover.
+    expect(macMatches(key, v.session.message.replace(v.session.bodyHash, bytesToHex(sha256(new TextEncoder().encode("{}")))), v.session.mac)).to.equal(false);
+    expect(macMatches(key, v.session.message.replace("/v1/infer/1", "/v1/infer/2"), v.session.mac)).to.equal(false);
   });
 
   it("receipt: the type string, digest by hand, by viem, by the worker's hasher; the device's signature recovers", async () => {

@@ -6,7 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { encodeVoucherHeader, signVoucher, VOUCHER_HEADER } from "../../protocol/voucher.ts";
-import { errorBodyWire, offeringsWire, paymentRequiredBodyWire, type ErrorCode } from "../../protocol/wire.ts";
+import { errorBodyWire, paymentRequiredBodyWire, type ErrorCode } from "../../protocol/wire.ts";
 import { registerDevice } from "../../worker/register.ts";
 import { rpc, waitFor } from "../../scripts/lib/chain.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
@@ -14,6 +14,7 @@ import {
   clsInputs,
   macHeader,
   openChannel,
+  paidHeaders,
   PPOCR_DIRECTION_CLS,
   PROVIDER_INDEX,
   setupMarket,
@@ -48,8 +49,9 @@ describe("worker: bad input", function () {
   let vad: bigint;
   let cls: bigint;
   let channel: TestChannel;
-  let devicePublicKey: Hex;
   let inferUrl: string;
+  /** A channel on which nothing was paid yet (no session): its first voucher's signature decides. */
+  let fresh: TestChannel;
 
   /** Durable state that no refused request may change. */
   function snapshot() {
@@ -62,6 +64,9 @@ describe("worker: bad input", function () {
 
   /** Sends a bad request and checks status, code, error shape and that nothing was stored. */
   async function refused(expected: { status: number; code: ErrorCode }, send: () => Promise<Answer>): Promise<Answer> {
+    // Deferred (MAC-accepted) vouchers are verified in the background; settle that first so it cannot race the snapshot.
+    await market.worker!.internals.ledger.verifyAllDeferred();
+    await waitFor("deferred verification stored", async () => market.worker!.internals.ledger.all().every((c) => c.verifying === null), 5_000);
     const before = snapshot();
     const answer = await send();
     expect(answer.status, JSON.stringify(answer.body)).to.equal(expected.status);
@@ -72,20 +77,25 @@ describe("worker: bad input", function () {
     return answer;
   }
 
-  const paid = async (ch: TestChannel, amount: bigint, extra: Record<string, string> = {}) =>
-    call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: await voucherHeader(market, ch, amount), ...extra } });
+  const paid = async (ch: TestChannel, amount: bigint, extra: Record<string, string> = {}) => {
+    const body = JSON.stringify({ inputs: vadInputs() });
+    return call(inferUrl, { body, headers: { ...(await paidHeaders(market, ch, amount, body)), ...extra } });
+  };
+  /** A request with `body` carrying a valid voucher for `amount` and its MAC (so only the body can be wrong). */
+  const signed = async (ch: TestChannel, amount: bigint, body: string, url = inferUrl) => call(url, { body, headers: await paidHeaders(market, ch, amount, body) });
 
   before(async () => {
     net = await startLocalnet({ challengePeriod: 600n });
     market = await setupMarket(net, {
       models: [{ file: SILERO_VAD_V5, price: 1_000n }, { file: PPOCR_DIRECTION_CLS, price: 5_000n, royaltyBps: 500 }],
-      config: { maxBodyBytes: 1024 * 1024, verification: { maxUnverifiedValue: "3000" } },
+      // This suite sends many refused requests from one address on purpose: the per-client budget is not under test here.
+      config: { maxBodyBytes: 1024 * 1024, verification: { maxUnverifiedValue: "3000" }, http: { unpaidPerClient: { burst: 100_000, perSecond: 1_000 } } },
     });
     vad = market.models[0]!.modelId;
     cls = market.models[1]!.modelId;
     inferUrl = `${market.worker!.url}/v1/infer/${vad}`;
     channel = await openChannel(market, { buyer: 3, deposit: 10_000n });
-    devicePublicKey = offeringsWire.parse(await (await fetch(`${market.worker!.url}/v1/offerings`)).json()).devicePublicKey as Hex;
+    fresh = await openChannel(market, { buyer: 7, deposit: 10_000n });
     const first = await paid(channel, 1_000n);
     expect(first.status, JSON.stringify(first.body)).to.equal(200);
   });
@@ -104,9 +114,7 @@ describe("worker: bad input", function () {
     });
 
     it("refuses invalid JSON with 400 invalid_json", async () => {
-      await refused({ status: 400, code: "invalid_json" }, async () =>
-        call(inferUrl, { body: '{"inputs": {"input": ', headers: { [VOUCHER_HEADER]: await voucherHeader(market, channel, 2_000n) } }),
-      );
+      await refused({ status: 400, code: "invalid_json" }, () => signed(channel, 2_000n, '{"inputs": {"input": '));
     });
 
     it("refuses a non-JSON content type with 415 unsupported_media_type", async () => {
@@ -116,8 +124,8 @@ describe("worker: bad input", function () {
     });
 
     it("refuses a body of the wrong shape with 400 bad_request", async () => {
-      await refused({ status: 400, code: "bad_request" }, () => call(inferUrl, { body: JSON.stringify({ tensors: {} }) }));
-      await refused({ status: 400, code: "bad_request" }, () => call(inferUrl, { body: "[1, 2, 3]" }));
+      await refused({ status: 400, code: "bad_request" }, () => signed(channel, 2_000n, JSON.stringify({ tensors: {} })));
+      await refused({ status: 400, code: "bad_request" }, () => signed(channel, 2_000n, "[1, 2, 3]"));
     });
 
     it("refuses an unknown model with 404 unknown_model", async () => {
@@ -149,7 +157,7 @@ describe("worker: bad input", function () {
     for (const c of cases) {
       it(`refuses ${c.name} with 400 invalid_tensor naming "${c.tensor}"`, async () => {
         const answer = await refused({ status: 400, code: "invalid_tensor" }, async () =>
-          call(inferUrl, { body: JSON.stringify({ inputs: c.mutate(vadInputs()) }), headers: { [VOUCHER_HEADER]: await voucherHeader(market, channel, 2_000n) } }),
+          signed(channel, 2_000n, JSON.stringify({ inputs: c.mutate(vadInputs()) })),
         );
         expect((answer.body.error as { message: string }).message).to.include(`"${c.tensor}"`);
       });
@@ -158,12 +166,11 @@ describe("worker: bad input", function () {
     it("answers 422 inference_failed when the model itself fails, and does not consume the voucher", async () => {
       // Shapes the unit rule accepts, a sample rate the model cannot handle.
       const inputs = { ...vadInputs(), sr: { type: "int64", dims: [], data: ["12345"] } };
-      const header = await voucherHeader(market, channel, 2_000n);
-      await refused({ status: 422, code: "inference_failed" }, () => call(inferUrl, { body: JSON.stringify({ inputs }), headers: { [VOUCHER_HEADER]: header } }));
+      await refused({ status: 422, code: "inference_failed" }, () => signed(channel, 2_000n, JSON.stringify({ inputs })));
       const failures = (await market.worker!.internals.metrics.inferenceFailures.get()).values.reduce((n, v) => n + v.value, 0);
       expect(failures).to.equal(1);
       // The same voucher still buys an answer.
-      const ok = await call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: header } });
+      const ok = await signed(channel, 2_000n, JSON.stringify({ inputs: vadInputs() }));
       expect(ok.status, JSON.stringify(ok.body)).to.equal(200);
     });
   });
@@ -180,38 +187,37 @@ describe("worker: bad input", function () {
       }
     });
 
-    it("refuses a voucher signed by another key with 402 invalid_signature", async () => {
-      const intruder = privateKeyToAccount(generatePrivateKey());
-      const v = await signVoucher(intruder, { chainId: market.chainId, paymentChannels: market.contracts.paymentChannels, channelId: channel.id, cumulativeAmount: 3_000n });
-      await refused({ status: 402, code: "invalid_signature" }, () =>
-        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: encodeVoucherHeader(v) } }),
-      );
+    it("refuses a voucher signed by another key with 402 invalid_signature (first voucher of a channel)", async () => {
+      const intruderKey = generatePrivateKey();
+      const intruder = privateKeyToAccount(intruderKey);
+      const v = await signVoucher(intruder, { chainId: market.chainId, paymentChannels: market.contracts.paymentChannels, channelId: fresh.id, cumulativeAmount: 1_000n });
+      const body = JSON.stringify({ inputs: vadInputs() });
+      // The intruder can compute a MAC only under its own key: the recovered signer is not the channel's.
+      const mac = macHeader(market, { ...fresh, signer: Object.assign(intruder, { privateKey: intruderKey }) }, encodeVoucherHeader(v), body);
+      await refused({ status: 402, code: "invalid_signature" }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: encodeVoucherHeader(v), [MAC_HEADER]: mac } }));
     });
 
     it("refuses a voucher with a high-s (malleated) signature with 402 invalid_signature", async () => {
-      const header = await voucherHeader(market, channel, 3_000n);
+      const header = await voucherHeader(market, fresh, 1_000n);
       const [id, amount, sig] = header.split(":") as [string, string, Hex];
       const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
       const s = BigInt(`0x${sig.slice(66, 130)}`);
       const v = parseInt(sig.slice(130, 132), 16);
       const flipped = `${sig.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}`;
-      await refused({ status: 402, code: "invalid_signature" }, () =>
-        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: `${id}:${amount}:${flipped}` } }),
-      );
+      const body = JSON.stringify({ inputs: vadInputs() });
+      const malleated = `${id}:${amount}:${flipped}`;
+      await refused({ status: 402, code: "invalid_signature" }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: malleated, [MAC_HEADER]: macHeader(market, fresh, malleated, body) } }));
     });
 
     it("refuses a voucher signed for another chain (foreign domain) with 402 invalid_signature", async () => {
-      await refused({ status: 402, code: "invalid_signature" }, async () =>
-        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: await voucherHeader(market, channel, 3_000n, 1) } }),
-      );
+      const body = JSON.stringify({ inputs: vadInputs() });
+      await refused({ status: 402, code: "invalid_signature" }, async () => call(inferUrl, { body, headers: await paidHeaders(market, fresh, 1_000n, body, { chainId: 1 }) }));
     });
 
     it("refuses a replayed voucher and an older one with 402 voucher_stale, telling the last accepted amount", async () => {
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
       // The same voucher with other inputs: not a retry of the answered request, so not paid again.
-      const replay = await refused({ status: 402, code: "voucher_stale" }, async () =>
-        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs(3) }), headers: { [VOUCHER_HEADER]: await voucherHeader(market, channel, accepted) } }),
-      );
+      const replay = await refused({ status: 402, code: "voucher_stale" }, () => signed(channel, accepted, JSON.stringify({ inputs: vadInputs(3) })));
       expect((replay.body.payment as { lastAccepted: string }).lastAccepted).to.equal(accepted.toString());
       expect((replay.body.payment as { required: string }).required).to.equal((accepted + 1_000n).toString());
       await refused({ status: 402, code: "voucher_stale" }, () => paid(channel, accepted - 1_000n));
@@ -231,7 +237,7 @@ describe("worker: bad input", function () {
       await refused({ status: 402, code: "unknown_channel" }, () => paid(ghost, 1_000n));
     });
 
-    it("refuses another device's channel with 402 wrong_device and stores nothing about it", async () => {
+    it("refuses another device's channel with 402 unknown_channel (the index holds only this device's) and stores nothing about it", async () => {
       const otherKey = generatePrivateKey();
       await registerDevice({
         rpcUrl: net.chain.url,
@@ -242,7 +248,7 @@ describe("worker: bad input", function () {
         models: [{ modelId: vad, price: 1_000n }],
       });
       const foreign = await openChannel({ ...market, device: { address: privateKeyToAccount(otherKey).address, privateKey: otherKey } }, { buyer: 5, deposit: 10_000n });
-      await refused({ status: 402, code: "wrong_device" }, () => paid(foreign, 1_000n));
+      await refused({ status: 402, code: "unknown_channel" }, () => paid(foreign, 1_000n));
       expect(market.worker!.internals.store.channel(foreign.id)).to.equal(undefined);
     });
 
@@ -254,11 +260,8 @@ describe("worker: bad input", function () {
     it("serialises one channel: five concurrent requests with the same voucher buy exactly one answer", async () => {
       const before = market.worker!.internals.store.receipts().length;
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
-      const header = await voucherHeader(market, channel, accepted + 1_000n);
       // Different inputs: only one request can be paid by the voucher; the others are stale.
-      const answers = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => call(inferUrl, { body: JSON.stringify({ inputs: vadInputs(i + 1) }), headers: { [VOUCHER_HEADER]: header } })),
-      );
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => signed(channel, accepted + 1_000n, JSON.stringify({ inputs: vadInputs(i + 1) }))));
       expect(answers.filter((a) => a.status === 200)).to.have.length(1);
       for (const a of answers.filter((x) => x.status !== 200)) {
         expect(a.status).to.equal(402);
@@ -270,9 +273,9 @@ describe("worker: bad input", function () {
     it("answers identical concurrent retries of one voucher with the one stored receipt, storing one", async () => {
       const before = market.worker!.internals.store.receipts().length;
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
-      const header = await voucherHeader(market, channel, accepted + 1_000n);
       const body = JSON.stringify({ inputs: vadInputs(7) });
-      const answers = await Promise.all(Array.from({ length: 4 }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header } })));
+      const headers = await paidHeaders(market, channel, accepted + 1_000n, body);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => call(inferUrl, { body, headers })));
       expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
       const sequences = new Set(answers.map((a) => (a.body.receipt as { sequence: string }).sequence));
       expect(sequences.size, "one receipt for one payment").to.equal(1);
@@ -287,9 +290,12 @@ describe("worker: bad input", function () {
       const intruder = privateKeyToAccount(generatePrivateKey());
       const v = await signVoucher(intruder, { chainId: market.chainId, paymentChannels: market.contracts.paymentChannels, channelId: rogue.id, cumulativeAmount: 2_000n });
       const header = encodeVoucherHeader(v);
-      const deferred = await call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(rogue, devicePublicKey, header) } });
+      const body = JSON.stringify({ inputs: vadInputs() });
+      const deferred = await call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(market, rogue, header, body) } });
       expect(deferred.status).to.equal(200);
       await market.worker!.internals.ledger.verifyAllDeferred();
+      // The background pass may have found it first: wait until the block is durable.
+      await waitFor("block stored", async () => market.worker!.internals.store.channel(rogue.id)!.blocked !== null, 5_000);
       const row = market.worker!.internals.store.channel(rogue.id)!;
       expect(row.blocked).to.match(/invalid signature/);
       expect(row.verifiedAmount, "only the verified voucher is claimable").to.equal(1_000n);
@@ -298,15 +304,15 @@ describe("worker: bad input", function () {
       await refused({ status: 403, code: "channel_blocked" }, () => paid(rogue, 3_000n));
     });
 
-    it("with a wrong MAC falls back to the full signature check", async () => {
+    it("refuses a missing (402 mac_required) or wrong (402 invalid_mac) MAC even with a correctly signed voucher", async () => {
       const accepted = market.worker!.internals.ledger.known(channel.id)!.acceptedAmount;
-      const answer = await paid(channel, accepted + 1_000n, { [MAC_HEADER]: "00".repeat(32) });
-      expect(answer.status).to.equal(200);
-      const intruder = privateKeyToAccount(generatePrivateKey());
-      const v = await signVoucher(intruder, { chainId: market.chainId, paymentChannels: market.contracts.paymentChannels, channelId: channel.id, cumulativeAmount: accepted + 2_000n });
-      await refused({ status: 402, code: "invalid_signature" }, () =>
-        call(inferUrl, { body: JSON.stringify({ inputs: vadInputs() }), headers: { [VOUCHER_HEADER]: encodeVoucherHeader(v), [MAC_HEADER]: "00".repeat(32) } }),
-      );
+      const body = JSON.stringify({ inputs: vadInputs() });
+      const header = await voucherHeader(market, channel, accepted + 1_000n);
+      await refused({ status: 402, code: "mac_required" }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header } }));
+      await refused({ status: 402, code: "invalid_mac" }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header, [MAC_HEADER]: "00".repeat(32) } }));
+      // A MAC of other inputs (or another route) does not pay for these.
+      const other = macHeader(market, channel, header, JSON.stringify({ inputs: vadInputs(5) }));
+      await refused({ status: 402, code: "invalid_mac" }, () => call(inferUrl, { body, headers: { [VOUCHER_HEADER]: header, [MAC_HEADER]: other } }));
     });
   });
 

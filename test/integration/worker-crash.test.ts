@@ -6,18 +6,15 @@ import { expect } from "chai";
 import type { Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
-import { MAC_HEADER } from "../../protocol/session.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { offeringsWire } from "../../protocol/wire.ts";
 import { Store } from "../../worker/store/db.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
 import {
-  macHeader,
   openChannel,
   setupMarket,
   spawnWorker,
   vadInputs,
-  voucherHeader,
+  paidHeaders,
   type Market,
   type TestChannel,
   type WorkerProcess,
@@ -62,11 +59,13 @@ describe("worker: crash and restart", function () {
   });
 
   async function pay(url: string, devicePublicKey: Hex, lane: Lane, amount: bigint, useMac: boolean) {
-    const header = await voucherHeader(market, lane.channel, amount);
-    const headers: Record<string, string> = { "content-type": "application/json", [VOUCHER_HEADER]: header };
-    if (useMac) headers[MAC_HEADER] = macHeader(lane.channel, devicePublicKey, header);
+    // Every paid request carries its MAC (mandatory); `useMac` is kept from when it was optional.
+    void useMac;
+    void devicePublicKey;
+    const request = JSON.stringify({ inputs: vadInputs(Number(amount / price)) });
+    const headers: Record<string, string> = { "content-type": "application/json", ...(await paidHeaders(market, lane.channel, amount, request)) };
     if (amount > lane.sent) lane.sent = amount;
-    const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, { method: "POST", headers, body: JSON.stringify({ inputs: vadInputs(Number(amount / price)) }) });
+    const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, { method: "POST", headers, body: request });
     const body = (await res.json()) as Record<string, unknown>;
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body)}`);
     lane.acked = amount;

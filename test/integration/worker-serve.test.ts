@@ -10,10 +10,9 @@ import { voucherDigest } from "../../protocol/voucher.ts";
 import { hashTensorsFast } from "../../worker/hashing.ts";
 import { createReceiptHasher, createVoucherHasher } from "../../worker/receipts.ts";
 import { closeResponseWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
-import { MAC_HEADER } from "../../protocol/session.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
+import { closePath } from "../../protocol/session.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { macHeader, openChannel, setupMarket, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { openChannel, paidHeaders, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
@@ -102,7 +101,7 @@ describe("worker: paid inference", function () {
     let previous: Hex = `0x${"00".repeat(32)}`;
     for (let i = 1n; i <= 3n; i++) {
       const inputs = vadInputs(Number(i));
-      const res = await post(url, { inputs }, { [VOUCHER_HEADER]: await voucherHeader(market, channel, 1000n * i) });
+      const res = await post(url, { inputs }, await paidHeaders(market, channel, 1000n * i, JSON.stringify({ inputs })));
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       const body = inferResponseWire.parse(res.body);
       const receipt = { ...body.receipt };
@@ -122,13 +121,14 @@ describe("worker: paid inference", function () {
   });
 
   it("accepts MAC-authenticated vouchers with deferred ECDSA checks and verifies them before claiming", async () => {
-    const offer = offeringsWire.parse(await (await fetch(`${market.worker!.url}/v1/offerings`)).json());
     const url = `${market.worker!.url}/v1/infer/${market.models[0]!.modelId}`;
     const metrics = market.worker!.internals.metrics;
+    // Every paid request carries a MAC now, so the earlier ones were deferred too: verify them first (as the
+    // background pass would), so the budget below starts from the last paid amount.
+    await market.worker!.internals.ledger.verifyAllDeferred();
     const before = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === "inline")?.value ?? 0;
     for (let i = 4n; i <= 6n; i++) {
-      const header = await voucherHeader(market, channel, 1000n * i);
-      const res = await post(url, { inputs: vadInputs() }, { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(channel, offer.devicePublicKey as Hex, header) });
+      const res = await post(url, { inputs: vadInputs() }, await paidHeaders(market, channel, 1000n * i, JSON.stringify({ inputs: vadInputs() })));
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       signedReceiptWire.parse(res.body.receipt);
     }
@@ -142,9 +142,7 @@ describe("worker: paid inference", function () {
   });
 
   it("signs a cooperative close for the highest accepted amount and then refuses vouchers", async () => {
-    const header = await voucherHeader(market, channel, 6000n);
-    const offer = offeringsWire.parse(await (await fetch(`${market.worker!.url}/v1/offerings`)).json());
-    const res = await post(`${market.worker!.url}/v1/channels/${channel.id}/close`, {}, { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(channel, offer.devicePublicKey as Hex, header) });
+    const res = await post(`${market.worker!.url}/v1/channels/${channel.id}/close`, {}, await paidHeaders(market, channel, 6000n, "{}", { path: closePath(channel.id) }));
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     const close = closeResponseWire.parse(res.body);
     expect(close.cumulativeAmount).to.equal("6000");
@@ -156,7 +154,7 @@ describe("worker: paid inference", function () {
       signature: close.signature as Hex,
     });
     expect(signer).to.equal(market.device.address);
-    const refused = await post(`${market.worker!.url}/v1/infer/${market.models[0]!.modelId}`, { inputs: vadInputs() }, { [VOUCHER_HEADER]: await voucherHeader(market, channel, 7000n) });
+    const refused = await post(`${market.worker!.url}/v1/infer/${market.models[0]!.modelId}`, { inputs: vadInputs() }, await paidHeaders(market, channel, 7000n, JSON.stringify({ inputs: vadInputs() })));
     expect(refused.status).to.equal(402);
     expect((refused.body.error as { code: string }).code).to.equal("channel_closing");
 
@@ -177,7 +175,7 @@ describe("worker: paid inference", function () {
     const ch2 = await openChannel(market, { buyer: 4, deposit: 100_000n });
     const url = `${market.worker!.url}/v1/infer/${market.models[0]!.modelId}`;
     for (let i = 1n; i <= 5n; i++) {
-      const res = await post(url, { inputs: vadInputs() }, { [VOUCHER_HEADER]: await voucherHeader(market, ch2, 1000n * i) });
+      const res = await post(url, { inputs: vadInputs() }, await paidHeaders(market, ch2, 1000n * i, JSON.stringify({ inputs: vadInputs() })));
       expect(res.status).to.equal(200);
     }
     const { publicClient } = clientsFor(net, 4);

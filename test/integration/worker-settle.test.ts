@@ -4,10 +4,10 @@
 import { expect } from "chai";
 import type { Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { settleMessage } from "../../protocol/wire.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, PROVIDER_INDEX, setupMarket, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { openChannel, PROVIDER_INDEX, setupMarket, vadInputs, paidHeaders,
+  type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 
 describe("worker: POST /v1/settle (claim now)", function () {
   this.timeout(300_000);
@@ -33,10 +33,11 @@ describe("worker: POST /v1/settle (claim now)", function () {
   const balanceOf = (who: Hex) => reader().readContract({ address: market.token, abi: testUsdcAbi, functionName: "balanceOf", args: [who] });
 
   async function pay(ch: TestChannel, amount: bigint) {
+    const body = JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) });
     const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, {
       method: "POST",
-      headers: { "content-type": "application/json", [VOUCHER_HEADER]: await voucherHeader(market, ch, amount) },
-      body: JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) }),
+      headers: { "content-type": "application/json", ...(await paidHeaders(market, ch, amount, body)) },
+      body,
     });
     expect(res.status).to.equal(200);
   }

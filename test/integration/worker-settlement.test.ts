@@ -3,14 +3,16 @@
 // crash is broadcast as the same bytes on restart (never a second transaction with a new nonce); a top-up is seen
 // at once by the deposit check.
 import { expect } from "chai";
+import Database from "better-sqlite3";
+import path from "node:path";
 import { encodeFunctionData, keccak256, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
-import { Store } from "../../worker/store/db.ts";
+import { DB_FILE, Store } from "../../worker/store/db.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, spawnWorker, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, spawnWorker, vadInputs, paidHeaders,
+  type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 
 describe("worker: settlement", function () {
   this.timeout(300_000);
@@ -30,10 +32,11 @@ describe("worker: settlement", function () {
   });
 
   async function pay(url: string, ch: TestChannel, amount: bigint) {
+    const body = JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) });
     const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, {
       method: "POST",
-      headers: { "content-type": "application/json", [VOUCHER_HEADER]: await voucherHeader(market, ch, amount) },
-      body: JSON.stringify({ inputs: vadInputs(Number(amount % 89n)) }),
+      headers: { "content-type": "application/json", ...(await paidHeaders(market, ch, amount, body)) },
+      body,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
@@ -102,6 +105,16 @@ describe("worker: settlement", function () {
     const proc = await spawnWorker(market.configFile);
     const ch = await openChannel(market, { buyer: 9, deposit: 100_000n });
     for (let k = 1n; k <= 2n; k++) expect((await pay(proc.url, ch, 1_000n * k)).status).to.equal(200);
+    // The second voucher came with its (mandatory) request MAC, so its ECDSA check was deferred to the background
+    // pass: wait until that is durable, as the claim below needs the verified voucher.
+    await waitFor("deferred voucher verified", async () => {
+      const db = new Database(path.join(market.dataDir, DB_FILE), { readonly: true });
+      try {
+        return (db.prepare("SELECT verified_amount FROM channels WHERE id = ?").get(ch.id) as { verified_amount: string } | undefined)?.verified_amount === "2000";
+      } finally {
+        db.close();
+      }
+    }, 10_000);
     proc.child.kill("SIGKILL");
     await proc.exited;
 

@@ -4,10 +4,10 @@
 // refund after the challenge period is exactly deposit minus what the worker accepted.
 import { expect } from "chai";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { rpc, waitFor } from "../../scripts/lib/chain.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, spawnWorker, vadInputs, voucherHeader, type Market, type TestChannel, type WorkerProcess } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, spawnWorker, vadInputs, paidHeaders,
+  type Market, type TestChannel, type WorkerProcess } from "../helpers/worker-fixture.ts";
 
 const CHALLENGE = 300;
 const SAFETY = 30;
@@ -36,10 +36,11 @@ describe("worker: watchtower", function () {
   });
 
   async function pay(url: string, ch: TestChannel, amount: bigint) {
+    const body = JSON.stringify({ inputs: vadInputs(Number(amount % 97n)) });
     const res = await fetch(`${url}/v1/infer/${market.models[0]!.modelId}`, {
       method: "POST",
-      headers: { "content-type": "application/json", [VOUCHER_HEADER]: await voucherHeader(market, ch, amount) },
-      body: JSON.stringify({ inputs: vadInputs(Number(amount % 97n)) }),
+      headers: { "content-type": "application/json", ...(await paidHeaders(market, ch, amount, body)) },
+      body,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptToWire, type SignedReceipt } from "../../protocol/receipt.ts";
-import { MAC_HEADER } from "../../protocol/session.ts";
+import { closePath, inferPath, MAC_HEADER, requestMacMessage } from "../../protocol/session.ts";
 import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
@@ -24,7 +24,9 @@ import type { ModelRuntime } from "../models/runtime.ts";
 import type { IssuedReceipt } from "../store/committer.ts";
 import type { GroupCommitter } from "../store/committer.ts";
 import type { Store } from "../store/db.ts";
-import { HttpError, readBody, sendError, sendJson } from "./io.ts";
+import { HttpError, isAborted, readBody, sendError, sendJson } from "./io.ts";
+import { clientAddress, type UnpaidLimiter } from "./limits.ts";
+import { createHash } from "node:crypto";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
 import { meter } from "../metering.ts";
@@ -60,6 +62,8 @@ export interface AppContext {
   /** Chain time in seconds. */
   now: () => number;
   log: (level: "error" | "info" | "debug", msg: string) => void;
+  /** Per-client budget of requests that pay nothing (worker/http/limits.ts). */
+  limiter?: UnpaidLimiter;
 }
 
 const INFER_RE = /^\/v1\/infer\/([^/]+)$/;
@@ -84,14 +88,19 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       res.end();
       return;
     }
+    const ip = clientAddress(req.socket);
     try {
+      // A client that only sends requests that pay nothing is held to its budget before any work is done.
+      if (ctx.limiter && !ctx.limiter.allowed(ip) && pathname !== "/healthz" && pathname !== "/metrics") {
+        throw new HttpError("rate_limited", `client ${ip} sent too many requests that paid nothing; retry in ${ctx.limiter.retryAfter(ip)} s`);
+      }
       let m: RegExpExecArray | null;
       if ((m = INFER_RE.exec(pathname))) {
         allow(req, "POST");
-        await infer(ctx, req, res, decodeURIComponent(m[1]!));
+        await infer(ctx, req, res, decodePart(m[1]!));
       } else if (options.unpaidRoute && (m = UNPAID_RE.exec(pathname))) {
         allow(req, "POST");
-        await inferUnpaid(ctx, req, res, decodeURIComponent(m[1]!));
+        await inferUnpaid(ctx, req, res, decodePart(m[1]!));
       } else if (pathname === "/v1/offerings") {
         allow(req, "GET");
         sendJson(res, 200, offerings(ctx));
@@ -100,7 +109,7 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
         await close(ctx, req, res, m[1]!);
       } else if ((m = CHANNEL_RE.exec(pathname))) {
         allow(req, "GET");
-        await channelInfo(ctx, res, m[1]!);
+        await channelInfo(ctx, res, m[1]!, performance.timeOrigin + performance.now());
       } else if (ctx.settle && pathname === "/v1/settle") {
         allow(req, "POST");
         await settle(ctx.settle, req, res);
@@ -124,13 +133,35 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       if (error instanceof HttpError) {
         if (error.status === 402) ctx.metrics.paymentRequired.inc({ reason: error.code });
         else if (error.status < 500) ctx.metrics.badRequests.inc({ code: error.code });
-        if (!res.headersSent) sendError(res, error);
+        // Every refusal is a request that paid nothing (429 itself is free, or a limited client could never recover).
+        if (error.status >= 400 && error.status < 500 && error.code !== "rate_limited") ctx.limiter?.charge(ip);
+        if (!res.headersSent) {
+          if (error.code === "rate_limited" && ctx.limiter) res.setHeader("retry-after", String(ctx.limiter.retryAfter(ip)));
+          // Refused before its body was read: close rather than read and discard a body nobody will use.
+          if (!req.complete) res.setHeader("connection", "close");
+          sendError(res, error);
+        }
+        return;
+      }
+      if (isAborted(req, error)) {
+        // The client went away (or the request timed out): nothing to answer, nothing to report beyond a line.
+        ctx.limiter?.charge(ip);
+        ctx.log("debug", `${req.method} ${pathname}: aborted by the client (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
         return;
       }
       ctx.log("error", `${req.method} ${pathname}: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) sendError(res, new HttpError("internal_error", "internal error"));
     }
   };
+}
+
+/** A path segment, percent-decoded; a malformed escape is kept as it is (it then names no model: 404). */
+function decodePart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function allow(req: IncomingMessage, method: string) {
@@ -164,21 +195,33 @@ function offerings(ctx: AppContext): OfferingsWire {
   };
 }
 
-/**
- * Body -> validated input tensors and their units of work (400 invalid_json / bad_request / invalid_tensor,
- * 413 body_too_large / too_many_units, 415), before any payment check or inference.
- */
-async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<{ tensors: Record<string, Tensor>; units: number }> {
+/** Content type: JSON is required (a request without one is refused, not guessed). */
+function requireJson(req: IncomingMessage) {
   const type = req.headers["content-type"];
-  const body = await readBody(req, ctx.config.maxBodyBytes);
-  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new HttpError("unsupported_media_type", `content-type must be application/json, not ${type}`);
+  if (type === undefined || !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new HttpError("unsupported_media_type", `content-type must be application/json, not ${type === undefined ? "missing" : type}`);
   }
+}
+
+/** Tensor names that would reach an object's prototype instead of being an input. */
+const RESERVED_NAMES = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Body bytes -> validated input tensors and their units of work (400 invalid_json / bad_request / reserved_name /
+ * invalid_tensor, 413 too_many_units), before any inference.
+ */
+function parseInputs(body: Buffer, model: ServedModel): { tensors: Record<string, Tensor>; units: number } {
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch (error) {
     throw new HttpError("invalid_json", `body is not valid JSON: ${(error as Error).message}`);
+  }
+  const inputs = typeof json === "object" && json !== null ? (json as { inputs?: unknown }).inputs : undefined;
+  if (typeof inputs === "object" && inputs !== null) {
+    for (const name of Object.keys(inputs)) {
+      if (RESERVED_NAMES.has(name)) throw new HttpError("reserved_name", `an input may not be named "${name}"`, { tensor: name });
+    }
   }
   const parsed = inferRequestWire.safeParse(json);
   if (!parsed.success) {
@@ -202,11 +245,26 @@ async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedMo
   return { tensors, units };
 }
 
-function requirements(ctx: AppContext, model: ServedModel, units: number, ch?: Channel): PaymentRequirementsWire {
+/** Body -> validated input tensors, for the unpaid route. */
+async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<{ tensors: Record<string, Tensor>; units: number }> {
+  requireJson(req);
+  return parseInputs(await readBody(req, ctx.config.maxBodyBytes), model);
+}
+
+function sha256Hex(body: Buffer): Hex {
+  return `0x${createHash("sha256").update(body).digest("hex")}`;
+}
+
+/**
+ * The payment terms of a 402. `units` is known once the body was read; a request refused before (bad voucher
+ * header, unknown channel, stale amount) gets no `units`/`cost`, and `required` is then the least the next voucher
+ * must carry: one unit's price above the last accepted amount.
+ */
+function requirements(ctx: AppContext, model: ServedModel, units: number | undefined, ch?: Channel): PaymentRequirementsWire {
   const price = ch && ch.terms.modelId === model.runtime.modelId ? ch.terms.price : model.price;
   const ours = ch && ch.terms.device.toLowerCase() === ctx.device.address.toLowerCase() && ch.terms.modelId === model.runtime.modelId;
   const last = ours ? ch.acceptedAmount : 0n;
-  const cost = costOf(price, units);
+  const cost = costOf(price, units ?? 1);
   return {
     scheme: "edgepay-channel",
     chainId: ctx.chainId,
@@ -217,8 +275,7 @@ function requirements(ctx: AppContext, model: ServedModel, units: number, ch?: C
     modelId: model.runtime.modelId.toString(),
     price: price.toString(),
     unit: model.unit,
-    units,
-    cost: cost.toString(),
+    ...(units !== undefined ? { units, cost: cost.toString() } : {}),
     royaltyBps: ours ? ch.terms.royaltyBps : model.royaltyBps,
     ...(ours ? { channelId: ch.id, deposit: ch.deposit.toString() } : {}),
     lastAccepted: last.toString(),
@@ -226,7 +283,7 @@ function requirements(ctx: AppContext, model: ServedModel, units: number, ch?: C
   };
 }
 
-function paymentError(ctx: AppContext, code: ErrorCode, message: string, model: ServedModel, units: number, ch?: Channel): HttpError {
+function paymentError(ctx: AppContext, code: ErrorCode, message: string, model: ServedModel, units: number | undefined, ch?: Channel): HttpError {
   return new HttpError(code, message, { payment: requirements(ctx, model, units, ch) });
 }
 
@@ -235,42 +292,75 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function lookup(ctx: AppContext, voucher: Voucher): Promise<Channel | undefined> {
-  try {
-    return await ctx.ledger.lookup(voucher.channelId);
-  } catch (error) {
-    ctx.log("error", `channel lookup ${voucher.channelId}: ${(error as Error).message.split("\n")[0]}`);
-    throw new HttpError("unavailable", "the chain could not be reached to look up the channel; retry");
-  }
+/** The channel from the worker's index (no chain call; a miss waits for the index's next poll, bounded). */
+function lookup(ctx: AppContext, id: Hex, since: number): Promise<Channel | undefined> {
+  return ctx.ledger.lookup(id, since);
 }
 
+/**
+ * POST /v1/infer/:modelId. Order matters: everything a stranger can send is refused by cheap checks of the headers
+ * (model, content type, voucher format, channel in the index, channel state and amount) before the body is read;
+ * the body is then read (bounded in size and time) and the request authenticated by its MAC (and the voucher's
+ * signature for a channel's first voucher) before the channel's lock is taken. So no request a stranger can forge
+ * takes a lock, a queue slot or storage a real buyer needs.
+ */
 async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
   const started = performance.now();
+  const arrived = performance.timeOrigin + started;
   const model = modelOf(ctx, modelParam);
-  const { tensors, units } = await readInputs(ctx, req, model);
+  requireJson(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
-  if (!voucherHeader) throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model, units);
+  if (!voucherHeader) {
+    // No payment yet: the answer is a quote for these inputs (units and exact cost), so the body is read; the
+    // request costs the client's unpaid budget like any 4xx.
+    const { units } = await readInputs(ctx, req, model);
+    throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model, units);
+  }
   const voucher = decodeVoucherHeader(voucherHeader);
   if (!voucher) {
     ctx.metrics.rejectedVouchers.inc({ reason: "invalid_voucher" });
-    throw paymentError(ctx, "invalid_voucher", `${VOUCHER_HEADER} must be <channelId 0x+64 hex>:<cumulative amount decimal>:<signature 0x+130 hex>`, model, units);
+    throw paymentError(ctx, "invalid_voucher", `${VOUCHER_HEADER} must be <channelId 0x+64 hex>:<cumulative amount decimal>:<signature 0x+130 hex>`, model, undefined);
   }
-  const ch = await lookup(ctx, voucher);
+  const ch = await lookup(ctx, voucher.channelId, arrived);
   if (!ch) {
     ctx.metrics.rejectedVouchers.inc({ reason: "unknown_channel" });
-    throw paymentError(ctx, "unknown_channel", `no channel ${voucher.channelId} exists on chain ${ctx.chainId}`, model, units);
+    throw paymentError(ctx, "unknown_channel", `this device has no channel ${voucher.channelId} on chain ${ctx.chainId}`, model, undefined);
   }
+  const early = ctx.ledger.precheck(ch, voucher, model.runtime.modelId);
+  if (early) throw paymentError(ctx, early.reason, early.message, model, undefined, ch);
+
+  const body = await readBody(req, ctx.config.maxBodyBytes);
+  const bodyHash = sha256Hex(body);
+  const message = requestMacMessage({
+    chainId: ctx.chainId,
+    paymentChannels: ctx.config.contracts.paymentChannels,
+    channelId: ch.id,
+    cumulativeAmount: voucher.cumulativeAmount,
+    signature: voucher.signature,
+    modelId: model.runtime.modelId,
+    method: "POST",
+    path: inferPath(model.runtime.modelId),
+    bodyHash,
+  });
+  const authn = ctx.ledger.authenticate(ch, voucher, message, header(req, MAC_HEADER));
+  if (!authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
+  const { tensors, units } = parseInputs(body, model);
+
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
   if (!release) throw new HttpError("channel_busy", `channel ${ch.id} has ${ctx.config.maxQueuePerChannel} requests waiting; send them one after another`);
   try {
-    const replay = await replayAnswer(ctx, ch, voucher, model, tensors);
-    if (replay) {
-      sendJson(res, 200, replay);
-      return;
+    if (ctx.ledger.isLastAccepted(ch, voucher)) {
+      const replay = replayAnswer(ctx, ch, voucher, model, bodyHash);
+      if (replay) {
+        // A replay is paid for already: it costs the client's unpaid budget like any answer that brings nothing new.
+        ctx.limiter?.charge(clientAddress(req.socket));
+        sendJson(res, 200, replay);
+        return;
+      }
     }
     // Metered: the voucher must add exactly units x the channel's price per unit.
     const cost = costOf(ch.terms.price, units);
-    const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, voucherHeader, header(req, MAC_HEADER), cost);
+    const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, authn.auth, cost);
     if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, units, ch);
     let outputs: Record<string, Tensor>;
     try {
@@ -292,10 +382,12 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       outputHash: hashTensors(outputs),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
+    const outputsWire: InferResponseWire["outputs"] = {};
+    for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
     let issued: IssuedReceipt;
     try {
       // One group transaction: the writer thread gives the receipt its sequence and previous digest, signs it, and
-      // stores it with the voucher; the answer waits until that is durable.
+      // stores it with the voucher and the answer (for a lost answer's re-send); the answer waits until durable.
       [issued] = (await ctx.committer.commit(
         {
           op: "issueReceipt",
@@ -312,6 +404,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
           },
         },
         { op: "recordAccepted", id: ch.id, state: next },
+        { op: "storeAnswer", answer: { channelId: ch.id, amount: voucher.cumulativeAmount, bodyHash, outputs: JSON.stringify(outputsWire) } },
       )) as [IssuedReceipt];
     } catch (error) {
       ctx.log("error", `commit failed: ${(error as Error).message}`);
@@ -320,39 +413,37 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     const receipt: SignedReceipt = { ...fields, sequence: issued.sequence, previous: issued.previous, signature: issued.signature };
     ctx.lastSequence.value = issued.sequence;
     ctx.ledger.apply(ch, next);
+    replays.delete(ch);
     const id = model.runtime.modelId.toString();
     ctx.metrics.inferences.inc({ model: id });
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
-    const outputsWire: InferResponseWire["outputs"] = {};
-    for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
-    const body: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
-    sendJson(res, 200, body);
+    const answer: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
+    sendJson(res, 200, answer);
   } finally {
     release();
   }
 }
 
+/** Re-sends of the current answer per channel (reset when the channel accepts a new voucher). */
+const replays = new WeakMap<Channel, number>();
+
 /**
- * A buyer whose answer was lost in transit re-sends the identical voucher. When it is the channel's last accepted
- * voucher (same amount and signature) and the inputs hash to what its receipt names, the model runs again (CPU
- * inference is deterministic) and the stored receipt is returned: one payment, one answer, nothing new stored.
- * Anything else (other inputs, other outputs) falls through to the usual checks and gets 402 voucher_stale.
+ * A buyer whose answer was lost in transit re-sends the identical request (same voucher, same body, so the same
+ * MAC). When the voucher is the channel's last accepted one and the body hashes to what that answer was for, the
+ * stored answer and receipt are sent again: the model does not run, nothing is stored, nothing is charged. At most
+ * `http.maxReplaysPerAnswer` times per answer (then 429 rate_limited); other bodies fall through to voucher_stale.
  */
-async function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: ServedModel, tensors: Record<string, Tensor>): Promise<InferResponseWire | undefined> {
-  if (voucher.cumulativeAmount !== ch.acceptedAmount || ch.acceptedSig?.toLowerCase() !== voucher.signature.toLowerCase()) return undefined;
+function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: ServedModel, bodyHash: Hex): InferResponseWire | undefined {
+  const stored = ctx.store.answerOf(ch.id);
+  if (!stored || stored.amount !== voucher.cumulativeAmount || stored.bodyHash.toLowerCase() !== bodyHash.toLowerCase()) return undefined;
   const last = ctx.store.lastReceiptOf(ch.id);
   if (!last || last.amount !== voucher.cumulativeAmount || last.modelId !== model.runtime.modelId) return undefined;
-  if (last.inputHash !== hashTensors(tensors)) return undefined;
-  let outputs: Record<string, Tensor>;
-  try {
-    outputs = await model.runtime.run(tensors);
-  } catch {
-    return undefined;
+  const count = replays.get(ch) ?? 0;
+  if (count >= ctx.config.http.maxReplaysPerAnswer) {
+    throw new HttpError("rate_limited", `the answer for ${voucher.cumulativeAmount} on channel ${ch.id} was re-sent ${count} times already`);
   }
-  if (hashTensors(outputs) !== last.outputHash) return undefined;
+  replays.set(ch, count + 1);
   ctx.metrics.replays.inc();
-  const outputsWire: InferResponseWire["outputs"] = {};
-  for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
   const receipt = {
     channelId: last.channelId,
     cumulativeAmount: last.amount,
@@ -366,7 +457,13 @@ async function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, mode
     timestamp: last.timestamp,
     signature: last.signature,
   };
-  return { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units: Number(last.units), cost: costOf(ch.terms.price, last.units).toString() };
+  return {
+    outputs: JSON.parse(stored.outputs) as InferResponseWire["outputs"],
+    receipt: receiptToWire(receipt),
+    price: ch.terms.price.toString(),
+    units: Number(last.units),
+    cost: costOf(ch.terms.price, last.units).toString(),
+  };
 }
 
 /** The same path without payment, for the benchmark's unpaid baseline (enabled by config `unpaidRoute`). */
@@ -418,10 +515,10 @@ function parseChannelId(raw: string): Hex {
   return raw.toLowerCase() as Hex;
 }
 
-async function channelInfo(ctx: AppContext, res: ServerResponse, raw: string) {
+async function channelInfo(ctx: AppContext, res: ServerResponse, raw: string, arrived: number) {
   const id = parseChannelId(raw);
-  const ch = ctx.ledger.known(id) ?? (await lookup(ctx, { channelId: id, cumulativeAmount: 0n, signature: "0x" }));
-  if (!ch || ch.terms.device.toLowerCase() !== ctx.device.address.toLowerCase()) throw new HttpError("not_found", `this device has no channel ${id}`);
+  const ch = await lookup(ctx, id, arrived);
+  if (!ch) throw new HttpError("not_found", `this device has no channel ${id}`);
   sendJson(res, 200, {
     channelId: ch.id,
     modelId: ch.terms.modelId.toString(),
@@ -437,20 +534,37 @@ async function channelInfo(ctx: AppContext, res: ServerResponse, raw: string) {
   });
 }
 
+/** Close bodies are empty JSON objects; more is refused before it is read. */
+const CLOSE_BODY_LIMIT = 1024;
+
 async function close(ctx: AppContext, req: IncomingMessage, res: ServerResponse, raw: string) {
+  const arrived = performance.timeOrigin + performance.now();
   const id = parseChannelId(raw);
-  await readBody(req, ctx.config.maxBodyBytes);
   const voucherHeader = header(req, VOUCHER_HEADER);
   if (!voucherHeader) throw new HttpError("invalid_voucher", `a close request carries the channel's latest voucher in ${VOUCHER_HEADER}`);
   const voucher = decodeVoucherHeader(voucherHeader);
   if (!voucher || voucher.channelId !== id) throw new HttpError("invalid_voucher", `${VOUCHER_HEADER} must be a voucher for channel ${id}`);
-  const ch = await lookup(ctx, voucher);
-  if (!ch) throw new HttpError("unknown_channel", `no channel ${id} exists on chain ${ctx.chainId}`);
+  const ch = await lookup(ctx, id, arrived);
+  if (!ch) throw new HttpError("unknown_channel", `this device has no channel ${id} on chain ${ctx.chainId}`);
+  const body = await readBody(req, CLOSE_BODY_LIMIT);
+  const message = requestMacMessage({
+    chainId: ctx.chainId,
+    paymentChannels: ctx.config.contracts.paymentChannels,
+    channelId: ch.id,
+    cumulativeAmount: voucher.cumulativeAmount,
+    signature: voucher.signature,
+    modelId: ch.terms.modelId,
+    method: "POST",
+    path: closePath(ch.id),
+    bodyHash: sha256Hex(body),
+  });
+  const authn = ctx.ledger.authenticateClose(ch, voucher, message, header(req, MAC_HEADER));
+  if (!authn.ok) throw new HttpError(authn.reason, authn.message);
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
   if (!release) throw new HttpError("channel_busy", `channel ${ch.id} is busy; retry`);
   try {
-    const auth = ctx.ledger.checkCloseAuth(ch, voucher, voucherHeader, header(req, MAC_HEADER));
-    if (!auth.valid) throw new HttpError(auth.reason, auth.message);
+    const state = ctx.ledger.checkClose(ch, voucher);
+    if (!state.valid) throw new HttpError(state.reason, state.message);
     if (ch.closeSigned === null) {
       const amount = ch.acceptedAmount;
       // Durable before the signature leaves: after a restart the worker still refuses vouchers on this channel.
@@ -463,13 +577,13 @@ async function close(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       primaryType: "CloseChannel",
       message: { channelId: ch.id, cumulativeAmount: ch.closeSigned },
     });
-    const body: CloseResponseWire = {
+    const answer: CloseResponseWire = {
       channelId: ch.id,
       cumulativeAmount: ch.closeSigned.toString(),
       device: ctx.device.address,
       signature: ctx.device.sign(Buffer.from(digest.slice(2), "hex")),
     };
-    sendJson(res, 200, body);
+    sendJson(res, 200, answer);
   } finally {
     release();
   }

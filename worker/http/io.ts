@@ -48,13 +48,31 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
+    let ended = false;
     req.on("end", () => {
+      ended = true;
       if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     req.on("error", (e) => {
-      if (!failed) reject(e);
+      if (!failed) {
+        failed = true;
+        reject(e);
+      }
+    });
+    // A connection cut mid-body (client gone, request timeout) may close without an error: never leave the read pending.
+    req.on("close", () => {
+      if (!ended && !failed) {
+        failed = true;
+        reject(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+      }
     });
   });
+}
+
+/** Whether `error` only says the client went away (or its connection was cut) while the request was read. */
+export function isAborted(req: IncomingMessage, error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "EPIPE" || (req.destroyed && !(error instanceof HttpError));
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -70,6 +88,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 export function sendError(res: ServerResponse, error: HttpError) {
   const headers: Record<string, string> = {};
-  if (error.code === "body_too_large") headers.connection = "close";
+  if (error.code === "body_too_large" || error.code === "request_timeout") headers.connection = "close";
   sendJson(res, error.status, { error: { code: error.code, message: error.message }, ...(error.extra ?? {}) }, headers);
 }

@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS txs (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_state ON txs (state);
+CREATE TABLE IF NOT EXISTS answers (
+  channel_id TEXT PRIMARY KEY,
+  amount TEXT NOT NULL,
+  body_hash TEXT NOT NULL,
+  outputs TEXT NOT NULL
+);
 `;
 
 export interface ChannelRow {
@@ -227,7 +233,18 @@ export type WriteOp =
   | { op: "insertChannel"; id: Hex; terms: ChannelTerms; state: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean } }
   | { op: "updateChainState"; id: Hex; state: { deposit: bigint; claimed: bigint; closesAt: number; settled: boolean } }
   | { op: "setFirstUnclaimedAt"; id: Hex; at: number | null }
-  | { op: "setMeta"; key: string; value: string };
+  | { op: "setMeta"; key: string; value: string }
+  | { op: "storeAnswer"; answer: StoredAnswer };
+
+/** The last paid answer of a channel, kept so that a lost answer is re-sent without running the model again. */
+export interface StoredAnswer {
+  channelId: Hex;
+  amount: bigint;
+  /** sha256 of the request body the answer was for (the request MAC covers it). */
+  bodyHash: Hex;
+  /** JSON of the outputs as sent. */
+  outputs: string;
+}
 
 /** A receipt's content before the writer gives it its place in the chain (sequence, previous) and signs it. */
 export interface ReceiptToIssue {
@@ -262,6 +279,8 @@ export function applyOp(store: Store, w: Exclude<WriteOp, { op: "issueReceipt" }
       return store.setFirstUnclaimedAt(w.id, w.at);
     case "setMeta":
       return store.setMeta(w.key, w.value);
+    case "storeAnswer":
+      return store.storeAnswer(w.answer);
   }
 }
 
@@ -329,6 +348,11 @@ export class Store {
       ),
       openTxs: db.prepare<[], RawTx>("SELECT * FROM txs WHERE state IN ('signed', 'sent') ORDER BY id"),
       txs: db.prepare<[], RawTx>("SELECT * FROM txs ORDER BY id"),
+      storeAnswer: db.prepare(
+        `INSERT INTO answers (channel_id, amount, body_hash, outputs) VALUES (@channel_id, @amount, @body_hash, @outputs)
+         ON CONFLICT (channel_id) DO UPDATE SET amount = excluded.amount, body_hash = excluded.body_hash, outputs = excluded.outputs`,
+      ),
+      answerOf: db.prepare<[string], { channel_id: string; amount: string; body_hash: string; outputs: string }>("SELECT * FROM answers WHERE channel_id = ?"),
     };
   }
 
@@ -473,6 +497,16 @@ export class Store {
 
   openTxs(): TxRow[] {
     return this.#stmts.openTxs.all().map(txFromRaw);
+  }
+
+  storeAnswer(a: StoredAnswer) {
+    this.#stmts.storeAnswer.run({ channel_id: a.channelId, amount: a.amount.toString(), body_hash: a.bodyHash, outputs: a.outputs });
+  }
+
+  /** The stored last answer of a channel (see StoredAnswer). */
+  answerOf(channelId: Hex): StoredAnswer | undefined {
+    const r = this.#stmts.answerOf.get(channelId);
+    return r ? { channelId: r.channel_id as Hex, amount: BigInt(r.amount), bodyHash: r.body_hash as Hex, outputs: r.outputs } : undefined;
   }
 
   txs(): TxRow[] {

@@ -41,6 +41,8 @@ export function encodeOp(w: WriteOp): Encoded {
       return ["f", w.id, w.at];
     case "setMeta":
       return ["m", w.key, w.value];
+    case "storeAnswer":
+      return ["A", w.answer.channelId, s(w.answer.amount), w.answer.bodyHash, w.answer.outputs];
   }
 }
 
@@ -126,6 +128,8 @@ export function decodeOp(e: Encoded): WriteOp {
       return { op: "setFirstUnclaimedAt", id: hex(1), at: e[2] as number | null };
     case "m":
       return { op: "setMeta", key: str(1), value: str(2) };
+    case "A":
+      return { op: "storeAnswer", answer: { channelId: hex(1), amount: big(2), bodyHash: hex(3), outputs: str(4) } };
     default:
       throw new Error(`unknown write op ${String(e[0])}`);
   }
