@@ -140,7 +140,7 @@ export const paymentRequirementsWire = z.object({
   unit: unitRuleWire,
   /**
    * Units of work of this request, when the worker read its inputs (absent when it refused the request from its
-   * headers alone: bad voucher header, unknown channel, stale amount).
+   * headers alone: no or bad voucher header, unknown channel, stale amount).
    */
   units: z.number().int().positive().optional(),
   /** units x price: what the next voucher must add to `lastAccepted` (given with `units`). */

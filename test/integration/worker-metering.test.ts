@@ -8,6 +8,7 @@ import { bytesToHex } from "viem";
 import { costOf, countUnits, DEMO_UNIT_RULES, unitRuleWire, UnitError } from "../../protocol/units.ts";
 import { recoverReceiptSigner } from "../../protocol/receipt.ts";
 import { tensorFromWire, type TensorMapWire } from "../../protocol/tensors.ts";
+import { MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { errorBodyWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { ModelRuntime } from "../../worker/models/runtime.ts";
@@ -18,7 +19,7 @@ import path from "node:path";
 import { createReceiptHasher } from "../../worker/receipts.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
 import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { macHeader, openChannel, PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
 
 const VAD_PRICE = 1_000n;
 const CLS_PRICE = 5_000n;
@@ -49,11 +50,17 @@ describe("metered pricing (units of work)", function () {
   let channel: TestChannel;
   let clsChannel: TestChannel;
 
+  /** A paid request as a buyer sends it: the voucher and the request MAC over these exact body bytes. */
   async function post(modelId: bigint, inputs: TensorMapWire, header?: string) {
+    const body = JSON.stringify({ inputs });
+    const payer = header ? [channel, clsChannel].find((c) => header.toLowerCase().startsWith(c.id.toLowerCase())) : undefined;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (header) headers[VOUCHER_HEADER] = header;
+    if (header && payer) headers[MAC_HEADER] = macHeader(market, payer, header, body, { modelId });
     const res = await fetch(`${market.worker!.url}/v1/infer/${modelId}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(header ? { [VOUCHER_HEADER]: header } : {}) },
-      body: JSON.stringify({ inputs }),
+      headers,
+      body,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }

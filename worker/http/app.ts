@@ -310,12 +310,10 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const model = modelOf(ctx, modelParam);
   requireJson(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
-  if (!voucherHeader) {
-    // No payment yet: the answer is a quote for these inputs (units and exact cost), so the body is read; the
-    // request costs the client's unpaid budget like any 4xx.
-    const { units } = await readInputs(ctx, req, model);
-    throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model, units);
-  }
+  // No payment: refused from the headers, the body unread (reading up to maxBodyBytes for nothing would let one
+  // client make the device parse megabytes per second for free). The 402 carries the unit rule and price, from
+  // which a buyer computes the cost of its inputs (docs/protocol.md, section 3).
+  if (!voucherHeader) throw paymentError(ctx, "payment_required", `send a voucher in the ${VOUCHER_HEADER} header`, model, undefined);
   const voucher = decodeVoucherHeader(voucherHeader);
   if (!voucher) {
     ctx.metrics.rejectedVouchers.inc({ reason: "invalid_voucher" });
