@@ -121,10 +121,15 @@ export const workerConfigSchema = z.object({
     .object({
       /** Value a channel may carry in MAC-authenticated, not yet ECDSA-verified vouchers; default 4 prices. */
       maxUnverifiedValue: amount.optional(),
+      /**
+       * Channels that may carry deferred value at once (a device-wide cap: at most this many x maxUnverifiedValue
+       * can be served before a signature is checked); beyond it vouchers are ECDSA-recovered inline.
+       */
+      maxDeferredChannels: z.number().int().nonnegative().default(16),
       /** Verify deferred vouchers in the background after this long. */
       backgroundMs: z.number().int().positive().default(250),
     })
-    .default({ backgroundMs: 250 }),
+    .default({ backgroundMs: 250, maxDeferredChannels: 16 }),
   /** Requests waiting for a busy channel beyond this get 409 channel_busy. */
   maxQueuePerChannel: z.number().int().nonnegative().default(16),
   /** First block to search for ChannelOpened events (the deployment block on a long chain). */

@@ -60,6 +60,12 @@ export interface LedgerOptions {
   chainId: number;
   closeSafetySeconds: number;
   maxUnverifiedValue?: bigint;
+  /**
+   * Channels that may carry deferred (MAC-accepted, not yet ECDSA-checked) value at once. Caps what a device can be
+   * made to serve unpaid across channels: at most this many x the per-channel budget; beyond it vouchers are
+   * recovered inline. Default 16.
+   */
+  maxDeferredChannels?: number;
   /** Chain time in seconds (block time plus wall-clock time since that block). */
   now: () => number;
 }
@@ -88,6 +94,8 @@ export class Ledger {
   readonly #events: LedgerEvents;
   readonly #hash: (channelId: Hex, amount: bigint) => Uint8Array;
   readonly #channels = new Map<string, Channel>();
+  /** Channels carrying deferred value now (accepted above verified, not blocked): the device-wide cap counts them. */
+  readonly #deferred = new Set<Channel>();
   #index: ChannelIndexWait | undefined;
 
   constructor(args: { store: Store; chain: ChainReader; device: DigestSigner; committer: GroupCommitter; options: LedgerOptions; events: LedgerEvents }) {
@@ -98,7 +106,11 @@ export class Ledger {
     this.#opts = args.options;
     this.#events = args.events;
     this.#hash = createVoucherHasher(args.options.chainId, args.chain.contracts.paymentChannels);
-    for (const row of this.#store.channels()) this.#channels.set(row.id, this.#hydrate(row));
+    for (const row of this.#store.channels()) {
+      const ch = this.#hydrate(row);
+      this.#channels.set(row.id, ch);
+      this.#trackDeferred(ch);
+    }
   }
 
   /** Connects the channel index (misses wait for its next poll; without one, a miss is refused at once). */
@@ -181,6 +193,20 @@ export class Ledger {
       ch.firstUnclaimedAt = ch.acceptedAmount > ch.claimed ? Date.now() : null;
       this.#committer.enqueue({ op: "setFirstUnclaimedAt", id: ch.id, at: ch.firstUnclaimedAt });
     }
+  }
+
+  #maxDeferredChannels(): number {
+    return this.#opts.maxDeferredChannels ?? 16;
+  }
+
+  #trackDeferred(ch: Channel) {
+    if (!ch.blocked && ch.acceptedAmount > ch.verifiedAmount) this.#deferred.add(ch);
+    else this.#deferred.delete(ch);
+  }
+
+  /** Channels carrying deferred value now (for the device-wide cap; metrics and tests). */
+  deferredChannels(): number {
+    return this.#deferred.size;
   }
 
   budget(ch: Channel): bigint {
@@ -289,7 +315,9 @@ export class Ledger {
       return reject("amount_too_high", `voucher amount ${v.cumulativeAmount} is above the required ${required} (last accepted ${ch.acceptedAmount} + this request's cost ${cost})`);
     }
     if (auth.by === "ecdsa") return { valid: true, verified: true, signerPubkey: auth.signerPubkey };
-    if (v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch)) return { valid: true, verified: false, signerPubkey: null };
+    if (v.cumulativeAmount - ch.verifiedAmount <= this.budget(ch) && (this.#deferred.has(ch) || this.#deferred.size < this.#maxDeferredChannels())) {
+      return { valid: true, verified: false, signerPubkey: null };
+    }
     this.#events.recovered("inline");
     const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
     if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
@@ -312,6 +340,7 @@ export class Ledger {
 
   apply(ch: Channel, next: ReturnType<Ledger["accepted"]>) {
     Object.assign(ch, next);
+    this.#trackDeferred(ch);
     if (!ch.sessionKey && next.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(next.signerPubkey.slice(2), "hex"), ch.id);
   }
 
@@ -337,11 +366,13 @@ export class Ledger {
           ch.verifiedSig = sig;
         }
       }
+      this.#trackDeferred(ch);
       return true;
     }
     const reason = `deferred voucher at ${amount} has an invalid signature`;
     // Blocked in memory at once, so no request slips in while the block is being written.
     ch.blocked = reason;
+    this.#trackDeferred(ch);
     this.#events.deferredFailure(ch.id);
     await this.#committer.commit({ op: "block", id: ch.id, reason });
     return false;

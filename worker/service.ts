@@ -148,7 +148,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     chain,
     device,
     committer,
-    options: { chainId, closeSafetySeconds: config.settlement.closeSafetySeconds, maxUnverifiedValue: config.verification.maxUnverifiedValue, now },
+    options: { chainId, closeSafetySeconds: config.settlement.closeSafetySeconds, maxUnverifiedValue: config.verification.maxUnverifiedValue, maxDeferredChannels: config.verification.maxDeferredChannels, now },
     events: {
       rejected: (reason) => metrics.rejectedVouchers.inc({ reason }),
       deferredFailure: (id) => {
