@@ -1,6 +1,6 @@
 // Reads of the marketplace's state: registries' views plus their event logs (the contracts keep no lists, the
 // logs are the index). Plain async functions over a viem PublicClient; hooks wrap them in react-query.
-import type { Address, Hex, PublicClient } from "viem";
+import { erc20Abi, type Address, type Hex, type PublicClient } from "viem";
 import {
   deviceRegistryAbi,
   modelRegistryAbi,
@@ -218,4 +218,40 @@ async function blockTimes(client: PublicClient, blocks: readonly bigint[]): Prom
     blocks.map(async (n) => [n, Number((await client.getBlock({ blockNumber: n })).timestamp)] as const),
   );
   return new Map(entries);
+}
+
+export interface CreditInfo {
+  token: Address;
+  amount: bigint;
+  symbol: string;
+  decimals: number;
+}
+
+/**
+ * What PaymentChannels holds for `account` because a payout or refund to it failed (token paused, account
+ * blacklisted): the tokens come from its TransferCredited events, the amounts from `creditOf` (non-zero only).
+ */
+export async function readCredits(client: PublicClient, c: RuntimeConfig, account: Address): Promise<CreditInfo[]> {
+  const address = c.contracts.paymentChannels;
+  const logs = await client.getContractEvents({
+    address,
+    abi: paymentChannelsAbi,
+    eventName: "TransferCredited",
+    args: { account },
+    fromBlock: from(c),
+    toBlock: "latest",
+  });
+  const tokens = [...new Map(logs.map((l) => [l.args.token!.toLowerCase(), l.args.token!])).values()];
+  const credits = await Promise.all(
+    tokens.map(async (token) => {
+      const amount = await client.readContract({ address, abi: paymentChannelsAbi, functionName: "creditOf", args: [account, token] });
+      if (amount === 0n) return undefined;
+      const [symbol, decimals] = await Promise.all([
+        client.readContract({ address: token, abi: erc20Abi, functionName: "symbol" }).catch(() => "tokens"),
+        client.readContract({ address: token, abi: erc20Abi, functionName: "decimals" }).catch(() => 18),
+      ]);
+      return { token, amount, symbol, decimals: Number(decimals) };
+    }),
+  );
+  return credits.filter((x): x is CreditInfo => x !== undefined);
 }

@@ -21,6 +21,7 @@ import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
 import { useCooperativeClose } from "../../hooks/useCooperativeClose.ts";
 import { useWorkerHealth } from "../../hooks/useWorkerHealth.ts";
+import { Credits } from "../../components/Credits.tsx";
 import { DevChainPanel } from "../../components/DevChainPanel.tsx";
 import { SessionKeyBackup } from "../../components/SessionKeyBackup.tsx";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
@@ -67,6 +68,7 @@ function Buy({ runner }: { runner: Runner }) {
         {edgepay.chainId === LOCAL_CHAIN_ID && <Faucet runner={runner} account={address!} />}
         <OpenChannel runner={runner} account={address!} />
       </div>
+      <Credits runner={runner} account={address!} role="payer" />
       <MyChannels key={keysRevision} runner={runner} account={address!} />
       <SessionKeyBackup onImported={() => setKeysRevision((r) => r + 1)} />
       <DevChainPanel />

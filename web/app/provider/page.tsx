@@ -19,7 +19,8 @@ import { useLicenses } from "../../hooks/useLicenses.ts";
 import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
-import { ActionError } from "../../components/ActionError.tsx";
+import { ActionError, FieldError } from "../../components/ActionError.tsx";
+import { Credits } from "../../components/Credits.tsx";
 import { checkRegistration } from "../../lib/registration-check.ts";
 import { useWorkerChannel } from "../../hooks/useWorkerChannel.ts";
 import { parseBinding } from "../../lib/binding.ts";
@@ -49,6 +50,7 @@ function Provider({ runner }: { runner: Runner }) {
   return (
     <>
       <Earnings account={address!} devices={mine} />
+      <Credits runner={runner} account={address!} role="payee" />
       <div className="grid2">
         <Register runner={runner} account={address!} />
         <Licenses runner={runner} account={address!} />

@@ -1,0 +1,195 @@
+// The dashboard issue's remaining items in a real browser (Debian chromium through playwright-core) against the
+// production Next build, a real Hardhat chain and a real worker: withdrawable credits (a payout and a refund whose
+// transfer failed, made to happen for real with a USDC-like pausable/blacklisting token deployed here), provider
+// onboarding (no prefilled endpoint, errors next to the field, nothing sent), and the device page and Buy from a
+// Market row. Every test asserts on the chain: balances, credits, the channel's terms, and the number of
+// `eth_sendTransaction` requests the page made to the injected wallet.
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+import { erc20Abi, type Abi, type Address, type Hex } from "viem";
+import { deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
+import { signVoucher } from "../../protocol/voucher.ts";
+import { freePort } from "../../scripts/lib/chain.ts";
+import { ROOT } from "../../scripts/lib/paths.ts";
+import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { setupMarket, type Market } from "../helpers/worker-fixture.ts";
+import { startDashboard, type RunningDashboard } from "./dashboard.ts";
+import { connect, until, within } from "./pages.ts";
+import { injectTestWallet } from "./wallet.ts";
+
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const PRICE = 10_000n;
+const PROVIDER = privateKeyToAccount(TEST_KEYS[2]).address;
+const PAYER = privateKeyToAccount(TEST_KEYS[6]).address;
+const blkArtifact = JSON.parse(readFileSync(path.join(ROOT, "artifacts/contracts/test/BlacklistableERC20.sol/BlacklistableERC20.json"), "utf8")) as { abi: Abi; bytecode: Hex };
+const blkAbi = [
+  ...erc20Abi,
+  { type: "function", name: "faucet", stateMutability: "nonpayable", inputs: [{ name: "to", type: "address" }, { name: "amount", type: "uint256" }], outputs: [] },
+  { type: "function", name: "setPaused", stateMutability: "nonpayable", inputs: [{ name: "on", type: "bool" }], outputs: [] },
+  { type: "function", name: "setBlacklisted", stateMutability: "nonpayable", inputs: [{ name: "account", type: "address" }, { name: "on", type: "bool" }], outputs: [] },
+] as const;
+
+describe("dashboard in chromium: credits, provider onboarding, device page and Buy from the Market", function () {
+  this.timeout(300_000);
+  let net: Localnet;
+  let market: Market;
+  let dashboard: RunningDashboard;
+  let browser: Browser;
+  let workerUrl: string;
+  const contexts: BrowserContext[] = [];
+
+  const reads = () => clientsFor(net, 0).publicClient;
+  const pc = () => net.deployment.paymentChannels;
+  const sentTx = (page: Page) =>
+    page.evaluate(() => (window as unknown as { __edgepayTestWallet: { requests: string[] } }).__edgepayTestWallet.requests.filter((m) => m === "eth_sendTransaction").length);
+  /** Sends a transaction from test key `index` and waits for its success. */
+  async function tx(index: number, args: Parameters<ReturnType<typeof clientsFor>["walletClient"]["writeContract"]>[0]) {
+    const hash = await clientsFor(net, index).walletClient.writeContract(args);
+    const receipt = await reads().waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${String(args.functionName)} reverted`);
+    return receipt;
+  }
+
+  async function pageFor(account: Address): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    await injectTestWallet(context, { rpcUrl: net.chain.url, account, chainId: net.deployment.chainId });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+    return page;
+  }
+
+  before(async () => {
+    net = await startLocalnet();
+    const port = await freePort();
+    workerUrl = `http://127.0.0.1:${port}`;
+    market = await setupMarket(net, { models: [{ file: SILERO_VAD_V5, name: "Silero VAD v5", price: PRICE }], start: false, config: { port } });
+    await tx(2, { address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "updateDevice", args: [market.device.address, workerUrl, "{}"] });
+    await market.startWorker();
+    dashboard = await startDashboard(net);
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await within(60_000, "the worker's stop", market?.stop() ?? Promise.resolve()).catch((e: unknown) => console.error(String(e)));
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await dashboard?.stop();
+    await net?.stop();
+  });
+
+  describe("withdrawable credits", () => {
+    let blk: Address;
+    const blkBalance = (who: Address) => reads().readContract({ address: blk, abi: erc20Abi, functionName: "balanceOf", args: [who] });
+    const creditOf = (who: Address) => reads().readContract({ address: pc(), abi: paymentChannelsAbi, functionName: "creditOf", args: [who, blk] });
+    const DEPOSIT = 1_000_000n;
+    const CLAIMED = 50_000n; // 5 calls; 10% royalty stays with the model's royalties
+
+    before(async () => {
+      // A USDC-like token (pause, blacklist) that the provider offers the model in, and one channel in it.
+      const owner = clientsFor(net, 0);
+      const hash = await owner.walletClient.deployContract({ abi: blkArtifact.abi, bytecode: blkArtifact.bytecode });
+      blk = (await reads().waitForTransactionReceipt({ hash })).contractAddress!;
+      const modelId = market.models[0]!.modelId;
+      await tx(2, { address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "setOffering", args: [market.device.address, modelId, blk, PRICE] });
+      const signer = privateKeyToAccount(TEST_KEYS[9]);
+      const terms: ChannelTerms = {
+        payer: PAYER,
+        signer: signer.address,
+        device: market.device.address,
+        payee: PROVIDER,
+        token: blk,
+        modelId,
+        price: PRICE,
+        royaltyBps: market.models[0]!.royaltyBps,
+        salt: 77n,
+      };
+      await tx(6, { address: blk, abi: blkAbi, functionName: "faucet", args: [PAYER, DEPOSIT] });
+      await tx(6, { address: blk, abi: blkAbi, functionName: "approve", args: [pc(), DEPOSIT] });
+      await tx(6, { address: pc(), abi: paymentChannelsAbi, functionName: "open", args: [terms, DEPOSIT] });
+      const id = channelIdOf(terms);
+      // The provider is blacklisted by the token when the claim pays out: the payout is credited to it.
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setBlacklisted", args: [PROVIDER, true] });
+      const v = await signVoucher(signer, { chainId: net.deployment.chainId, paymentChannels: pc(), channelId: id, cumulativeAmount: CLAIMED });
+      await tx(0, { address: pc(), abi: paymentChannelsAbi, functionName: "claim", args: [terms, CLAIMED, v.signature] });
+      // The payer is blacklisted when the refund is due: the refund is credited to it.
+      await tx(6, { address: pc(), abi: paymentChannelsAbi, functionName: "requestClose", args: [terms] });
+      const period = await reads().readContract({ address: pc(), abi: paymentChannelsAbi, functionName: "challengePeriod" });
+      await reads().request({ method: "evm_increaseTime" as never, params: [Number(period) + 1] as never });
+      await reads().request({ method: "evm_mine" as never, params: [] as never });
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setBlacklisted", args: [PAYER, true] });
+      await tx(6, { address: pc(), abi: paymentChannelsAbi, functionName: "withdraw", args: [terms] });
+      expect((await reads().readContract({ address: pc(), abi: paymentChannelsAbi, functionName: "getChannel", args: [id] })).settled).to.equal(true);
+      // Both transfers failed for real and were credited.
+      expect(await creditOf(PROVIDER)).to.equal(CLAIMED - (CLAIMED * 1_000n) / 10_000n);
+      expect(await creditOf(PAYER)).to.equal(DEPOSIT - CLAIMED);
+      expect(await blkBalance(PROVIDER)).to.equal(0n);
+      expect(await blkBalance(PAYER)).to.equal(0n);
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setBlacklisted", args: [PROVIDER, false] });
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setBlacklisted", args: [PAYER, false] });
+    });
+
+    it("1: the provider page shows the payee's credit; a withdrawal while the token is paused fails next to the action, then one click withdraws it", async () => {
+      const p = await pageFor(PROVIDER);
+      await p.goto(`${dashboard.url}/provider`);
+      await connect(p);
+      const credit = p.locator(`[data-testid=credit][data-token="${blk.toLowerCase()}"]`);
+      await credit.waitFor({ timeout: 30_000 });
+      const owed = await creditOf(PROVIDER);
+      expect(owed).to.equal(45_000n);
+      expect(await credit.getAttribute("data-amount")).to.equal(owed.toString());
+      expect(await credit.innerText()).to.contain("0.045 BLK");
+
+      // Paused token: the withdrawal cannot go through; the decoded reason shows next to the action, nothing moved.
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setPaused", args: [true] });
+      await credit.getByRole("button", { name: "Withdraw credit" }).click();
+      await until("the error next to the action", async () => (await credit.getByTestId("credit-error").innerText()).includes("paused")).catch(async (e) => {
+        throw new Error(`${e}: ${await p.locator("ul.txlist").innerText().catch(() => "")} | ${await credit.innerText()}`);
+      });
+      expect(await credit.getByTestId("credit-error").innerText()).to.contain("The token is paused by its issuer");
+      expect(await creditOf(PROVIDER)).to.equal(owed);
+      expect(await blkBalance(PROVIDER)).to.equal(0n);
+
+      await tx(0, { address: blk, abi: blkAbi, functionName: "setPaused", args: [false] });
+      const txBefore = await sentTx(p);
+      // A double click in one task, before React can re-render: one transaction.
+      await credit.getByRole("button", { name: "Withdraw credit" }).evaluate((el: HTMLElement) => {
+        el.click();
+        el.click();
+      });
+      await until("the credit withdrawn", async () => (await creditOf(PROVIDER)) === 0n);
+      await until("the credit gone from the page", async () => (await p.locator("[data-testid=credit]").count()) === 0);
+      await p.waitForTimeout(1_000);
+      expect(await sentTx(p)).to.equal(txBefore + 1);
+      expect(await blkBalance(PROVIDER)).to.equal(owed);
+    });
+
+    it("1: the buy page shows the payer's refund credit; Withdraw credit sends exactly one transaction and pays it", async () => {
+      const b = await pageFor(PAYER);
+      await b.goto(`${dashboard.url}/buy`);
+      await connect(b);
+      const credit = b.locator(`[data-testid=credit][data-token="${blk.toLowerCase()}"]`);
+      await credit.waitFor({ timeout: 30_000 });
+      const owed = await creditOf(PAYER);
+      expect(owed).to.equal(DEPOSIT - CLAIMED);
+      expect(await credit.innerText()).to.contain("0.95 BLK");
+      const [bal, txBefore] = [await blkBalance(PAYER), await sentTx(b)];
+      expect(bal).to.equal(0n);
+      await credit.getByRole("button", { name: "Withdraw credit" }).click();
+      await until("the credit withdrawn", async () => (await creditOf(PAYER)) === 0n).catch(async (e) => {
+        throw new Error(`${e}: ${await b.locator("ul.txlist").innerText().catch(() => "")} | ${await credit.innerText()}`);
+      });
+      await until("the credit gone from the page", async () => (await b.locator("[data-testid=credit]").count()) === 0);
+      await b.waitForTimeout(1_000);
+      expect(await sentTx(b)).to.equal(txBefore + 1);
+      expect(await blkBalance(PAYER)).to.equal(bal + owed);
+      const done = b.locator("ul.txlist li", { hasText: "Withdraw credit" }).first();
+      expect(await done.getAttribute("data-status")).to.equal("confirmed");
+    });
+  });
+});
