@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { erc20Abi, type Abi, type Address, type Hex } from "viem";
 import { deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
@@ -16,6 +16,7 @@ import { signVoucher } from "../../protocol/voucher.ts";
 import { freePort } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
+import { signDeviceBinding } from "../../worker/register.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
 import { setupMarket, type Market } from "../helpers/worker-fixture.ts";
 import { startDashboard, type RunningDashboard } from "./dashboard.ts";
@@ -71,7 +72,8 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
     market = await setupMarket(net, { models: [{ file: SILERO_VAD_V5, name: "Silero VAD v5", price: PRICE }], start: false, config: { port } });
     await tx(2, { address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "updateDevice", args: [market.device.address, workerUrl, "{}"] });
     await market.startWorker();
-    dashboard = await startDashboard(net);
+    // The operator lists the demo worker: the provider form must still not prefill it as anyone's endpoint.
+    dashboard = await startDashboard(net, { EDGEPAY_WORKERS: workerUrl });
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
   });
 
@@ -190,6 +192,77 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
       expect(await blkBalance(PAYER)).to.equal(bal + owed);
       const done = b.locator("ul.txlist li", { hasText: "Withdraw credit" }).first();
       expect(await done.getAttribute("data-status")).to.equal("confirmed");
+    });
+  });
+  describe("provider onboarding", () => {
+    it("2: no endpoint is prefilled; Fetch binding and a bad device address say what to do next to the field; nothing is sent", async () => {
+      const p = await pageFor(PROVIDER);
+      await p.goto(`${dashboard.url}/provider`);
+      await connect(p);
+      const reg = net.deployment.deviceRegistry;
+      const allowance = () => reads().readContract({ address: net.deployment.token, abi: erc20Abi, functionName: "allowance", args: [PROVIDER, reg] });
+      const balance = () => reads().readContract({ address: net.deployment.token, abi: erc20Abi, functionName: "balanceOf", args: [PROVIDER] });
+      const [txBefore, allowBefore, balBefore] = [await sentTx(p), await allowance(), await balance()];
+      const workerField = p.getByLabel("worker url");
+      const endpointField = p.getByLabel("endpoint", { exact: true });
+      await workerField.waitFor();
+      // The operator's worker (EDGEPAY_WORKERS) is only a suggestion: neither field holds an address nobody gave.
+      expect(await workerField.inputValue()).to.equal("");
+      expect(await endpointField.inputValue()).to.equal("");
+      expect(await p.locator("datalist#known-workers option").getAttribute("value")).to.equal(workerUrl);
+
+      const fetchError = p.getByTestId("fetch-binding-error");
+      const fetchBinding = p.getByRole("button", { name: "Fetch binding" });
+      await fetchBinding.click();
+      await until("the empty-URL message", async () => (await fetchError.innerText()).includes("Give the worker's URL first"));
+      // A worker that publishes no binding (started without --owner): a 404 that says what to do.
+      await workerField.fill(workerUrl);
+      await fetchBinding.click();
+      await until("the 404 message", async () => (await fetchError.innerText()).includes("HTTP 404"));
+      const text404 = await fetchError.innerText();
+      expect(text404).to.contain(`node worker/cli.ts init --owner ${PROVIDER}`).and.to.contain("Check the URL");
+      expect(await p.getByLabel("binding json").inputValue()).to.equal("");
+      expect(await endpointField.inputValue()).to.equal(""); // a failed fetch sets no endpoint
+      // Nobody there: the same, with the address it tried.
+      await workerField.fill("http://127.0.0.1:9");
+      await fetchBinding.click();
+      await until("the unreachable message", async () => (await fetchError.innerText()).includes("Could not reach a worker at http://127.0.0.1:9"));
+      expect(await fetchError.innerText()).to.contain("Check the URL");
+
+      // 0x1234 as the device address: refused next to the binding field as not an address; Register is off.
+      const block = await reads().getBlock();
+      const signed = await signDeviceBinding({ devicePrivateKey: generatePrivateKey(), owner: PROVIDER, chainId: net.deployment.chainId, deviceRegistry: reg, deadline: block.timestamp + 3600n });
+      const good = { device: signed.device, owner: PROVIDER, deadline: signed.deadline.toString(), signature: signed.signature };
+      await p.getByLabel("binding json").fill(JSON.stringify({ ...good, device: "0x1234" }));
+      await endpointField.fill("http://127.0.0.1:9");
+      const bindingError = p.getByTestId("binding-error");
+      await until("the address message", async () => (await bindingError.innerText()).includes("not an address: 40 hex digits after 0x"));
+      expect(await bindingError.innerText()).to.contain('"0x1234"');
+      const register = p.getByRole("button", { name: "Register device" });
+      expect(await register.isDisabled()).to.equal(true);
+      await register.click({ force: true, timeout: 2_000 }).catch(() => undefined);
+      await p.waitForTimeout(1_500);
+      expect(await sentTx(p)).to.equal(txBefore);
+
+      // A good binding without an endpoint: refused before any approval, with the reason next to the form.
+      await p.getByLabel("binding json").fill(JSON.stringify(good));
+      await until("no binding error", async () => (await bindingError.count()) === 0);
+      await endpointField.fill("not a url");
+      await until("the endpoint message", async () => (await p.getByTestId("endpoint-error").innerText()).includes("is not a URL"));
+      expect(await register.isDisabled()).to.equal(true);
+      await endpointField.fill("");
+      await register.click();
+      await until("the endpoint refusal", async () => (await p.getByTestId("register-error").innerText()).includes("Give the device's HTTP endpoint"));
+      await p.waitForTimeout(1_000);
+
+      expect(await sentTx(p)).to.equal(txBefore);
+      expect(await allowance()).to.equal(allowBefore);
+      expect(await balance()).to.equal(balBefore);
+      const lookup = await reads().readContract({ address: reg, abi: deviceRegistryAbi, functionName: "getDevice", args: [signed.device] }).then(
+        () => "registered",
+        (e: unknown) => String(e),
+      );
+      expect(lookup).to.contain("DeviceNotFound"); // not registered
     });
   });
 });
