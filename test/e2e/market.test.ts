@@ -10,13 +10,15 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { erc20Abi, type Abi, type Address, type Hex } from "viem";
-import { deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, flightRecorderAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { Buyer, MemoryBuyerStore } from "../../protocol/client/index.ts";
+import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
 import { signVoucher } from "../../protocol/voucher.ts";
 import { freePort } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { SILERO_VAD_V5 } from "../../worker/models/demo.ts";
-import { signDeviceBinding } from "../../worker/register.ts";
+import { registerDevice, signDeviceBinding } from "../../worker/register.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
 import { setupMarket, type Market } from "../helpers/worker-fixture.ts";
 import { startDashboard, type RunningDashboard } from "./dashboard.ts";
@@ -263,6 +265,103 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
         (e: unknown) => String(e),
       );
       expect(lookup).to.contain("DeviceNotFound"); // not registered
+    });
+  });
+  describe("device page and Buy from the Market", () => {
+    it("3: the device page shows the device's on-chain stake, offerings, health history, and the worker's real claim and anchor", async () => {
+      const device = market.device.address;
+      const modelId = market.models[0]!.modelId;
+      // A buyer pays 3 calls through the buyer client; then the worker claims them (what its /v1/settle does).
+      const buyer = clientsFor(net, 7);
+      await tx(7, { address: net.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [buyer.account.address, 10_000_000n] });
+      const client = new Buyer({
+        publicClient: buyer.publicClient,
+        wallet: buyer.walletClient,
+        paymentChannels: pc(),
+        store: new MemoryBuyerStore(),
+        http: { timeoutMs: 20_000 },
+        autoOpen: { deposit: 100n * PRICE },
+      });
+      let state = initialVadState();
+      let channelId: Hex | undefined;
+      for (let k = 0; k < 3; k++) {
+        const frame = new Float32Array(512).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * (i + 512 * k)) / 16000));
+        const r = await client.infer(modelId, sileroVadInputs(frame, state), { workers: [workerUrl] });
+        channelId = r.channelId;
+        state = initialVadState();
+      }
+      const claim = await market.worker!.internals.settler.claimNow();
+      expect(claim, JSON.stringify(claim, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))).to.be.ok;
+      const onChain = await reads().readContract({ address: pc(), abi: paymentChannelsAbi, functionName: "getChannel", args: [channelId!] });
+      expect(onChain.claimed).to.equal(3n * PRICE);
+      const anchorsOnChain = await reads().getContractEvents({ address: net.deployment.flightRecorder, abi: flightRecorderAbi, eventName: "Anchored", args: { device }, fromBlock: 0n });
+
+      const v = await pageFor(PAYER);
+      await v.goto(`${dashboard.url}/device/${device}`);
+      const stake = v.getByTestId("device-stake");
+      await stake.waitFor({ timeout: 30_000 });
+      const d = await reads().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] });
+      expect(await stake.getAttribute("data-value")).to.equal(d.stake.toString());
+      expect(d.stake > 0n).to.equal(true);
+      expect(await v.getByTestId("device-status").innerText()).to.equal("Active");
+      // Offerings: the model in tUSDC and in the BLK token the credit tests added, each with its price and token.
+      const usdc = v.locator(`tr[data-offering="${modelId}"][data-token="${net.deployment.token.toLowerCase()}"]`);
+      await usdc.waitFor();
+      expect(await usdc.getByTestId("offering-price").getAttribute("data-value")).to.equal(PRICE.toString());
+      expect(await usdc.innerText()).to.contain("Silero VAD v5").and.to.contain("0.01 tUSDC");
+      // The worker's claim, read from Claimed events joined to ChannelOpened terms naming this device.
+      const row = v.locator(`[data-testid=device-claim][data-channel="${channelId!.toLowerCase()}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      expect(await row.getAttribute("data-amount")).to.equal((3n * PRICE).toString());
+      expect(await row.innerText()).to.contain("0.03 tUSDC").and.to.contain("0.027 tUSDC");
+      // Anchors: exactly the FlightRecorder's Anchored events of this device.
+      await until("the anchors", async () => (await v.getByTestId("device-anchor").count()) === anchorsOnChain.length);
+      expect(anchorsOnChain.length).to.be.greaterThan(0);
+      // Health history: the polled checks are listed (the live worker answers).
+      await until("a health check in the history", async () => (await v.locator("[data-testid=health-history] li[data-ok=true]").count()) >= 1, 20_000);
+      expect(await v.getByTestId("health-summary").innerText()).to.match(/^up in \d+ of the last \d+ checks$/);
+    });
+
+    it("3: Buy on a Market row preselects that device; the deposit opens a channel whose terms name it", async () => {
+      const modelId = market.models[0]!.modelId;
+      // A second device offering the same model, registered after the first (so it is not the default choice).
+      const second = await registerDevice({
+        rpcUrl: net.chain.url,
+        contracts: market.contracts,
+        ownerKey: TEST_KEYS[2],
+        devicePrivateKey: generatePrivateKey(),
+        endpoint: workerUrl,
+        models: [{ modelId, price: 20_000n }],
+        fundEth: "0",
+      });
+      const BUYER = privateKeyToAccount(TEST_KEYS[8]).address;
+      await tx(8, { address: net.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [BUYER, 5_000_000n] });
+      const b = await pageFor(BUYER);
+      await b.goto(dashboard.url);
+      await connect(b);
+      const row = b.locator(`tr[data-device="${second.device}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      await row.getByRole("link", { name: "Buy" }).click();
+      await b.waitForURL(/\/buy\?device=/);
+      const offering = b.getByLabel("offering");
+      await offering.waitFor({ timeout: 30_000 });
+      await until("the second device preselected", async () => (await offering.inputValue()) === `${second.device}:${modelId}`);
+      expect(await offering.locator("option").count()).to.be.greaterThan(1); // the first device is offered too
+      await until("the device reported up", async () => (await b.getByTestId("offering-health").getAttribute("data-health")) === "up", 20_000);
+
+      await b.getByLabel("deposit", { exact: true }).fill("1");
+      await b.getByLabel("approval mode").selectOption("approve");
+      const [bal, txBefore] = [await reads().readContract({ address: net.deployment.token, abi: erc20Abi, functionName: "balanceOf", args: [BUYER] }), await sentTx(b)];
+      await b.getByRole("button", { name: "Open channel" }).click();
+      await b.getByTestId("opened-channel").waitFor({ timeout: 30_000 });
+      const id = (await b.getByTestId("opened-channel").locator("[data-value]").getAttribute("data-value")) as Hex;
+      const [opened] = await reads().getContractEvents({ address: pc(), abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { channelId: id }, fromBlock: 0n });
+      expect(opened!.args.terms!.device).to.equal(second.device);
+      expect(opened!.args.terms!.price).to.equal(20_000n);
+      expect(opened!.args.terms!.payer).to.equal(BUYER);
+      expect((await reads().readContract({ address: pc(), abi: paymentChannelsAbi, functionName: "getChannel", args: [id] })).deposit).to.equal(1_000_000n);
+      expect(await reads().readContract({ address: net.deployment.token, abi: erc20Abi, functionName: "balanceOf", args: [BUYER] })).to.equal(bal - 1_000_000n);
+      expect(await sentTx(b)).to.equal(txBefore + 2); // approve + open
     });
   });
 });

@@ -3,6 +3,7 @@
 import { erc20Abi, type Address, type Hex, type PublicClient } from "viem";
 import {
   deviceRegistryAbi,
+  flightRecorderAbi,
   modelRegistryAbi,
   paymentChannelsAbi,
 } from "../../protocol/generated/contracts.ts";
@@ -254,4 +255,44 @@ export async function readCredits(client: PublicClient, c: RuntimeConfig, accoun
     }),
   );
   return credits.filter((x): x is CreditInfo => x !== undefined);
+}
+
+export interface AnchorInfo {
+  fromSeq: bigint;
+  toSeq: bigint;
+  root: Hex;
+  head: Hex;
+  txHash: Hex;
+  blockNumber: bigint;
+  timestamp: number;
+}
+
+/** FlightRecorder `Anchored` events of one device (none when no FlightRecorder is configured). */
+export async function readAnchors(client: PublicClient, c: RuntimeConfig, device: Address): Promise<AnchorInfo[]> {
+  if (!c.contracts.flightRecorder) return [];
+  const logs = await client.getContractEvents({
+    address: c.contracts.flightRecorder,
+    abi: flightRecorderAbi,
+    eventName: "Anchored",
+    args: { device },
+    fromBlock: from(c),
+    toBlock: "latest",
+  });
+  const times = await blockTimes(client, [...new Set(logs.map((l) => l.blockNumber))]);
+  return logs.map((l) => ({
+    fromSeq: l.args.fromSeq!,
+    toSeq: l.args.toSeq!,
+    root: l.args.root!,
+    head: l.args.head!,
+    txHash: l.transactionHash,
+    blockNumber: l.blockNumber,
+    timestamp: times.get(l.blockNumber) ?? 0,
+  }));
+}
+
+/** Claims on channels to one device: the channels come from ChannelOpened (their terms name the device). */
+export async function readDeviceClaims(client: PublicClient, c: RuntimeConfig, device: Address): Promise<{ channels: ChannelInfo[]; claims: ClaimInfo[] }> {
+  const [channels, claims] = await Promise.all([readChannels(client, c, { devices: [device] }), readClaims(client, c)]);
+  const ids = new Set(channels.map((ch) => ch.channelId.toLowerCase()));
+  return { channels, claims: claims.filter((cl) => ids.has(cl.channelId.toLowerCase())) };
 }
