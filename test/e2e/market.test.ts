@@ -363,5 +363,23 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
       expect(await reads().readContract({ address: net.deployment.token, abi: erc20Abi, functionName: "balanceOf", args: [BUYER] })).to.equal(bal - 1_000_000n);
       expect(await sentTx(b)).to.equal(txBefore + 2); // approve + open
     });
+
+    it("3: Buy for a device with no active offering says so and opens nothing (never another device's channel)", async () => {
+      const BUYER = privateKeyToAccount(TEST_KEYS[8]).address;
+      const b = await pageFor(BUYER);
+      const nobody = privateKeyToAccount(generatePrivateKey()).address;
+      await b.goto(`${dashboard.url}/buy?device=${nobody}&model=${market.models[0]!.modelId}`);
+      await connect(b);
+      const missing = b.getByTestId("offering-missing");
+      await missing.waitFor({ timeout: 30_000 });
+      expect((await missing.innerText()).toLowerCase()).to.contain(nobody.toLowerCase());
+      expect(await b.getByLabel("offering").inputValue()).to.equal("");
+      const open = b.getByRole("button", { name: "Open channel" });
+      expect(await open.isDisabled()).to.equal(true);
+      const txBefore = await sentTx(b);
+      await open.click({ force: true, timeout: 2_000 }).catch(() => undefined);
+      await b.waitForTimeout(1_500);
+      expect(await sentTx(b)).to.equal(txBefore);
+    });
   });
 });
