@@ -309,6 +309,7 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
       await usdc.waitFor();
       expect(await usdc.getByTestId("offering-price").getAttribute("data-value")).to.equal(PRICE.toString());
       expect(await usdc.innerText()).to.contain("Silero VAD v5").and.to.contain("0.01 tUSDC");
+      expect(await usdc.getByRole("link", { name: "Buy" }).getAttribute("href")).to.equal(`/buy?device=${device}&model=${modelId}&token=${net.deployment.token}`);
       // The worker's claim, read from Claimed events joined to ChannelOpened terms naming this device.
       const row = v.locator(`[data-testid=device-claim][data-channel="${channelId!.toLowerCase()}"]`);
       await row.waitFor({ timeout: 30_000 });

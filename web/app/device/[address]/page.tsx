@@ -7,6 +7,7 @@ import { Addr } from "../../../components/Addr.tsx";
 import { Health } from "../../../components/Health.tsx";
 import { useDeviceActivity } from "../../../hooks/useDeviceActivity.ts";
 import { useDevices } from "../../../hooks/useDevices.ts";
+import { useEdgepay } from "../../../hooks/useEdgepay.ts";
 import { HEALTH_HISTORY, useHealthHistory } from "../../../hooks/useHealthHistory.ts";
 import { useModels } from "../../../hooks/useModels.ts";
 import { useToken } from "../../../hooks/useToken.ts";
@@ -106,6 +107,9 @@ function useTokenMeta(tokens: readonly Address[]) {
 
 function Offerings({ device: d }: { device: DeviceInfo }) {
   const models = useModels();
+  const edgepay = useEdgepay();
+  // The Buy page opens channels in the dashboard's payment token: other tokens' offerings are listed, not offered.
+  const buyable = (t: Address) => t.toLowerCase() === edgepay.contracts.token.toLowerCase();
   const tokens = [...new Set(d.offerings.map((o) => o.token))];
   const format = useTokenMeta(tokens);
   return (
@@ -139,7 +143,7 @@ function Offerings({ device: d }: { device: DeviceInfo }) {
                     <Addr value={o.token} />
                   </td>
                   <td>
-                    {d.status === "Active" && (
+                    {d.status === "Active" && buyable(o.token) && (
                       <Link className="button" href={`/buy?device=${d.device}&model=${o.modelId}&token=${o.token}`}>
                         Buy
                       </Link>
