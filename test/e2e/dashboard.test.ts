@@ -413,6 +413,13 @@ describe("dashboard in chromium: publish, register, buy, infer, claim, royalties
     const risk = provider.locator(`tr[data-risk="${ocrChannelId}"]`);
     await until("unclaimed value read from the worker", async () => (await risk.getByTestId("unclaimed").innerText()) === "0.02 tUSDC");
     await shot(provider, "provider");
+
+    // The device page (linked from the Market row): the worker's claim of the VAD session and its anchor.
+    await provider.goto(`${dashboard.url}/device/${device}`);
+    await provider.locator(`[data-testid=device-claim][data-channel="${channelId.toLowerCase()}"]`).waitFor({ timeout: 30_000 });
+    await provider.getByTestId("device-anchor").first().waitFor({ timeout: 30_000 });
+    await provider.locator("[data-testid=health-history] li[data-ok=true]").first().waitFor({ timeout: 20_000 });
+    await shot(provider, "device");
   });
 
   it("stopping the worker settles what it accepted: the image call is claimed to the unit", async () => {

@@ -28,6 +28,10 @@ describe("dashboard helpers", () => {
     expect(parseBinding(`device: ${DEVICE}\ndeadline: 5`)).to.deep.equal({ ok: false, reason: 'The binding has no 65-byte signature ("signature").' });
     expect(parseBinding("hello")).to.have.property("ok", false);
     expect(parseBinding(JSON.stringify({ device: DEVICE, signature: SIG }))).to.deep.equal({ ok: false, reason: 'The binding has no deadline ("deadline", unix seconds).' });
+    // A device or owner that is there but is not an address is named as such (not as "missing").
+    expect(parseBinding(JSON.stringify({ device: "0x1234", deadline: "5", signature: SIG }))).to.deep.equal({ ok: false, reason: 'device "0x1234" is not an address: 40 hex digits after 0x.' });
+    expect(parseBinding(`device: 0x1234\ndeadline: 5\nbindingSignature: ${SIG}`)).to.deep.equal({ ok: false, reason: 'device "0x1234" is not an address: 40 hex digits after 0x.' });
+    expect(parseBinding(JSON.stringify({ device: DEVICE, owner: "0xabc", deadline: "5", signature: SIG }))).to.deep.equal({ ok: false, reason: 'owner "0xabc" is not an address: 40 hex digits after 0x.' });
   });
 
   it("parses and formats token amounts with the token's decimals", () => {

@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useMemo, useState } from "react";
 import { Addr } from "../components/Addr.tsx";
 import { Health } from "../components/Health.tsx";
@@ -6,7 +7,7 @@ import { useDevices } from "../hooks/useDevices.ts";
 import { useLicenses } from "../hooks/useLicenses.ts";
 import { useModels } from "../hooks/useModels.ts";
 import { useToken } from "../hooks/useToken.ts";
-import type { DeviceInfo, ModelInfo } from "../lib/chain-reads.ts";
+import type { DeviceInfo, ModelInfo, Offering } from "../lib/chain-reads.ts";
 import { formatBps } from "../lib/format.ts";
 
 type DeviceSort = "price" | "stake" | "status";
@@ -26,12 +27,15 @@ export default function MarketPage() {
   const modelName = (id: bigint) => models.data?.find((m) => m.modelId === id)?.name ?? `#${id}`;
 
   const rows = useMemo(() => {
-    const list: (DeviceInfo & { price?: bigint })[] = (devices.data ?? [])
+    const list: (DeviceInfo & { price?: bigint; buy?: Offering })[] = (devices.data ?? [])
       .filter((d) => modelFilter === "all" || d.offerings.some((o) => o.modelId.toString() === modelFilter))
       .filter((d) => !text || `${d.endpoint} ${d.metadata} ${d.device}`.toLowerCase().includes(text.toLowerCase()))
       .map((d) => {
-        const prices = d.offerings.filter((o) => modelFilter === "all" || o.modelId.toString() === modelFilter).map((o) => o.price);
-        return { ...d, price: prices.length ? prices.reduce((a, b) => (a < b ? a : b)) : undefined };
+        const shown = d.offerings.filter((o) => modelFilter === "all" || o.modelId.toString() === modelFilter);
+        const prices = shown.map((o) => o.price);
+        // What the row's Buy opens: the cheapest offering shown, in the dashboard's payment token.
+        const buyable = shown.filter((o) => o.token.toLowerCase() === token.address.toLowerCase()).sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : 0));
+        return { ...d, price: prices.length ? prices.reduce((a, b) => (a < b ? a : b)) : undefined, buy: buyable[0] };
       });
     const cmp = {
       price: (a: typeof list[number], b: typeof list[number]) => Number((a.price ?? 2n ** 96n) - (b.price ?? 2n ** 96n)),
@@ -39,7 +43,7 @@ export default function MarketPage() {
       status: (a: typeof list[number], b: typeof list[number]) => a.status.localeCompare(b.status),
     }[deviceSort];
     return list.sort(cmp);
-  }, [devices.data, modelFilter, text, deviceSort]);
+  }, [devices.data, modelFilter, text, deviceSort, token.address]);
 
   const licenseCounts = useMemo(() => {
     const counts = new Map<bigint, number>();
@@ -105,13 +109,16 @@ export default function MarketPage() {
                 <th>Offerings (price per inference)</th>
                 <th>Endpoint</th>
                 <th>Health</th>
+                <th />
               </tr>
             </thead>
             <tbody>
               {rows.map((d) => (
                 <tr key={d.device} data-device={d.device}>
                   <td>
-                    <Addr value={d.device} />
+                    <Link href={`/device/${d.device}`} title="offerings, health history, claims and anchors">
+                      <Addr value={d.device} />
+                    </Link>
                     <div className="muted small">owner <Addr value={d.owner} /></div>
                     {d.metadata && <div className="muted small">{d.metadata}</div>}
                   </td>
@@ -132,6 +139,16 @@ export default function MarketPage() {
                   </td>
                   <td>
                     <Health endpoint={d.endpoint} />
+                  </td>
+                  <td>
+                    {d.status === "Active" && d.buy && (
+                      <Link className="button" href={`/buy?device=${d.device}&model=${d.buy.modelId}`} title={`open a channel to this device for model #${d.buy.modelId}`}>
+                        Buy
+                      </Link>
+                    )}{" "}
+                    <Link className="button ghost" href={`/device/${d.device}`}>
+                      Details
+                    </Link>
                   </td>
                 </tr>
               ))}

@@ -170,7 +170,9 @@ export function useTxRunner() {
       if (locks.current.has(action)) return undefined;
       locks.current.add(action);
       setPending((p) => [...p, action]);
-      setStarted((s) => ({ ...s, [action]: nextId }));
+      // Read now: the updater runs at the next render, after `fn` may already have created (and numbered) its steps.
+      const first = nextId;
+      setStarted((s) => ({ ...s, [action]: first }));
       try {
         return await fn({
           send: (label, submit) => send(label, submit, action),

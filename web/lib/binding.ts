@@ -20,9 +20,16 @@ export function parseBinding(text: string): { ok: true; binding: DeviceBinding }
   }
   if (!raw || typeof raw !== "object") return { ok: false, reason: "The binding must be a JSON object." };
   const o = (raw as { binding?: unknown }).binding && typeof (raw as { binding?: unknown }).binding === "object" ? { ...(raw as Record<string, unknown>), ...((raw as { binding: Record<string, unknown> }).binding) } : (raw as Record<string, unknown>);
+  const given = [o.device, o.deviceAddress, o.address].find((v) => v !== undefined);
   const device = [o.device, o.deviceAddress, o.address].find((v) => typeof v === "string" && isAddress(v)) as string | undefined;
-  if (!device) return { ok: false, reason: 'The binding has no device address ("device").' };
-  const owner = typeof o.owner === "string" && isAddress(o.owner) ? getAddress(o.owner) : undefined;
+  if (!device) {
+    if (given !== undefined) return { ok: false, reason: `device ${JSON.stringify(given)} is not an address: 40 hex digits after 0x.` };
+    return { ok: false, reason: 'The binding has no device address ("device").' };
+  }
+  if (o.owner !== undefined && !(typeof o.owner === "string" && isAddress(o.owner))) {
+    return { ok: false, reason: `owner ${JSON.stringify(o.owner)} is not an address: 40 hex digits after 0x.` };
+  }
+  const owner = typeof o.owner === "string" ? getAddress(o.owner) : undefined;
   const sig = [o.signature, o.bindingSignature, o.sig].find((v) => typeof v === "string" && /^0x[0-9a-fA-F]{130}$/.test(v)) as Hex | undefined;
   if (!sig) return { ok: false, reason: 'The binding has no 65-byte signature ("signature").' };
   const d = o.deadline;

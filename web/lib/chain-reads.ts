@@ -1,8 +1,9 @@
 // Reads of the marketplace's state: registries' views plus their event logs (the contracts keep no lists, the
 // logs are the index). Plain async functions over a viem PublicClient; hooks wrap them in react-query.
-import type { Address, Hex, PublicClient } from "viem";
+import { erc20Abi, type Address, type Hex, type PublicClient } from "viem";
 import {
   deviceRegistryAbi,
+  flightRecorderAbi,
   modelRegistryAbi,
   paymentChannelsAbi,
 } from "../../protocol/generated/contracts.ts";
@@ -218,4 +219,80 @@ async function blockTimes(client: PublicClient, blocks: readonly bigint[]): Prom
     blocks.map(async (n) => [n, Number((await client.getBlock({ blockNumber: n })).timestamp)] as const),
   );
   return new Map(entries);
+}
+
+export interface CreditInfo {
+  token: Address;
+  amount: bigint;
+  symbol: string;
+  decimals: number;
+}
+
+/**
+ * What PaymentChannels holds for `account` because a payout or refund to it failed (token paused, account
+ * blacklisted): the tokens come from its TransferCredited events, the amounts from `creditOf` (non-zero only).
+ */
+export async function readCredits(client: PublicClient, c: RuntimeConfig, account: Address): Promise<CreditInfo[]> {
+  const address = c.contracts.paymentChannels;
+  const logs = await client.getContractEvents({
+    address,
+    abi: paymentChannelsAbi,
+    eventName: "TransferCredited",
+    args: { account },
+    fromBlock: from(c),
+    toBlock: "latest",
+  });
+  const tokens = [...new Map(logs.map((l) => [l.args.token!.toLowerCase(), l.args.token!])).values()];
+  const credits = await Promise.all(
+    tokens.map(async (token) => {
+      const amount = await client.readContract({ address, abi: paymentChannelsAbi, functionName: "creditOf", args: [account, token] });
+      if (amount === 0n) return undefined;
+      const [symbol, decimals] = await Promise.all([
+        client.readContract({ address: token, abi: erc20Abi, functionName: "symbol" }).catch(() => "tokens"),
+        client.readContract({ address: token, abi: erc20Abi, functionName: "decimals" }).catch(() => 18),
+      ]);
+      return { token, amount, symbol, decimals: Number(decimals) };
+    }),
+  );
+  return credits.filter((x): x is CreditInfo => x !== undefined);
+}
+
+export interface AnchorInfo {
+  fromSeq: bigint;
+  toSeq: bigint;
+  root: Hex;
+  head: Hex;
+  txHash: Hex;
+  blockNumber: bigint;
+  timestamp: number;
+}
+
+/** FlightRecorder `Anchored` events of one device (none when no FlightRecorder is configured). */
+export async function readAnchors(client: PublicClient, c: RuntimeConfig, device: Address): Promise<AnchorInfo[]> {
+  if (!c.contracts.flightRecorder) return [];
+  const logs = await client.getContractEvents({
+    address: c.contracts.flightRecorder,
+    abi: flightRecorderAbi,
+    eventName: "Anchored",
+    args: { device },
+    fromBlock: from(c),
+    toBlock: "latest",
+  });
+  const times = await blockTimes(client, [...new Set(logs.map((l) => l.blockNumber))]);
+  return logs.map((l) => ({
+    fromSeq: l.args.fromSeq!,
+    toSeq: l.args.toSeq!,
+    root: l.args.root!,
+    head: l.args.head!,
+    txHash: l.transactionHash,
+    blockNumber: l.blockNumber,
+    timestamp: times.get(l.blockNumber) ?? 0,
+  }));
+}
+
+/** Claims on channels to one device: the channels come from ChannelOpened (their terms name the device). */
+export async function readDeviceClaims(client: PublicClient, c: RuntimeConfig, device: Address): Promise<{ channels: ChannelInfo[]; claims: ClaimInfo[] }> {
+  const [channels, claims] = await Promise.all([readChannels(client, c, { devices: [device] }), readClaims(client, c)]);
+  const ids = new Set(channels.map((ch) => ch.channelId.toLowerCase()));
+  return { channels, claims: claims.filter((cl) => ids.has(cl.channelId.toLowerCase())) };
 }

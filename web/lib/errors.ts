@@ -4,6 +4,7 @@ import {
   ContractFunctionRevertedError,
   UserRejectedRequestError,
   decodeErrorResult,
+  parseAbi,
   type Abi,
   type Hex,
 } from "viem";
@@ -14,7 +15,10 @@ import {
   testUsdcAbi,
 } from "../../protocol/generated/contracts.ts";
 
-const ALL_ERRORS = [...paymentChannelsAbi, ...deviceRegistryAbi, ...modelRegistryAbi, ...testUsdcAbi].filter(
+/** Errors of third-party tokens a channel may use (USDC-like pause and blacklist, OpenZeppelin Pausable). */
+const TOKEN_ERRORS = parseAbi(["error TokenPaused()", "error Blacklisted(address account)", "error EnforcedPause()"]);
+
+const ALL_ERRORS = [...paymentChannelsAbi, ...deviceRegistryAbi, ...modelRegistryAbi, ...testUsdcAbi, ...TOKEN_ERRORS].filter(
   (item) => item.type === "error",
 ) as Abi;
 
@@ -72,6 +76,8 @@ const MESSAGES: Record<string, (args: Args) => string> = {
   ChannelNotClosing: () => "Request a close first; the refund can be withdrawn after the challenge period.",
   AmountBelowClaimed: (x) => `The close amount ${a(x, 0)} is below what was already claimed (${a(x, 1)}).`,
   NotRoyaltyOwner: (x) => `Only the owner of model #${a(x, 0)} may withdraw its royalties.`,
+  NothingToWithdraw: () => "Nothing is credited to you in that token.",
+  UnsupportedToken: (x) => `The token moved ${a(x, 2)} instead of ${a(x, 1)} (token units): it is not supported.`,
   EmptyBatch: () => "Nothing to claim: the batch is empty.",
   // Shared / token
   ZeroAddress: () => "An address is missing (zero address).",
@@ -81,6 +87,9 @@ const MESSAGES: Record<string, (args: Args) => string> = {
   ERC20InsufficientAllowance: (x) => `The allowance ${a(x, 1)} is below ${a(x, 2)}: approve first.`,
   ERC2612ExpiredSignature: () => "The permit signature expired.",
   ERC2612InvalidSigner: () => "The permit was signed by another account.",
+  TokenPaused: () => "The token is paused by its issuer: nothing moved, and your credit stays withdrawable once it resumes.",
+  EnforcedPause: () => "The token is paused by its issuer: nothing moved, and your credit stays withdrawable once it resumes.",
+  Blacklisted: (x) => `The token refuses transfers to or from ${short(x[0])} (blocked by its issuer): nothing moved.`,
   SafeERC20FailedOperation: (x) => `The token transfer of ${short(x[0])} failed.`,
 };
 

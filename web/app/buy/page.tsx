@@ -1,5 +1,6 @@
 "use client";
-import { useMemo, useState } from "react";
+import { useSearchParams } from "next/navigation";
+import { Suspense, useMemo, useState } from "react";
 import { formatUnits, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { useConfig, useConnection } from "wagmi";
@@ -21,6 +22,7 @@ import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
 import { useCooperativeClose } from "../../hooks/useCooperativeClose.ts";
 import { useWorkerHealth } from "../../hooks/useWorkerHealth.ts";
+import { Credits } from "../../components/Credits.tsx";
 import { DevChainPanel } from "../../components/DevChainPanel.tsx";
 import { SessionKeyBackup } from "../../components/SessionKeyBackup.tsx";
 import type { ChannelInfo } from "../../lib/chain-reads.ts";
@@ -41,7 +43,9 @@ export default function BuyPage() {
         signed in this browser by a session key, without a wallet prompt. Unused credit comes back after a close.
       </p>
       <RequireWallet what="buy credits">
-        <Buy runner={runner} />
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <Buy runner={runner} />
+        </Suspense>
       </RequireWallet>
       <TxList entries={runner.entries} />
     </>
@@ -67,6 +71,7 @@ function Buy({ runner }: { runner: Runner }) {
         {edgepay.chainId === LOCAL_CHAIN_ID && <Faucet runner={runner} account={address!} />}
         <OpenChannel runner={runner} account={address!} />
       </div>
+      <Credits runner={runner} account={address!} role="payer" />
       <MyChannels key={keysRevision} runner={runner} account={address!} />
       <SessionKeyBackup onImported={() => setKeysRevision((r) => r + 1)} />
       <DevChainPanel />
@@ -110,7 +115,11 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
   const models = useModels();
   const token = useToken(account);
   const store = useBuyerStore();
-  const [choice, setChoice] = useState("");
+  // Buy from a Market row or a device page arrives with ?device=0x…&model=N: that offering is preselected.
+  const query = useSearchParams();
+  const [picked, setChoice] = useState<string>();
+  const fromQuery = query.get("device") && query.get("model") ? `${query.get("device")}:${query.get("model")}`.toLowerCase() : "";
+  const choice = picked ?? fromQuery;
   const [deposit, setDeposit] = useState("10");
   const [mode, setMode] = useState<"approve" | "permit">("approve");
   const [opened, setOpened] = useState<Hex>();
@@ -126,7 +135,10 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
         ),
     [devices.data, models.data, edgepay.contracts.token],
   );
-  const selected = offerings.find((o) => o.key === choice) ?? offerings[0];
+  // A requested offering that is not (or no longer) active is said so, not silently swapped for another device.
+  const requested = choice ? offerings.find((o) => o.key.toLowerCase() === choice.toLowerCase()) : undefined;
+  const missing = !!choice && !requested && devices.data !== undefined;
+  const selected = missing ? undefined : (requested ?? offerings[0]);
   // A device whose worker does not answer cannot serve what a channel to it buys: say so before any deposit.
   const health = useWorkerHealth(selected?.device.endpoint);
   const [openAnyway, setOpenAnyway] = useState(false);
@@ -223,7 +235,8 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
         <>
           <label>
             Offering
-            <select value={selected?.key} onChange={(e) => (setChoice(e.target.value), setOpenAnyway(false))} aria-label="offering">
+            <select value={selected?.key ?? ""} onChange={(e) => (setChoice(e.target.value), setOpenAnyway(false))} aria-label="offering">
+              {missing && <option value="">pick an offering</option>}
               {offerings.map((o) => (
                 <option key={o.key} value={o.key}>
                   {o.model ? `#${o.model.modelId} ${o.model.name}` : `model #${o.offering.modelId}`} · {token.format(o.offering.price)} per call · {o.device.endpoint}
@@ -231,6 +244,11 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
               ))}
             </select>
           </label>
+          {missing && (
+            <p className="error small" role="alert" data-testid="offering-missing">
+              The device and model you came for ({choice.split(":")[0]}, model #{choice.split(":")[1]}) have no active offering in {token.symbol}: pick one above.
+            </p>
+          )}
           {selected && (
             <p className="small" data-testid="offering-health" data-health={health.data ? (health.data.ok ? "up" : "down") : "unknown"}>
               {!health.data && <span className="muted">checking the device&apos;s worker…</span>}

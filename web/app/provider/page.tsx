@@ -19,7 +19,8 @@ import { useLicenses } from "../../hooks/useLicenses.ts";
 import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner, type ActionRunner } from "../../hooks/useTxRunner.ts";
-import { ActionError } from "../../components/ActionError.tsx";
+import { ActionError, FieldError } from "../../components/ActionError.tsx";
+import { Credits } from "../../components/Credits.tsx";
 import { checkRegistration } from "../../lib/registration-check.ts";
 import { useWorkerChannel } from "../../hooks/useWorkerChannel.ts";
 import { parseBinding } from "../../lib/binding.ts";
@@ -49,6 +50,7 @@ function Provider({ runner }: { runner: Runner }) {
   return (
     <>
       <Earnings account={address!} devices={mine} />
+      <Credits runner={runner} account={address!} role="payee" />
       <div className="grid2">
         <Register runner={runner} account={address!} />
         <Licenses runner={runner} account={address!} />
@@ -70,11 +72,13 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
   const edgepay = useEdgepay();
   const token = useToken(account);
   const [bindingText, setBindingText] = useState("");
-  const [workerUrl, setWorkerUrl] = useState(edgepay.workers[0] ?? "");
-  const [endpoint, setEndpoint] = useState(edgepay.workers[0] ?? "");
+  // Nothing is prefilled: a device registered at an endpoint its owner did not give cannot be reached by buyers.
+  // The operator's known workers (EDGEPAY_WORKERS) are only suggestions in the URL field.
+  const [workerUrl, setWorkerUrl] = useState("");
+  const [endpoint, setEndpoint] = useState("");
   const [metadata, setMetadata] = useState('{"hardware":"cpu","region":"local"}');
   const [stake, setStake] = useState("10");
-  const [fetchNote, setFetchNote] = useState<string>();
+  const [fetchNote, setFetchNote] = useState<{ ok: boolean; text: string }>();
   const { data: reg } = useReadContracts({
     allowFailure: false,
     contracts: [
@@ -84,25 +88,40 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
     ],
   });
 
+  const initHint = `start the worker on the device with \`node worker/cli.ts init --owner ${account}\` and paste what it prints below`;
   const fetchBinding = async () => {
     setFetchNote(undefined);
-    const base = workerUrl.replace(/\/$/, "");
+    const base = workerUrl.trim().replace(/\/$/, "");
+    if (!base) return setFetchNote({ ok: false, text: `Give the worker's URL first (e.g. http://192.168.1.20:8787), or ${initHint}.` });
+    if (urlProblem(base)) return setFetchNote({ ok: false, text: `${urlProblem(base)} Check the URL.` });
     try {
       const res = await fetch(`${base}/v1/binding?owner=${account}`, { signal: AbortSignal.timeout(5_000) });
       if (!res.ok) {
         const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
-        setFetchNote(
-          `The worker answered HTTP ${res.status}${body?.error?.message ? `: ${body.error.message}` : ""}. Paste what its \`init --owner\` printed instead.`,
-        );
+        const why = body?.error?.message ? ` (${body.error.message})` : "";
+        setFetchNote({
+          ok: false,
+          text:
+            res.status === 404
+              ? `The worker at ${base} publishes no binding for you (HTTP 404${why}). Check the URL, or ${initHint}. Nothing was sent.`
+              : `The worker at ${base} answered HTTP ${res.status}${why}. Check the URL, or ${initHint}.`,
+        });
         return;
       }
       setBindingText(JSON.stringify(await res.json(), null, 2));
       setEndpoint(base);
-      setFetchNote("Binding fetched from the worker.");
+      setFetchNote({ ok: true, text: "Binding fetched from the worker." });
     } catch (e) {
-      setFetchNote(`Could not reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
+      setFetchNote({
+        ok: false,
+        text: `Could not reach a worker at ${base} (${e instanceof Error ? e.message : String(e)}). Check the URL and that the worker runs there, or ${initHint}.`,
+      });
     }
   };
+  // The binding and the endpoint are checked as they are typed, next to their fields.
+  const parsedBinding = bindingText.trim() ? parseBinding(bindingText) : undefined;
+  const bindingError = parsedBinding && !parsedBinding.ok ? parsedBinding.reason : undefined;
+  const endpointError = endpoint.trim() ? urlProblem(endpoint.trim()) : undefined;
 
   const register = (r: ActionRunner) => async () => {
     const parsed = parseBinding(bindingText);
@@ -114,7 +133,8 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
     const value = parseAmount(stake, token.decimals);
     if (value === undefined) return r.fail("Register device", `"${stake}" is not an amount.`);
     const url = (endpoint || b.endpoint || "").trim();
-    if (!url) return r.fail("Register device", "Give the device's HTTP endpoint (the worker's URL).");
+    if (!url) return r.fail("Register device", "Give the device's HTTP endpoint (the worker's URL, as buyers reach it). Nothing was sent.");
+    if (urlProblem(url)) return r.fail("Register device", `${urlProblem(url)} Nothing was sent.`);
     const stakeToken = reg?.[1] ?? edgepay.contracts.token;
     // Everything the registration needs is checked before the stake approval, so no approval is left behind
     // by a registration that cannot succeed.
@@ -156,21 +176,37 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
       <div className="row">
         <label>
           Worker URL
-          <input value={workerUrl} onChange={(e) => setWorkerUrl(e.target.value)} placeholder="http://127.0.0.1:8787" aria-label="worker url" />
+          <input value={workerUrl} onChange={(e) => setWorkerUrl(e.target.value)} placeholder="http://<device>:8787" aria-label="worker url" list="known-workers" />
+          <datalist id="known-workers">
+            {edgepay.workers.map((w) => (
+              <option key={w} value={w} />
+            ))}
+          </datalist>
         </label>
         <button className="ghost" onClick={fetchBinding}>
           Fetch binding
         </button>
       </div>
-      {fetchNote && <p className="muted small">{fetchNote}</p>}
+      {fetchNote &&
+        (fetchNote.ok ? (
+          <p className="ok small" data-testid="fetch-binding-note">
+            {fetchNote.text}
+          </p>
+        ) : (
+          <p className="error small" role="alert" data-testid="fetch-binding-error">
+            {fetchNote.text}
+          </p>
+        ))}
       <label style={{ marginTop: 8 }}>
         Binding JSON
-        <textarea rows={5} value={bindingText} onChange={(e) => setBindingText(e.target.value)} aria-label="binding json" placeholder='{"device":"0x…","owner":"0x…","deadline":"…","signature":"0x…"}' />
+        <textarea rows={5} value={bindingText} onChange={(e) => setBindingText(e.target.value)} aria-label="binding json" placeholder='{"device":"0x…","owner":"0x…","deadline":"…","signature":"0x…"}' aria-invalid={!!bindingError} />
+        <FieldError message={bindingError} testId="binding-error" />
       </label>
       <div className="row" style={{ marginTop: 8 }}>
         <label>
           Endpoint (buyers call this)
-          <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} aria-label="endpoint" />
+          <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} aria-label="endpoint" placeholder="http://<device>:8787" aria-invalid={!!endpointError} />
+          <FieldError message={endpointError} testId="endpoint-error" />
         </label>
         <label>
           Metadata
@@ -180,7 +216,7 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
           Stake ({token.symbol}, min {reg ? token.format(reg[0]) : "…"})
           <input value={stake} onChange={(e) => setStake(e.target.value)} aria-label="stake" style={{ width: 90 }} />
         </label>
-        <button onClick={() => runner.guard("register", (r) => register(r)())} disabled={runner.isPending("register")}>
+        <button onClick={() => runner.guard("register", (r) => register(r)())} disabled={runner.isPending("register") || !!bindingError || !!endpointError}>
           {runner.isPending("register") ? "Registering…" : "Register device"}
         </button>
       </div>
@@ -188,6 +224,16 @@ function Register({ runner, account }: { runner: Runner; account: Address }) {
       {reg && <p className="muted small">The stake unbonds {formatDuration(Number(reg[2]))} after you exit; a slash can take it for proven misbehaviour.</p>}
     </section>
   );
+}
+
+/** Why `text` is not an http(s) URL a browser can call, or undefined. */
+function urlProblem(text: string): string | undefined {
+  try {
+    const u = new URL(text);
+    return u.protocol === "http:" || u.protocol === "https:" ? undefined : `"${text}" is not an http(s) URL.`;
+  } catch {
+    return `"${text}" is not a URL (like http://192.168.1.20:8787).`;
+  }
 }
 
 function Licenses({ runner, account }: { runner: Runner; account: Address }) {
