@@ -698,9 +698,19 @@ export class Buyer {
       if (lastAccepted >= d.amount) return finish({ ...base, status: "paid_unanswered", message: `${answer.code}: ${answer.message}` });
       return finish({ ...base, status: "not_accepted", message: `${answer.code}: ${answer.message}` });
     }
-    // Any other refusal (bad input, inference failed, busy): the worker did not accept this voucher now; it had not
-    // before either, or it would have replayed it.
-    if (answer.code === "channel_busy") return finish({ ...base, status: "still_in_doubt", message: answer.message });
+    // Any other refusal. A refused replay says nothing about the payment (the replay limit may have been used up by
+    // whoever saw the request; a busy channel or a 5xx is transient), so the device's own count decides: a
+    // lastAccepted at or above this voucher means it was accepted. Only then is "not accepted" concluded.
+    const accepted = await fetchChannelInfo(d.endpoint, record.channelId, this.#opts.http).catch(() => undefined);
+    if (accepted && accepted.lastAccepted > record.signed) {
+      throw new EdgepayClientError("worker_overclaims", `${d.endpoint} reports ${accepted.lastAccepted} accepted on ${record.channelId}, but this client signed at most ${record.signed}`);
+    }
+    if (accepted && accepted.lastAccepted >= d.amount) {
+      return finish({ ...base, status: "paid_unanswered", message: `the device accepted ${accepted.lastAccepted} but did not replay the answer (${answer.code}: ${answer.message})` });
+    }
+    if (!accepted || answer.code === "channel_busy" || answer.code === "rate_limited" || answer.status >= 500) {
+      return finish({ ...base, status: "still_in_doubt", message: `${answer.code}: ${answer.message}` });
+    }
     return finish({ ...base, status: "not_accepted", message: `${answer.code}: ${answer.message}` });
   }
 
@@ -848,7 +858,10 @@ export function createBuyer(options: BuyerOptions): Buyer {
  * request never left) and an HTTP 5xx answer (the worker said it did not use the voucher).
  */
 function reachedDevice(error: EdgepayClientError): boolean {
-  if (error.status !== undefined) return false;
+  // An HTTP answer: the worker's own 503 `unavailable` (and any 4xx) says the voucher was not used. A 5xx without
+  // the protocol's error body (a reverse proxy's 502/504) or an `internal_error` may come after the voucher was
+  // stored: in doubt, never paid elsewhere.
+  if (error.status !== undefined) return error.status >= 500 && error.workerCode !== "unavailable";
   let cause: unknown = error.cause;
   for (let i = 0; i < 4 && cause; i++) {
     const code = (cause as { code?: string }).code;

@@ -9,6 +9,8 @@ import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.t
 import type { Tensor } from "../../protocol/tensors.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
 import { setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { MAC_HEADER } from "../../protocol/session.ts";
+import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 
 const PRICE = 1_000n;
 const ROYALTY_BPS = 1_000;
@@ -24,6 +26,8 @@ function frame(seed: number): Record<string, Tensor> {
 function controllableFetch() {
   const state = {
     dropNextAnswer: false,
+    /** The worker's answer (committed) is replaced by a reverse proxy's non-JSON 502 (a timeout behind a proxy). */
+    badGatewayNext: false,
     refuseNext: 0,
     dropped: undefined as unknown,
     rewrite: undefined as ((status: number, body: Record<string, unknown>) => Record<string, unknown>) | undefined,
@@ -39,6 +43,11 @@ function controllableFetch() {
       state.dropNextAnswer = false;
       state.dropped = await res.json();
       throw new TypeError("fetch failed", { cause: Object.assign(new Error("socket hang up (test)"), { code: "ECONNRESET" }) });
+    }
+    if (isInfer && state.badGatewayNext) {
+      state.badGatewayNext = false;
+      state.dropped = await res.json();
+      return new Response("<html>502 Bad Gateway</html>", { status: 502, headers: { "content-type": "text/html" } });
     }
     if (isInfer && state.rewrite) {
       const body = state.rewrite(res.status, (await res.json()) as Record<string, unknown>);
@@ -230,6 +239,50 @@ describe("client: paying a real worker", function () {
     // The channel goes on from there.
     const next = await b.infer(modelId, frame(72), { workers: [url] });
     expect(next.receipt.cumulativeAmount).to.equal(pending[0]!.amount + PRICE);
+  });
+
+  it("a replay refused because its limit was used up (by whoever saw the request) is still counted as paid: the device's own count decides", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const b = new Buyer({ ...buyerOptions(newBuyer(fetchImpl)), http: { fetch: fetchImpl }, retries: 0 });
+    const first = await b.infer(modelId, frame(80), { workers: [url] });
+    state.dropNextAnswer = true;
+    const lost = await b.infer(modelId, frame(81), { workers: [url] }).catch((e: unknown) => e);
+    expect((lost as EdgepayClientError).code).to.equal("answer_in_doubt");
+    const [pending] = await b.inDoubt();
+    expect(pending!.amount).to.equal(first.receipt.cumulativeAmount + PRICE);
+    // An eavesdropper re-sends the captured request until the worker's replay limit is used up.
+    const body = JSON.stringify({ inputs: pending!.inputs });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": "application/json", [VOUCHER_HEADER]: pending!.voucher, [MAC_HEADER]: pending!.mac! }, body });
+      statuses.push(r.status);
+    }
+    expect(statuses.at(-1), statuses.join(",")).to.equal(429);
+    const paidBefore = (await b.store.getChannel(first.channelId))!.paid;
+    const [outcome] = await b.recover();
+    expect(outcome!.status).to.equal("paid_unanswered");
+    const record = (await b.store.getChannel(first.channelId))!;
+    expect(record.inDoubt).to.equal(undefined);
+    expect(record.paid, "counted as paid, not 'never accepted'").to.equal(pending!.amount);
+    expect(paidBefore).to.equal(first.receipt.cumulativeAmount);
+    expect(BigInt((await workerView(first.channelId)).lastAccepted)).to.equal(pending!.amount);
+  });
+
+  it("a proxy's 502 after the worker committed the answer keeps the request in doubt: never paid on another device", async () => {
+    const { state, fetchImpl } = controllableFetch();
+    const events: string[] = [];
+    const b = new Buyer({ ...buyerOptions(newBuyer(fetchImpl)), http: { fetch: fetchImpl }, retries: 0, onEvent: (e) => events.push(e.type) });
+    const first = await b.infer(modelId, frame(90), { workers: [url] });
+    state.badGatewayNext = true;
+    // A second worker URL is given: failing over to it would pay this frame twice.
+    const lost = await b.infer(modelId, frame(91), { workers: [url, "http://127.0.0.1:9"] }).catch((e: unknown) => e);
+    expect((lost as EdgepayClientError).code).to.equal("answer_in_doubt");
+    expect(events).to.not.include("failover");
+    const [pending] = await b.inDoubt();
+    expect(BigInt((await workerView(first.channelId)).lastAccepted), "the worker did accept it").to.equal(pending!.amount);
+    const [outcome] = await b.recover();
+    expect(outcome!.status).to.equal("recovered");
+    expect((await b.store.getChannel(first.channelId))!.paid).to.equal(pending!.amount);
   });
 
   it("resyncs from the 402 when its own count is behind, without paying for an answer it did not get", async () => {
