@@ -6,6 +6,7 @@ import { useQuery } from "@tanstack/react-query";
 import { CLS_LABELS, initialVadState, ocrClsInput, sileroVadInputs, vadFrames } from "../../../protocol/client/inputs.ts";
 import { hashTensors, tensorFromWire, tensorMapWire, type Tensor } from "../../../protocol/tensors.ts";
 import type { SignedReceipt } from "../../../protocol/receipt.ts";
+import { UnitError, unitsOf, type UnitRule } from "../../../protocol/units.ts";
 import { Addr } from "../../components/Addr.tsx";
 import { LineChart } from "../../components/LineChart.tsx";
 import { RequireWallet } from "../../components/RequireWallet.tsx";
@@ -130,8 +131,20 @@ function Try() {
             : audioFrames !== undefined && framesCount > audioFrames
               ? `The audio has only ${audioFrames} frames.`
               : undefined;
-  const calls = kind === "vad" ? (framesError ? undefined : framesCount) : kind ? 1 : undefined;
-  const total = calls !== undefined && selected ? BigInt(calls) * selected.c.terms.price : undefined;
+  // Custom tensors: one call of as many units as the model's published rule counts in them (a batch costs its units).
+  const jsonUnits = ((): { units?: number; error?: string } => {
+    if (kind !== "json" || !spec) return {};
+    try {
+      const parsed = tensorMapWire.safeParse(JSON.parse(json || "{}"));
+      if (!parsed.success) return { error: "Not a tensor map: {\"<name>\": {\"type\", \"dims\", \"data\"}}." };
+      return { units: unitsOf(spec.unit as UnitRule, parsed.data) };
+    } catch (e) {
+      return { error: e instanceof UnitError ? e.message : `Not JSON: ${(e as Error).message}` };
+    }
+  })();
+  const calls = kind === "vad" ? (framesError ? undefined : framesCount) : kind === "json" ? (jsonUnits.units !== undefined ? 1 : undefined) : kind ? 1 : undefined;
+  const unitsPerCall = kind === "json" ? (jsonUnits.units ?? 1) : 1;
+  const total = calls !== undefined && selected ? BigInt(calls) * BigInt(unitsPerCall) * selected.c.terms.price : undefined;
   const creditError = total !== undefined && selected && total > selected.credit ? `That costs ${token.format(total)}, more than the channel's credit of ${token.format(selected.credit)}.` : undefined;
 
   const run = async () => {
@@ -324,6 +337,7 @@ function Try() {
           <label>
             Input tensors as JSON, e.g. {`{"x": {"type": "float32", "dims": [1, 4], "data": [0, 1, 2, 3]}}`}
             <textarea rows={5} value={json} onChange={(e) => setJson(e.target.value)} aria-label="tensors json" />
+            <FieldError message={jsonUnits.error} testId="json-error" />
           </label>
         )}
         <div className="row" style={{ marginTop: 10 }}>
@@ -334,7 +348,8 @@ function Try() {
         </div>
         {selected && calls !== undefined && total !== undefined && (
           <p className="small" data-testid="cost-preview">
-            {calls} {calls === 1 ? "call" : "calls"} × {token.format(selected.c.terms.price)} = <b>{token.format(total)}</b> from a credit of {token.format(selected.credit)}
+            {calls} {calls === 1 ? "call" : "calls"}
+            {unitsPerCall > 1 ? ` of ${unitsPerCall} units` : ""} × {token.format(selected.c.terms.price)} = <b>{token.format(total)}</b> from a credit of {token.format(selected.credit)}
           </p>
         )}
         <FieldError message={creditError} testId="credit-error" />
