@@ -481,6 +481,18 @@ export class Buyer {
       }
       record = await this.#requireRecord(channelId);
     }
+    const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
+    if (offer) {
+      // The rule is pinned at the channel's first paid request: the price per unit is fixed on-chain, the unit
+      // is not, so a device that changes what a unit is would otherwise change the price of every request.
+      const rule = canonicalRule(offer.unit as UnitRule);
+      if (record.unitRule === undefined) {
+        record.unitRule = rule;
+        await this.store.putChannel(record);
+      } else if (record.unitRule !== rule) {
+        throw new EdgepayClientError("offering_mismatch", `${endpoint} now bills model ${modelId} by the unit ${rule}, but channel ${channelId} was paid by ${record.unitRule}; open a new channel if the new unit is acceptable`);
+      }
+    }
     const price = record.terms.price;
     const cost = costOf(price, units);
     let amount = record.paid + cost;
@@ -888,4 +900,11 @@ function unitsBeforePaying(endpoint: string, rule: UnitRule, inputsWire: TensorM
     }
     throw error;
   }
+}
+
+/** A unit rule as canonical JSON (keys sorted at every level), to pin it on a channel. */
+function canonicalRule(rule: UnitRule): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sort) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(sort(rule));
 }

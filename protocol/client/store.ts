@@ -47,6 +47,11 @@ export interface ChannelRecord {
   /** Worker URL the channel was opened for (a hint for cooperative close). */
   endpoint?: string;
   openedAt: number;
+  /**
+   * The model's unit rule as first paid by on this channel (canonical JSON). Only the price is snapshotted on-chain,
+   * so the client pins the rule: a device that later bills by another rule is refused, never paid more per request.
+   */
+  unitRule?: string;
   /** A paid request without an answer yet (see InDoubtRequest). */
   inDoubt?: InDoubtRequest;
 }
@@ -122,6 +127,7 @@ export function channelRecordToJson(r: ChannelRecord) {
     closing: r.closing,
     endpoint: r.endpoint,
     openedAt: r.openedAt,
+    ...(r.unitRule !== undefined ? { unitRule: r.unitRule } : {}),
     ...(r.inDoubt
       ? { inDoubt: { ...r.inDoubt, amount: r.inDoubt.amount.toString(), cost: r.inDoubt.cost.toString(), modelId: r.inDoubt.modelId.toString() } }
       : {}),

@@ -285,6 +285,32 @@ describe("client: paying a real worker", function () {
     expect((await b.store.getChannel(first.channelId))!.paid).to.equal(pending!.amount);
   });
 
+  it("pins the unit rule on the channel: a device that later bills by another unit is refused before anything is signed", async () => {
+    let changeUnit = false;
+    const fetchImpl: FetchLike = async (u, init) => {
+      const res = await fetch(u, init);
+      if (!changeUnit || !u.endsWith("/v1/offerings")) return res;
+      // The same price per unit, but a "unit" of 128 samples: every frame would cost 4 prices.
+      const body = (await res.json()) as { models: { unit: { name: string; shapes: Record<string, unknown[]> } }[] };
+      for (const m of body.models) m.unit = { ...m.unit, name: "quarter-frame" };
+      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    const b = new Buyer({ ...buyerOptions(newBuyer(fetchImpl)), http: { fetch: fetchImpl }, offeringsTtlSeconds: 0 });
+    const first = await b.infer(modelId, frame(100), { workers: [url] });
+    const before = (await b.store.getChannel(first.channelId))!;
+    expect(before.unitRule).to.be.a("string");
+    changeUnit = true;
+    const refused = await b.infer(modelId, frame(101), { workers: [url], channelId: first.channelId }).catch((e: unknown) => e);
+    expect((refused as EdgepayClientError).code).to.equal("offering_mismatch");
+    const after = (await b.store.getChannel(first.channelId))!;
+    expect([after.signed, after.paid]).to.deep.equal([before.signed, before.paid]);
+    expect(BigInt((await workerView(first.channelId)).lastAccepted)).to.equal(first.receipt.cumulativeAmount);
+    // Back to the rule the channel was paid by: the channel goes on.
+    changeUnit = false;
+    const next = await b.infer(modelId, frame(102), { workers: [url], channelId: first.channelId });
+    expect(next.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + PRICE);
+  });
+
   it("resyncs from the 402 when its own count is behind, without paying for an answer it did not get", async () => {
     const store = new MemoryBuyerStore();
     const buyer = newBuyer(undefined, store);
