@@ -12,6 +12,8 @@ import { bytesToHex, hexToBytes, type Hex } from "viem";
 
 /** Request header with the HMAC-SHA256 (hex, no 0x) of `requestMacMessage(...)` under the session key. */
 export const MAC_HEADER = "x-edgepay-mac";
+/** sha256 of the body bytes a paid request sends (0x-hex): lets the device check the MAC before reading the body. */
+export const BODY_HASH_HEADER = "x-edgepay-body-sha256";
 
 const LABEL = new TextEncoder().encode("edgepay.session.v1");
 

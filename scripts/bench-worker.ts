@@ -21,7 +21,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { modelRegistryAbi, testUsdcAbi } from "../protocol/generated/contracts.ts";
 import { Buyer } from "../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
-import { bodyHash, inferPath, MAC_HEADER, requestMac, sessionKey } from "../protocol/session.ts";
+import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, requestMac, sessionKey } from "../protocol/session.ts";
 import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
 import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
@@ -113,7 +113,7 @@ async function main() {
         path: inferPath(modelId),
         bodyHash: bodyDigest,
       });
-      lane.headers.push({ [VOUCHER_HEADER]: header, [MAC_HEADER]: mac });
+      lane.headers.push({ [VOUCHER_HEADER]: header, [MAC_HEADER]: mac, [BODY_HASH_HEADER]: bodyDigest });
     }
   };
   // First voucher of each channel before any timed window (it is the ECDSA-verified one that opens the session).

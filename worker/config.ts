@@ -62,6 +62,12 @@ const httpSchema = z.object({
     .default({ burst: 60, perSecond: 20 }),
   /** Answers to an identical, already paid request that are re-sent from storage (a lost answer); more get 429. */
   maxReplaysPerAnswer: z.number().int().nonnegative().default(3),
+  /**
+   * Largest body read before the request is authenticated: a paid request that names its body's sha256 in
+   * x-edgepay-body-sha256 is authenticated (MAC, first voucher's signature) from its headers and then may send up to
+   * maxBodyBytes; one that does not is limited to this, so a stranger never makes the device read a large body.
+   */
+  maxUnhashedBodyBytes: z.number().int().positive().default(64 << 10),
 });
 
 /** The worker's own index of its channels (worker/chain/channel-index.ts). */

@@ -11,7 +11,7 @@ import {
   type OfferingsWire,
   type PaymentRequirementsWire,
 } from "../wire.ts";
-import { MAC_HEADER } from "../session.ts";
+import { BODY_HASH_HEADER, bodyHash, MAC_HEADER } from "../session.ts";
 import { VOUCHER_HEADER } from "../voucher.ts";
 import type { TensorMapWire } from "../tensors.ts";
 import { EdgepayClientError } from "./errors.ts";
@@ -62,6 +62,8 @@ export async function postInfer(
   if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
   if (headers.mac) h[MAC_HEADER] = headers.mac;
   const body = typeof (inputs as { body?: unknown }).body === "string" ? (inputs as { body: string }).body : inferBody(inputs as TensorMapWire);
+  // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
+  if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
   const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
   const json = await readJson(res, baseUrl);
   if (res.status === 200) {

@@ -14,7 +14,7 @@ import { modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protoco
 import { bodyHash, inferPath, publicKeyOf, requestMac, sessionKey } from "../../protocol/session.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
 import { decodeVoucherHeader, encodeVoucherHeader, signVoucher, VOUCHER_HEADER } from "../../protocol/voucher.ts";
-import { MAC_HEADER } from "../../protocol/session.ts";
+import { BODY_HASH_HEADER, MAC_HEADER } from "../../protocol/session.ts";
 import type { TensorMapWire } from "../../protocol/tensors.ts";
 import { createKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
@@ -265,7 +265,7 @@ export async function paidHeaders(
   args: { path?: string; modelId?: bigint; chainId?: number } = {},
 ): Promise<Record<string, string>> {
   const header = await voucherHeader(market, channel, amount, args.chainId);
-  return { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(market, channel, header, body, args) };
+  return { [VOUCHER_HEADER]: header, [MAC_HEADER]: macHeader(market, channel, header, body, args), [BODY_HASH_HEADER]: bodyHash(body) };
 }
 
 /** Valid Silero VAD v5 inputs: 512 samples of a 440 Hz tone, zero state, 16 kHz. */

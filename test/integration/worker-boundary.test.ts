@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { MAC_HEADER } from "../../protocol/session.ts";
+import { BODY_HASH_HEADER, MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { errorBodyWire, inferResponseWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
@@ -88,12 +88,13 @@ describe("worker: the HTTP boundary no request can get round", function () {
       expect(rateLimited().length).to.equal(150);
       expect(rateLimited()[0]!.received()).to.include('"code":"rate_limited"');
       // Slow bodies from other addresses: headers that pass the cheap checks (a voucher for the buyer's channel, a
-      // made-up MAC: the body must be read before the MAC can be checked), then a trickle that never completes it.
+      // made-up MAC and no body hash: a body under http.maxUnhashedBodyBytes must be read before the MAC can be
+      // checked), then a trickle that never completes it.
       const slow: HeldSocket[] = [];
       for (let i = 0; i < 10; i++) {
         const forged = `${buyer.id}:${paidSoFar + 1_000_000n}:0x${randomBytes(64).toString("hex")}1b`;
         const head =
-          `POST /v1/infer/${market.models[0]!.modelId} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n` +
+          `POST /v1/infer/${market.models[0]!.modelId} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 60000\r\n` +
           `${VOUCHER_HEADER}: ${forged}\r\n${MAC_HEADER}: ${randomBytes(32).toString("hex")}\r\n\r\n{"inputs":`;
         slow.push(await holdSocket(url, `127.0.0.${10 + i}`, head));
       }
@@ -344,6 +345,39 @@ describe("worker: the HTTP boundary no request can get round", function () {
         expect(s.received()).to.match(/"code":"(invalid_voucher|voucher_stale)"/);
         s.socket.destroy();
       }
+    });
+    it("authenticates from the headers before reading a large body: a forged voucher at a plausible amount is refused before its 900 kB body", async () => {
+      const before = snapshot();
+      // The amount the buyer would pay next (public: GET /v1/channels/:id), a well-formed signature that is not the
+      // signer's, a MAC and a body hash the attacker made up.
+      const forged = `${buyer.id}:${paidSoFar + 1_000n}:0x${randomBytes(64).toString("hex")}1b`;
+      const s = await holdSocket(
+        url,
+        "127.0.4.4",
+        `POST /v1/infer/${market.models[0]!.modelId} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 900000\r\n${VOUCHER_HEADER}: ${forged}\r\n${MAC_HEADER}: ${randomBytes(32).toString("hex")}\r\n${BODY_HASH_HEADER}: 0x${randomBytes(32).toString("hex")}\r\n\r\n{`,
+      );
+      const started = Date.now();
+      await waitFor("an answer without the body", async () => /\r\n\r\n\{"error"/.test(s.received()), 1_500);
+      expect(Date.now() - started).to.be.lessThan(1_000);
+      expect(s.received()).to.match(/^HTTP\/1.1 402/);
+      expect(s.received()).to.match(/"code":"invalid_mac"/);
+      s.socket.destroy();
+      // Without the body hash, only a small body is read before authentication: a large one is 413 at once.
+      const big = await rawRequest({
+        url,
+        localAddress: "127.0.4.5",
+        path: `/v1/infer/${market.models[0]!.modelId}`,
+        headers: { "content-type": "application/json", [VOUCHER_HEADER]: forged, [MAC_HEADER]: "00".repeat(32), "content-length": String(900_000) },
+        body: "{",
+      });
+      expect([big.status, errorBodyWire.parse(big.body).error.code]).to.deep.equal([413, "body_too_large"]);
+      // A body that is not the one its hash names is refused, even with a valid MAC over that hash.
+      const body = JSON.stringify({ inputs: vadInputs(7) });
+      const h = await paidHeaders(market, buyer, paidSoFar + 1_000n, body);
+      const swapped = JSON.stringify({ inputs: vadInputs(8) });
+      const r = await rawRequest({ url, localAddress: "127.0.4.6", path: `/v1/infer/${market.models[0]!.modelId}`, headers: { "content-type": "application/json", ...h }, body: swapped });
+      expect([r.status, errorBodyWire.parse(r.body).error.code]).to.deep.equal([402, "invalid_mac"]);
+      expect(snapshot()).to.deep.equal(before);
     });
   });
 

@@ -8,7 +8,7 @@ import { bytesToHex } from "viem";
 import { costOf, countUnits, DEMO_UNIT_RULES, unitRuleWire, UnitError } from "../../protocol/units.ts";
 import { recoverReceiptSigner } from "../../protocol/receipt.ts";
 import { tensorFromWire, type TensorMapWire } from "../../protocol/tensors.ts";
-import { MAC_HEADER } from "../../protocol/session.ts";
+import { BODY_HASH_HEADER, bodyHash, MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { errorBodyWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { ModelRuntime } from "../../worker/models/runtime.ts";
@@ -56,7 +56,10 @@ describe("metered pricing (units of work)", function () {
     const payer = header ? [channel, clsChannel].find((c) => header.toLowerCase().startsWith(c.id.toLowerCase())) : undefined;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (header) headers[VOUCHER_HEADER] = header;
-    if (header && payer) headers[MAC_HEADER] = macHeader(market, payer, header, body, { modelId });
+    if (header && payer) {
+      headers[MAC_HEADER] = macHeader(market, payer, header, body, { modelId });
+      headers[BODY_HASH_HEADER] = bodyHash(body);
+    }
     const res = await fetch(`${market.worker!.url}/v1/infer/${modelId}`, {
       method: "POST",
       headers,

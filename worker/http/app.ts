@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptToWire, type SignedReceipt } from "../../protocol/receipt.ts";
-import { closePath, inferPath, MAC_HEADER, requestMacMessage } from "../../protocol/session.ts";
+import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage } from "../../protocol/session.ts";
 import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
@@ -82,7 +82,7 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
     if (req.method === "OPTIONS") {
       res.writeHead(204, {
         "access-control-allow-methods": "GET, POST, OPTIONS",
-        "access-control-allow-headers": `content-type, ${VOUCHER_HEADER}, ${MAC_HEADER}`,
+        "access-control-allow-headers": `content-type, ${VOUCHER_HEADER}, ${MAC_HEADER}, ${BODY_HASH_HEADER}`,
         "access-control-max-age": "600",
       });
       res.end();
@@ -327,20 +327,32 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const early = ctx.ledger.precheck(ch, voucher, model.runtime.modelId);
   if (early) throw paymentError(ctx, early.reason, early.message, model, undefined, ch);
 
-  const body = await readBody(req, ctx.config.maxBodyBytes);
+  // The request is authenticated before its body is read when it names the body's hash (the buyer client always
+  // does): a stranger then gets its 402 from the headers alone. Without the header only a small body is read first.
+  const macFor = (bodyHash: Hex) =>
+    requestMacMessage({
+      chainId: ctx.chainId,
+      paymentChannels: ctx.config.contracts.paymentChannels,
+      channelId: ch.id,
+      cumulativeAmount: voucher.cumulativeAmount,
+      signature: voucher.signature,
+      modelId: model.runtime.modelId,
+      method: "POST",
+      path: inferPath(model.runtime.modelId),
+      bodyHash,
+    });
+  const claimed = header(req, BODY_HASH_HEADER);
+  if (claimed !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(claimed)) {
+    throw paymentError(ctx, "invalid_mac", `${BODY_HASH_HEADER} must be 0x + 64 hex digits (sha256 of the body bytes)`, model, undefined, ch);
+  }
+  let authn = claimed !== undefined ? ctx.ledger.authenticate(ch, voucher, macFor(claimed.toLowerCase() as Hex), header(req, MAC_HEADER)) : undefined;
+  if (authn && !authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
+  const body = await readBody(req, claimed !== undefined ? ctx.config.maxBodyBytes : Math.min(ctx.config.maxBodyBytes, ctx.config.http.maxUnhashedBodyBytes));
   const bodyHash = sha256Hex(body);
-  const message = requestMacMessage({
-    chainId: ctx.chainId,
-    paymentChannels: ctx.config.contracts.paymentChannels,
-    channelId: ch.id,
-    cumulativeAmount: voucher.cumulativeAmount,
-    signature: voucher.signature,
-    modelId: model.runtime.modelId,
-    method: "POST",
-    path: inferPath(model.runtime.modelId),
-    bodyHash,
-  });
-  const authn = ctx.ledger.authenticate(ch, voucher, message, header(req, MAC_HEADER));
+  if (claimed !== undefined && bodyHash !== claimed.toLowerCase()) {
+    throw paymentError(ctx, "invalid_mac", `the body's sha256 ${bodyHash} is not the ${BODY_HASH_HEADER} ${claimed}`, model, undefined, ch);
+  }
+  authn ??= ctx.ledger.authenticate(ch, voucher, macFor(bodyHash), header(req, MAC_HEADER));
   if (!authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
   const { tensors, units } = parseInputs(body, model);
 
