@@ -6,6 +6,7 @@
 // an ECDSA recovery. The worker still verifies the ECDSA signature of vouchers lazily (within a per-channel risk
 // budget) and always before it claims one, because only a valid signature is worth anything on-chain.
 import { secp256k1 } from "@noble/curves/secp256k1";
+import { hkdf } from "@noble/hashes/hkdf";
 import { hmac } from "@noble/hashes/hmac";
 import { sha256 } from "@noble/hashes/sha2";
 import { bytesToHex, hexToBytes, type Hex } from "viem";
@@ -15,19 +16,29 @@ export const MAC_HEADER = "x-edgepay-mac";
 /** sha256 of the body bytes a paid request sends (0x-hex): lets the device check the MAC before reading the body. */
 export const BODY_HASH_HEADER = "x-edgepay-body-sha256";
 
-const LABEL = new TextEncoder().encode("edgepay.session.v1");
+const SALT = new TextEncoder().encode("edgepay.session.v2");
 
 /**
- * Session key for one channel: sha256(label || ECDH x-coordinate || channelId).
- * Symmetric: sessionKey(signerPriv, devicePub) == sessionKey(devicePriv, signerPub).
+ * Session key of one channel: HKDF-SHA256 (RFC 5869) with
+ *   ikm  = x-coordinate of ECDH(signer key, device key)      (32 bytes; symmetric: either side computes it)
+ *   salt = "edgepay.session.v2"
+ *   info = signer public key (33 bytes, compressed) || device public key (33 bytes, compressed) || channelId (32 bytes)
+ * 32 bytes out. Both public keys are bound, so a key is never shared between two pairs that happen to have the same
+ * shared point, and the channel id makes it one key per channel.
  */
-export function sessionKey(privateKey: Hex, peerPublicKey: Hex, channelId: Hex): Uint8Array {
-  const shared = secp256k1.getSharedSecret(hexToBytes(privateKey), hexToBytes(peerPublicKey), true);
-  const input = new Uint8Array(LABEL.length + 32 + 32);
-  input.set(LABEL, 0);
-  input.set(shared.subarray(1, 33), LABEL.length);
-  input.set(hexToBytes(channelId), LABEL.length + 32);
-  return sha256(input);
+export function deriveSessionKey(sharedX: Uint8Array, signerPublicKey: Uint8Array, devicePublicKey: Uint8Array, channelId: Hex): Uint8Array {
+  const info = new Uint8Array(33 + 33 + 32);
+  info.set(signerPublicKey, 0);
+  info.set(devicePublicKey, 33);
+  info.set(hexToBytes(channelId), 66);
+  return hkdf(sha256, sharedX, SALT, info, 32);
+}
+
+/** The session key as the channel's signer computes it (its private key, the device's public key from the offerings). */
+export function sessionKey(signerPrivateKey: Hex, devicePublicKey: Hex, channelId: Hex): Uint8Array {
+  const device = secp256k1.ProjectivePoint.fromHex(devicePublicKey.slice(2)).toRawBytes(true);
+  const shared = secp256k1.getSharedSecret(hexToBytes(signerPrivateKey), device, true);
+  return deriveSessionKey(shared.subarray(1, 33), secp256k1.getPublicKey(hexToBytes(signerPrivateKey), true), device, channelId);
 }
 
 /** What a request MAC covers. `path` is the route with the decimal model id (`/v1/infer/7`) or the lowercase channel id. */

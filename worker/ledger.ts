@@ -120,7 +120,8 @@ export class Ledger {
 
   #hydrate(row: ChannelRow): Channel {
     const ch: Channel = { ...row, sessionKey: null, lock: new ChannelLock(), lastDepositRead: 0, verifying: null };
-    if (row.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(row.signerPubkey.slice(2), "hex"), row.id);
+    // The session key is derived on the channel's first request after a start, not here: loading 10k channels
+    // must not cost 10k ECDH operations before the worker serves.
     return ch;
   }
 
@@ -193,6 +194,12 @@ export class Ledger {
       ch.firstUnclaimedAt = ch.acceptedAmount > ch.claimed ? Date.now() : null;
       this.#committer.enqueue({ op: "setFirstUnclaimedAt", id: ch.id, at: ch.firstUnclaimedAt });
     }
+  }
+
+  /** The channel's session key, derived once from the signer's public key learnt from its first voucher. */
+  #sessionKeyOf(ch: Channel): Buffer | null {
+    if (!ch.sessionKey && ch.signerPubkey) ch.sessionKey = this.#device.sessionKey(Buffer.from(ch.signerPubkey.slice(2), "hex"), ch.id);
+    return ch.sessionKey;
   }
 
   #maxDeferredChannels(): number {
@@ -275,8 +282,9 @@ export class Ledger {
     if (mac === undefined || mac === "") {
       return fail("mac_required", `paid requests carry x-edgepay-mac: the HMAC of the request (protocol/session.ts requestMacMessage) under the channel's session key`);
     }
-    if (ch.sessionKey) {
-      if (!macMatches(ch.sessionKey, message, mac)) return fail("invalid_mac", `x-edgepay-mac does not match this request under channel ${ch.id}'s session key`);
+    const known = this.#sessionKeyOf(ch);
+    if (known) {
+      if (!macMatches(known, message, mac)) return fail("invalid_mac", `x-edgepay-mac does not match this request under channel ${ch.id}'s session key`);
       return { ok: true, auth: { by: "mac", signerPubkey: null } };
     }
     this.#events.recovered("inline");
@@ -410,7 +418,7 @@ export class Ledger {
       return { ok: false, reason: "invalid_signature", message: `voucher is not signed by the channel's signer ${ch.terms.signer}` };
     }
     if (mac === undefined || mac === "") return { ok: false, reason: "mac_required", message: "a close request carries x-edgepay-mac (protocol/session.ts requestMacMessage)" };
-    const key = ch.sessionKey ?? this.#device.sessionKey(recovered.publicKey, ch.id);
+    const key = this.#sessionKeyOf(ch) ?? this.#device.sessionKey(recovered.publicKey, ch.id);
     if (!macMatches(key, message, mac)) return { ok: false, reason: "invalid_mac", message: `x-edgepay-mac does not match this close request under channel ${ch.id}'s session key` };
     return { ok: true, auth: { by: "ecdsa", signerPubkey: null } };
   }
