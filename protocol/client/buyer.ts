@@ -379,7 +379,8 @@ export class Buyer {
     return { ...offers, device: offers.device as Address, devicePublicKey: offers.devicePublicKey as Hex };
   }
 
-  async #inferAt(endpoint: string, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
+  /** The worker's offering of `modelId`, its model file checked against the registry's content hash. */
+  async #offerFor(endpoint: string, modelId: bigint) {
     const offers = await this.offerings(endpoint);
     const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
     if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
@@ -387,6 +388,11 @@ export class Buyer {
     if (offer.modelHash.toLowerCase() !== modelHash.toLowerCase()) {
       throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
     }
+    return { offers, offer, modelHash };
+  }
+
+  async #inferAt(endpoint: string, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
+    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const token = offer.token as Address;
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputsWire);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
@@ -406,13 +412,7 @@ export class Buyer {
 
   /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
   async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex): Promise<InferResult> {
-    const offers = await this.offerings(endpoint);
-    const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
-    if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
-    const modelHash = await this.#modelHash(modelId);
-    if (offer.modelHash.toLowerCase() !== modelHash.toLowerCase()) {
-      throw new EdgepayClientError("offering_mismatch", `${endpoint} serves model ${modelId} with hash ${offer.modelHash}, the registry has ${modelHash}`);
-    }
+    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const record = await this.#requireRecord(channelId);
     if (!isAddressEqual(record.terms.device, offers.device)) {
       throw new EdgepayClientError("bad_argument", `channel ${channelId} pays device ${record.terms.device}, but ${endpoint} is device ${offers.device}`);
