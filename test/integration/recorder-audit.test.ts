@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { coverageLineWire } from "../../protocol/audit-coverage.ts";
 import { auditLineWire } from "../../protocol/audit-export.ts";
 import { receiptProofWire } from "../../protocol/audit.ts";
 import { auditContext, auditExport, auditReceipt } from "../../protocol/client/audit.ts";
@@ -77,7 +78,12 @@ describe("flight recorder: receipt audit and the audit command (real worker)", f
     const badProof = await auditReceipt({ ...line, proof: [flip(line.proof[0]!), ...line.proof.slice(1)] }, ctx);
     expect(badProof.checks.inclusion).to.deep.equal({ valid: false, reason: "not_included" });
     const otherModel = await auditReceipt({ ...line, receipt: { ...line.receipt, modelHash: flip(line.receipt.modelHash) } }, ctx);
-    expect(otherModel.checks.signature).to.deep.equal({ valid: false, reason: "wrong_signer" });
+    // The device anchored another receipt at this position: altered after signing, and the registry says which field.
+    expect(otherModel.checks.signature).to.deep.equal({ valid: false, reason: "receipt_altered", detail: "changed after the device signed it: one of modelId, modelHash no longer matches the chain or your copy" });
+    // Signed by another key over the very receipt the device anchored cannot happen; a receipt with no proof and
+    // another signer is just that: wrong_signer.
+    const stranger = await auditReceipt({ device: `0x${"12".repeat(20)}`, receipt: line.receipt }, ctx);
+    expect(stranger.checks.signature).to.deep.equal({ valid: false, reason: "wrong_signer" });
     expect(otherModel.checks.model).to.deep.equal({ valid: false, reason: "model_hash_mismatch" });
     // Without a proof: missing, not contradicted.
     const bare = await auditReceipt({ device: line.device, receipt: line.receipt }, ctx);
@@ -90,9 +96,11 @@ describe("flight recorder: receipt audit and the audit command (real worker)", f
     const to = new Date(Date.now() + 3600_000).toISOString();
     const exp = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address, "--channel", channel.id, "--from", from, "--to", to]);
     expect(exp.code, exp.stderr).to.equal(0);
-    const lines = exp.stdout.trim().split("\n");
-    expect(lines).to.have.length(4);
+    const all = exp.stdout.trim().split("\n");
+    expect(all).to.have.length(5);
+    const lines = all.slice(0, 4);
     for (const l of lines) auditLineWire.parse(JSON.parse(l));
+    expect(coverageLineWire.parse(JSON.parse(all[4]!)).coverage).to.deep.include({ device: market.device.address, channel: channel.id, receipts: 4 });
     const file = path.join(dir, "export.jsonl");
     writeFileSync(file, exp.stdout);
 
@@ -104,7 +112,7 @@ describe("flight recorder: receipt audit and the audit command (real worker)", f
     // Time range outside the receipts: nothing. Wrong device: refused.
     const empty = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address, "--from", "2001-01-01T00:00:00Z", "--to", "2001-01-02T00:00:00Z"]);
     expect(empty.code).to.equal(0);
-    expect(empty.stdout).to.equal("");
+    expect(coverageLineWire.parse(JSON.parse(empty.stdout)).coverage.receipts).to.equal(0);
     const wrong = await runAudit(["export", "--worker", market.worker!.url, "--device", `0x${"12".repeat(20)}`]);
     expect(wrong.code).to.equal(70);
     expect(wrong.stderr).to.match(/is device 0x[0-9a-fA-F]{40}, not 0x1212/);
@@ -116,12 +124,68 @@ describe("flight recorder: receipt audit and the audit command (real worker)", f
       j.receipt.outputHash = flip(j.receipt.outputHash);
       return JSON.stringify(j);
     });
-    writeFileSync(file, `${tampered.join("\n")}\n`);
+    writeFileSync(file, `${[...tampered, all[4]].join("\n")}\n`);
     const bad = await runAudit(["verify", file, "--rpc", net.chain.url, "--flight-recorder", market.contracts.flightRecorder]);
     expect(bad.code).to.equal(2);
-    expect(bad.stdout).to.match(/#2 contradicted/);
+    expect(bad.stdout).to.match(/#2 contradicted .*signature: receipt_altered - changed after the device signed it .*the change is in channelId, inputHash, outputHash, timestamp/);
     expect(bad.stdout).to.match(/#3 contradicted .*chainLink: previous_mismatch/);
     expect(bad.stdout).to.match(/1 proven, 1 missing, 2 contradicted/);
+  });
+
+  it("an export with holes does not pass: absent anchored receipts, a removed line, an empty file, a channel's missing receipt", async () => {
+    const verify = (name: string, text: string) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, text);
+      return runAudit(["verify", f, "--rpc", net.chain.url, "--flight-recorder", market.contracts.flightRecorder]);
+    };
+    const full = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address]);
+    expect(full.code, full.stderr).to.equal(0);
+    const all = full.stdout.trim().split("\n");
+    expect(all).to.have.length(5);
+    const [r1, r2, r3, r4, cov] = all as [string, string, string, string, string];
+    const whole = await verify("full.jsonl", full.stdout);
+    expect(whole.code, whole.stdout).to.equal(1); // #4 is not anchored yet: missing, nothing absent
+    expect(whole.stdout).to.match(/claims all of its receipts: 4 receipt\(s\)/);
+    expect(whole.stdout).to.match(/3 proven, 1 missing, 0 contradicted; 0 anchored receipt\(s\) absent/);
+
+    // One anchored receipt deleted, the coverage line fixed up to match: absent, named with its anchor, exit 1.
+    const fixed = JSON.stringify({ coverage: { ...JSON.parse(cov).coverage, receipts: 3 } });
+    const holed = await verify("holed.jsonl", [r1, r3, r4, fixed].join("\n"));
+    expect(holed.code).to.equal(1);
+    expect(holed.stdout).to.match(/#2 absent_from_export \(anchor 1\.\.3\): anchored on-chain \(up to #3\) but not in the export; the hash chain from #1 to #3 cannot be checked across it/);
+    expect(holed.stdout).to.match(/2 proven, 1 missing, 0 contradicted; 1 anchored receipt\(s\) absent/);
+    // The same without any coverage line: taken to claim everything, so the hole still shows.
+    const bare = await verify("bare.jsonl", [r1, r3, r4].join("\n"));
+    expect(bare.code).to.equal(1);
+    expect(bare.stdout).to.match(/no coverage line and is taken to claim all/);
+    expect(bare.stdout).to.match(/#2 absent_from_export/);
+    // A line removed under an unchanged coverage line: the count says so.
+    const cut = await verify("cut.jsonl", [r1, r2, r3, cov].join("\n"));
+    expect(cut.code).to.equal(1);
+    expect(cut.stdout).to.match(/coverage line states 4 receipt\(s\), the file holds 3/);
+    // Only the coverage line: all three anchored receipts are absent. An empty file proves nothing.
+    const none = await verify("none.jsonl", `${fixed.replace('"receipts":3', '"receipts":0')}\n`);
+    expect(none.code).to.equal(1);
+    expect(none.stdout).to.match(/#1\.\.#3 absent_from_export/);
+    expect(none.stdout).to.match(/0 receipt\(s\): 0 proven, 0 missing, 0 contradicted; 3 anchored receipt\(s\) absent/);
+    const empty = await verify("empty.jsonl", "");
+    expect(empty.code).to.equal(1);
+    expect(empty.stderr).to.match(/holds no receipts and no coverage line: it proves nothing/);
+
+    // A channel's export: other channels' receipts may be left out, but a missing receipt of this channel shows in
+    // its amounts.
+    const chExp = await runAudit(["export", "--worker", market.worker!.url, "--device", market.device.address, "--channel", channel.id]);
+    const [c1, , c3, c4, ccov] = chExp.stdout.trim().split("\n") as [string, string, string, string, string];
+    const chOk = await verify("ch.jsonl", chExp.stdout);
+    expect(chOk.stdout).to.match(/this export is filtered \(channel 0x[0-9a-f]{64}\): 4 receipt\(s\), 0 anchored receipt\(s\) outside it; the channel's amounts were checked for holes/);
+    expect(chOk.stdout).to.match(/0 anchored receipt\(s\) absent/);
+    const chHole = await verify("ch-hole.jsonl", [c1, c3, c4, JSON.stringify({ coverage: { ...JSON.parse(ccov).coverage, receipts: 3 } })].join("\n"));
+    expect(chHole.code).to.equal(1);
+    expect(chHole.stdout).to.match(/#2 channel_receipt_missing \(anchor 1\.\.3\): channel 0x[0-9a-fA-F]{64}: receipt #3 is 1000 above #1 plus its own units x price/);
+    // An export of another chain's contracts is refused, not audited against the wrong chain.
+    const other = await verify("other.jsonl", [r1, JSON.stringify({ coverage: { ...JSON.parse(cov).coverage, chainId: 1 } })].join("\n"));
+    expect(other.code).to.equal(65);
+    expect(other.stderr).to.match(/the export is of chain 1 .* pass the --rpc and --flight-recorder of the export's chain/);
   });
 
   it("metering audit: an amount increment that is not units x the channel's price is contradicted, even when the device signed it", async () => {

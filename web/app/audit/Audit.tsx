@@ -13,6 +13,7 @@ import { parseAuditInput } from "../../lib/audit-input.ts";
 
 const REASONS: Record<string, string> = {
   wrong_signer: "signed by another key than the channel's device (or for another chain or contract)",
+  receipt_altered: "changed after the device signed it: the device anchored a different receipt at this position",
   malformed_signature: "the signature does not recover to any address",
   bad_signature: "the signature does not recover to any address",
   wrong_input_hash: "the receipt's input hash is not the hash of your input",
@@ -182,6 +183,7 @@ function AuditResult({ audit, proofSource, record, version }: { audit: ReceiptAu
             {!check.valid && (
               <span className="small" data-reason={check.reason}>
                 {REASONS[check.reason] ?? check.reason} <code className="muted">({check.reason})</code>
+                {"detail" in check && check.detail ? <span data-detail> ({check.detail})</span> : null}
               </span>
             )}
           </li>
