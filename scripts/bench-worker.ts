@@ -25,7 +25,7 @@ import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, requestMac, sessionK
 import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
 import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
-import { TEST_KEYS, startLocalnet, type Localnet } from "../test/helpers/localnet.ts";
+import { TEST_KEYS, startLocalnet, type Localnet } from "./lib/localnet.ts";
 import { stopProcess } from "./lib/chain.ts";
 import { ROOT } from "./lib/paths.ts";
 
