@@ -162,7 +162,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         metrics.deferredFailures.inc();
         log("error", `channel ${id}: a deferred voucher signature is invalid; channel blocked`);
       },
-      recovered: (kind) => metrics.recoveries.inc({ kind }),
+      recovered: (kind) => {
+        metrics.recoveries.inc({ kind });
+        timings?.count(`ecdsa recovery (${kind})`);
+      },
     },
   });
   watcher = new ChainWatcher({

@@ -38,7 +38,9 @@ export function sumTimings(snaps: TimingsSnapshot[]): TimingsSnapshot {
   const routes: Record<string, PhaseTotals> = {};
   const writer: WriterTotals = { groups: 0, ops: 0, encodeMs: 0, decodeMs: 0, statementsMs: 0, hashMs: 0, signMs: 0, commitMs: 0, hopMs: 0 };
   const cpu = { mainUs: 0, writerUs: 0 };
+  const events: Record<string, number> = {};
   for (const s of snaps) {
+    for (const [k, n] of Object.entries(s.events ?? {})) events[k] = (events[k] ?? 0) + n;
     for (const [name, t] of Object.entries(s.routes)) {
       const into = (routes[name] ??= { requests: 0, phases: {} });
       into.requests += t.requests;
@@ -52,7 +54,7 @@ export function sumTimings(snaps: TimingsSnapshot[]): TimingsSnapshot {
     cpu.mainUs += s.cpu.mainUs;
     cpu.writerUs += s.cpu.writerUs;
   }
-  return { routes, writer, cpu };
+  return { routes, writer, cpu, events };
 }
 
 export interface ModeCost {
@@ -67,6 +69,8 @@ export interface ModeCost {
   writerUs: number;
   otherUs?: number;
   writer: WriterTotals;
+  /** Events per answered request (ECDSA recoveries by kind). */
+  events: Record<string, number>;
 }
 
 export function modeCost(windows: Window[], route: "paid" | "unpaid"): ModeCost {
@@ -82,7 +86,9 @@ export function modeCost(windows: Window[], route: "paid" | "unpaid"): ModeCost 
   const cpuUs = cpuTotal === undefined ? undefined : cpuTotal / Math.max(1, requests);
   const mainUs = t.cpu.mainUs / Math.max(1, requests);
   const writerUs = t.cpu.writerUs / Math.max(1, requests);
-  return { requests, rate: requests / seconds, phases, wallUs, cpuUs, mainUs, writerUs, otherUs: cpuUs === undefined ? undefined : Math.max(0, cpuUs - mainUs - writerUs), writer: t.writer };
+  const events: Record<string, number> = {};
+  for (const [k, n] of Object.entries(t.events)) events[k] = n / Math.max(1, requests);
+  return { requests, rate: requests / seconds, phases, wallUs, cpuUs, mainUs, writerUs, otherUs: cpuUs === undefined ? undefined : Math.max(0, cpuUs - mainUs - writerUs), writer: t.writer, events };
 }
 
 const us = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(0));
@@ -103,6 +109,8 @@ export function breakdownLines(concurrency: number, unpaid: ModeCost, paid: Mode
         `(${(paid.requests / w.groups).toFixed(1)} requests per group, ${((w.commitMs * 1000) / w.groups).toFixed(0)} µs per COMMIT)`,
     );
   }
+  const ev = Object.entries(paid.events);
+  if (ev.length) lines.push(`  per paid request: ${ev.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`);
   lines.push(
     `  CPU µs per request, unpaid -> paid: whole worker ${us(unpaid.cpuUs)} -> ${us(paid.cpuUs)}; event-loop thread ${us(unpaid.mainUs)} -> ${us(paid.mainUs)}; ` +
       `writer thread ${us(unpaid.writerUs)} -> ${us(paid.writerUs)}; other threads (onnxruntime, GC, libuv) ${us(unpaid.otherUs)} -> ${us(paid.otherUs)}`,
@@ -124,12 +132,21 @@ export function goalLines(concurrency: number, unpaid: ModeCost, paid: ModeCost,
       .sort((a, b) => b[1] - a[1])
       .slice(0, 3)
       .map(([n, v]) => `${n} +${v.toFixed(0)} µs`);
-    const fsync = paid.writer.groups > 0 ? (paid.writer.commitMs * 1000) / paid.requests : 0;
+    const w = paid.writer;
+    const fsync = w.groups > 0 ? (w.commitMs * 1000) / paid.requests : 0;
     const share = paid.wallUs > 0 ? (100 * fsync) / paid.wallUs : 0;
-    out.push(
-      `${c}  throughput paid/unpaid ${ratio.toFixed(3)} < ${min}: NOT met (gap ${(min - ratio).toFixed(3)}); measured cause: ${extra.join(", ")}; ` +
-        `COMMIT (WAL append + fsync, durability "${durability}") is ${fsync.toFixed(0)} µs = ${share.toFixed(0)}% of a paid request's ${paid.wallUs.toFixed(0)} µs in the worker`,
-    );
+    // With one request in flight the gap is latency: what the paid request waits for that the unpaid one does not.
+    // With many, it is a busy resource: the event loop (CPU) or the writer (its share of the window, fsync included).
+    const seconds = paid.requests / Math.max(1e-9, paid.rate);
+    const writerBusy = (100 * (w.decodeMs + w.statementsMs + w.hashMs + w.signMs + w.commitMs)) / 1000 / seconds;
+    const commitBusy = (100 * w.commitMs) / 1000 / seconds;
+    const loop = (m: ModeCost) => ((100 * m.mainUs * m.rate) / 1e6).toFixed(0);
+    const where =
+      concurrency <= 1
+        ? `COMMIT (WAL append + fsync, durability "${durability}") is ${fsync.toFixed(0)} µs = ${share.toFixed(0)}% of a paid request's ${paid.wallUs.toFixed(0)} µs in the worker`
+        : `event-loop thread busy ${loop(unpaid)}% of the window unpaid, ${loop(paid)}% paid; writer thread busy ${writerBusy.toFixed(0)}% of the paid window, ` +
+          `COMMIT (WAL append + fsync, durability "${durability}") ${commitBusy.toFixed(0)}% (${w.groups ? ((w.commitMs * 1000) / w.groups).toFixed(0) : "-"} µs per COMMIT, ${w.groups ? (paid.requests / w.groups).toFixed(1) : "-"} requests per group)`;
+    out.push(`${c}  throughput paid/unpaid ${ratio.toFixed(3)} < ${min}: NOT met (gap ${(min - ratio).toFixed(3)}); measured cause: ${extra.join(", ")}; ${where}`);
   }
   if (unpaid.cpuUs === undefined || paid.cpuUs === undefined) {
     out.push(`${c}  CPU per request: not measurable here (no /proc)`);

@@ -90,7 +90,10 @@ describe("worker paid path: fast pieces equal their references", () => {
     b.lap("x");
     t.addGroup({ ops: 3, encodeMs: 1, decodeMs: 2, statementsMs: 3, hashMs: 4, signMs: 5, commitMs: 6, hopMs: 7 }, 1000);
     t.addGroup({ ops: 3, encodeMs: 1, decodeMs: 2, statementsMs: 3, hashMs: 4, signMs: 5, commitMs: 6, hopMs: 7 }, 1500);
+    t.count("ecdsa recovery (inline)");
+    t.count("ecdsa recovery (inline)");
     const s = t.snapshot();
+    expect(s.events).to.deep.equal({ "ecdsa recovery (inline)": 2 });
     expect(s.routes.paid!.requests).to.equal(1);
     expect(s.routes.paid!.phases.x!.count).to.equal(2);
     expect(s.routes.paid!.phases.y!.count).to.equal(1);
@@ -99,6 +102,7 @@ describe("worker paid path: fast pieces equal their references", () => {
     t.reset();
     const z = t.snapshot();
     expect(z.routes).to.deep.equal({});
+    expect(z.events).to.deep.equal({});
     expect(z.writer.groups).to.equal(0);
     expect(z.cpu.writerUs).to.equal(0);
     t.addGroup({ ops: 1, encodeMs: 0, decodeMs: 0, statementsMs: 0, hashMs: 0, signMs: 0, commitMs: 0, hopMs: 0 }, 1700);

@@ -36,6 +36,8 @@ export interface TimingsSnapshot {
   writer: WriterTotals;
   /** CPU (user + system) since the last reset, µs: the event loop's thread and the writer thread. */
   cpu: { mainUs: number; writerUs: number };
+  /** Events counted since the last reset (e.g. ECDSA recoveries by kind). */
+  events: Record<string, number>;
 }
 
 /** Records laps of one request: each `lap(phase)` adds the time since the previous lap (or the start) to `phase`. */
@@ -52,6 +54,7 @@ const emptyWriter = (): WriterTotals => ({ groups: 0, ops: 0, encodeMs: 0, decod
 export class PhaseTimings {
   #routes = new Map<string, PhaseTotals>();
   #writer = emptyWriter();
+  #events: Record<string, number> = {};
   #mainCpuBase = mainCpuUs();
   /** The writer thread's CPU as of its latest group, and at the last reset. */
   #writerCpu = 0;
@@ -94,15 +97,21 @@ export class PhaseTimings {
     w.hopMs += g.hopMs;
   }
 
+  /** Counts one `name` event. */
+  count(name: string) {
+    this.#events[name] = (this.#events[name] ?? 0) + 1;
+  }
+
   snapshot(): TimingsSnapshot {
     const routes: Record<string, PhaseTotals> = {};
     for (const [name, t] of this.#routes) routes[name] = { requests: t.requests, phases: structuredClone(t.phases) };
-    return { routes, writer: { ...this.#writer }, cpu: { mainUs: mainCpuUs() - this.#mainCpuBase, writerUs: this.#writerCpu - (this.#writerCpuBase ?? this.#writerCpu) } };
+    return { routes, writer: { ...this.#writer }, cpu: { mainUs: mainCpuUs() - this.#mainCpuBase, writerUs: this.#writerCpu - (this.#writerCpuBase ?? this.#writerCpu) }, events: { ...this.#events } };
   }
 
   reset() {
     this.#routes.clear();
     this.#writer = emptyWriter();
+    this.#events = {};
     this.#mainCpuBase = mainCpuUs();
     this.#writerCpuBase = this.#writerCpu || undefined;
   }
