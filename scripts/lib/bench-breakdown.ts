@@ -78,9 +78,9 @@ export function modeCost(windows: Window[], route: "paid" | "unpaid"): ModeCost 
   const seconds = windows.reduce((n, w) => n + w.seconds, 0);
   const t = sumTimings(windows.flatMap((w) => (w.timings ? [w.timings] : [])));
   const r = t.routes[route] ?? { requests: 0, phases: {} };
-  const per = Math.max(1, r.requests);
+  // Each phase over the requests that went through it (a refused request laps the phases before its refusal).
   const phases: Record<string, number> = {};
-  for (const [name, p] of Object.entries(r.phases)) phases[name] = (p.ms * 1000) / per;
+  for (const [name, p] of Object.entries(r.phases)) phases[name] = (p.ms * 1000) / Math.max(1, p.count);
   const wallUs = Object.values(phases).reduce((a, b) => a + b, 0);
   const cpuTotal = windows.every((w) => w.workerCpu !== undefined) ? windows.reduce((n, w) => n + w.workerCpu!, 0) * 1e6 : undefined;
   const cpuUs = cpuTotal === undefined ? undefined : cpuTotal / Math.max(1, requests);
