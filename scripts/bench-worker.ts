@@ -5,7 +5,7 @@
 // A real chain (hardhat node), a real worker process (worker/cli.ts serve), keep-alive connections at a fixed
 // concurrency, one channel per connection. Vouchers and MACs are made before the timed window, so the buyer's
 // signing is not measured; the worker's checking, storing and receipt signing are.
-// Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (list, default "8,32"),
+// Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (list, default "1,8,32"),
 // BENCH_ROUNDS (default 5), BENCH_WORKER_CONFIG (JSON merged into the worker config), BENCH_PROFILE (CPU profile dir).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -25,13 +25,15 @@ import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, requestMac, sessionK
 import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
 import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
-import { TEST_KEYS, startLocalnet, type Localnet } from "../test/helpers/localnet.ts";
+import { TEST_KEYS, startLocalnet, type Localnet } from "./lib/localnet.ts";
 import { stopProcess } from "./lib/chain.ts";
+import { breakdownLines, goalLines, modeCost, readTimings, resetTimings } from "./lib/bench-breakdown.ts";
+import type { TimingsSnapshot } from "../worker/perf/phase-timings.ts";
 import { ROOT } from "./lib/paths.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Connection counts to measure at: few in flight shows the durability wait, many shows group commit amortising it. */
-const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,32").split(",").map(Number);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,8,32").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PRICE = 10n;
 const PASSPHRASE = "bench-only-passphrase";
@@ -43,6 +45,8 @@ interface Result {
   latenciesMs: number[];
   /** CPU seconds the worker process (all its threads) used in the window, when measurable. */
   workerCpu?: number;
+  /** The worker's own per-phase timings of the window (GET /v1/debug/timings). */
+  timings?: TimingsSnapshot;
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -125,24 +129,33 @@ async function main() {
   await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), 1, maxConcurrency); // warm-up, not reported
 
   const runs: { concurrency: number; unpaid: Result[]; paid: Result[] }[] = [];
+  // The worker's phase timings are zeroed before and read after every window, so each mode's breakdown is its own.
+  const timed = async (window: () => Promise<Result>): Promise<Result> => {
+    await resetTimings(url);
+    const r = await window();
+    r.timings = await readTimings(url);
+    return r;
+  };
   for (const concurrency of CONCURRENCY) {
     const run = { concurrency, unpaid: [] as Result[], paid: [] as Result[] };
     runs.push(run);
     for (let r = 0; r < ROUNDS; r++) {
       log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: unpaid HTTP (${SECONDS} s)...`);
-      const u = await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS, concurrency);
+      const u = await timed(() => load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS, concurrency));
       run.unpaid.push(u);
       // Three times what the unpaid window served, spread over the lanes: paid never comes close.
       const perLane = Math.ceil((3 * u.requests) / concurrency) + 10;
       for (const lane of lanes.slice(0, concurrency)) presign(lane, perLane);
       log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: paid HTTP (${SECONDS} s, one channel per connection)...`);
       run.paid.push(
-        await load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
-          const lane = lanes[worker]!;
-          const h = lane.headers[lane.next++];
-          if (!h) throw new Error("ran out of pre-signed vouchers");
-          return h;
-        }, SECONDS, concurrency),
+        await timed(() =>
+          load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
+            const lane = lanes[worker]!;
+            const h = lane.headers[lane.next++];
+            if (!h) throw new Error("ran out of pre-signed vouchers");
+            return h;
+          }, SECONDS, concurrency),
+        ),
       );
     }
   }
@@ -163,6 +176,9 @@ async function main() {
   };
   const rawSummary = row("raw session.run", [raw]);
   const verdicts: string[] = [];
+  const breakdown: string[] = [];
+  const goals: string[] = [];
+  const durability = (JSON.parse(process.env.BENCH_WORKER_CONFIG ?? "{}") as { durability?: string }).durability ?? "full";
   for (const run of runs) {
     const u = row(`unpaid HTTP, ${run.concurrency} conns`, run.unpaid);
     const p = row(`paid HTTP, ${run.concurrency} conns`, run.paid);
@@ -173,8 +189,16 @@ async function main() {
     verdicts.push(
       `${String(run.concurrency).padStart(3)} connections: paid/unpaid ${(p.rate / u.rate).toFixed(3)} (median round ${median.toFixed(3)}, rounds ${ratios.map((r) => r.toFixed(2)).join(" ")})${cpu}; unpaid/raw ${(u.rate / rawSummary.rate).toFixed(3)}`,
     );
+    const uc = modeCost(run.unpaid, "unpaid");
+    const pc = modeCost(run.paid, "paid");
+    breakdown.push("", ...breakdownLines(run.concurrency, uc, pc));
+    // Judged on all rounds together (requests over seconds), as the table above shows them.
+    goals.push(...goalLines(run.concurrency, uc, pc, p.rate / u.rate, undefined, durability));
   }
-  console.log(`\ngoal: paid >= 0.9 x unpaid\n${verdicts.join("\n")}`);
+  console.log(`\npaid/unpaid by connections\n${verdicts.join("\n")}`);
+  console.log(breakdown.join("\n"));
+  console.log(`\ngoals (issue 15; durability "${durability}"): paid/unpaid >= 0.8 at 1 connection and >= 0.9 at 8+; worker CPU per paid request <= 1.3 x unpaid`);
+  console.log(goals.join("\n"));
   if (recoveries) console.log(`worker ECDSA voucher recoveries: ${recoveries}`);
   if (process.env.BENCH_WORKER_CONFIG) console.log(`worker config overrides: ${process.env.BENCH_WORKER_CONFIG}`);
   console.log("raw is one sequential session.run loop (p50/p99 per call); HTTP latencies are per request with all connections busy.");
@@ -218,6 +242,8 @@ async function setUpWorker(n: Localnet, workDir: string) {
       // No claims inside the timed window: it measures the request path (claims are one transaction per many calls).
       settlement: { claimThreshold: "1000000000000", maxAgeSeconds: 86_400 },
       logLevel: "error",
+      // Per-phase timings (GET /v1/debug/timings) for the breakdown; a few performance.now() calls per request.
+      debug: { timings: true },
       // BENCH_WORKER_CONFIG: JSON merged into the worker config (to compare settings; printed with the table).
       ...(JSON.parse(process.env.BENCH_WORKER_CONFIG ?? "{}") as object),
     }),

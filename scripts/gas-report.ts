@@ -21,7 +21,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain, voucherTypes } from "../protocol/eip712.ts";
 import { channelIdOf, type ChannelTerms } from "../protocol/terms.ts";
-import { TEST_KEYS } from "../test/helpers/localnet.ts";
+import { TEST_KEYS } from "./lib/localnet.ts";
 import { measureFlightRecorder } from "./lib/gas-flight-recorder.ts";
 import { ROOT } from "./lib/paths.ts";
 

@@ -14,10 +14,10 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { VOUCHER_HEADER } from "../protocol/voucher.ts";
-import { startLocalnet, type Localnet } from "../test/helpers/localnet.ts";
-import { holdSocket, rawRequest, type HeldSocket } from "../test/helpers/raw-http.ts";
-import { startRpcProxy, type RpcProxy } from "../test/helpers/rpc-proxy.ts";
-import { openChannel, paidHeaders, setupMarket, spawnWorker, vadInputs, type Market, type TestChannel, type WorkerProcess } from "../test/helpers/worker-fixture.ts";
+import { startLocalnet, type Localnet } from "./lib/localnet.ts";
+import { holdSocket, rawRequest, type HeldSocket } from "./lib/raw-http.ts";
+import { startRpcProxy, type RpcProxy } from "./lib/rpc-proxy.ts";
+import { openChannel, paidHeaders, setupMarket, spawnWorker, vadInputs, type Market, type TestChannel, type WorkerProcess } from "./lib/worker-fixture.ts";
 
 export interface SoakOptions {
   /** Idle sockets held throughout the loaded phase. */

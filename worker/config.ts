@@ -141,6 +141,18 @@ export const workerConfigSchema = z.object({
   /** First block to search for ChannelOpened events (the deployment block on a long chain). */
   fromBlock: amount.default(0n),
   logLevel: z.enum(["silent", "error", "info", "debug"]).default("info"),
+  /**
+   * When a paid answer may leave. "full" (default): after its voucher, receipt and answer are fsynced (SQLite WAL,
+   * synchronous=FULL), so they survive a power cut. "os-buffered": after they are written to the operating system
+   * (synchronous=NORMAL), without waiting for the disk: a worker crash loses nothing, but a power cut or kernel crash
+   * can lose the last moments of committed requests whose answers were already sent. The device owner bears that:
+   * the lost vouchers cannot be claimed (their buyers keep the value), and receipts already handed out may be issued
+   * again under the same sequence after the restart, which the flight recorder treats as equivocation. Only for a
+   * device with a battery or UPS, or whose owner accepts that risk; docs/performance.md has the measured difference.
+   */
+  durability: z.enum(["full", "os-buffered"]).default("full"),
+  /** Diagnostics. `timings`: GET /v1/debug/timings serves per-phase request times (benchmarks; off in production). */
+  debug: z.object({ timings: z.boolean().default(false) }).default({ timings: false }),
 });
 
 /** What a config file or a caller provides. */

@@ -24,7 +24,8 @@ export function recoverDigest(digest: Uint8Array, signature: Hex): Recovered | u
   if (s === 0n || s > HALF_N) return undefined;
   try {
     const publicKey = secp256k1.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false);
-    return { address: addressOfPublicKey(publicKey), publicKey };
+    // The address costs two keccaks and a checksum; a caller that knows the signer's key compares keys instead.
+    return { publicKey, get address() { return addressOfPublicKey(publicKey); } };
   } catch {
     return undefined;
   }

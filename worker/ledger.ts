@@ -6,7 +6,7 @@ import type { Voucher } from "../protocol/voucher.ts";
 import { createVoucherHasher } from "./receipts.ts";
 import type { ErrorCode } from "../protocol/wire.ts";
 import type { ChainReader, OnchainChannel } from "./chain.ts";
-import { macMatches, recoverDigest, type DigestSigner } from "./crypto.ts";
+import { macMatches, recoverDigest, type DigestSigner, type Recovered } from "./crypto.ts";
 import type { GroupCommitter } from "./store/committer.ts";
 import type { ChannelRow, Store } from "./store/db.ts";
 
@@ -202,6 +202,18 @@ export class Ledger {
     return ch.sessionKey;
   }
 
+  /**
+   * The signer of `sig` over `digest` when it is the channel's signer, else undefined. Once the signer's public key is
+   * known (stored from the channel's first, address-checked voucher) keys are compared byte for byte: the address
+   * derivation (keccak, checksum) is a fifth of a recovery, and later recoveries are the budget and cap checks.
+   */
+  #recoverSigner(ch: Channel, digest: Uint8Array, sig: Hex): Recovered | undefined {
+    const recovered = recoverDigest(digest, sig);
+    if (!recovered) return undefined;
+    if (ch.signerPubkey) return Buffer.from(recovered.publicKey).toString("hex") === ch.signerPubkey.slice(2).toLowerCase() ? recovered : undefined;
+    return recovered.address.toLowerCase() === ch.terms.signer.toLowerCase() ? recovered : undefined;
+  }
+
   #maxDeferredChannels(): number {
     return this.#opts.maxDeferredChannels ?? 16;
   }
@@ -288,8 +300,8 @@ export class Ledger {
       return { ok: true, auth: { by: "mac", signerPubkey: null } };
     }
     this.#events.recovered("inline");
-    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
-    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+    const recovered = this.#recoverSigner(ch, this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered) {
       return fail("invalid_signature", `voucher is not signed by the channel's signer ${ch.terms.signer} under chain ${this.#opts.chainId} and contract ${this.#chain.contracts.paymentChannels}`);
     }
     const key = this.#device.sessionKey(recovered.publicKey, ch.id);
@@ -327,8 +339,8 @@ export class Ledger {
       return { valid: true, verified: false, signerPubkey: null };
     }
     this.#events.recovered("inline");
-    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
-    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+    const recovered = this.#recoverSigner(ch, this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered) {
       return reject("invalid_signature", `voucher is not signed by the channel's signer ${ch.terms.signer} under chain ${this.#opts.chainId} and contract ${this.#chain.contracts.paymentChannels}`);
     }
     return { valid: true, verified: true, signerPubkey: null };
@@ -365,8 +377,8 @@ export class Ledger {
     const amount = ch.acceptedAmount;
     const sig = ch.acceptedSig;
     this.#events.recovered(kind);
-    const recovered = recoverDigest(this.#hash(ch.id, amount), sig);
-    if (recovered && recovered.address.toLowerCase() === ch.terms.signer.toLowerCase()) {
+    const recovered = this.#recoverSigner(ch, this.#hash(ch.id, amount), sig);
+    if (recovered) {
       if (amount > ch.verifiedAmount) {
         await this.#committer.commit({ op: "recordVerified", id: ch.id, amount, sig, signerPubkey: null });
         if (amount > ch.verifiedAmount) {
@@ -413,8 +425,8 @@ export class Ledger {
    * service, so it is never deferred) and the request MAC must match under the session key.
    */
   authenticateClose(ch: Channel, v: Voucher, message: string, mac: string | undefined): AuthResult {
-    const recovered = recoverDigest(this.#hash(v.channelId, v.cumulativeAmount), v.signature);
-    if (!recovered || recovered.address.toLowerCase() !== ch.terms.signer.toLowerCase()) {
+    const recovered = this.#recoverSigner(ch, this.#hash(v.channelId, v.cumulativeAmount), v.signature);
+    if (!recovered) {
       return { ok: false, reason: "invalid_signature", message: `voucher is not signed by the channel's signer ${ch.terms.signer}` };
     }
     if (mac === undefined || mac === "") return { ok: false, reason: "mac_required", message: "a close request carries x-edgepay-mac (protocol/session.ts requestMacMessage)" };

@@ -16,6 +16,7 @@ import { resolveUnitRule } from "./metering.ts";
 import { TxSender } from "./settlement/sender.ts";
 import { Settler } from "./settlement/settler.ts";
 import { GroupCommitter } from "./store/committer.ts";
+import { PhaseTimings } from "./perf/phase-timings.ts";
 import { Store } from "./store/db.ts";
 import { lockDataDir } from "./store/lock.ts";
 import { ChainWatcher } from "./watcher.ts";
@@ -132,7 +133,13 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   const committer = new GroupCommitter({
     dataDir: config.dataDir,
     receipts: { privateKey: key.privateKey, chainId, paymentChannels: config.contracts.paymentChannels },
+    synchronous: config.durability === "os-buffered" ? "normal" : "full",
   });
+  const timings = config.debug.timings ? new PhaseTimings() : undefined;
+  if (timings) {
+    committer.onGroup = ({ ops, encodeMs, phases: [decodeMs, statementsMs, hashMs, signMs, commitMs], hopMs, writerCpuUs }) =>
+      timings.addGroup({ ops, encodeMs, decodeMs, statementsMs, hashMs, signMs, commitMs, hopMs }, writerCpuUs);
+  }
   committer.onFlush = (size, writerMs, roundTripMs) => {
     metrics.commitBatch.observe(size);
     metrics.commitDuration.observe(writerMs / 1000);
@@ -155,7 +162,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         metrics.deferredFailures.inc();
         log("error", `channel ${id}: a deferred voucher signature is invalid; channel blocked`);
       },
-      recovered: (kind) => metrics.recoveries.inc({ kind }),
+      recovered: (kind) => {
+        metrics.recoveries.inc({ kind });
+        timings?.count(`ecdsa recovery (${kind})`);
+      },
     },
   });
   watcher = new ChainWatcher({
@@ -257,6 +267,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       log,
       now,
       limiter: new UnpaidLimiter(config.http.unpaidPerClient),
+      timings,
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       settle: {
         device: device.address,

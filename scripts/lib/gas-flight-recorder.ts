@@ -21,7 +21,7 @@ import { channelsDomain, deviceBindingTypes, deviceRegistryDomain, receiptTypes,
 import { getProof } from "../../protocol/merkle.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
-import { TEST_KEYS } from "../../test/helpers/localnet.ts";
+import { TEST_KEYS } from "./localnet.ts";
 
 /** The generated ABIs and bytecode this section deploys (protocol/generated/contracts.ts). */
 type Generated = typeof import("../../protocol/generated/contracts.ts");

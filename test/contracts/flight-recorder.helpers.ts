@@ -5,7 +5,7 @@ import type { Hex } from "viem";
 import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
-import { TEST_KEYS } from "../helpers/localnet.ts";
+import { TEST_KEYS } from "../../scripts/lib/localnet.ts";
 import { CONTENT_HASH, MAX_UINT96, PRICE, channelFixture, channelsDomain, ethers, registerDevice, type Deployed } from "./fixtures.ts";
 import { typed, type Typed } from "./typed.ts";
 

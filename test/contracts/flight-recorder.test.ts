@@ -9,7 +9,7 @@ import { anchorBatch, anchorCommitment, checkHashChain, checkReceiptProof, recei
 import { buildReceiptTree, getProof, hashPair, merkleRoot, processProof, receiptLeaf, verifyProof } from "../../protocol/merkle.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
-import { TEST_KEYS } from "../helpers/localnet.ts";
+import { TEST_KEYS } from "../../scripts/lib/localnet.ts";
 import EdgepayLocal from "../../ignition/modules/EdgepayLocal.ts";
 import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { DEPOSIT, MIN_STAKE, PRICE, Status, UNBONDING_DELAY, channelsDomain, ethers, idOf, networkHelpers, signVoucher, termsFor } from "./fixtures.ts";

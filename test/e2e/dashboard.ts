@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { freePort, waitFor } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import type { Localnet } from "../helpers/localnet.ts";
+import type { Localnet } from "../../scripts/lib/localnet.ts";
 
 const NEXT_CLI = path.join(ROOT, "node_modules/next/dist/bin/next");
 

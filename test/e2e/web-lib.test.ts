@@ -9,7 +9,7 @@ import { decodeRevertData, describeError, isUserRejection } from "../../web/lib/
 import { formatAmount, parseAmount } from "../../web/lib/format.ts";
 import { devWallet } from "../../web/lib/dev-wallet.ts";
 import { chainOf, makeWagmiConfig } from "../../web/wagmi.ts";
-import { TEST_KEYS } from "../helpers/localnet.ts";
+import { TEST_KEYS } from "../../scripts/lib/localnet.ts";
 
 const DEVICE = privateKeyToAccount(TEST_KEYS[5]).address;
 const OWNER = privateKeyToAccount(TEST_KEYS[2]).address;

@@ -4,8 +4,8 @@ import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import type { SignedReceipt } from "../../protocol/receipt.ts";
 import { inferResponseWire } from "../../protocol/wire.ts";
 import type { TensorMapWire } from "../../protocol/tensors.ts";
-import { clientsFor } from "./localnet.ts";
-import { paidHeaders, vadInputs, type Market, type TestChannel } from "./worker-fixture.ts";
+import { clientsFor } from "../../scripts/lib/localnet.ts";
+import { paidHeaders, vadInputs, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 /** One paid inference at `amount` (cumulative); returns the parsed receipt and outputs. */
 export async function paidInfer(market: Market, channel: TestChannel, amount: bigint, inputs: TensorMapWire = vadInputs(Number(amount % 997n))) {

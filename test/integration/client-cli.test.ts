@@ -9,8 +9,8 @@ import { promisify } from "node:util";
 import { PNG } from "pngjs";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
-import { PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
+import { PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, type Market } from "../../scripts/lib/worker-fixture.ts";
 
 const run = promisify(execFile);
 const CLI = path.join(ROOT, "protocol/node/cli.ts");

@@ -7,8 +7,8 @@ import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contra
 import { Buyer, EdgepayClientError, MemoryBuyerStore, type FetchLike } from "../../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import type { Tensor } from "../../protocol/tensors.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { setupMarket, SILERO_VAD_V5, type Market } from "../../scripts/lib/worker-fixture.ts";
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 

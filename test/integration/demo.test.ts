@@ -10,7 +10,7 @@ import path from "node:path";
 import { createPublicClient, http, isAddressEqual, type Address, type Hex } from "viem";
 import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 
 interface DemoFile {
   settings: { seconds: number; speech: string };

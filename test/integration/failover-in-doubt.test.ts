@@ -33,7 +33,7 @@ import {
 } from "../../scripts/lib/marketplace.ts";
 import type { ManagedChild } from "../../scripts/lib/processes.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 
 const PRICE_A = 1_000n;
 const PRICE_B = 1_500n;

@@ -29,7 +29,7 @@ import {
   type PublishedModel,
 } from "../../scripts/lib/marketplace.ts";
 import type { ManagedChild } from "../../scripts/lib/processes.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 
 const CHALLENGE = 600n;
 const DEPOSIT = 100_000n;

@@ -8,8 +8,8 @@ import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contra
 import { Buyer, MemoryBuyerStore } from "../../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { rpc } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { setupMarket, SILERO_VAD_V5, type Market } from "../../scripts/lib/worker-fixture.ts";
 
 const PRICE = 1_000n;
 const ROYALTY_BPS = 1_000;

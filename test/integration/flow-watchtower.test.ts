@@ -10,8 +10,8 @@ import { tensorToWire } from "../../protocol/tensors.ts";
 import { encodeVoucherHeader, signVoucher } from "../../protocol/voucher.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { rpc } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { setupMarket, SILERO_VAD_V5, type Market } from "../../scripts/lib/worker-fixture.ts";
 
 const PRICE = 2_500n;
 const ROYALTY_BPS = 750;

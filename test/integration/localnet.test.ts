@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { testUsdcAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 
 describe("localnet harness", function () {
   this.timeout(120_000);

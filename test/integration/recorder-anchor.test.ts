@@ -8,8 +8,8 @@ import { flightRecorderAbi, paymentChannelsAbi } from "../../protocol/generated/
 import { checkHashChain, checkReceiptProof, receiptProofWire } from "../../protocol/audit.ts";
 import { receiptPageWire, hasProof } from "../../protocol/audit-export.ts";
 import { RecorderLog } from "../../worker/recorder/log.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { openChannel, setupMarket, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 import { anchoredSeq, getJson, isAnchored, paidInfer, waitFor } from "../helpers/recorder.ts";
 
 describe("flight recorder: receipt log and anchors (real worker)", function () {

@@ -16,8 +16,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { Receipt } from "../../protocol/receipt.ts";
 import { hashTensors, tensorFromWire } from "../../protocol/tensors.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { openChannel, setupMarket, vadInputs, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 import { anchoredSeq, getJson, paidInfer, waitFor } from "../helpers/recorder.ts";
 import { flip } from "../helpers/disputes.ts";
 

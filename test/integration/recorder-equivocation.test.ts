@@ -8,8 +8,8 @@ import { generatePrivateKey } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { deviceRegistryAbi, flightRecorderAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import type { SignedReceipt } from "../../protocol/receipt.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { openChannel, setupMarket, vadInputs, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 import { paidInfer } from "../helpers/recorder.ts";
 import { flip, receiptArg, revertOf, signReceiptWith } from "../helpers/disputes.ts";
 

@@ -10,8 +10,8 @@ import { deviceRegistryAbi, flightRecorderAbi, testUsdcAbi } from "../../protoco
 import { receiptProofWire } from "../../protocol/audit.ts";
 import { receiptDigest, type SignedReceipt } from "../../protocol/receipt.ts";
 import { rpc } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, setupMarket, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { openChannel, setupMarket, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 import { anchoredSeq, getJson, paidInfer, waitFor } from "../helpers/recorder.ts";
 import { flip, receiptArg, revertOf, signReceiptWith } from "../helpers/disputes.ts";
 

@@ -9,7 +9,7 @@ import { encodeVoucherHeader, signVoucher, VOUCHER_HEADER } from "../../protocol
 import { errorBodyWire, paymentRequiredBodyWire, type ErrorCode } from "../../protocol/wire.ts";
 import { registerDevice } from "../../worker/register.ts";
 import { rpc, waitFor } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
 import {
   clsInputs,
   macHeader,
@@ -23,7 +23,7 @@ import {
   voucherHeader,
   type Market,
   type TestChannel,
-} from "../helpers/worker-fixture.ts";
+} from "../../scripts/lib/worker-fixture.ts";
 
 interface Answer {
   status: number;

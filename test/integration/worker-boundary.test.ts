@@ -8,10 +8,10 @@ import { BODY_HASH_HEADER, MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { errorBodyWire, inferResponseWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { holdSocket, rawRequest, type HeldSocket } from "../helpers/raw-http.ts";
-import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
-import { openChannel, paidHeaders, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { holdSocket, rawRequest, type HeldSocket } from "../../scripts/lib/raw-http.ts";
+import { startRpcProxy, type RpcProxy } from "../../scripts/lib/rpc-proxy.ts";
+import { openChannel, paidHeaders, setupMarket, vadInputs, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 const LIMITS = {
   headersTimeoutMs: 1_000,

@@ -14,8 +14,8 @@ import { freePort } from "../../scripts/lib/chain.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { keystorePath, unlockKeystore } from "../../worker/keystore.ts";
 import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts";
-import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
-import { sha256OfFile, spawnWorker, vadInputs } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
+import { sha256OfFile, spawnWorker, vadInputs } from "../../scripts/lib/worker-fixture.ts";
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

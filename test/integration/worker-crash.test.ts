@@ -8,7 +8,7 @@ import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contra
 import { recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
 import { offeringsWire } from "../../protocol/wire.ts";
 import { Store } from "../../worker/store/db.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 import {
   openChannel,
   setupMarket,
@@ -18,7 +18,7 @@ import {
   type Market,
   type TestChannel,
   type WorkerProcess,
-} from "../helpers/worker-fixture.ts";
+} from "../../scripts/lib/worker-fixture.ts";
 
 interface Lane {
   channel: TestChannel;

@@ -7,8 +7,8 @@ import { encodeVoucherHeader, signVoucher, VOUCHER_HEADER } from "../../protocol
 import { MAC_HEADER } from "../../protocol/session.ts";
 import { errorBodyWire } from "../../protocol/wire.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { macHeader, openChannel, setupMarket, vadInputs, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { macHeader, openChannel, setupMarket, vadInputs, voucherHeader, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 const PRICE = 1_000n;
 

@@ -18,8 +18,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createReceiptHasher } from "../../worker/receipts.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
-import { startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { macHeader, openChannel, PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, voucherHeader, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { macHeader, openChannel, PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, voucherHeader, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 const VAD_PRICE = 1_000n;
 const CLS_PRICE = 5_000n;

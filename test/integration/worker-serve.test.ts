@@ -11,8 +11,8 @@ import { hashTensorsFast } from "../../worker/hashing.ts";
 import { createReceiptHasher, createVoucherHasher } from "../../worker/receipts.ts";
 import { closeResponseWire, inferResponseWire, offeringsWire, paymentRequiredBodyWire } from "../../protocol/wire.ts";
 import { closePath } from "../../protocol/session.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
-import { openChannel, paidHeaders, setupMarket, vadInputs, type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { openChannel, paidHeaders, setupMarket, vadInputs, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });

@@ -5,9 +5,9 @@ import { expect } from "chai";
 import type { Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { settleMessage } from "../../protocol/wire.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 import { openChannel, PROVIDER_INDEX, setupMarket, vadInputs, paidHeaders,
-  type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+  type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 describe("worker: POST /v1/settle (claim now)", function () {
   this.timeout(300_000);

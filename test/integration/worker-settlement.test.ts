@@ -10,9 +10,9 @@ import { privateKeyToAccount } from "viem/accounts";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { DB_FILE, Store } from "../../worker/store/db.ts";
 import { waitFor } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 import { openChannel, setupMarket, spawnWorker, vadInputs, paidHeaders,
-  type Market, type TestChannel } from "../helpers/worker-fixture.ts";
+  type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
 describe("worker: settlement", function () {
   this.timeout(300_000);

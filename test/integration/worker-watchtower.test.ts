@@ -5,9 +5,9 @@
 import { expect } from "chai";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { rpc, waitFor } from "../../scripts/lib/chain.ts";
-import { clientsFor, startLocalnet, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 import { openChannel, setupMarket, spawnWorker, vadInputs, paidHeaders,
-  type Market, type TestChannel, type WorkerProcess } from "../helpers/worker-fixture.ts";
+  type Market, type TestChannel, type WorkerProcess } from "../../scripts/lib/worker-fixture.ts";
 
 const CHALLENGE = 300;
 const SAFETY = 30;

@@ -24,13 +24,16 @@ import type { ModelRuntime } from "../models/runtime.ts";
 import type { IssuedReceipt } from "../store/committer.ts";
 import type { GroupCommitter } from "../store/committer.ts";
 import type { Store } from "../store/db.ts";
-import { HttpError, isAborted, readBody, sendError, sendJson } from "./io.ts";
+import { HttpError, isAborted, readBody, sendError, sendJson, sendJsonText } from "./io.ts";
+import { paidAnswerText } from "./answer-text.ts";
 import { clientAddress, type UnpaidLimiter } from "./limits.ts";
 import { createHash } from "node:crypto";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
 import { meter } from "../metering.ts";
 import { costOf, type UnitRule } from "../../protocol/units.ts";
+import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
+import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -64,6 +67,8 @@ export interface AppContext {
   log: (level: "error" | "info" | "debug", msg: string) => void;
   /** Per-client budget of requests that pay nothing (worker/http/limits.ts). */
   limiter?: UnpaidLimiter;
+  /** Per-phase request timings (config debug.timings; the benchmark's breakdown). */
+  timings?: PhaseTimings;
 }
 
 const INFER_RE = /^\/v1\/infer\/([^/]+)$/;
@@ -124,6 +129,8 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
         const text = await ctx.metrics.registry.metrics();
         res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
         res.end(text);
+      } else if (ctx.timings && pathname === DEBUG_TIMINGS_PATH) {
+        handleTimings(ctx.timings, req, res);
       } else if (ctx.recorder && handleRecorderRoute(ctx.recorder, req.method ?? "GET", pathname, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)), res)) {
         // answered by the flight recorder
       } else {
@@ -307,6 +314,7 @@ function lookup(ctx: AppContext, id: Hex, since: number): Promise<Channel | unde
 async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
   const started = performance.now();
   const arrived = performance.timeOrigin + started;
+  const sw = stopwatch(ctx.timings, "paid");
   const model = modelOf(ctx, modelParam);
   requireJson(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
@@ -326,6 +334,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   }
   const early = ctx.ledger.precheck(ch, voucher, model.runtime.modelId);
   if (early) throw paymentError(ctx, early.reason, early.message, model, undefined, ch);
+  sw.lap("voucher header, channel, precheck");
 
   // The request is authenticated before its body is read when it names the body's hash (the buyer client always
   // does): a stranger then gets its 402 from the headers alone. Without the header only a small body is read first.
@@ -347,17 +356,22 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   }
   let authn = claimed !== undefined ? ctx.ledger.authenticate(ch, voucher, macFor(claimed.toLowerCase() as Hex), header(req, MAC_HEADER)) : undefined;
   if (authn && !authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
+  sw.lap("authenticate (MAC; ECDSA on a first voucher)");
   const body = await readBody(req, claimed !== undefined ? ctx.config.maxBodyBytes : Math.min(ctx.config.maxBodyBytes, ctx.config.http.maxUnhashedBodyBytes));
+  sw.lap("read body");
   const bodyHash = sha256Hex(body);
   if (claimed !== undefined && bodyHash !== claimed.toLowerCase()) {
     throw paymentError(ctx, "invalid_mac", `the body's sha256 ${bodyHash} is not the ${BODY_HASH_HEADER} ${claimed}`, model, undefined, ch);
   }
   authn ??= ctx.ledger.authenticate(ch, voucher, macFor(bodyHash), header(req, MAC_HEADER));
   if (!authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
+  sw.lap("body sha256");
   const { tensors, units } = parseInputs(body, model);
+  sw.lap("parse inputs");
 
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
   if (!release) throw new HttpError("channel_busy", `channel ${ch.id} has ${ctx.config.maxQueuePerChannel} requests waiting; send them one after another`);
+  sw.lap("channel lock");
   try {
     if (ctx.ledger.isLastAccepted(ch, voucher)) {
       const replay = replayAnswer(ctx, ch, voucher, model, bodyHash);
@@ -372,6 +386,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     const cost = costOf(ch.terms.price, units);
     const check = await ctx.ledger.check(ch, voucher, model.runtime.modelId, authn.auth, cost);
     if (!check.valid) throw paymentError(ctx, check.reason, check.message, model, units, ch);
+    sw.lap("voucher check (ECDSA when over budget)");
     let outputs: Record<string, Tensor>;
     try {
       outputs = await model.runtime.run(tensors);
@@ -381,6 +396,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
         payment: requirements(ctx, model, units, ch),
       });
     }
+    sw.lap("inference");
     const next = ctx.ledger.accepted(ch, voucher, check);
     const fields = {
       channelId: ch.id,
@@ -392,8 +408,12 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       outputHash: hashTensors(outputs),
       timestamp: BigInt(Math.floor(Date.now() / 1000)),
     };
+    sw.lap("hash tensors");
     const outputsWire: InferResponseWire["outputs"] = {};
     for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
+    // Serialised once: the same text is stored for a lost answer's re-send and is the answer's `outputs`.
+    const outputsJson = JSON.stringify(outputsWire);
+    sw.lap("encode outputs");
     let issued: IssuedReceipt;
     try {
       // One group transaction: the writer thread gives the receipt its sequence and previous digest, signs it, and
@@ -414,12 +434,13 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
           },
         },
         { op: "recordAccepted", id: ch.id, state: next },
-        { op: "storeAnswer", answer: { channelId: ch.id, amount: voucher.cumulativeAmount, bodyHash, outputs: JSON.stringify(outputsWire) } },
+        { op: "storeAnswer", answer: { channelId: ch.id, amount: voucher.cumulativeAmount, bodyHash, outputs: outputsJson } },
       )) as [IssuedReceipt];
     } catch (error) {
       ctx.log("error", `commit failed: ${(error as Error).message}`);
       throw new HttpError("unavailable", "the payment could not be stored; the voucher was not used; retry");
     }
+    sw.lap("durable commit (sign, store, fsync, thread hops)");
     const receipt: SignedReceipt = { ...fields, sequence: issued.sequence, previous: issued.previous, signature: issued.signature };
     ctx.lastSequence.value = issued.sequence;
     ctx.ledger.apply(ch, next);
@@ -427,8 +448,9 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     const id = model.runtime.modelId.toString();
     ctx.metrics.inferences.inc({ model: id });
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
-    const answer: InferResponseWire = { outputs: outputsWire, receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
-    sendJson(res, 200, answer);
+    sendJsonText(res, 200, paidAnswerText(outputsJson, { receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() }));
+    sw.lap("send answer");
+    sw.done();
   } finally {
     release();
   }
@@ -478,19 +500,26 @@ function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: Ser
 
 /** The same path without payment, for the benchmark's unpaid baseline (enabled by config `unpaidRoute`). */
 async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
+  const sw = stopwatch(ctx.timings, "unpaid");
   const model = modelOf(ctx, modelParam);
   const { tensors } = await readInputs(ctx, req, model);
+  sw.lap("read body + parse inputs");
   let outputs: Record<string, Tensor>;
   try {
     outputs = await model.runtime.run(tensors);
   } catch (error) {
     throw new HttpError("inference_failed", `the model failed on this input: ${(error as Error).message.split("\n")[0]}`);
   }
+  sw.lap("inference");
   hashTensors(tensors);
   const outputHash = hashTensors(outputs);
+  sw.lap("hash tensors");
   const outputsWire: InferResponseWire["outputs"] = {};
   for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
+  sw.lap("encode outputs");
   sendJson(res, 200, { outputs: outputsWire, outputHash });
+  sw.lap("send answer");
+  sw.done();
 }
 
 /**

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { Hex } from "viem";
 import type { WriteOp } from "./db.ts";
 import { encodeOp } from "./wire-ops.ts";
-import type { IssuedWire, WriterInit, WriterRequest, WriterResponse } from "./writer-thread.ts";
+import type { IssuedWire, WriterInit, WriterPhases, WriterRequest, WriterResponse } from "./writer-thread.ts";
 
 /** What the writer thread filled in for an issueReceipt op. */
 export interface IssuedReceipt {
@@ -26,13 +26,18 @@ interface Pending {
 export class GroupCommitter {
   readonly #worker: Worker;
   #queue: Pending[] = [];
-  #inFlight: { seq: number; batch: Pending[]; started: number } | undefined;
+  #inFlight: { seq: number; batch: Pending[]; started: number; encodeMs: number; ops: number } | undefined;
   #seq = 0;
   #scheduled = false;
   #closed = false;
   #idle: (() => void)[] = [];
   /** Observes batch sizes, the transaction's time in the writer and the whole round trip (metrics). */
   onFlush?: (size: number, writerMs: number, roundTripMs: number) => void;
+  /**
+   * Where one durable group's time went (the benchmark's breakdown): main-thread encoding, the writer's phases, and
+   * the thread hops (round trip minus the writer's own time).
+   */
+  onGroup?: (g: { ops: number; encodeMs: number; phases: WriterPhases; hopMs: number; writerCpuUs: number }) => void;
   /** Called once per failed group, after its callers were rejected. */
   onFailure?: (error: Error) => void;
 
@@ -81,11 +86,14 @@ export class GroupCommitter {
     const batch = this.#queue;
     this.#queue = [];
     const seq = ++this.#seq;
-    this.#inFlight = { seq, batch, started: performance.now() };
+    const started = performance.now();
     this.#worker.ref();
     const encoded: unknown[] = [];
-    for (const p of batch) for (const op of p.ops) encoded.push(encodeOp(op));
-    const request: WriterRequest = { seq, ops: JSON.stringify(encoded) };
+    const texts: string[] = [];
+    for (const p of batch) for (const op of p.ops) encoded.push(encodeOp(op, texts));
+    const request: WriterRequest = { seq, ops: JSON.stringify(encoded), texts };
+    const encodedAt = performance.now();
+    this.#inFlight = { seq, batch, started, encodeMs: encodedAt - started, ops: encoded.length };
     this.#worker.postMessage(request);
   }
 
@@ -95,7 +103,9 @@ export class GroupCommitter {
     this.#inFlight = undefined;
     this.#worker.unref();
     if (msg.ok) {
-      this.onFlush?.(flight.batch.length, msg.ms, performance.now() - flight.started);
+      const roundTrip = performance.now() - flight.started;
+      this.onFlush?.(flight.batch.length, msg.ms, roundTrip);
+      this.onGroup?.({ ops: flight.ops, encodeMs: flight.encodeMs, phases: msg.phases, hopMs: roundTrip - flight.encodeMs - msg.ms, writerCpuUs: msg.cpuUs });
       let i = 0;
       for (const p of flight.batch) {
         const mine: IssuedWire[] = msg.issued.slice(i, i + p.issues);

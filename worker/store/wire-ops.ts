@@ -1,6 +1,8 @@
 // Write operations cross to the writer thread as one JSON string per group: flat arrays of strings and numbers
 // (bigints as decimal strings). Structured clone of nested objects with bigints cost more main-thread time and
-// garbage than the whole voucher check; a string is copied in one piece.
+// garbage than the whole voucher check; a string is copied in one piece. A stored answer's outputs (kilobytes of
+// JSON already) travel beside that string in `texts`, by index: escaping them into the ops' JSON and parsing them
+// back out cost more than the rest of the group's encoding.
 import type { Hex } from "viem";
 import type { WriteOp } from "./db.ts";
 
@@ -8,7 +10,7 @@ type Encoded = (string | number | null)[];
 
 const s = (v: bigint) => v.toString();
 
-export function encodeOp(w: WriteOp): Encoded {
+export function encodeOp(w: WriteOp, texts: string[]): Encoded {
   switch (w.op) {
     case "insertReceipt": {
       const r = w.row;
@@ -42,11 +44,11 @@ export function encodeOp(w: WriteOp): Encoded {
     case "setMeta":
       return ["m", w.key, w.value];
     case "storeAnswer":
-      return ["A", w.answer.channelId, s(w.answer.amount), w.answer.bodyHash, w.answer.outputs];
+      return ["A", w.answer.channelId, s(w.answer.amount), w.answer.bodyHash, texts.push(w.answer.outputs) - 1];
   }
 }
 
-export function decodeOp(e: Encoded): WriteOp {
+export function decodeOp(e: Encoded, texts: readonly string[]): WriteOp {
   const str = (i: number) => e[i] as string;
   const hex = (i: number) => e[i] as Hex;
   const big = (i: number) => BigInt(e[i] as string);
@@ -128,8 +130,11 @@ export function decodeOp(e: Encoded): WriteOp {
       return { op: "setFirstUnclaimedAt", id: hex(1), at: e[2] as number | null };
     case "m":
       return { op: "setMeta", key: str(1), value: str(2) };
-    case "A":
-      return { op: "storeAnswer", answer: { channelId: hex(1), amount: big(2), bodyHash: hex(3), outputs: str(4) } };
+    case "A": {
+      const outputs = texts[num(4)];
+      if (outputs === undefined) throw new Error(`storeAnswer refers to text ${String(e[4])}, not sent`);
+      return { op: "storeAnswer", answer: { channelId: hex(1), amount: big(2), bodyHash: hex(3), outputs } };
+    }
     default:
       throw new Error(`unknown write op ${String(e[0])}`);
   }

@@ -21,7 +21,7 @@ import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts"
 import { registerDevice } from "../../worker/register.ts";
 import { startWorker, type RunningWorker, type StartOptions } from "../../worker/service.ts";
 import type { WorkerConfig } from "../../worker/config.ts";
-import { ROOT } from "../../scripts/lib/paths.ts";
+import { ROOT } from "./paths.ts";
 import { clientsFor, TEST_KEYS, type Localnet } from "./localnet.ts";
 
 export const MODEL_OWNER_INDEX = 1;

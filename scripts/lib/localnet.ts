@@ -5,8 +5,8 @@ import { createPublicClient, createWalletClient, http, type Chain } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { HARDHAT_DEV_KEYS } from "../../protocol/dev-keys.ts";
-import { freePort, startChain, type RunningChain } from "../../scripts/lib/chain.ts";
-import { deployLocal, forgetDeployment, type DeployParameters, type LocalDeployment } from "../../scripts/lib/deploy.ts";
+import { freePort, startChain, type RunningChain } from "./chain.ts";
+import { deployLocal, forgetDeployment, type DeployParameters, type LocalDeployment } from "./deploy.ts";
 
 /** Hardhat's well-known test keys (public knowledge; local chains only). */
 export const TEST_KEYS = HARDHAT_DEV_KEYS;
