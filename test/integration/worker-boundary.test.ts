@@ -263,7 +263,8 @@ describe("worker: the HTTP boundary no request can get round", function () {
       url = market.worker!.url;
       inferUrl = `${url}/v1/infer/${market.models[0]!.modelId}`;
       expect(market.worker!.internals.ledger.known(whileDown.id), "indexed during start").to.not.equal(undefined);
-      await waitFor("persisted in SQLite", async () => market.worker!.internals.store.channel(whileDown.id) !== undefined, 2_000);
+      // Generous: the writer thread shares 2 cores with the chain and the test under CI load.
+      await waitFor("persisted in SQLite", async () => market.worker!.internals.store.channel(whileDown.id) !== undefined, 15_000);
       // The default-safe configuration serves; state survived the restart.
       await pay();
     });
