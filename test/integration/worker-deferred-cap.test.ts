@@ -36,9 +36,9 @@ describe("worker: deferred (MAC-accepted) value is capped per device, not only p
 
   before(async () => {
     net = await startLocalnet({ challengePeriod: 600n });
-    // Background verification far away, so deferred value stays deferred while the test looks at it: the settler
-    // also verifies deferred vouchers of channels it looks at on each poll, so it polls rarely too.
-    market = await setupMarket(net, { config: { verification: { maxDeferredChannels: 2, backgroundMs: 600_000 }, settlement: { claimThreshold: "1000000000", maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 600_000 } } });
+    // Background verification far away, so deferred value stays deferred while the test looks at it (the settler
+    // verifies only channels it is about to claim: none, below the threshold).
+    market = await setupMarket(net, { config: { verification: { maxDeferredChannels: 2, backgroundMs: 600_000 }, settlement: { claimThreshold: "1000000000", maxAgeSeconds: 3600, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 200 } } });
     for (let i = 0; i < 3; i++) channels.push(await openChannel(market, { buyer: 3 + i, deposit: 1_000_000n }));
     await waitFor("channels indexed", async () => channels.every((c) => market.worker!.internals.ledger.known(c.id) !== undefined), 10_000);
     // Each channel's first voucher is ECDSA-checked (it establishes the session key).

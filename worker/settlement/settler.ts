@@ -136,19 +136,27 @@ export class Settler {
       if (ch.settled) continue;
       if (ch.closesAt !== 0 && now >= ch.closesAt) continue; // too late: the contract refuses claims now
       if (ch.acceptedAmount <= ch.claimed) continue;
+      // Deferred vouchers are verified by the background pass (verification.backgroundMs); here only a channel that
+      // would be claimed now is verified first, so that a claim never carries an unverified voucher.
+      if (!this.#reason(ch, ch.acceptedAmount, now, final, requested)) continue;
       if (ch.acceptedAmount > ch.verifiedAmount && !ch.blocked) await this.#ledger.verifyDeferred(ch, "background");
       if (ch.verifiedAmount <= ch.claimed || !ch.verifiedSig) continue;
-      const unclaimed = ch.verifiedAmount - ch.claimed;
-      let reason: DueReason | undefined;
-      if (final) reason = "shutdown";
-      else if (ch.closesAt !== 0 && now >= ch.closesAt - this.#opts.closeSafetySeconds) reason = "close_deadline";
-      else if (ch.closesAt !== 0 && !this.#closeClaimed.has(ch.id)) reason = "close_requested";
-      else if (unclaimed >= this.#opts.claimThreshold) reason = "threshold";
-      else if (ch.firstUnclaimedAt !== null && Date.now() - ch.firstUnclaimedAt >= this.#opts.maxAgeSeconds * 1000) reason = "age";
-      else if (requested) reason = "requested";
+      const reason = this.#reason(ch, ch.verifiedAmount, now, final, requested);
       if (reason) out.push({ ch, amount: ch.verifiedAmount, signature: ch.verifiedSig, reason });
     }
     return out;
+  }
+
+  /** Why `ch` is due at `amount` (its verified amount, or the accepted one to decide whether to verify first). */
+  #reason(ch: Channel, amount: bigint, now: number, final: boolean, requested: boolean): DueReason | undefined {
+    const unclaimed = amount - ch.claimed;
+    if (final) return "shutdown";
+    if (ch.closesAt !== 0 && now >= ch.closesAt - this.#opts.closeSafetySeconds) return "close_deadline";
+    if (ch.closesAt !== 0 && !this.#closeClaimed.has(ch.id)) return "close_requested";
+    if (unclaimed >= this.#opts.claimThreshold) return "threshold";
+    if (ch.firstUnclaimedAt !== null && Date.now() - ch.firstUnclaimedAt >= this.#opts.maxAgeSeconds * 1000) return "age";
+    if (requested) return "requested";
+    return undefined;
   }
 
   async #round(mode: "poll" | "requested" | "final"): Promise<ClaimResult> {
