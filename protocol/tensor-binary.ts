@@ -59,7 +59,7 @@ const align8 = (n: number) => (n + 7) & ~7;
  * bytes (padding is zero), so a re-sent request hashes the same. Floats are written as JSON would carry them: -0 as
  * +0; a non-finite float is refused (TensorFrameError invalid_tensor), as JSON cannot carry it either.
  */
-export function encodeTensorFrame(tensors: Record<string, Tensor>, meta?: unknown): Uint8Array {
+export function encodeTensorFrame(tensors: Record<string, Tensor>, meta?: unknown): Uint8Array<ArrayBuffer> {
   const encoder = new TextEncoder();
   const entries = Object.entries(tensors);
   if (entries.length > MAX_TENSORS) throw new TensorFrameError("invalid_tensor", `a frame holds at most ${MAX_TENSORS} tensors, not ${entries.length}`);

@@ -57,7 +57,7 @@ export function inferBody(inputs: TensorMapWire): string {
 
 /** An inference request body in the chosen encoding: the exact bytes sent (and covered by the request MAC). */
 export interface InferRequestBody {
-  body: string | Uint8Array;
+  body: string | Uint8Array<ArrayBuffer>;
   contentType: string;
 }
 
@@ -89,7 +89,7 @@ export const CLOSE_BODY = "{}";
 export async function postInfer(
   baseUrl: string,
   modelId: bigint,
-  inputs: TensorMapWire | { body: string | Uint8Array; contentType?: string },
+  inputs: TensorMapWire | { body: string | Uint8Array<ArrayBuffer>; contentType?: string },
   headers: { voucher?: string; mac?: string },
   options: HttpOptions = {},
 ): Promise<InferAnswer> {
@@ -102,7 +102,7 @@ export async function postInfer(
   const body = given.body;
   // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
   if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
-  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body: body as BodyInit }, options);
+  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
   if (res.status === 200 && isFrame(res)) return { kind: "ok", body: await readFrameAnswer(res, baseUrl) };
   const json = await readJson(res, baseUrl);
   if (res.status === 200) {
@@ -126,7 +126,9 @@ export async function postInfer(
   throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
 }
 
-function isEncoded(inputs: TensorMapWire | { body: string | Uint8Array; contentType?: string }): inputs is { body: string | Uint8Array; contentType?: string } {
+type EncodedBody = { body: string | Uint8Array<ArrayBuffer>; contentType?: string };
+
+function isEncoded(inputs: TensorMapWire | EncodedBody): inputs is EncodedBody {
   const body = (inputs as { body?: unknown }).body;
   return typeof body === "string" || body instanceof Uint8Array;
 }
