@@ -25,6 +25,16 @@ export const MAX_META_BYTES = 64 * 1024;
 /** Type codes, the same as the canonical hash's (section 7). */
 const CODE_OF: Record<TensorType, number> = { float32: 1, float64: 2, int64: 3, int32: 4, int16: 5, int8: 6, uint8: 7, bool: 8 };
 const TYPE_OF = new Map<number, TensorType>(TENSOR_TYPES.map((t) => [CODE_OF[t], t]));
+const ARRAY_OF: Record<TensorType, new (n: number) => TensorData> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+};
 const ELEMENT_BYTES: Record<TensorType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
 
 /** Tensor names that would reach an object's prototype instead of being an input (refused in either encoding). */
@@ -68,7 +78,7 @@ export function encodeTensorFrame(tensors: Record<string, Tensor>, meta?: unknow
   entries.forEach(([name, t], i) => {
     checkName(name, names[i]!.length);
     if (t.dims.length > MAX_RANK) throw new TensorFrameError("invalid_tensor", `tensor "${name}" has rank ${t.dims.length} (at most ${MAX_RANK})`, name);
-    if (t.data.BYTES_PER_ELEMENT !== ELEMENT_BYTES[t.type]) throw new TensorFrameError("invalid_tensor", `tensor "${name}" is ${t.type} but holds ${t.data.constructor.name}`, name);
+    if (!(t.data instanceof ARRAY_OF[t.type])) throw new TensorFrameError("invalid_tensor", `tensor "${name}" is ${t.type} but holds ${t.data.constructor.name}`, name);
     if (elementCount(t.dims) !== t.data.length) throw new TensorFrameError("invalid_tensor", `tensor "${name}" has ${t.data.length} values but dims [${t.dims.join(", ")}]`, name);
     table += 4 + 4 * t.dims.length + 8 + names[i]!.length;
   });
