@@ -40,6 +40,10 @@ const ELEMENT_BYTES: Record<TensorType, number> = { float32: 4, float64: 8, int6
 /** Tensor names that would reach an object's prototype instead of being an input (refused in either encoding). */
 export const RESERVED_TENSOR_NAMES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
+const UTF8_IN = new TextEncoder();
+/** Fatal: a name that is not UTF-8 is refused, not patched with U+FFFD. */
+const UTF8_OUT = new TextDecoder("utf-8", { fatal: true });
+
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export type FrameErrorCode = "bad_request" | "invalid_tensor" | "reserved_name";
@@ -70,7 +74,7 @@ const align8 = (n: number) => (n + 7) & ~7;
  * +0; a non-finite float is refused (TensorFrameError invalid_tensor), as JSON cannot carry it either.
  */
 export function encodeTensorFrame(tensors: Record<string, Tensor>, meta?: unknown): Uint8Array<ArrayBuffer> {
-  const encoder = new TextEncoder();
+  const encoder = UTF8_IN;
   const entries = Object.entries(tensors);
   if (entries.length > MAX_TENSORS) throw new TensorFrameError("invalid_tensor", `a frame holds at most ${MAX_TENSORS} tensors, not ${entries.length}`);
   const names = entries.map(([name]) => encoder.encode(name));
@@ -144,7 +148,7 @@ export function decodeTensorFrame(bytes: Uint8Array, options: { allowMeta: boole
   const tableEnd = PREAMBLE + table;
   const headerEnd = tableEnd + metaLength;
   if (headerEnd > bytes.length) bad(`header of ${headerEnd} bytes is longer than the ${bytes.length}-byte frame`);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decoder = UTF8_OUT;
   const entries: { name: string; type: TensorType; dims: number[]; byteLength: number }[] = [];
   const seen = new Set<string>();
   let o = PREAMBLE;
