@@ -116,7 +116,7 @@ describe("binary tensor frame: format", () => {
     expect(Object.is((tensors.input!.data as Float32Array)[2], -0), "the vector has a -0").to.equal(true);
     expect(bytesToHex(encodeTensorFrame(tensors))).to.equal(v.frame);
     const text = readFileSync(DOC, "utf8");
-    const block = /Worked example \(vector below[\s\S]*?```\n([\s\S]*?)```/.exec(text);
+    const block = /Example frame \(vector below[\s\S]*?```\n([\s\S]*?)```/.exec(text);
     const annotated = block![1]!.split("\n").map((line) => line.split(/\s{2,}/)[0]!.replace(/\s/g, "")).join("");
     expect(`0x${annotated}`, "the annotated bytes in the prose").to.equal(v.frame);
     const decoded = decodeTensorFrame(hexToBytes(v.frame), { allowMeta: false });
