@@ -165,9 +165,11 @@ describe("worker: JSON and binary tensor encodings", function () {
       await post(url, frame, BIN_H),
       await post(url, frame, { ...BIN_H, ...ACCEPT_BIN }),
       await post(url, frame, { ...BIN_H, accept: `${TENSORS_MEDIA_TYPE};q=0, application/json` }),
+      await post(url, frame, { "content-type": "Application/Vnd.Edgepay.Tensors", accept: "text/html, Application/Vnd.Edgepay.Tensors;q=0.9" }),
+      await post(url, frame, { ...BIN_H, accept: "*/*" }),
     ];
-    expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200]);
-    expect(replies.map((r) => r.type === TENSORS_MEDIA_TYPE)).to.deep.equal([false, true, false, true, false]);
+    expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200, 200, 200]);
+    expect(replies.map((r) => r.type === TENSORS_MEDIA_TYPE)).to.deep.equal([false, true, false, true, false, true, false]);
     const hashes = replies.map((r) => (r.meta ?? r.json)!.outputHash);
     expect(new Set(hashes).size).to.equal(1);
     for (const r of replies) expect(hashTensors(r.outputs!)).to.equal(hashes[0]);

@@ -25,11 +25,11 @@ export function requestEncoding(req: IncomingMessage): BodyEncoding {
 
 /** Whether the client asked for the binary frame (Accept names it with a non-zero q); JSON otherwise. */
 export function wantsBinary(req: IncomingMessage): boolean {
-  const accept = req.headers.accept;
+  const accept = req.headers.accept?.toLowerCase();
   if (!accept || !accept.includes(TENSORS_MEDIA_TYPE)) return false;
   return accept.split(",").some((part) => {
     const [type, ...params] = part.split(";").map((s) => s.trim());
-    if (type?.toLowerCase() !== TENSORS_MEDIA_TYPE) return false;
+    if (type !== TENSORS_MEDIA_TYPE) return false;
     const q = params.find((p) => /^q\s*=/i.test(p));
     return q === undefined || Number(q.split("=")[1]) > 0;
   });
