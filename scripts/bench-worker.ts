@@ -6,7 +6,9 @@
 // concurrency, one channel per connection. Vouchers and MACs are made before the timed window, so the buyer's
 // signing is not measured; the worker's checking, storing and receipt signing are.
 // Environment: BENCH_SECONDS (per mode and round, default 3), BENCH_CONCURRENCY (list, default "1,8,32"),
-// BENCH_ROUNDS (default 5), BENCH_WORKER_CONFIG (JSON merged into the worker config), BENCH_PROFILE (CPU profile dir).
+// BENCH_ROUNDS (default 5), BENCH_WORKER_CONFIG (JSON merged into the worker config), BENCH_PROFILE (CPU profile dir),
+// BENCH_ENCODING (list of body encodings, "json" and/or "binary" = application/vnd.edgepay.tensors; default "binary";
+// several are measured side by side, alternating within each round).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -22,7 +24,8 @@ import { modelRegistryAbi, testUsdcAbi } from "../protocol/generated/contracts.t
 import { Buyer } from "../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
 import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, requestMac, sessionKey } from "../protocol/session.ts";
-import { tensorToWire, type Tensor } from "../protocol/tensors.ts";
+import { type Tensor } from "../protocol/tensors.ts";
+import { encodeInferRequest, type InferEncoding } from "../protocol/client/worker-api.ts";
 import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5 } from "../worker/index.ts";
 import { TEST_KEYS, startLocalnet, type Localnet } from "./lib/localnet.ts";
@@ -35,6 +38,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Connection counts to measure at: few in flight shows the durability wait, many shows group commit amortising it. */
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,8,32").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ENCODINGS = (process.env.BENCH_ENCODING ?? "binary").split(",").map((e) => {
+  if (e !== "json" && e !== "binary") throw new Error(`BENCH_ENCODING: "${e}" is neither json nor binary`);
+  return e as InferEncoding;
+});
 const PRICE = 10n;
 const PASSPHRASE = "bench-only-passphrase";
 
@@ -82,7 +89,14 @@ async function main() {
   await waitTx(publicClient, await wallet.writeContract({ address: net.deployment.token, abi: testUsdcAbi, functionName: "faucet", args: [account.address, 1_000_000_000n] }));
   const buyer = new Buyer({ publicClient, wallet, paymentChannels: net.deployment.paymentChannels });
 
-  const body = JSON.stringify({ inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tensorToWire(t)])) });
+  // Request body and answer encoding per BENCH_ENCODING (content-type and accept headers go with each request).
+  const bodies = new Map(
+    ENCODINGS.map((e) => {
+      const { body, contentType } = encodeInferRequest(inputs, e);
+      return [e, { body, digest: bodyHash(body), headers: { "content-type": contentType, accept: contentType } }] as const;
+    }),
+  );
+  const body = bodies.get(ENCODINGS[0]!)!.body;
   const maxConcurrency = Math.max(...CONCURRENCY);
   const agent = new http.Agent({ keepAlive: true, maxSockets: maxConcurrency });
   const target = new URL(url);
@@ -90,20 +104,27 @@ async function main() {
   // One channel per connection; each lane signs its vouchers (and MACs) between timed windows, never inside one.
   log(`opening ${maxConcurrency} channels (not timed)...`);
   const hasher = createVoucherHasher(net.deployment.chainId, net.deployment.paymentChannels);
-  const bodyDigest = bodyHash(body);
   const { chainId, paymentChannels } = net.deployment;
   const lanes: Lane[] = [];
   for (let i = 0; i < maxConcurrency; i++) {
     const record = await buyer.open({ device, modelId, token: net.deployment.token, deposit: PRICE * 2_000_000n });
-    lanes.push({ channelId: record.channelId, secret: Buffer.from(record.signerKey.slice(2), "hex"), macKey: sessionKey(record.signerKey, devicePublicKey, record.channelId), signed: 0n, headers: [], next: 0 });
+    lanes.push({ channelId: record.channelId, secret: Buffer.from(record.signerKey.slice(2), "hex"), macKey: sessionKey(record.signerKey, devicePublicKey, record.channelId), signed: 0n, vouchers: [], headers: [], next: 0 });
   }
-  const presign = (lane: Lane, count: number) => {
-    lane.headers = lane.headers.slice(lane.next);
+  const presign = (lane: Lane, count: number, bodyDigest = bodies.get(ENCODINGS[0]!)!.digest) => {
+    // Unsent vouchers stay (amounts must follow each other); their MACs are re-made for this body.
+    const left = lane.vouchers.slice(lane.next);
+    lane.vouchers = [];
+    lane.headers = [];
     lane.next = 0;
-    for (let n = 0; n < count; n++) {
-      const amount = PRICE * ++lane.signed;
-      const { signature, recid } = secp256k1.ecdsaSign(hasher(lane.channelId, amount), lane.secret);
-      const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
+    for (let n = 0; n < left.length + count; n++) {
+      let v = left[n];
+      if (!v) {
+        const amount = PRICE * ++lane.signed;
+        const { signature, recid } = secp256k1.ecdsaSign(hasher(lane.channelId, amount), lane.secret);
+        v = { amount, sig: `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex };
+      }
+      lane.vouchers.push(v);
+      const { amount, sig } = v;
       const header = encodeVoucherHeader({ channelId: lane.channelId, cumulativeAmount: amount, signature: sig });
       // Every request carries its MAC (the worker learns the signer's key from the first voucher's signature).
       const mac = requestMac(lane.macKey, {
@@ -123,12 +144,12 @@ async function main() {
   // First voucher of each channel before any timed window (it is the ECDSA-verified one that opens the session).
   for (const lane of lanes) {
     presign(lane, 1);
-    const status = await post(agent, target, "/v1/infer/" + modelId, body, lane.headers[lane.next++]!);
+    const status = await post(agent, target, "/v1/infer/" + modelId, body, { ...bodies.get(ENCODINGS[0]!)!.headers, ...lane.headers[lane.next++]! });
     if (status.status !== 200) throw new Error(`first paid request failed: HTTP ${status.status} ${status.body}`);
   }
-  await load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), 1, maxConcurrency); // warm-up, not reported
+  for (const b of bodies.values()) await load(agent, target, `/v1/unpaid/infer/${modelId}`, b.body, () => b.headers, 1, maxConcurrency); // warm-up, not reported
 
-  const runs: { concurrency: number; unpaid: Result[]; paid: Result[] }[] = [];
+  const runs: { concurrency: number; encoding: InferEncoding; unpaid: Result[]; paid: Result[] }[] = [];
   // The worker's phase timings are zeroed before and read after every window, so each mode's breakdown is its own.
   const timed = async (window: () => Promise<Result>): Promise<Result> => {
     await resetTimings(url);
@@ -137,26 +158,30 @@ async function main() {
     return r;
   };
   for (const concurrency of CONCURRENCY) {
-    const run = { concurrency, unpaid: [] as Result[], paid: [] as Result[] };
-    runs.push(run);
+    const byEncoding = ENCODINGS.map((encoding) => ({ concurrency, encoding, unpaid: [] as Result[], paid: [] as Result[] }));
+    runs.push(...byEncoding);
     for (let r = 0; r < ROUNDS; r++) {
-      log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: unpaid HTTP (${SECONDS} s)...`);
-      const u = await timed(() => load(agent, target, `/v1/unpaid/infer/${modelId}`, body, () => ({}), SECONDS, concurrency));
-      run.unpaid.push(u);
-      // Three times what the unpaid window served, spread over the lanes: paid never comes close.
-      const perLane = Math.ceil((3 * u.requests) / concurrency) + 10;
-      for (const lane of lanes.slice(0, concurrency)) presign(lane, perLane);
-      log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: paid HTTP (${SECONDS} s, one channel per connection)...`);
-      run.paid.push(
-        await timed(() =>
-          load(agent, target, `/v1/infer/${modelId}`, body, (worker) => {
-            const lane = lanes[worker]!;
-            const h = lane.headers[lane.next++];
-            if (!h) throw new Error("ran out of pre-signed vouchers");
-            return h;
-          }, SECONDS, concurrency),
-        ),
-      );
+      for (const run of byEncoding) {
+        const { body: sent, digest, headers } = bodies.get(run.encoding)!;
+        const tag = ENCODINGS.length > 1 ? ` ${run.encoding}` : "";
+        log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: unpaid HTTP${tag} (${SECONDS} s)...`);
+        const u = await timed(() => load(agent, target, `/v1/unpaid/infer/${modelId}`, sent, () => headers, SECONDS, concurrency));
+        run.unpaid.push(u);
+        // Three times what the unpaid window served, spread over the lanes: paid never comes close.
+        const perLane = Math.ceil((3 * u.requests) / concurrency) + 10;
+        for (const lane of lanes.slice(0, concurrency)) presign(lane, perLane, digest);
+        log(`${concurrency} connections, round ${r + 1}/${ROUNDS}: paid HTTP${tag} (${SECONDS} s, one channel per connection)...`);
+        run.paid.push(
+          await timed(() =>
+            load(agent, target, `/v1/infer/${modelId}`, sent, (worker) => {
+              const lane = lanes[worker]!;
+              const h = lane.headers[lane.next++];
+              if (!h) throw new Error("ran out of pre-signed vouchers");
+              return { ...headers, ...h };
+            }, SECONDS, concurrency),
+          ),
+        );
+      }
     }
   }
   agent.destroy();
@@ -166,12 +191,12 @@ async function main() {
 
   console.log(`\nSilero VAD v5; worker in its own process; ${ROUNDS} alternating rounds of ${SECONDS} s per HTTP mode; keep-alive connections,`);
   console.log(`one channel per connection for paid; a 2-core machine shared with the load generator and the chain.\n`);
-  const header = `${"mode".padEnd(24)}${"req/s".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"requests".padStart(10)}${"errors".padStart(8)}${"worker CPU/req".padStart(16)}`;
+  const header = `${"mode".padEnd(32)}${"req/s".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"requests".padStart(10)}${"errors".padStart(8)}${"worker CPU/req".padStart(16)}`;
   console.log(header);
   const row = (name: string, results: Result[]) => {
     const s = summarize(results);
     const cpu = s.cpuPerRequestUs === undefined ? "-" : `${s.cpuPerRequestUs.toFixed(0)} µs`;
-    console.log(`${name.padEnd(24)}${s.rate.toFixed(0).padStart(9)}${s.p50.toFixed(3).padStart(9)}${s.p99.toFixed(3).padStart(9)}${String(s.requests).padStart(10)}${String(s.errors).padStart(8)}${cpu.padStart(16)}`);
+    console.log(`${name.padEnd(32)}${s.rate.toFixed(0).padStart(9)}${s.p50.toFixed(3).padStart(9)}${s.p99.toFixed(3).padStart(9)}${String(s.requests).padStart(10)}${String(s.errors).padStart(8)}${cpu.padStart(16)}`);
     return s;
   };
   const rawSummary = row("raw session.run", [raw]);
@@ -180,14 +205,15 @@ async function main() {
   const goals: string[] = [];
   const durability = (JSON.parse(process.env.BENCH_WORKER_CONFIG ?? "{}") as { durability?: string }).durability ?? "full";
   for (const run of runs) {
-    const u = row(`unpaid HTTP, ${run.concurrency} conns`, run.unpaid);
-    const p = row(`paid HTTP, ${run.concurrency} conns`, run.paid);
+    const tag = ENCODINGS.length > 1 ? `${run.encoding}, ` : "";
+    const u = row(`unpaid HTTP, ${tag}${run.concurrency} conns`, run.unpaid);
+    const p = row(`paid HTTP, ${tag}${run.concurrency} conns`, run.paid);
     // Other work on the machine drifts over a run; rounds alternate the modes, so each round's ratio compares like with like.
     const ratios = run.unpaid.map((x, i) => run.paid[i]!.requests / run.paid[i]!.seconds / (x.requests / x.seconds)).sort((a, b) => a - b);
     const median = ratios[Math.floor(ratios.length / 2)]!;
     const cpu = u.cpuPerRequestUs !== undefined && p.cpuPerRequestUs !== undefined ? `; worker CPU per request unpaid/paid ${(u.cpuPerRequestUs / p.cpuPerRequestUs).toFixed(3)}` : "";
     verdicts.push(
-      `${String(run.concurrency).padStart(3)} connections: paid/unpaid ${(p.rate / u.rate).toFixed(3)} (median round ${median.toFixed(3)}, rounds ${ratios.map((r) => r.toFixed(2)).join(" ")})${cpu}; unpaid/raw ${(u.rate / rawSummary.rate).toFixed(3)}`,
+      `${String(run.concurrency).padStart(3)} connections${ENCODINGS.length > 1 ? ` ${run.encoding.padEnd(6)}` : ""}: paid/unpaid ${(p.rate / u.rate).toFixed(3)} (median round ${median.toFixed(3)}, rounds ${ratios.map((r) => r.toFixed(2)).join(" ")})${cpu}; unpaid/raw ${(u.rate / rawSummary.rate).toFixed(3)}`,
     );
     const uc = modeCost(run.unpaid, "unpaid");
     const pc = modeCost(run.paid, "paid");
@@ -195,9 +221,9 @@ async function main() {
     // Judged on all rounds together (requests over seconds), as the table above shows them.
     goals.push(...goalLines(run.concurrency, uc, pc, p.rate / u.rate, undefined, durability));
   }
-  console.log(`\npaid/unpaid by connections\n${verdicts.join("\n")}`);
+  console.log(`\npaid/unpaid by connections (encoding: ${ENCODINGS.join(", ")})\n${verdicts.join("\n")}`);
   console.log(breakdown.join("\n"));
-  console.log(`\ngoals (issue 15; durability "${durability}"): paid/unpaid >= 0.8 at 1 connection and >= 0.9 at 8+; worker CPU per paid request <= 1.3 x unpaid`);
+  console.log(`\ngoals (issue 15; durability "${durability}"): paid/unpaid >= 0.8 at 1 connection and >= 0.9 at 8+; worker CPU per paid request <= 1.3 x unpaid; unpaid >= 0.5 x raw`);
   console.log(goals.join("\n"));
   if (recoveries) console.log(`worker ECDSA voucher recoveries: ${recoveries}`);
   if (process.env.BENCH_WORKER_CONFIG) console.log(`worker config overrides: ${process.env.BENCH_WORKER_CONFIG}`);
@@ -305,6 +331,8 @@ interface Lane {
   macKey: Uint8Array;
   /** Vouchers signed so far (the next amount is PRICE * (signed + 1)). */
   signed: bigint;
+  /** Signed vouchers, sent or not, in amount order; `headers` are theirs (with the MAC over the current body). */
+  vouchers: { amount: bigint; sig: Hex }[];
   headers: Record<string, string>[];
   next: number;
 }
@@ -313,7 +341,7 @@ async function load(
   agent: http.Agent,
   target: URL,
   pathname: string,
-  body: string,
+  body: string | Uint8Array,
   headersFor: (worker: number) => Record<string, string>,
   seconds: number,
   concurrency: number,
@@ -341,7 +369,7 @@ async function load(
   return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs, workerCpu };
 }
 
-function post(agent: http.Agent, target: URL, pathname: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function post(agent: http.Agent, target: URL, pathname: string, body: string | Uint8Array, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { agent, host: target.hostname, port: target.port, path: pathname, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },

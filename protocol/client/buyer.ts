@@ -44,7 +44,18 @@ import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
 import { addressOfPublicKey, randomUint256 } from "./keys.ts";
 import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequest, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
-import { CLOSE_BODY, fetchChannelInfo, fetchOfferings, inferBody, postInfer, requestCloseSignature, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+import {
+  CLOSE_BODY,
+  encodeInferRequest,
+  fetchChannelInfo,
+  fetchOfferings,
+  postInfer,
+  requestCloseSignature,
+  type HttpOptions,
+  type InferAnswer,
+  type InferEncoding,
+  type InferRequestBody,
+} from "./worker-api.ts";
 
 export interface AutoOpen {
   /** Deposit of a channel opened automatically when no channel with credit exists for the chosen device. */
@@ -327,8 +338,8 @@ export class Buyer {
    */
   async infer(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
     if (options.workers.length === 0) throw new EdgepayClientError("bad_argument", "no worker URL given");
-    const inputsWire: TensorMapWire = {};
-    for (const [name, t] of Object.entries(inputs)) inputsWire[name] = tensorToWire(t);
+    const encoding = this.#opts.http?.encoding ?? "binary";
+    const request: Outgoing = { inputs, encoding, ...encodeInferRequest(inputs, encoding) };
     const inputHash = hashTensors(inputs);
     const failures: string[] = [];
     // A worker that recently stopped answering is tried last, so each call does not wait for it to time out again.
@@ -338,8 +349,8 @@ export class Buyer {
     for (const endpoint of ordered) {
       try {
         const result = options.channelId
-          ? await this.#inferOn(endpoint, options.channelId, modelId, inputsWire, inputHash)
-          : await this.#inferAt(endpoint, modelId, inputsWire, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+          ? await this.#inferOn(endpoint, options.channelId, modelId, request, inputHash)
+          : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen);
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
@@ -391,27 +402,27 @@ export class Buyer {
     return { offers, offer, modelHash };
   }
 
-  async #inferAt(endpoint: string, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
+  async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const token = offer.token as Address;
-    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputsWire);
+    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
     // One selection at a time per offering, so parallel calls do not each open a channel.
     let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
     try {
-      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash, units));
+      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units));
     } catch (error) {
       // Credit ran out or the channel closed meanwhile: open another once if allowed.
       if (error instanceof EdgepayClientError && error.code === "insufficient_credit" && autoOpen && this.wallet) {
         record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
-        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, inputsWire, inputHash, units));
+        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units));
       }
       throw error;
     }
   }
 
   /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
-  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, inputsWire: TensorMapWire, inputHash: Hex): Promise<InferResult> {
+  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, request: Outgoing, inputHash: Hex): Promise<InferResult> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const record = await this.#requireRecord(channelId);
     if (!isAddressEqual(record.terms.device, offers.device)) {
@@ -420,10 +431,10 @@ export class Buyer {
     if (record.terms.modelId !== modelId || !isAddressEqual(record.terms.token, offer.token as Address)) {
       throw new EdgepayClientError("bad_argument", `channel ${channelId} is for model ${record.terms.modelId}, not model ${modelId} in ${offer.token}`);
     }
-    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputsWire);
+    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     if (!this.#checked.has(channelId)) await this.#withLock(channelId, () => this.#refresh(channelId));
     this.#checked.add(channelId);
-    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, inputsWire, inputHash, units));
+    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, request, inputHash, units));
   }
 
   async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined, units = 1): Promise<ChannelRecord> {
@@ -468,7 +479,7 @@ export class Buyer {
     channelId: Hex,
     modelId: bigint,
     modelHash: Hex,
-    inputsWire: TensorMapWire,
+    request: Outgoing,
     inputHash: Hex,
     units: number,
   ): Promise<InferResult> {
@@ -497,8 +508,8 @@ export class Buyer {
     const cost = costOf(price, units);
     let amount = record.paid + cost;
     // The exact bytes sent, and their hash for the request MAC (which binds the voucher to these inputs).
-    const body = inferBody(inputsWire);
-    const hash = bodyHash(body);
+    const body: InferRequestBody = { body: request.body, contentType: request.contentType };
+    const hash = bodyHash(body.body);
     for (let resyncs = 0; ; resyncs++) {
       if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
       if (amount > record.deposit) {
@@ -518,7 +529,18 @@ export class Buyer {
         const e = error as EdgepayClientError & { mayHaveArrived?: boolean };
         if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || !e.mayHaveArrived) throw error;
         // The device may have accepted (and may claim) this voucher: keep the request, do not pay anyone else for it.
-        record.inDoubt = { amount, units, cost, modelId, voucher: header, mac, inputs: inputsWire, endpoint, at: Date.now() };
+        record.inDoubt = {
+          amount,
+          units,
+          cost,
+          modelId,
+          voucher: header,
+          mac,
+          inputs: wireOf(request.inputs),
+          ...(request.encoding === "binary" ? { encoding: "binary" as const } : {}),
+          endpoint,
+          at: Date.now(),
+        };
         await this.store.putChannel(record);
         this.#emit({ type: "in_doubt", endpoint, channelId, amount, error: error.message });
         throw new EdgepayClientError(
@@ -598,12 +620,7 @@ export class Buyer {
     replayed = false,
   ): Promise<InferResult> {
     const receipt = body.receipt;
-    let outputs: Record<string, Tensor>;
-    try {
-      outputs = Object.fromEntries(Object.entries(body.outputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
-    } catch (error) {
-      throw new EdgepayClientError("bad_worker_response", `${endpoint}: outputs do not decode: ${(error as Error).message}`);
-    }
+    const outputs = body.outputs;
     const deviceKey = record.terms.device.toLowerCase();
     const verification = await verifyReceipt(
       receipt,
@@ -678,7 +695,9 @@ export class Buyer {
     let answer: InferAnswer;
     try {
       offers = await this.offerings(d.endpoint);
-      answer = await postInfer(d.endpoint, d.modelId, d.inputs, { voucher: d.voucher, mac: d.mac }, this.#opts.http);
+      // The identical bytes: the binary frame is re-made from the stored tensors (it is deterministic).
+      const resend = d.encoding === "binary" ? encodeInferRequest(decodeWire(d.inputs), "binary") : d.inputs;
+      answer = await postInfer(d.endpoint, d.modelId, resend, { voucher: d.voucher, mac: d.mac }, this.#opts.http);
     } catch (error) {
       if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable") throw error;
       // The device is down: the chain may already tell. A claim covering the voucher means it was accepted; a
@@ -691,7 +710,7 @@ export class Buyer {
       return finish({ ...base, status: "still_in_doubt", message: error.message });
     }
     if (answer.kind === "ok") {
-      const inputs = Object.fromEntries(Object.entries(d.inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+      const inputs = decodeWire(d.inputs);
       let result: InferResult;
       try {
         result = await this.#accept(d.endpoint, offers, record, d.amount, await this.#modelHash(d.modelId), hashTensors(inputs), answer.body, BigInt(d.units), true);
@@ -730,7 +749,7 @@ export class Buyer {
   async #sendWithRetry(
     endpoint: string,
     modelId: bigint,
-    body: string,
+    body: InferRequestBody,
     voucher: string,
     mac: string | undefined,
   ): Promise<{ answer: InferAnswer; resent: boolean }> {
@@ -739,7 +758,7 @@ export class Buyer {
     let mayHaveArrived = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await postInfer(endpoint, modelId, { body }, { voucher, mac }, this.#opts.http);
+        const answer = await postInfer(endpoint, modelId, body, { voucher, mac }, this.#opts.http);
         // Another process paying on the same channel holds it: the same voucher is still the right one.
         if (answer.kind === "error" && answer.code === "channel_busy" && attempt < retries) {
           await sleep(this.#opts.retryDelayMs ?? 200);
@@ -888,9 +907,9 @@ function sleep(ms: number) {
 }
 
 /** Units of work from the model's published rule, counted before anything is paid (cost = units x price). */
-function unitsBeforePaying(endpoint: string, rule: UnitRule, inputsWire: TensorMapWire): number {
+function unitsBeforePaying(endpoint: string, rule: UnitRule, inputs: Record<string, { dims: readonly number[] }>): number {
   try {
-    return unitsOf(rule, inputsWire);
+    return unitsOf(rule, inputs);
   } catch (error) {
     if (error instanceof UnitError) {
       throw new EdgepayClientError("worker_rejected", `${endpoint}: ${error.code}: ${error.message} (the model's unit rule, checked before paying)`, {
@@ -907,4 +926,20 @@ function canonicalRule(rule: UnitRule): string {
   const sort = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(sort) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
   return JSON.stringify(sort(rule));
+}
+
+/** A request's inputs and the exact body that carries them. */
+interface Outgoing extends InferRequestBody {
+  inputs: Record<string, Tensor>;
+  encoding: InferEncoding;
+}
+
+function wireOf(inputs: Record<string, Tensor>): TensorMapWire {
+  const wire: TensorMapWire = {};
+  for (const [name, t] of Object.entries(inputs)) wire[name] = tensorToWire(t);
+  return wire;
+}
+
+function decodeWire(inputs: TensorMapWire): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
 }

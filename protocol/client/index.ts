@@ -35,4 +35,19 @@ export {
   type ReceiptRecordJson,
 } from "./store.ts";
 export { RECEIPT_REJECT_REASONS, verifyReceipt, type ExpectedReceipt, type ReceiptRejectReason, type Verification } from "./verify.ts";
-export { CLOSE_BODY, fetchChannelInfo, fetchOfferings, inferBody, postInfer, requestCloseSignature, type FetchLike, type HttpOptions, type InferAnswer } from "./worker-api.ts";
+export {
+  CLOSE_BODY,
+  encodeInferRequest,
+  fetchChannelInfo,
+  fetchOfferings,
+  inferBody,
+  postInfer,
+  requestCloseSignature,
+  type FetchLike,
+  type HttpOptions,
+  type InferAnswer,
+  type InferEncoding,
+  type InferOk,
+  type InferRequestBody,
+} from "./worker-api.ts";
+export { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE, TensorFrameError } from "../tensor-binary.ts";

@@ -22,6 +22,8 @@ export interface InDoubtRequest {
   voucher: string;
   mac?: string;
   inputs: TensorMapWire;
+  /** "binary" when the request was sent as the binary frame (re-made from `inputs`, byte for byte); else JSON. */
+  encoding?: "binary";
   endpoint: string;
   at: number;
 }

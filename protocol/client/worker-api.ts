@@ -13,7 +13,8 @@ import {
 } from "../wire.ts";
 import { BODY_HASH_HEADER, bodyHash, MAC_HEADER } from "../session.ts";
 import { VOUCHER_HEADER } from "../voucher.ts";
-import type { TensorMapWire } from "../tensors.ts";
+import { tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
+import { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE, TensorFrameError } from "../tensor-binary.ts";
 import { EdgepayClientError } from "./errors.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -22,10 +23,20 @@ export interface HttpOptions {
   fetch?: FetchLike;
   /** Per-request timeout in milliseconds (default 15 s). */
   timeoutMs?: number;
+  /**
+   * Encoding of inference requests and answers: "binary" (default; application/vnd.edgepay.tensors, docs/protocol.md
+   * section 6b) or "json". Receipts and costs are the same either way.
+   */
+  encoding?: InferEncoding;
 }
 
+export type InferEncoding = "binary" | "json";
+
+/** A 200 inference answer, its outputs decoded (whichever encoding carried them). */
+export type InferOk = Omit<z.output<typeof inferResponseWire>, "outputs"> & { outputs: Record<string, Tensor> };
+
 export type InferAnswer =
-  | { kind: "ok"; body: z.output<typeof inferResponseWire> }
+  | { kind: "ok"; body: InferOk }
   | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire }
   | { kind: "error"; status: number; code: string; message: string };
 
@@ -44,6 +55,30 @@ export function inferBody(inputs: TensorMapWire): string {
   return JSON.stringify({ inputs });
 }
 
+/** An inference request body in the chosen encoding: the exact bytes sent (and covered by the request MAC). */
+export interface InferRequestBody {
+  body: string | Uint8Array<ArrayBuffer>;
+  contentType: string;
+}
+
+/**
+ * `inputs` as the body of POST /v1/infer/:modelId. The binary frame refuses what JSON cannot carry (a non-finite
+ * float) and writes -0 as +0, as JSON does, so both encodings send the same tensors.
+ */
+export function encodeInferRequest(inputs: Record<string, Tensor>, encoding: InferEncoding = "binary"): InferRequestBody {
+  if (encoding === "binary") {
+    try {
+      return { body: encodeTensorFrame(inputs), contentType: TENSORS_MEDIA_TYPE };
+    } catch (error) {
+      if (error instanceof TensorFrameError) throw new EdgepayClientError("bad_argument", error.message);
+      throw error;
+    }
+  }
+  const wire: TensorMapWire = {};
+  for (const [name, t] of Object.entries(inputs)) wire[name] = tensorToWire(t);
+  return { body: inferBody(wire), contentType: "application/json" };
+}
+
 /** The exact body of a cooperative-close request. */
 export const CLOSE_BODY = "{}";
 
@@ -54,22 +89,32 @@ export const CLOSE_BODY = "{}";
 export async function postInfer(
   baseUrl: string,
   modelId: bigint,
-  inputs: TensorMapWire | { body: string },
+  inputs: TensorMapWire | { body: string | Uint8Array<ArrayBuffer>; contentType?: string },
   headers: { voucher?: string; mac?: string },
   options: HttpOptions = {},
 ): Promise<InferAnswer> {
-  const h: Record<string, string> = { "content-type": "application/json" };
+  const given = isEncoded(inputs) ? inputs : { body: inferBody(inputs) };
+  const h: Record<string, string> = { "content-type": given.contentType ?? "application/json" };
+  // Answers in the frame by default; a worker that does not know it answers JSON, which is read as well.
+  h.accept = (options.encoding ?? "binary") === "binary" ? `${TENSORS_MEDIA_TYPE}, application/json;q=0.5` : "application/json";
   if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
   if (headers.mac) h[MAC_HEADER] = headers.mac;
-  const body = typeof (inputs as { body?: unknown }).body === "string" ? (inputs as { body: string }).body : inferBody(inputs as TensorMapWire);
+  const body = given.body;
   // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
   if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
   const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
+  if (res.status === 200 && isFrame(res)) return { kind: "ok", body: await readFrameAnswer(res, baseUrl) };
   const json = await readJson(res, baseUrl);
   if (res.status === 200) {
     const parsed = inferResponseWire.safeParse(json);
     if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
-    return { kind: "ok", body: parsed.data };
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = Object.fromEntries(Object.entries(parsed.data.outputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+    } catch (error) {
+      throw new EdgepayClientError("bad_worker_response", `${baseUrl}: outputs do not decode: ${(error as Error).message}`);
+    }
+    return { kind: "ok", body: { ...parsed.data, outputs } };
   }
   if (res.status >= 500) throw workerError(res.status, json, baseUrl);
   const withPayment = paymentRequiredBodyWire.safeParse(json);
@@ -79,6 +124,41 @@ export async function postInfer(
   const plain = errorBodyWire.safeParse(json);
   if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message };
   throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
+}
+
+type EncodedBody = { body: string | Uint8Array<ArrayBuffer>; contentType?: string };
+
+function isEncoded(inputs: TensorMapWire | EncodedBody): inputs is EncodedBody {
+  const body = (inputs as { body?: unknown }).body;
+  return typeof body === "string" || body instanceof Uint8Array;
+}
+
+function isFrame(res: Response): boolean {
+  const type = res.headers.get("content-type") ?? "";
+  return type.toLowerCase().split(";")[0]!.trim() === TENSORS_MEDIA_TYPE;
+}
+
+const inferAnswerMetaWire = inferResponseWire.omit({ outputs: true });
+
+/** A 200 answer in the binary frame: outputs from its tensors, receipt and cost from its metadata. */
+async function readFrameAnswer(res: Response, baseUrl: string): Promise<InferOk> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (error) {
+    throw new EdgepayClientError("worker_unreachable", `${baseUrl}: connection lost while reading the answer`, { cause: error });
+  }
+  let frame: ReturnType<typeof decodeTensorFrame>;
+  let meta: unknown;
+  try {
+    frame = decodeTensorFrame(bytes, { allowMeta: true });
+    meta = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(frame.meta));
+  } catch (error) {
+    throw new EdgepayClientError("bad_worker_response", `${baseUrl}: the binary answer does not decode: ${(error as Error).message}`);
+  }
+  const parsed = inferAnswerMetaWire.safeParse(meta);
+  if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
+  return { ...parsed.data, outputs: frame.tensors };
 }
 
 /**

@@ -239,7 +239,7 @@ export async function voucherHeader(market: Market, channel: TestChannel, amount
  * `x-edgepay-mac` value of a request carrying voucher `header` and exactly `body` (session key from the channel's
  * signer and the device's public key). Default route: POST /v1/infer/<the channel's model>.
  */
-export function macHeader(market: Market, channel: TestChannel, header: string, body: string, args: { path?: string; modelId?: bigint } = {}): string {
+export function macHeader(market: Market, channel: TestChannel, header: string, body: string | Uint8Array, args: { path?: string; modelId?: bigint } = {}): string {
   const v = decodeVoucherHeader(header);
   if (!v) throw new Error(`not a voucher header: ${header}`);
   const modelId = args.modelId ?? channel.terms.modelId;
@@ -261,7 +261,7 @@ export async function paidHeaders(
   market: Market,
   channel: TestChannel,
   amount: bigint,
-  body: string,
+  body: string | Uint8Array,
   args: { path?: string; modelId?: bigint; chainId?: number } = {},
 ): Promise<Record<string, string>> {
   const header = await voucherHeader(market, channel, amount, args.chainId);

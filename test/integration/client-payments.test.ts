@@ -4,7 +4,9 @@
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { Buyer, EdgepayClientError, MemoryBuyerStore, type FetchLike } from "../../protocol/client/index.ts";
+import { Buyer, EdgepayClientError, encodeInferRequest, MemoryBuyerStore, type FetchLike } from "../../protocol/client/index.ts";
+import { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE } from "../../protocol/tensor-binary.ts";
+import { tensorFromWire, tensorToWire, type TensorMapWire } from "../../protocol/tensors.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import type { Tensor } from "../../protocol/tensors.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
@@ -22,7 +24,23 @@ function frame(seed: number): Record<string, Tensor> {
   return sileroVadInputs(f, initialVadState());
 }
 
-/** A fetch the test can make misbehave: drop an answer after the worker sent it, or rewrite the worker's JSON. */
+/** An answer (JSON or the binary frame the client asks for by default) as the JSON object it stands for. */
+async function answerObject(res: Response): Promise<{ body: Record<string, unknown>; binary: boolean }> {
+  if (res.headers.get("content-type") !== TENSORS_MEDIA_TYPE) return { body: (await res.json()) as Record<string, unknown>, binary: false };
+  const frame = decodeTensorFrame(new Uint8Array(await res.arrayBuffer()), { allowMeta: true });
+  const outputs = Object.fromEntries(Object.entries(frame.tensors).map(([k, t]) => [k, tensorToWire(t)]));
+  return { body: { outputs, ...(JSON.parse(new TextDecoder().decode(frame.meta)) as object) }, binary: true };
+}
+
+/** The (rewritten) answer in the encoding the worker used. */
+function answerResponse(status: number, body: Record<string, unknown>, binary: boolean): Response {
+  if (!binary || status !== 200) return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  const { outputs, ...meta } = body as { outputs: TensorMapWire };
+  const tensors = Object.fromEntries(Object.entries(outputs).map(([k, w]) => [k, tensorFromWire(k, w)]));
+  return new Response(encodeTensorFrame(tensors, meta), { status, headers: { "content-type": TENSORS_MEDIA_TYPE } });
+}
+
+/** A fetch the test can make misbehave: drop an answer after the worker sent it, or rewrite the worker's answer. */
 function controllableFetch() {
   const state = {
     dropNextAnswer: false,
@@ -41,17 +59,17 @@ function controllableFetch() {
     const res = await fetch(url, init);
     if (isInfer && state.dropNextAnswer) {
       state.dropNextAnswer = false;
-      state.dropped = await res.json();
+      state.dropped = (await answerObject(res)).body;
       throw new TypeError("fetch failed", { cause: Object.assign(new Error("socket hang up (test)"), { code: "ECONNRESET" }) });
     }
     if (isInfer && state.badGatewayNext) {
       state.badGatewayNext = false;
-      state.dropped = await res.json();
+      state.dropped = (await answerObject(res)).body;
       return new Response("<html>502 Bad Gateway</html>", { status: 502, headers: { "content-type": "text/html" } });
     }
     if (isInfer && state.rewrite) {
-      const body = state.rewrite(res.status, (await res.json()) as Record<string, unknown>);
-      return new Response(JSON.stringify(body), { status: res.status, headers: { "content-type": "application/json" } });
+      const { body, binary } = await answerObject(res);
+      return answerResponse(res.status, state.rewrite(res.status, body), binary);
     }
     return res;
   };
@@ -251,10 +269,13 @@ describe("client: paying a real worker", function () {
     const [pending] = await b.inDoubt();
     expect(pending!.amount).to.equal(first.receipt.cumulativeAmount + PRICE);
     // An eavesdropper re-sends the captured request until the worker's replay limit is used up.
-    const body = JSON.stringify({ inputs: pending!.inputs });
+    // The exact bytes the client sent (the binary frame by default), re-made from what the client keeps in doubt.
+    const inputs = Object.fromEntries(Object.entries(pending!.inputs).map(([k, w]) => [k, tensorFromWire(k, w)]));
+    const { body, contentType } = encodeInferRequest(inputs, pending!.encoding ?? "json");
+    expect(contentType).to.equal(TENSORS_MEDIA_TYPE);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const r = await fetch(`${url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": "application/json", [VOUCHER_HEADER]: pending!.voucher, [MAC_HEADER]: pending!.mac! }, body });
+      const r = await fetch(`${url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": contentType, [VOUCHER_HEADER]: pending!.voucher, [MAC_HEADER]: pending!.mac! }, body });
       statuses.push(r.status);
     }
     expect(statuses.at(-1), statuses.join(",")).to.equal(429);

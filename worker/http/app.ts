@@ -5,11 +5,10 @@ import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
 import { receiptToWire, type SignedReceipt } from "../../protocol/receipt.ts";
 import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage } from "../../protocol/session.ts";
-import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
+import { tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
 import {
-  inferRequestWire,
   type CloseResponseWire,
   type ErrorCode,
   type InferResponseWire,
@@ -30,7 +29,7 @@ import { clientAddress, type UnpaidLimiter } from "./limits.ts";
 import { createHash } from "node:crypto";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
-import { meter } from "../metering.ts";
+import { parseInputs, requestEncoding, sendOutputs, wantsBinary } from "./body.ts";
 import { costOf, type UnitRule } from "../../protocol/units.ts";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
@@ -202,60 +201,10 @@ function offerings(ctx: AppContext): OfferingsWire {
   };
 }
 
-/** Content type: JSON is required (a request without one is refused, not guessed). */
-function requireJson(req: IncomingMessage) {
-  const type = req.headers["content-type"];
-  if (type === undefined || !/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new HttpError("unsupported_media_type", `content-type must be application/json, not ${type === undefined ? "missing" : type}`);
-  }
-}
-
-/** Tensor names that would reach an object's prototype instead of being an input. */
-const RESERVED_NAMES = new Set(["__proto__", "constructor", "prototype"]);
-
-/**
- * Body bytes -> validated input tensors and their units of work (400 invalid_json / bad_request / reserved_name /
- * invalid_tensor, 413 too_many_units), before any inference.
- */
-function parseInputs(body: Buffer, model: ServedModel): { tensors: Record<string, Tensor>; units: number } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch (error) {
-    throw new HttpError("invalid_json", `body is not valid JSON: ${(error as Error).message}`);
-  }
-  const inputs = typeof json === "object" && json !== null ? (json as { inputs?: unknown }).inputs : undefined;
-  if (typeof inputs === "object" && inputs !== null) {
-    for (const name of Object.keys(inputs)) {
-      if (RESERVED_NAMES.has(name)) throw new HttpError("reserved_name", `an input may not be named "${name}"`, { tensor: name });
-    }
-  }
-  const parsed = inferRequestWire.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path;
-    if (path[0] === "inputs" && typeof path[1] === "string") {
-      throw new HttpError("invalid_tensor", `tensor "${path[1]}": ${path.slice(2).join(".") || "value"}: ${issue.message}`, { tensor: path[1] });
-    }
-    throw new HttpError("bad_request", `body ${path.join(".") || "(root)"}: ${issue.message}; expected {"inputs": {"<name>": {"type", "dims", "data"}}}`);
-  }
-  const tensors: Record<string, Tensor> = {};
-  let units: number;
-  try {
-    for (const [name, wire] of Object.entries(parsed.data.inputs)) tensors[name] = tensorFromWire(name, wire);
-    model.runtime.validate(tensors);
-    units = meter(model.unit, tensors);
-  } catch (error) {
-    if (error instanceof TensorError) throw new HttpError("invalid_tensor", error.message, { tensor: error.tensor });
-    throw error;
-  }
-  return { tensors, units };
-}
-
 /** Body -> validated input tensors, for the unpaid route. */
 async function readInputs(ctx: AppContext, req: IncomingMessage, model: ServedModel): Promise<{ tensors: Record<string, Tensor>; units: number }> {
-  requireJson(req);
-  return parseInputs(await readBody(req, ctx.config.maxBodyBytes), model);
+  const encoding = requestEncoding(req);
+  return parseInputs(await readBody(req, ctx.config.maxBodyBytes), encoding, model);
 }
 
 function sha256Hex(body: Buffer): Hex {
@@ -316,7 +265,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const arrived = performance.timeOrigin + started;
   const sw = stopwatch(ctx.timings, "paid");
   const model = modelOf(ctx, modelParam);
-  requireJson(req);
+  const encoding = requestEncoding(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
   // No payment: refused from the headers, the body unread (reading up to maxBodyBytes for nothing would let one
   // client make the device parse megabytes per second for free). The 402 carries the unit rule and price, from
@@ -366,7 +315,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   authn ??= ctx.ledger.authenticate(ch, voucher, macFor(bodyHash), header(req, MAC_HEADER));
   if (!authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
   sw.lap("body sha256");
-  const { tensors, units } = parseInputs(body, model);
+  const { tensors, units } = parseInputs(body, encoding, model);
   sw.lap("parse inputs");
 
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
@@ -378,7 +327,8 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
       if (replay) {
         // A replay is paid for already: it costs the client's unpaid budget like any answer that brings nothing new.
         ctx.limiter?.charge(clientAddress(req.socket));
-        sendJson(res, 200, replay);
+        const { outputs: stored, ...meta } = replay;
+        sendOutputs(req, res, stored, meta);
         return;
       }
     }
@@ -448,7 +398,9 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     const id = model.runtime.modelId.toString();
     ctx.metrics.inferences.inc({ model: id });
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
-    sendJsonText(res, 200, paidAnswerText(outputsJson, { receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() }));
+    const meta = { receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
+    if (wantsBinary(req)) sendOutputs(req, res, outputs, meta);
+    else sendJsonText(res, 200, paidAnswerText(outputsJson, meta), { vary: "accept" });
     sw.lap("send answer");
     sw.done();
   } finally {
@@ -514,11 +466,8 @@ async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerRes
   hashTensors(tensors);
   const outputHash = hashTensors(outputs);
   sw.lap("hash tensors");
-  const outputsWire: InferResponseWire["outputs"] = {};
-  for (const [name, t] of Object.entries(outputs)) outputsWire[name] = tensorToWire(t);
-  sw.lap("encode outputs");
-  sendJson(res, 200, { outputs: outputsWire, outputHash });
-  sw.lap("send answer");
+  sendOutputs(req, res, outputs, { outputHash });
+  sw.lap("encode and send answer");
   sw.done();
 }
 
