@@ -52,15 +52,18 @@ describe("worker: settlement", function () {
   it("waits for minBatch due channels, then claims them all in one claimMany", async () => {
     const w = await market.startWorker();
     const chans = [await openChannel(market, { buyer: 3, deposit: 100_000n }), await openChannel(market, { buyer: 4, deposit: 100_000n }), await openChannel(market, { buyer: 5, deposit: 100_000n })];
+    // The third channel becomes due with its last payment (3,000 = the threshold), so what the batch claims does not
+    // depend on how fast payments go against the settler's polls.
+    const payments = [3n, 4n, 3n];
     for (const [i, ch] of chans.entries()) {
-      for (let k = 1n; k <= 3n + BigInt(i); k++) expect((await pay(w.url, ch, 1_000n * k)).status).to.equal(200);
+      for (let k = 1n; k <= payments[i]!; k++) expect((await pay(w.url, ch, 1_000n * k)).status).to.equal(200);
       if (i < 2) {
         // Due but alone: nothing is sent yet.
         await new Promise((r) => setTimeout(r, 800));
         expect(await claimed(ch)).to.equal(0n);
       }
     }
-    await waitFor("batch claim", async () => (await claimed(chans[2]!)) === 5_000n, 20_000);
+    await waitFor("batch claim", async () => (await claimed(chans[2]!)) === 3_000n, 30_000);
     expect(await claimed(chans[0]!)).to.equal(3_000n);
     expect(await claimed(chans[1]!)).to.equal(4_000n);
     // One transaction carries all three claims (claimMany, or the flight recorder's claimAndAnchor around it).
@@ -68,7 +71,7 @@ describe("worker: settlement", function () {
     expect(txs).to.have.length(1);
     expect(txs[0]!.kind).to.match(/^(claimMany|claimAndAnchor)$/);
     expect(txs[0]!.state).to.equal("mined");
-    expect(txs[0]!.claims.map((c) => c.amount).sort()).to.deep.equal(["3000", "4000", "5000"]);
+    expect(txs[0]!.claims.map((c) => c.amount).sort()).to.deep.equal(["3000", "3000", "4000"]);
   });
 
   it("claims an old voucher whatever its amount", async () => {
