@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, http, type Address, type Hex } from "viem";
-import { deployments } from "../protocol/generated/contracts.ts";
+import { deployments } from "@edgepay/protocol/generated/contracts";
 import { ConfigError, loadConfig, readRawConfig } from "./config.ts";
 import { createKeystore, keystoreAddress, keystorePath, KeystoreError, PASSPHRASE_ENV, PASSPHRASE_FILE, unlockKeystore } from "./keystore.ts";
 import { registerDevice, signDeviceBinding } from "./register.ts";
