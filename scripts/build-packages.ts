@@ -49,7 +49,7 @@ run(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p",
 const tarballs: string[] = [];
 for (const [dir, extra] of [
   ["protocol", {}],
-  ["worker", { bin: { "edgepay-worker": "./cli.js" } }],
+  ["worker", { bin: { "edgepay-worker": "./cli.js", "edgepay-prune-runtimes": "./prune-runtimes.js" } }],
 ] as const) {
   const pkgDir = path.join(OUT, dir);
   cpSync(path.join(BUILD, dir), pkgDir, { recursive: true });
@@ -58,9 +58,11 @@ for (const [dir, extra] of [
   }
   writeFileSync(path.join(pkgDir, "package.json"), JSON.stringify(packedManifest(dir, extra), null, 2) + "\n");
   if (dir === "worker") {
-    const cli = path.join(pkgDir, "cli.js");
-    writeFileSync(cli, "#!/usr/bin/env node\n" + readFileSync(cli, "utf8"));
-    chmodSync(cli, 0o755);
+    for (const bin of ["cli.js", "prune-runtimes.js"]) {
+      const file = path.join(pkgDir, bin);
+      writeFileSync(file, "#!/usr/bin/env node\n" + readFileSync(file, "utf8"));
+      chmodSync(file, 0o755);
+    }
   }
   const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", OUT], pkgDir)) as { filename: string }[];
   tarballs.push(path.join(OUT, packed[0]!.filename));
