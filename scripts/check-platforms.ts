@@ -89,6 +89,8 @@ try {
     for (const pkg of target.rootNative) check(existsSync(path.join(rnm, pkg, "package.json")), `repository install has ${pkg}`);
     for (const pkg of ALL_NATIVE.filter((p) => !target.rootNative.includes(p))) check(!existsSync(path.join(rnm, pkg)), `repository install has no ${pkg}`);
     for (const f of target.bundled) check(existsSync(path.join(rnm, f)), `repository install has ${f}`);
+    // The lockfile once marked better-sqlite3 as having an install script, so npm compiled it (minutes, and a compiler).
+    check(!existsSync(path.join(rnm, "better-sqlite3/build")), "better-sqlite3 not compiled from source (its bundled prebuild serves)");
     check(readFileSync(path.join(repo, "package-lock.json"), "utf8") === lockBefore, "lockfile unchanged by the install (it carries this platform)");
   }
 } finally {
