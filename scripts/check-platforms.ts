@@ -3,9 +3,10 @@
 // linux-arm64 and darwin-arm64; checks that each got its platform's native pieces and no other platform's, and that
 // the lockfile was not changed by it (it already carries every platform). Install scripts run for the machine that
 // runs them, so the foreign targets install with --ignore-scripts. Not in CI (several minutes, mostly cache reads).
-// Environment: CHECK_TARGETS (e.g. "linux-arm64,darwin-arm64"), CHECK_SKIP_ROOT=1 (worker package only).
+// The repository is installed from the committed tree (git archive HEAD), on the machine's own Node as a user's
+// `npm install` runs. Environment: CHECK_TARGETS (e.g. "linux-arm64,darwin-arm64"), CHECK_SKIP_ROOT=1 (worker package only).
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT } from "./lib/paths.ts";
@@ -41,11 +42,17 @@ const TARGETS: Record<string, Target> = {
 };
 const ALL_NATIVE = Object.values(TARGETS).flatMap((t) => t.rootNative);
 
-function npmInstall(dir: string, target: Target, extra: string[]): number {
+/**
+ * `npm install` as a user types it: with `machineNode`, npm runs on the machine's own Node (this repo's
+ * node_modules/.bin, which `npm run` puts first on PATH, is removed), as CI's `npm install` does.
+ */
+function npmInstall(dir: string, target: Target, extra: string[], machineNode = false): number {
   const foreign = target.os !== process.platform || target.cpu !== process.arch;
   const args = ["install", "--no-audit", "--no-fund", `--os=${target.os}`, `--cpu=${target.cpu}`, ...(foreign ? ["--ignore-scripts"] : []), ...extra];
   const start = performance.now();
-  const r = spawnSync("npm", args, { cwd: dir, encoding: "utf8", env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
+  const env: NodeJS.ProcessEnv = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", HARDHAT_DISABLE_TELEMETRY: "true" };
+  if (machineNode) env.PATH = (env.PATH ?? "").split(path.delimiter).filter((p) => !p.includes("node_modules")).join(path.delimiter);
+  const r = spawnSync("npm", args, { cwd: dir, encoding: "utf8", env });
   if (r.status !== 0) throw new Error(`npm ${args.join(" ")} in ${dir} failed:\n${r.stderr.slice(-3000)}`);
   return (performance.now() - start) / 1000;
 }
@@ -79,11 +86,12 @@ try {
     if (process.env.CHECK_SKIP_ROOT === "1") continue;
     const repo = path.join(scratch, name, "repo");
     mkdirSync(repo, { recursive: true });
-    for (const f of ["package.json", "package-lock.json", ".npmrc", "protocol/package.json", "worker/package.json"]) {
-      mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
-      cpSync(path.join(ROOT, f), path.join(repo, f));
-    }
-    const rootSeconds = npmInstall(repo, target, []);
+    // The committed tree (postinstall needs scripts/ and contracts/), as a fresh clone has it.
+    const archive = spawnSync("git", ["archive", "--format=tar", "HEAD"], { cwd: ROOT, maxBuffer: 1 << 30 });
+    if (archive.status !== 0) throw new Error(`git archive failed: ${archive.stderr.toString()}`);
+    const untar = spawnSync("tar", ["-x", "-C", repo], { input: archive.stdout });
+    if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr.toString()}`);
+    const rootSeconds = npmInstall(repo, target, [], true);
     const rnm = path.join(repo, "node_modules");
     check(true, `repository installed (${rootSeconds.toFixed(0)} s)`);
     for (const pkg of target.rootNative) check(existsSync(path.join(rnm, pkg, "package.json")), `repository install has ${pkg}`);
