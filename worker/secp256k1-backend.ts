@@ -28,7 +28,7 @@ interface NativeSecp256k1 {
   ecdh(pub: Uint8Array, secret: Uint8Array, options: { hashfn: (x: Uint8Array) => Uint8Array }, output: Uint8Array): Uint8Array;
 }
 
-const require = createRequire(import.meta.url);
+const requireFromHere = createRequire(import.meta.url);
 /** libsecp256k1's ECDH with the raw x-coordinate as output (its default hashes it). */
 const RAW_X = { hashfn: (x: Uint8Array) => x };
 
@@ -36,7 +36,7 @@ function nativeBackend(): Secp256k1Backend | undefined {
   let lib: NativeSecp256k1;
   try {
     // `secp256k1/bindings` is the addon only (node-gyp-build: a prebuild or a local build), no JS fallback.
-    lib = require("secp256k1/bindings") as NativeSecp256k1;
+    lib = requireFromHere("secp256k1/bindings") as NativeSecp256k1;
   } catch {
     return undefined;
   }
