@@ -2,6 +2,9 @@
 // type-checks and runs without a separate build step.
 import { spawnSync } from "node:child_process";
 import { HARDHAT_CLI, ROOT } from "./lib/paths.ts";
+import { ensureEdrNative } from "./lib/ensure-edr.ts";
+
+if (ensureEdrNative() === "installed") console.log("postinstall: installed Hardhat's native EDR package for this platform");
 
 const env = { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" };
 for (const args of [[HARDHAT_CLI, "build", "--quiet"], ["scripts/codegen.ts"]]) {

@@ -1,6 +1,6 @@
 // The worker's view of the chain: typed reads of the three contracts and channel discovery by event.
 import { createPublicClient, http, type Address, type Hex, type PublicClient } from "viem";
-import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi } from "@edgepay/protocol/generated/contracts";
 import type { Contracts } from "./config.ts";
 
 export interface OnchainChannel {

@@ -4,11 +4,12 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, http, type Address, type Hex } from "viem";
-import { deployments } from "../protocol/generated/contracts.ts";
+import { deployments } from "@edgepay/protocol/generated/contracts";
 import { ConfigError, loadConfig, readRawConfig } from "./config.ts";
 import { createKeystore, keystoreAddress, keystorePath, KeystoreError, PASSPHRASE_ENV, PASSPHRASE_FILE, unlockKeystore } from "./keystore.ts";
 import { registerDevice, signDeviceBinding } from "./register.ts";
 import { startWorker } from "./service.ts";
+import { secp256k1 } from "./secp256k1-backend.ts";
 
 const HELP = `edgepay worker
 
@@ -201,7 +202,7 @@ async function serve(flags: Flags) {
   // Fail early and clearly when the key is missing, before touching the chain.
   keystoreAddress(config.dataDir);
   const worker = await startWorker(config, { unpaidRoute: flags["unpaid-route"] === true });
-  process.stdout.write(JSON.stringify({ event: "listening", url: worker.url, device: worker.device }) + "\n");
+  process.stdout.write(JSON.stringify({ event: "listening", url: worker.url, device: worker.device, secp256k1: secp256k1.name }) + "\n");
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;

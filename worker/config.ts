@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Address } from "viem";
-import { deployments } from "../protocol/generated/contracts.ts";
+import { deployments } from "@edgepay/protocol/generated/contracts";
 import { DEMO_MODELS } from "./models/demo.ts";
-import { unitRuleWire } from "../protocol/units.ts";
+import { unitRuleWire } from "@edgepay/protocol/units";
 
 const address = z
   .string()

@@ -1,8 +1,9 @@
-// Native secp256k1 on the hot path: ~10k recoveries/s against ~500/s in pure JS (see ../shared/notes).
+// libsecp256k1 on the hot path, native or wasm (./secp256k1-backend.ts): ~10k / ~2.5k recoveries/s against ~500/s in
+// pure JS (see ../shared/notes).
 // Signatures follow what PaymentChannels accepts through OpenZeppelin's ECDSA: 65 bytes r|s|v, v in {27, 28},
 // s in the lower half of the curve order. Anything else would be refused on-chain, so it is refused here.
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
-import secp256k1 from "secp256k1";
+import { secp256k1 } from "./secp256k1-backend.ts";
 import { keccak256 } from "./hashing.ts";
 import { getAddress, type Address, type Hex } from "viem";
 
@@ -23,7 +24,7 @@ export function recoverDigest(digest: Uint8Array, signature: Hex): Recovered | u
   const s = BigInt("0x" + sig.subarray(32, 64).toString("hex"));
   if (s === 0n || s > HALF_N) return undefined;
   try {
-    const publicKey = secp256k1.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false);
+    const publicKey = secp256k1.recover(sig.subarray(0, 64), v - 27, digest);
     // The address costs two keccaks and a checksum; a caller that knows the signer's key compares keys instead.
     return { publicKey, get address() { return addressOfPublicKey(publicKey); } };
   } catch {
@@ -48,8 +49,6 @@ export interface DigestSigner {
 }
 
 const SESSION_SALT = Buffer.from("edgepay.session.v2");
-/** libsecp256k1's ECDH with the raw x-coordinate as output (its default hashes it). */
-const RAW_X = { hashfn: (x: Uint8Array) => x };
 
 export function digestSigner(privateKey: Hex): DigestSigner {
   const secret = Buffer.from(privateKey.slice(2), "hex");
@@ -61,17 +60,17 @@ export function digestSigner(privateKey: Hex): DigestSigner {
     publicKey: `0x${Buffer.from(secp256k1.publicKeyCreate(secret, true)).toString("hex")}`,
     sign(digest) {
       // libsecp256k1 produces low-s signatures (RFC 6979 nonces), as OpenZeppelin requires.
-      const { signature, recid } = secp256k1.ecdsaSign(digest, secret);
+      const { signature, recid } = secp256k1.sign(digest, secret);
       const out = Buffer.alloc(65);
       out.set(signature, 0);
       out[64] = 27 + recid;
       return `0x${out.toString("hex")}`;
     },
     sessionKey(peerPublicKey, channelId) {
-      // libsecp256k1 ECDH (~10x Node's createECDH here), then HKDF over both public keys: the same bytes as
+      // libsecp256k1 ECDH (native: ~10x Node's createECDH here), then HKDF over both public keys: the same bytes as
       // protocol/session.ts deriveSessionKey. The peer is the channel's signer.
       const signer = secp256k1.publicKeyConvert(peerPublicKey, true);
-      const x = secp256k1.ecdh(signer, secret, RAW_X, Buffer.alloc(32));
+      const x = secp256k1.ecdhX(signer, secret);
       const info = Buffer.concat([signer, ownCompressed, Buffer.from(channelId.slice(2), "hex")]);
       return Buffer.from(hkdfSync("sha256", x, SESSION_SALT, info, 32));
     },

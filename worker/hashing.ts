@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import jsSha3 from "js-sha3";
 import type { Hex } from "viem";
-import type { Tensor, TensorType } from "../protocol/tensors.ts";
+import type { Tensor, TensorType } from "@edgepay/protocol/tensors";
 
 export function keccak256(data: Uint8Array): Uint8Array {
   return new Uint8Array(jsSha3.keccak256.arrayBuffer(data));

@@ -2,9 +2,9 @@
 // watcher; never a chain read per request), request authentication (request MAC, ECDSA for a first voucher) before
 // any lock, voucher checks with stable reasons, per-channel serialisation, and deferred ECDSA verification.
 import type { Hex } from "viem";
-import type { Voucher } from "../protocol/voucher.ts";
+import type { Voucher } from "@edgepay/protocol/voucher";
 import { createVoucherHasher } from "./receipts.ts";
-import type { ErrorCode } from "../protocol/wire.ts";
+import type { ErrorCode } from "@edgepay/protocol/wire";
 import type { ChainReader, OnchainChannel } from "./chain.ts";
 import { macMatches, recoverDigest, type DigestSigner, type Recovered } from "./crypto.ts";
 import type { GroupCommitter } from "./store/committer.ts";

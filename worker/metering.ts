@@ -2,9 +2,9 @@
 // demo model, or one unit per request for a model without dynamic axes), and the unit count of a request, computed
 // from its input shapes before anything runs. A model with a dynamic axis and no rule is refused at startup: an
 // unbounded axis would let one price buy a whole batch.
-import type { Tensor } from "../protocol/tensors.ts";
-import { TensorError } from "../protocol/tensors.ts";
-import { countUnits, perRequestRule, ruleCoverageProblems, UnitError, type UnitRule } from "../protocol/units.ts";
+import type { Tensor } from "@edgepay/protocol/tensors";
+import { TensorError } from "@edgepay/protocol/tensors";
+import { countUnits, perRequestRule, ruleCoverageProblems, UnitError, type UnitRule } from "@edgepay/protocol/units";
 import { HttpError } from "./http/io.ts";
 import { DEMO_MODELS } from "./models/demo.ts";
 import type { ModelRuntime } from "./models/runtime.ts";

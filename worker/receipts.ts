@@ -2,8 +2,8 @@
 // `receiptDigest` is the reference) and vouchers (protocol/voucher.ts `voucherDigest`); a test holds them equal.
 // The receipt chain itself (sequence, previous digest, signature) is kept by the writer thread (store/writer-thread.ts).
 import { toBytes, type Address, type Hex } from "viem";
-import { channelsDomainSeparator } from "../protocol/voucher.ts";
-import type { Receipt } from "../protocol/receipt.ts";
+import { channelsDomainSeparator } from "@edgepay/protocol/voucher";
+import type { Receipt } from "@edgepay/protocol/receipt";
 import { keccak256 as keccak_256 } from "./hashing.ts";
 
 const RECEIPT_TYPE =

@@ -11,8 +11,8 @@ import {
   type Hex,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { deviceBindingTypes, deviceRegistryDomain } from "../protocol/eip712.ts";
-import { deviceRegistryAbi, modelRegistryAbi, testUsdcAbi } from "../protocol/generated/contracts.ts";
+import { deviceBindingTypes, deviceRegistryDomain } from "@edgepay/protocol/eip712";
+import { deviceRegistryAbi, modelRegistryAbi, testUsdcAbi } from "@edgepay/protocol/generated/contracts";
 import type { Contracts } from "./config.ts";
 
 export interface DeviceBinding {

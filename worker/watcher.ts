@@ -1,8 +1,8 @@
 // Keeps the ledger fresh from PaymentChannels events (opens to this device, top-ups, claims, close requests,
 // settlements) and keeps the chain clock. The block cursor is stored, so a restart misses nothing.
 import type { Address, Hex } from "viem";
-import type { ChannelTerms } from "../protocol/terms.ts";
-import { paymentChannelsAbi } from "../protocol/generated/contracts.ts";
+import type { ChannelTerms } from "@edgepay/protocol/terms";
+import { paymentChannelsAbi } from "@edgepay/protocol/generated/contracts";
 import type { ChainReader } from "./chain.ts";
 import type { Ledger } from "./ledger.ts";
 import type { GroupCommitter } from "./store/committer.ts";

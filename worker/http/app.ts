@@ -2,19 +2,19 @@
 // health and metrics. Every failure is a JSON error with a stable code; nothing is stored for a refused request.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
-import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "../../protocol/eip712.ts";
-import { receiptToWire, type SignedReceipt } from "../../protocol/receipt.ts";
-import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage } from "../../protocol/session.ts";
-import { tensorToWire, type Tensor } from "../../protocol/tensors.ts";
+import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "@edgepay/protocol/eip712";
+import { receiptToWire, type SignedReceipt } from "@edgepay/protocol/receipt";
+import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage } from "@edgepay/protocol/session";
+import { tensorToWire, type Tensor } from "@edgepay/protocol/tensors";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
-import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "../../protocol/voucher.ts";
+import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "@edgepay/protocol/voucher";
 import {
   type CloseResponseWire,
   type ErrorCode,
   type InferResponseWire,
   type OfferingsWire,
   type PaymentRequirementsWire,
-} from "../../protocol/wire.ts";
+} from "@edgepay/protocol/wire";
 import type { ResolvedConfig } from "../config.ts";
 import type { DigestSigner } from "../crypto.ts";
 import type { Channel, Ledger } from "../ledger.ts";
@@ -30,7 +30,7 @@ import { createHash } from "node:crypto";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
 import { parseInputs, requestEncoding, sendOutputs, wantsBinary } from "./body.ts";
-import { costOf, type UnitRule } from "../../protocol/units.ts";
+import { costOf, type UnitRule } from "@edgepay/protocol/units";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
 

@@ -3,9 +3,9 @@
 // the frame when Accept names it, else JSON. Both encodings decode to the same tensors, then the same validation
 // and metering, so hashes, units and receipts do not depend on the encoding. Errors are always JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { decodeTensorFrame, encodeTensorFrame, RESERVED_TENSOR_NAMES, TENSORS_MEDIA_TYPE, TensorFrameError } from "../../protocol/tensor-binary.ts";
-import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "../../protocol/tensors.ts";
-import { inferRequestWire, type InferResponseWire } from "../../protocol/wire.ts";
+import { decodeTensorFrame, encodeTensorFrame, RESERVED_TENSOR_NAMES, TENSORS_MEDIA_TYPE, TensorFrameError } from "@edgepay/protocol/tensor-binary";
+import { TensorError, tensorFromWire, tensorToWire, type Tensor } from "@edgepay/protocol/tensors";
+import { inferRequestWire, type InferResponseWire } from "@edgepay/protocol/wire";
 import { meter } from "../metering.ts";
 import type { ServedModel } from "./app.ts";
 import { HttpError, sendJson } from "./io.ts";

@@ -1,6 +1,6 @@
 // HTTP plumbing: bounded body reads and JSON answers with the stable error shape of protocol/wire.ts.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ERROR_STATUS, type ErrorCode } from "../../protocol/wire.ts";
+import { ERROR_STATUS, type ErrorCode } from "@edgepay/protocol/wire";
 
 export class HttpError extends Error {
   readonly code: ErrorCode;

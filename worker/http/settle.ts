@@ -3,7 +3,7 @@
 // claim always pays the channel's payee, so a leaked signature can move no money anywhere else.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { recoverMessageAddress, type Address, type Hex } from "viem";
-import { SETTLE_MAX_SKEW_SECONDS, settleMessage, settleRequestWire, type SettleResponseWire } from "../../protocol/wire.ts";
+import { SETTLE_MAX_SKEW_SECONDS, settleMessage, settleRequestWire, type SettleResponseWire } from "@edgepay/protocol/wire";
 import type { ClaimResult } from "../settlement/settler.ts";
 import { HttpError, readBody, sendJson } from "./io.ts";
 

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEMO_UNIT_RULES, type UnitRule } from "../../protocol/units.ts";
+import { DEMO_UNIT_RULES, type UnitRule } from "@edgepay/protocol/units";
 
 /** Finds `node_modules/<pkg>/<file>` from this directory upwards (the packages' `exports` hide their files). */
 function packageFile(pkg: string, file: string): string {

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 import type { Hex } from "viem";
-import { TENSOR_TYPES, TensorError, type Tensor, type TensorData, type TensorType } from "../../protocol/tensors.ts";
+import { TENSOR_TYPES, TensorError, type Tensor, type TensorData, type TensorType } from "@edgepay/protocol/tensors";
 import { sha256File } from "../crypto.ts";
 
 export interface TensorSpec {

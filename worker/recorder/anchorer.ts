@@ -4,9 +4,9 @@
 // reads its anchored sequence and the `Anchored` events it is missing, and checks their roots against its own log.
 // It also defends the device: an omission challenge against a receipt in its log is answered with the proof.
 import { encodeFunctionData, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
-import type { ChannelTerms } from "../../protocol/terms.ts";
-import { flightRecorderAbi } from "../../protocol/generated/contracts.ts";
-import { anchorBatch, type AnchorBatch } from "../../protocol/audit.ts";
+import type { ChannelTerms } from "@edgepay/protocol/terms";
+import { flightRecorderAbi } from "@edgepay/protocol/generated/contracts";
+import { anchorBatch, type AnchorBatch } from "@edgepay/protocol/audit";
 import type { TxSender } from "../settlement/sender.ts";
 import type { RecorderLog } from "./log.ts";
 import type { ProofCache } from "./proofs.ts";

@@ -2,8 +2,8 @@
 // logged digests (and checked against the anchored root) and kept in a small cache, since buyers ask for proofs of
 // receipts of the same recent anchors.
 import type { Address, Hex } from "viem";
-import { anchorBatch, receiptProof, type AnchorBatch, type ReceiptProof } from "../../protocol/audit.ts";
-import type { SignedReceipt } from "../../protocol/receipt.ts";
+import { anchorBatch, receiptProof, type AnchorBatch, type ReceiptProof } from "@edgepay/protocol/audit";
+import type { SignedReceipt } from "@edgepay/protocol/receipt";
 import type { ReceiptRow } from "../store/db.ts";
 import type { RecorderLog } from "./log.ts";
 

@@ -3,9 +3,9 @@
 //   GET /v1/receipts?channel=0x..&from=<ISO|unix>&to=<ISO|unix>&after=<seq>&limit=<n> -> ReceiptPageWire
 import type { ServerResponse } from "node:http";
 import type { Address, Hex } from "viem";
-import type { AuditLineWire, ReceiptPageWire } from "../../protocol/audit-export.ts";
-import { receiptProofToWire } from "../../protocol/audit.ts";
-import { receiptToWire } from "../../protocol/receipt.ts";
+import type { AuditLineWire, ReceiptPageWire } from "@edgepay/protocol/audit-export";
+import { receiptProofToWire } from "@edgepay/protocol/audit";
+import { receiptToWire } from "@edgepay/protocol/receipt";
 import { HttpError, sendJson } from "../http/io.ts";
 import type { RecorderLog } from "./log.ts";
 import { signedReceiptOf, type ProofCache } from "./proofs.ts";

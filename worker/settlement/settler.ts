@@ -3,7 +3,7 @@
 // (the watchtower role), and on shutdown. Several due channels go into one claimMany. Only ECDSA-verified
 // vouchers are ever claimed: deferred ones are verified first.
 import { encodeFunctionData, type Hex } from "viem";
-import { paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+import { paymentChannelsAbi } from "@edgepay/protocol/generated/contracts";
 import type { ChainReader } from "../chain.ts";
 import type { Channel, Ledger } from "../ledger.ts";
 import type { Metrics } from "../metrics.ts";

@@ -7,6 +7,9 @@ import type { WriteOp } from "./db.ts";
 import { encodeOp } from "./wire-ops.ts";
 import type { IssuedWire, WriterInit, WriterPhases, WriterRequest, WriterResponse } from "./writer-thread.ts";
 
+/** `.ts` from the source tree, `.js` in the built @edgepay/worker package (a URL string is not rewritten by tsc). */
+const WRITER_THREAD = new URL(`./writer-thread${import.meta.url.slice(import.meta.url.lastIndexOf("."))}`, import.meta.url);
+
 /** What the writer thread filled in for an issueReceipt op. */
 export interface IssuedReceipt {
   sequence: bigint;
@@ -43,7 +46,7 @@ export class GroupCommitter {
 
   /** Receipts: the writer signs with this key, so it lives in the writer thread too (same process, same trust). */
   constructor(init: WriterInit) {
-    this.#worker = new Worker(new URL("./writer-thread.ts", import.meta.url), { workerData: init });
+    this.#worker = new Worker(WRITER_THREAD, { workerData: init });
     this.#worker.on("message", (msg: WriterResponse | "closed") => {
       if (msg !== "closed") this.#settle(msg);
     });

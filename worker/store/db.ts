@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Address, Hex } from "viem";
-import type { ChannelTerms } from "../../protocol/terms.ts";
+import type { ChannelTerms } from "@edgepay/protocol/terms";
 
 export const DB_FILE = "worker.sqlite";
 
