@@ -112,7 +112,22 @@ export interface InferOptions {
    * never opens one (a UI that shows "pays from X" must pass X).
    */
   channelId?: Hex;
+  /**
+   * Asked before this call locks money: before a channel is opened for it and before each voucher is signed.
+   * Throwing refuses it (nothing is deposited or signed); a spending cap (e.g. an agent's budget) lives here.
+   */
+  authorize?: (intent: SpendIntent) => Promise<void> | void;
 }
+
+/** What a paid call is about to do, for `InferOptions.authorize`. */
+export type SpendIntent =
+  /** Open a channel with this deposit; the call will cost about `units` x `price` (the offered price). */
+  | { kind: "open"; device: Address; modelId: bigint; token: Address; deposit: bigint; units: number; price: bigint; cost: bigint }
+  /**
+   * Sign a voucher for the cumulative `amount`; `signed` is the most ever signed on the channel before it, so
+   * amount - signed (when positive) is what the device can newly claim.
+   */
+  | { kind: "voucher"; channelId: Hex; device: Address; modelId: bigint; token: Address; amount: bigint; signed: bigint; units: number; price: bigint; cost: bigint };
 
 export interface InferResult {
   outputs: Record<string, Tensor>;
@@ -349,8 +364,8 @@ export class Buyer {
     for (const endpoint of ordered) {
       try {
         const result = options.channelId
-          ? await this.#inferOn(endpoint, options.channelId, modelId, request, inputHash)
-          : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen);
+          ? await this.#inferOn(endpoint, options.channelId, modelId, request, inputHash, options.authorize)
+          : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen, options.authorize);
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
@@ -402,27 +417,28 @@ export class Buyer {
     return { offers, offer, modelHash };
   }
 
-  async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined): Promise<InferResult> {
+  async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined, authorize?: InferOptions["authorize"]): Promise<InferResult> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const token = offer.token as Address;
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
+    const opening = authorize && { authorize, price: BigInt(offer.price) };
     // One selection at a time per offering, so parallel calls do not each open a channel.
-    let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
+    let record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units, opening));
     try {
-      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units));
+      return await this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units, authorize));
     } catch (error) {
       // Credit ran out or the channel closed meanwhile: open another once if allowed.
       if (error instanceof EdgepayClientError && error.code === "insufficient_credit" && autoOpen && this.wallet) {
-        record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
-        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units));
+        record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units, opening));
+        return this.#withLock(record.channelId, () => this.#pay(endpoint, offers, record.channelId, modelId, modelHash, request, inputHash, units, authorize));
       }
       throw error;
     }
   }
 
   /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
-  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, request: Outgoing, inputHash: Hex): Promise<InferResult> {
+  async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, request: Outgoing, inputHash: Hex, authorize?: InferOptions["authorize"]): Promise<InferResult> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const record = await this.#requireRecord(channelId);
     if (!isAddressEqual(record.terms.device, offers.device)) {
@@ -434,10 +450,18 @@ export class Buyer {
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     if (!this.#checked.has(channelId)) await this.#withLock(channelId, () => this.#refresh(channelId));
     this.#checked.add(channelId);
-    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, request, inputHash, units));
+    return this.#withLock(channelId, () => this.#pay(endpoint, offers, channelId, modelId, modelHash, request, inputHash, units, authorize));
   }
 
-  async #channelFor(endpoint: string, device: Address, modelId: bigint, token: Address, autoOpen: AutoOpen | undefined, units = 1): Promise<ChannelRecord> {
+  async #channelFor(
+    endpoint: string,
+    device: Address,
+    modelId: bigint,
+    token: Address,
+    autoOpen: AutoOpen | undefined,
+    units = 1,
+    opening?: { authorize: NonNullable<InferOptions["authorize"]>; price: bigint },
+  ): Promise<ChannelRecord> {
     const chainId = await this.chainId();
     const payer = this.wallet?.account.address;
     const candidates = (await this.store.listChannels())
@@ -470,6 +494,7 @@ export class Buyer {
       throw new EdgepayClientError("no_channel", `no open channel with credit to device ${device} for model ${modelId}; open one first (or enable autoOpen)`);
     }
     if (!this.wallet) throw new EdgepayClientError("no_channel", `no open channel with credit to device ${device}, and no wallet to open one`);
+    if (opening) await opening.authorize({ kind: "open", device, modelId, token, deposit: autoOpen.deposit, units, price: opening.price, cost: costOf(opening.price, units) });
     return this.open({ device, modelId, token, deposit: autoOpen.deposit, approval: autoOpen.approval, endpoint });
   }
 
@@ -482,6 +507,7 @@ export class Buyer {
     request: Outgoing,
     inputHash: Hex,
     units: number,
+    authorize?: InferOptions["authorize"],
   ): Promise<InferResult> {
     let record = await this.#requireRecord(channelId);
     if (record.inDoubt) {
@@ -514,6 +540,10 @@ export class Buyer {
       if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
       if (amount > record.deposit) {
         throw new EdgepayClientError("insufficient_credit", `channel ${channelId} has ${record.deposit - record.paid} left, the next answer costs ${cost} (${units} x ${price})`);
+      }
+      if (authorize) {
+        const { device, token } = record.terms;
+        await authorize({ kind: "voucher", channelId, device, modelId, token, amount, signed: record.signed, units, price, cost });
       }
       const voucher = await this.#sign(record, amount);
       const header = encodeVoucherHeader(voucher);
