@@ -50,6 +50,7 @@ describe("mcp: budget", () => {
     refusal(() => b.check(1n));
     now += 1;
     b.check(100n);
+    await b.spend(100n);
     await b.spend(50n);
     // 150 this hour, 400 in all: the total is what refuses now.
     const total = refusal(() => b.check(1n));
