@@ -2,11 +2,16 @@
 // receipts -> close against a real worker on a local chain; the operator's budget refuses calls before any voucher
 // is signed or deposit made (checked at the worker and in token balances), and survives a restart.
 import { expect } from "chai";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { promisify } from "node:util";
+import type { Hex } from "viem";
+import { FileBuyerStore } from "../../protocol/node/file-store.ts";
 import { PNG } from "pngjs";
 import { deviceRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { fetchChannelInfo } from "../../protocol/client/index.ts";
@@ -33,6 +38,8 @@ describe("mcp: agents find and pay devices within a budget", function () {
   let client: Client | undefined;
   let serverLog = "";
   const buyer = () => clientsFor(net, BUYER);
+  const signedOn = async (channelId: string) => (await new FileBuyerStore(path.join(dir, "store")).getChannel(channelId as Hex))!.signed;
+  const vadChannel = async () => ((await ok("channels")).channels as unknown as { channelId: string; modelId: string }[]).find((c) => c.modelId === "1")!.channelId;
   const balance = () => buyer().publicClient.readContract({ address: market.token, abi: testUsdcAbi, functionName: "balanceOf", args: [buyer().account.address] });
 
   const connect = async () => {
@@ -156,10 +163,26 @@ describe("mcp: agents find and pay devices within a budget", function () {
     expect(c.channels as unknown as unknown[]).to.have.length(1);
   });
 
+  it("refuses a call over the per-call cap on an existing channel before signing its voucher", async () => {
+    // A channel for the 5,000-a-call model, opened by the operator with the buyer CLI on the same store while the
+    // server is stopped (a store has one writer at a time).
+    await client!.close();
+    await promisify(execFile)(process.execPath, [path.join(ROOT, "protocol/node/cli.ts"), "open", "--worker", market.worker!.url, "--model", "2", "--deposit", "0.05"], { cwd: ROOT, env });
+    await connect();
+    const list = (await ok("channels")).channels as unknown as { channelId: string; modelId: string }[];
+    const ocr = list.find((c) => c.modelId === "2")!.channelId;
+    const before = await balance();
+    const { error } = await failed("infer", { model_id: 2, file: path.join(dir, "line.png"), channel_id: ocr });
+    expect(error).to.include({ code: "budget_exceeded", cap: "per_call", over: "1000" });
+    expect(await signedOn(ocr)).to.equal(0n);
+    expect(await balance()).to.equal(before);
+    expect((await ok("budget")).spentTotal).to.equal("4000");
+  });
+
   it("refuses once the total cap is reached: the worker accepted nothing more, and the refusal survives a restart", async () => {
     await ok("infer", { model_id: 1, file: path.join(dir, "tone.wav"), max_frames: 4 });
     await ok("infer", { model_id: 1, inputs: vadInputs(2) });
-    const channel = ((await ok("channels")).channels as unknown as { channelId: string }[])[0]!.channelId;
+    const channel = await vadChannel();
     const accepted = (await fetchChannelInfo(market.worker!.url, channel)).lastAccepted;
     expect(accepted).to.equal(9000n);
     const before = await balance();
@@ -167,6 +190,7 @@ describe("mcp: agents find and pay devices within a budget", function () {
     const refused = await failed("infer", { model_id: 1, inputs: vadInputs(3) });
     expect(refused.error).to.include({ code: "budget_exceeded", cap: "total", limit: "9000", requested: "1000", over: "1000" });
     expect((await fetchChannelInfo(market.worker!.url, channel)).lastAccepted).to.equal(9000n);
+    expect(await signedOn(channel)).to.equal(9000n);
     const receipts = (await ok("receipts")).receipts as unknown as unknown[];
     expect(receipts).to.have.length(9);
 
@@ -195,14 +219,48 @@ describe("mcp: agents find and pay devices within a budget", function () {
   });
 
   it("closes the channel cooperatively: the device gets what was paid, the rest comes back", async () => {
-    const channel = ((await ok("channels")).channels as unknown as { channelId: string }[])[0]!.channelId;
+    const channel = await vadChannel();
     const before = await balance();
     const closed = await ok("close_channel", { channel_id: channel });
     expect(closed.paid).to.equal("9000");
     expect((await balance()) - before).to.equal(41_000n);
-    const c = (await ok("channels")).channels as unknown as { status: string; claimed: string }[];
-    expect(c[0]).to.include({ status: "settled", claimed: "9000" });
+    const c = (await ok("channels")).channels as unknown as { channelId: string; status: string; claimed: string }[];
+    expect(c.find((x) => x.channelId === channel)).to.include({ status: "settled", claimed: "9000" });
     const again = await failed("close_channel", { channel_id: channel });
     expect(again.error.code).to.match(/^[a-z_]+$/);
+  });
+
+  it("serves the same tools over streamable HTTP on 127.0.0.1, one session per client", async () => {
+    const child = spawn(process.execPath, [SERVER, "--http", "0"], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+    try {
+      const endpoint = await new Promise<string>((resolve, reject) => {
+        let log = "";
+        child.stderr!.on("data", (d: Buffer) => {
+          log += d.toString();
+          const m = /on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(log);
+          if (m) resolve(m[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`server exited ${code}: ${log}`)));
+      });
+      const agents = await Promise.all(
+        [1, 2].map(async () => {
+          const c = new Client({ name: "http-agent", version: "1.0.0" });
+          await c.connect(new StreamableHTTPClientTransport(new URL(endpoint)));
+          return c;
+        }),
+      );
+      for (const c of agents) {
+        const r = (await c.callTool({ name: "budget", arguments: {} })) as CallResult;
+        expect(r.structuredContent?.spentTotal).to.equal("9000");
+        const bad = (await c.callTool({ name: "infer", arguments: { model_id: 0 } })) as CallResult;
+        expect(bad.isError).to.equal(true);
+        expect(bad.content[0]!.text).to.match(/^bad_arguments: /);
+        await c.close();
+      }
+      const stray = await fetch(endpoint.replace("/mcp", "/other"));
+      expect(stray.status).to.equal(404);
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 });
