@@ -11,6 +11,7 @@ export const USAGE = `usage: npm run mcp -- [options]
   --max-per-hour N   EDGEPAY_MCP_MAX_PER_HOUR   most spent in any rolling hour                     required
   --max-total N      EDGEPAY_MCP_MAX_TOTAL      most ever spent (kept in the store across restarts) required
   --deposit N        EDGEPAY_MCP_DEPOSIT        deposit of a channel opened when none has credit (default: never open)
+  --files-dir DIR    EDGEPAY_MCP_FILES_DIR      \`file\` paths an agent gives must lie inside DIR (default: any readable file)
   --http PORT        EDGEPAY_MCP_HTTP_PORT      serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio
   EDGEPAY_BUYER_KEY, EDGEPAY_RPC_URL, EDGEPAY_PAYMENT_CHANNELS, EDGEPAY_BUYER_HOME: as for \`npm run buyer\``;
 
@@ -18,6 +19,7 @@ export interface McpConfig {
   caps: BudgetCaps;
   deposit?: bigint;
   httpPort?: number;
+  filesDir?: string;
   rpcUrl: string;
   paymentChannels?: string;
   buyerKey?: string;
@@ -33,6 +35,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): McpConfig {
       "max-total": { type: "string" },
       deposit: { type: "string" },
       http: { type: "string" },
+      "files-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -58,8 +61,10 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): McpConfig {
     httpPort = Number(portText);
     if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) throw new Error(`--http must be a port (0-65535), got "${portText}"`);
   }
+  const filesDir = values["files-dir"] ?? env.EDGEPAY_MCP_FILES_DIR;
   return {
     caps,
+    ...(filesDir ? { filesDir } : {}),
     ...(deposit !== undefined ? { deposit } : {}),
     ...(httpPort !== undefined ? { httpPort } : {}),
     rpcUrl: env.EDGEPAY_RPC_URL ?? "http://127.0.0.1:8545",

@@ -53,6 +53,7 @@ async function buildContext(config: McpConfig): Promise<ToolContext> {
     budget,
     ...(wallet?.account ? { payer: wallet.account.address } : {}),
     ...(config.deposit !== undefined ? { deposit: config.deposit } : {}),
+    ...(config.filesDir !== undefined ? { filesDir: config.filesDir } : {}),
   };
 }
 

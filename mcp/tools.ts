@@ -6,6 +6,7 @@ import { z } from "zod";
 import { CLS_LABELS, initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
 import type { Buyer, InferResult, SpendIntent } from "../protocol/client/index.ts";
 import { tensorMapWire, tensorToWire, type Tensor } from "../protocol/tensors.ts";
+import { costOf, unitsOf, type UnitRule } from "../protocol/units.ts";
 import type { Budget } from "./budget.ts";
 import { failureResult, okResult, ToolFailure, type ToolResult } from "./errors.ts";
 import { resolveInput } from "./inputs.ts";
@@ -18,6 +19,8 @@ export interface ToolContext {
   payer?: Address;
   /** Deposit of a channel opened when none has credit (token base units); none: never open one. */
   deposit?: bigint;
+  /** When set, `file` paths must lie inside this directory. */
+  filesDir?: string;
 }
 
 const modelId = z.union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]{0,30}$/)]).describe("model id from list_models");
@@ -77,7 +80,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
     },
     (args) => guarded(async () => {
       const model = BigInt(args.model_id);
-      const input = await resolveInput(args);
+      const input = await resolveInput(args, ctx.filesDir);
       const workers = args.worker ? [args.worker] : await market.workersFor(model);
       if (workers.length === 0) throw new ToolFailure("no_device", `no active, healthy device offers model ${model}; see list_devices`);
       let callSpent = 0n;
@@ -93,6 +96,13 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
         buyer.infer(model, inputs, { workers, authorize, ...(autoOpen ? { autoOpen } : {}), ...(args.channel_id ? { channelId: args.channel_id.toLowerCase() as Hex } : {}) });
       if (input.kind === "audio") {
         const frames = input.frames.slice(0, args.max_frames ?? input.frames.length);
+        if (frames.length === 0) throw new ToolFailure("bad_input_file", "the audio has no complete 32 ms frame");
+        // One paid request per frame: refuse up front a file the caps cannot cover, rather than stop half-way.
+        const offer = (await buyer.offerings(workers[0]!)).models.find((m) => BigInt(m.modelId) === model);
+        if (offer) {
+          const perFrame = costOf(BigInt(offer.price), unitsOf(offer.unit as UnitRule, sileroVadInputs(frames[0]!, initialVadState())));
+          budget.check(perFrame * BigInt(frames.length));
+        }
         let state = initialVadState();
         const results: InferResult[] = [];
         const probabilities: number[] = [];

@@ -3,7 +3,7 @@
 // is signed or deposit made (checked at the worker and in token balances), and survives a restart.
 import { expect } from "chai";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -98,7 +98,9 @@ describe("mcp: agents find and pay devices within a budget", function () {
       EDGEPAY_MCP_MAX_PER_HOUR: "1000000",
       EDGEPAY_MCP_MAX_TOTAL: "9000",
       EDGEPAY_MCP_DEPOSIT: "50000",
+      EDGEPAY_MCP_FILES_DIR: dir,
     };
+    await symlink("/etc/hostname", path.join(dir, "escape.png"));
     await connect();
   });
   after(async () => {
@@ -128,7 +130,8 @@ describe("mcp: agents find and pay devices within a budget", function () {
 
   it("pays for a WAV file per frame and for JSON tensors, opening a channel with the operator's deposit", async () => {
     const before = await balance();
-    const audio = await ok("infer", { model_id: 1, file: path.join(dir, "tone.wav"), max_frames: 3 });
+    // A relative path resolves in the operator's files directory.
+    const audio = await ok("infer", { model_id: 1, file: "tone.wav", max_frames: 3 });
     expect(audio.kind).to.equal("audio");
     expect(audio.frames).to.equal(3);
     expect(audio.cost).to.equal("3000");
@@ -177,6 +180,13 @@ describe("mcp: agents find and pay devices within a budget", function () {
     expect(await signedOn(ocr)).to.equal(0n);
     expect(await balance()).to.equal(before);
     expect((await ok("budget")).spentTotal).to.equal("4000");
+
+    // An audio file is one paid request per frame: 5 frames at 1,000 are refused whole, before the first voucher.
+    const vad = await vadChannel();
+    const audio = await failed("infer", { model_id: 1, file: "tone.wav", max_frames: 5 });
+    expect(audio.error).to.include({ code: "budget_exceeded", cap: "per_call", requested: "5000", over: "1000" });
+    expect(await signedOn(vad)).to.equal(4000n);
+    expect((await fetchChannelInfo(market.worker!.url, vad)).lastAccepted).to.equal(4000n);
   });
 
   it("refuses once the total cap is reached: the worker accepted nothing more, and the refusal survives a restart", async () => {
@@ -215,6 +225,10 @@ describe("mcp: agents find and pay devices within a budget", function () {
     expect((await failed("close_channel", { channel_id: "0x1234" })).error.code).to.equal("bad_arguments");
     expect((await failed("receipts", { limit: -1 })).error.code).to.equal("bad_arguments");
     expect((await failed("no_such_tool", {})).error.code).to.equal("unknown_tool");
+    // Files outside the operator's directory are refused, links included.
+    expect((await failed("infer", { model_id: 1, file: "/etc/hostname" })).error.code).to.equal("file_not_allowed");
+    expect((await failed("infer", { model_id: 2, file: "escape.png" })).error.code).to.equal("file_not_allowed");
+    expect((await failed("infer", { model_id: 1, file: "../../etc/passwd" })).error.code).to.equal("file_not_allowed");
     expect((await ok("budget")).spentTotal).to.equal("9000");
   });
 
