@@ -12,19 +12,21 @@ import { Buyer } from "../protocol/client/index.ts";
 import { FileBuyerStore } from "../protocol/node/file-store.ts";
 import { Budget } from "./budget.ts";
 import { ConfigHelp, readConfig, USAGE, type McpConfig } from "./config.ts";
-import { failureResult } from "./errors.ts";
 import { Market } from "./market.ts";
 import { registerTools, type ToolContext } from "./tools.ts";
 
-/** McpServer whose argument errors carry a stable code like every other tool failure. */
-class EdgepayMcpServer extends McpServer {
-  override createToolError(errorMessage: string) {
-    const bad = /Input validation error|Invalid arguments for tool/.test(errorMessage);
-    const unknown = /Tool .* (not found|disabled)/.test(errorMessage);
-    const code = bad ? "bad_arguments" : unknown ? "unknown_tool" : "internal_error";
-    const r = failureResult(Object.assign(new Error(errorMessage), { code }));
-    return { ...r, content: [{ type: "text" as const, text: `${code}: ${errorMessage}` }], structuredContent: { error: { code, message: errorMessage } } };
-  }
+/**
+ * The SDK answers arguments that fail a tool's schema with an `isError` result of its own text, made by its
+ * (TypeScript-private) createToolError. Replacing it on the instance gives those the same stable codes as every other
+ * tool failure; test/integration/mcp.test.ts pins the behaviour, so an SDK change shows up there.
+ */
+function withCodedArgumentErrors(server: McpServer): McpServer {
+  const coded = (errorMessage: string) => {
+    const code = /Input validation error|Invalid arguments for tool/.test(errorMessage) ? "bad_arguments" : /Tool .* (not found|disabled)/.test(errorMessage) ? "unknown_tool" : "internal_error";
+    return { isError: true, content: [{ type: "text" as const, text: `${code}: ${errorMessage}` }], structuredContent: { error: { code, message: errorMessage } } };
+  };
+  Object.assign(server, { createToolError: coded });
+  return server;
 }
 
 async function buildContext(config: McpConfig): Promise<ToolContext> {
@@ -58,7 +60,7 @@ async function buildContext(config: McpConfig): Promise<ToolContext> {
 }
 
 function newServer(ctx: ToolContext): McpServer {
-  const server = new EdgepayMcpServer({ name: "edgepay", version: "0.1.0" });
+  const server = withCodedArgumentErrors(new McpServer({ name: "edgepay", version: "0.1.0" }));
   registerTools(server, ctx);
   return server;
 }
