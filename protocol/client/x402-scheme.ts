@@ -12,7 +12,7 @@ import { inferRequestWire } from "../wire.ts";
 import { caip2, edgepayExtraWire, X402_SCHEME, X402_VERSION, type EdgepayPayloadWire } from "../x402.ts";
 import type { AutoOpen, Buyer, InferResult, PreparedPayment } from "./buyer.ts";
 import { EdgepayClientError } from "./errors.ts";
-import { readInferAnswer } from "./worker-api.ts";
+import { encodeInferRequest, readInferAnswer, type InferEncoding } from "./worker-api.ts";
 
 /** What a channel opened for a request may hold; `undefined` means: do not open one, pay only from existing ones. */
 export type DepositPolicy = (need: { device: Address; modelId: bigint; token: Address; price: bigint; cost: bigint }) => AutoOpen | undefined;
@@ -28,8 +28,8 @@ export interface EdgepayChannelSchemeOptions {
 
 interface Pending {
   endpoint: string;
-  body: Uint8Array;
-  contentType: string;
+  /** The request's inputs and the exact body sent for them (undefined: not an inference request). */
+  request?: { inputs: Record<string, Tensor>; encoding: InferEncoding; body: Uint8Array };
   payment?: PreparedPayment;
   payload?: PaymentPayloadResult;
 }
@@ -65,14 +65,15 @@ export class EdgepayChannelScheme implements SchemeNetworkClient {
       throw new EdgepayClientError("offering_mismatch", `${pending.endpoint} uses PaymentChannels ${extra.paymentChannels}, this client ${this.#buyer.paymentChannels}`);
     }
     const modelId = BigInt(extra.modelId);
-    const { inputs, encoding } = decodeInputs(pending.body, pending.contentType);
+    if (!pending.request) throw new EdgepayClientError("bad_argument", `${pending.endpoint}: the request body is not Edgepay inference inputs (JSON {"inputs": ...} or a tensor frame)`);
+    const { inputs, encoding, body } = pending.request;
     const policy = this.#opts.deposit;
     const autoOpen = (cost: bigint) =>
       typeof policy === "bigint"
         ? { deposit: policy }
         : policy({ device: extra.device as Address, modelId, token: extra.token as Address, price: BigInt(extra.price), cost });
     // The Buyer computes the cost from the inputs and the offering it verified on-chain, not from the 402.
-    const payment = await this.#buyer.preparePayment(pending.endpoint, modelId, inputs, pending.body, encoding, autoOpen(BigInt(requirements.amount)));
+    const payment = await this.#buyer.preparePayment(pending.endpoint, modelId, inputs, body, encoding, autoOpen(BigInt(requirements.amount)));
     if (this.#opts.maxPerRequest !== undefined && payment.cost > this.#opts.maxPerRequest) {
       payment.release();
       throw new EdgepayClientError("bad_argument", `the request costs ${payment.cost}, more than maxPerRequest ${this.#opts.maxPerRequest}`);
@@ -99,11 +100,16 @@ export class EdgepayChannelScheme implements SchemeNetworkClient {
 
   async #send(paidFetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>, request: Request, body: Uint8Array): Promise<Response> {
     const url = new URL(request.url);
-    const pending: Pending = { endpoint: url.origin, body, contentType: request.headers.get("content-type") ?? "application/json" };
+    // Inputs are sent re-encoded as the Buyer encodes them, so that a request kept in doubt can be re-sent byte for
+    // byte (same MAC) by Buyer.recover; anything else goes through unchanged (and cannot be paid by this scheme).
+    const canonical = canonicalRequest(body, request.headers.get("content-type") ?? "application/json");
+    const pending: Pending = { endpoint: url.origin, ...(canonical ? { request: canonical } : {}) };
+    const headers = new Headers(request.headers);
+    if (canonical) headers.set("content-type", canonical.encoding === "binary" ? TENSORS_MEDIA_TYPE : "application/json");
     this.#current = pending;
     let res: Response;
     try {
-      res = await paidFetch(request.url, { method: request.method, headers: request.headers, body: request.method === "GET" ? undefined : body.slice() });
+      res = await paidFetch(request.url, { method: request.method, headers, body: request.method === "GET" ? undefined : (canonical?.body ?? body).slice() });
     } catch (error) {
       // After a voucher went out the worker may have accepted it: keep it in doubt rather than pay for it again.
       if (pending.payment) await pending.payment.inDoubt((error as Error).message);
@@ -132,13 +138,18 @@ export class EdgepayChannelScheme implements SchemeNetworkClient {
   }
 }
 
-function decodeInputs(body: Uint8Array, contentType: string): { inputs: Record<string, Tensor>; encoding: "binary" | "json" } {
+/** The inputs of an inference body, re-encoded as the Buyer would send them; undefined when it is none. */
+function canonicalRequest(body: Uint8Array, contentType: string): Pending["request"] {
   const type = contentType.toLowerCase().split(";")[0]!.trim();
   try {
-    if (type === TENSORS_MEDIA_TYPE) return { inputs: decodeTensorFrame(body, { allowMeta: false }).tensors, encoding: "binary" };
-    const wire = inferRequestWire.parse(JSON.parse(new TextDecoder().decode(body)));
-    return { inputs: Object.fromEntries(Object.entries(wire.inputs).map(([name, w]) => [name, tensorFromWire(name, w)])), encoding: "json" };
-  } catch (error) {
-    throw new EdgepayClientError("bad_argument", `the request body is not Edgepay inference inputs: ${(error as Error).message}`);
+    const encoding: InferEncoding = type === TENSORS_MEDIA_TYPE ? "binary" : "json";
+    const inputs =
+      encoding === "binary"
+        ? decodeTensorFrame(body, { allowMeta: false }).tensors
+        : Object.fromEntries(Object.entries(inferRequestWire.parse(JSON.parse(new TextDecoder().decode(body))).inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+    const encoded = encodeInferRequest(inputs, encoding).body;
+    return { inputs, encoding, body: typeof encoded === "string" ? new TextEncoder().encode(encoded) : encoded };
+  } catch {
+    return undefined;
   }
 }

@@ -268,6 +268,41 @@ describe("x402 v2: worker transport and the edgepay-channel client scheme", func
       expect(receipts.map((r) => r.verification.valid)).to.deep.equal([false]);
     });
 
+    it("an answer lost after paying is kept in doubt and recovered by the Buyer from the same device: one charge", async () => {
+      const buyer = newBuyer();
+      let drop = true;
+      const lossy: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        if (res.status === 200 && drop) {
+          drop = false;
+          await res.arrayBuffer();
+          throw new TypeError("fetch failed", { cause: Object.assign(new Error("socket hang up (test)"), { code: "ECONNRESET" }) });
+        }
+        return res;
+      };
+      const pay = x402For(buyer, 20n * PRICE, lossy);
+      let error: unknown;
+      try {
+        // Float inputs that JSON writes differently from their float32 values: recovery must re-send the same bytes.
+        await pay(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: { ...vadInputs(60), input: { ...vadInputs(60).input!, data: vadInputs(60).input!.data.map((x) => Number(x) + 0.1) } } }) });
+      } catch (e) {
+        error = e;
+      }
+      expect(String(error)).to.match(/fetch failed/);
+      const doubts = await buyer.inDoubt();
+      expect(doubts.map((d) => d.amount)).to.deep.equal([PRICE]);
+      const outcomes = await buyer.recover();
+      expect(outcomes.map((o) => o.status)).to.deep.equal(["recovered"]);
+      expect(await buyer.inDoubt()).to.have.length(0);
+      const ch = (await buyer.channels()).find((c) => c.hasKey)!;
+      const view = (await (await fetch(`${market.worker!.url}/v1/channels/${ch.channelId}`)).json()) as { lastAccepted: string };
+      expect(view.lastAccepted, "charged once").to.equal(PRICE.toString());
+      // The next x402 request signs on top of the recovered one.
+      const next = await infer(x402For(buyer, 20n * PRICE), 61);
+      expect(next.status).to.equal(200);
+      expect((await buyer.receipts()).map((r) => r.receipt.cumulativeAmount)).to.deep.equal([PRICE, 2n * PRICE]);
+    });
+
     it("the recovery retry of @x402/fetch re-sends the same voucher: one charge", async () => {
       const buyer = newBuyer();
       const scheme = new EdgepayChannelScheme(buyer, { deposit: 20n * PRICE });
