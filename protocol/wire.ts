@@ -40,6 +40,10 @@ export const ERROR_CODES = [
   "mac_required",
   "invalid_mac",
   "reserved_name",
+  "x402_malformed",
+  "x402_version",
+  "x402_unsupported_scheme",
+  "x402_unsupported_network",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -82,6 +86,12 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   mac_required: 402,
   invalid_mac: 402,
   reserved_name: 400,
+  // x402 (protocol/x402.ts): a header that cannot be read is a 400 (the spec's "Invalid Payment"); a scheme or
+  // network this worker does not take is a 402 with fresh requirements, from which a client can pay correctly.
+  x402_malformed: 400,
+  x402_version: 400,
+  x402_unsupported_scheme: 402,
+  x402_unsupported_network: 402,
 };
 
 export const errorBodyWire = z.object({

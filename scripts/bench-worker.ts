@@ -217,9 +217,12 @@ async function main() {
     );
     const uc = modeCost(run.unpaid, "unpaid");
     const pc = modeCost(run.paid, "paid");
-    breakdown.push("", ...breakdownLines(run.concurrency, uc, pc));
+    const enc = ENCODINGS.length > 1 ? ` [${run.encoding}]` : "";
+    breakdown.push("", ...breakdownLines(run.concurrency, uc, pc).map((l, i) => (i === 0 ? `${l}${enc}` : l)));
     // Judged on all rounds together (requests over seconds), as the table above shows them.
-    goals.push(...goalLines(run.concurrency, uc, pc, p.rate / u.rate, undefined, durability));
+    goals.push(...goalLines(run.concurrency, uc, pc, p.rate / u.rate, undefined, durability).map((l) => `${l}${enc}`));
+    const rawRatio = u.rate / rawSummary.rate;
+    goals.push(`${String(run.concurrency).padStart(3)} conn  unpaid/raw ${rawRatio.toFixed(3)} ${rawRatio >= 0.5 ? ">= 0.5: met" : "< 0.5: NOT met (raw has no HTTP; the unpaid breakdown above shows the worker's share, the rest is HTTP handling and the load generator on the same cores)"}${enc}`);
   }
   console.log(`\npaid/unpaid by connections (encoding: ${ENCODINGS.join(", ")})\n${verdicts.join("\n")}`);
   console.log(breakdown.join("\n"));

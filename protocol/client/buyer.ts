@@ -22,7 +22,7 @@ import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapW
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { encodeVoucherHeader, signVoucher, type Voucher } from "../voucher.ts";
 import { costOf, UnitError, unitsOf, type UnitRule } from "../units.ts";
-import type { OfferingsWire } from "../wire.ts";
+import type { OfferingsWire, PaymentRequirementsWire } from "../wire.ts";
 import {
   closeChannelCooperatively,
   listChannelsOf,
@@ -54,6 +54,7 @@ import {
   type HttpOptions,
   type InferAnswer,
   type InferEncoding,
+  type InferOk,
   type InferRequestBody,
 } from "./worker-api.ts";
 
@@ -679,6 +680,85 @@ export class Buyer {
     return { outputs, receipt, price, units: receipt.units, cost: costOf(price, receipt.units), channelId: record.channelId, device: offers.device, endpoint };
   }
 
+  // ------------------------------------------------------------------ payments sent by another transport (x402)
+
+  /**
+   * Signs the payment of one request that another transport sends (x402's PAYMENT-SIGNATURE, protocol/client/
+   * x402-scheme.ts): picks or opens a channel as `infer` does, signs voucher and MAC over exactly `body`, and holds
+   * the channel's lock until the caller settles the outcome, so the next request signs on top of this one's.
+   */
+  async preparePayment(endpoint: string, modelId: bigint, inputs: Record<string, Tensor>, body: Uint8Array, encoding: InferEncoding, autoOpen: AutoOpen | undefined): Promise<PreparedPayment> {
+    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
+    const token = offer.token as Address;
+    const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputs);
+    const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
+    const record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    void this.#withLock(record.channelId, () => (entered(), held));
+    await inside;
+    try {
+      const fresh = await this.#requireRecord(record.channelId);
+      if (fresh.inDoubt) throw new EdgepayClientError("answer_in_doubt", `channel ${fresh.channelId} has a paid request in doubt; run Buyer.recover first`);
+      const cost = costOf(fresh.terms.price, units);
+      const amount = fresh.paid + cost;
+      if (fresh.closing || amount > fresh.deposit) {
+        throw new EdgepayClientError("insufficient_credit", `channel ${fresh.channelId} has ${fresh.deposit - fresh.paid} left, the request costs ${cost}`);
+      }
+      const voucher = await this.#sign(fresh, amount);
+      if (amount > fresh.signed) {
+        fresh.signed = amount;
+        await this.store.putChannel(fresh);
+      }
+      const hash = bodyHash(body);
+      const mac = this.#requestMac(fresh, offers.devicePublicKey, voucher, modelId, inferPath(modelId), hash);
+      const header = encodeVoucherHeader(voucher);
+      const inputHash = hashTensors(inputs);
+      return {
+        channelId: fresh.channelId,
+        amount,
+        units,
+        cost,
+        voucher: header,
+        mac,
+        bodyHash: hash,
+        accept: async (answer) => {
+          try {
+            return await this.#accept(endpoint, offers, fresh, amount, modelHash, inputHash, answer, BigInt(units));
+          } finally {
+            release();
+          }
+        },
+        refused: async (payment) => {
+          try {
+            // Resynchronise within what this client signed (as #pay does); a worker claiming more is caught.
+            const last = BigInt(payment.lastAccepted);
+            if (last > fresh.signed) throw new EdgepayClientError("worker_overclaims", `${endpoint} reports ${last} accepted on ${fresh.channelId}, but this client signed at most ${fresh.signed}`);
+            if (last > fresh.paid) fresh.paid = last;
+            await this.store.putChannel(fresh);
+          } finally {
+            release();
+          }
+        },
+        inDoubt: async (error) => {
+          try {
+            fresh.inDoubt = { amount, units, cost, modelId, voucher: header, mac, inputs: wireOf(inputs), ...(encoding === "binary" ? { encoding: "binary" as const } : {}), endpoint, at: Date.now() };
+            await this.store.putChannel(fresh);
+            this.#emit({ type: "in_doubt", endpoint, channelId: fresh.channelId, amount, error });
+          } finally {
+            release();
+          }
+        },
+        release,
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
   // ------------------------------------------------------------------ requests in doubt
 
   /** Requests paid but not answered (ChannelRecord.inDoubt), across the store's channels. */
@@ -906,6 +986,26 @@ export class Buyer {
   #emit(event: BuyerEvent) {
     this.#opts.onEvent?.(event);
   }
+}
+
+/** One signed payment awaiting its outcome (Buyer.preparePayment); exactly one of accept/refused/inDoubt/release ends it. */
+export interface PreparedPayment {
+  channelId: Hex;
+  amount: bigint;
+  units: number;
+  cost: bigint;
+  /** `x-edgepay-voucher` value. */
+  voucher: string;
+  mac: string;
+  bodyHash: Hex;
+  /** The paid answer: verifies and stores its receipt (throws receipt_rejected). */
+  accept(answer: InferOk): Promise<InferResult>;
+  /** A 402 after paying: the voucher was not used; resync from the worker's view. */
+  refused(payment: PaymentRequirementsWire): Promise<void>;
+  /** No answer: the worker may have accepted the voucher; kept in doubt for Buyer.recover. */
+  inDoubt(error: string): Promise<void>;
+  /** Nothing was sent. */
+  release(): void;
 }
 
 export type VerifiedOfferings = Omit<OfferingsWire, "device" | "devicePublicKey"> & { device: Address; devicePublicKey: Hex };

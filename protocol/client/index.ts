@@ -1,5 +1,5 @@
 // Browser-compatible buyer client: channels, paid inference with receipt checks, pluggable storage.
-export { Buyer, createBuyer, type AutoOpen, type BuyerEvent, type BuyerOptions, type ChannelSummary, type InferOptions, type InferResult, type OpenArgs, type RecoveryOutcome, type SpendIntent, type VerifiedOfferings } from "./buyer.ts";
+export { Buyer, createBuyer, type AutoOpen, type BuyerEvent, type BuyerOptions, type ChannelSummary, type InferOptions, type InferResult, type OpenArgs, type PreparedPayment, type RecoveryOutcome, type SpendIntent, type VerifiedOfferings } from "./buyer.ts";
 export {
   closeChannelCooperatively,
   listChannelsOf,
@@ -42,6 +42,7 @@ export {
   fetchOfferings,
   inferBody,
   postInfer,
+  readInferAnswer,
   requestCloseSignature,
   type FetchLike,
   type HttpOptions,

@@ -103,6 +103,11 @@ export async function postInfer(
   // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
   if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
   const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
+  return readInferAnswer(res, baseUrl);
+}
+
+/** A worker's answer to a paid request (JSON or the binary frame), as the protocol defines it. */
+export async function readInferAnswer(res: Response, baseUrl: string): Promise<InferAnswer> {
   if (res.status === 200 && isFrame(res)) return { kind: "ok", body: await readFrameAnswer(res, baseUrl) };
   const json = await readJson(res, baseUrl);
   if (res.status === 200) {

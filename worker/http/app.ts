@@ -33,6 +33,8 @@ import { parseInputs, requestEncoding, sendOutputs, wantsBinary } from "./body.t
 import { costOf, type UnitRule } from "@edgepay/protocol/units";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
+import { adoptPaymentSignature, setPaymentRequired, setPaymentResponse } from "./x402.ts";
+import { PAYMENT_SIGNATURE_HEADER } from "@edgepay/protocol/x402";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -86,7 +88,7 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
     if (req.method === "OPTIONS") {
       res.writeHead(204, {
         "access-control-allow-methods": "GET, POST, OPTIONS",
-        "access-control-allow-headers": `content-type, ${VOUCHER_HEADER}, ${MAC_HEADER}, ${BODY_HASH_HEADER}`,
+        "access-control-allow-headers": `content-type, ${VOUCHER_HEADER}, ${MAC_HEADER}, ${BODY_HASH_HEADER}, ${PAYMENT_SIGNATURE_HEADER}`,
         "access-control-max-age": "600",
       });
       res.end();
@@ -145,6 +147,7 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
           if (error.code === "rate_limited" && ctx.limiter) res.setHeader("retry-after", String(ctx.limiter.retryAfter(ip)));
           // Refused before its body was read: close rather than read and discard a body nobody will use.
           if (!req.complete) res.setHeader("connection", "close");
+          if (error.status === 402 && error.extra?.payment) setPaymentRequired(req, res, ctx.device.publicKey, error.extra.payment as PaymentRequirementsWire, error.message);
           sendError(res, error);
         }
         return;
@@ -265,6 +268,8 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const arrived = performance.timeOrigin + started;
   const sw = stopwatch(ctx.timings, "paid");
   const model = modelOf(ctx, modelParam);
+  const x402 = adoptPaymentSignature(req, ctx.chainId);
+  if (x402) throw paymentError(ctx, x402.code, x402.message, model, undefined);
   const encoding = requestEncoding(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
   // No payment: refused from the headers, the body unread (reading up to maxBodyBytes for nothing would let one
@@ -328,6 +333,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
         // A replay is paid for already: it costs the client's unpaid budget like any answer that brings nothing new.
         ctx.limiter?.charge(clientAddress(req.socket));
         const { outputs: stored, ...meta } = replay;
+        setPaymentResponse(req, res, ctx.chainId, meta.receipt);
         sendOutputs(req, res, stored, meta);
         return;
       }
@@ -399,6 +405,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
     ctx.metrics.inferences.inc({ model: id });
     ctx.metrics.latency.observe({ model: id }, (performance.now() - started) / 1000);
     const meta = { receipt: receiptToWire(receipt), price: ch.terms.price.toString(), units, cost: cost.toString() };
+    setPaymentResponse(req, res, ctx.chainId, meta.receipt);
     if (wantsBinary(req)) sendOutputs(req, res, outputs, meta);
     else sendJsonText(res, 200, paidAnswerText(outputsJson, meta), { vary: "accept" });
     sw.lap("send answer");
