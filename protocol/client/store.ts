@@ -24,6 +24,8 @@ export interface InDoubtRequest {
   inputs: TensorMapWire;
   endpoint: string;
   at: number;
+  /** Sent sealed (protocol/sealed.ts): the re-send seals the same inputs again, to the same bytes. */
+  sealed?: boolean;
 }
 
 export interface ChannelRecord {

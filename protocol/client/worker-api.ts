@@ -15,6 +15,7 @@ import { BODY_HASH_HEADER, bodyHash, MAC_HEADER } from "../session.ts";
 import { VOUCHER_HEADER } from "../voucher.ts";
 import type { TensorMapWire } from "../tensors.ts";
 import { EdgepayClientError } from "./errors.ts";
+import { readSealedAnswer, type SealedCall } from "./sealed-call.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -26,8 +27,8 @@ export interface HttpOptions {
 
 export type InferAnswer =
   | { kind: "ok"; body: z.output<typeof inferResponseWire> }
-  | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire }
-  | { kind: "error"; status: number; code: string; message: string };
+  | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire; unauthenticated?: boolean }
+  | { kind: "error"; status: number; code: string; message: string; unauthenticated?: boolean };
 
 /** GET /v1/offerings */
 export async function fetchOfferings(baseUrl: string, options: HttpOptions = {}): Promise<OfferingsWire> {
@@ -54,18 +55,23 @@ export const CLOSE_BODY = "{}";
 export async function postInfer(
   baseUrl: string,
   modelId: bigint,
-  inputs: TensorMapWire | { body: string },
+  inputs: TensorMapWire | { body: string | Uint8Array; contentType?: string },
   headers: { voucher?: string; mac?: string },
   options: HttpOptions = {},
+  /** The body is sealed (protocol/sealed.ts) for this call: the answer must open under its keys. */
+  sealed?: SealedCall,
 ): Promise<InferAnswer> {
-  const h: Record<string, string> = { "content-type": "application/json" };
+  const given = (inputs as { body?: unknown }).body;
+  const h: Record<string, string> = { "content-type": (given !== undefined && (inputs as { contentType?: string }).contentType) || "application/json" };
   if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
   if (headers.mac) h[MAC_HEADER] = headers.mac;
-  const body = typeof (inputs as { body?: unknown }).body === "string" ? (inputs as { body: string }).body : inferBody(inputs as TensorMapWire);
+  const body = typeof given === "string" || given instanceof Uint8Array ? given : inferBody(inputs as TensorMapWire);
   // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
-  if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
-  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
-  const json = await readJson(res, baseUrl);
+  const hash = bodyHash(body);
+  if (headers.mac) h[BODY_HASH_HEADER] = hash;
+  const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body: body as BodyInit }, options);
+  const { json, sealed: authentic } = sealed ? await readSealedAnswer(res, sealed, hash, baseUrl) : { json: await readJson(res, baseUrl), sealed: false };
+  const unauthenticated = sealed !== undefined && !authentic;
   if (res.status === 200) {
     const parsed = inferResponseWire.safeParse(json);
     if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
@@ -74,10 +80,10 @@ export async function postInfer(
   if (res.status >= 500) throw workerError(res.status, json, baseUrl);
   const withPayment = paymentRequiredBodyWire.safeParse(json);
   if (withPayment.success) {
-    return { kind: "payment_required", status: res.status, code: withPayment.data.error.code, message: withPayment.data.error.message, payment: withPayment.data.payment };
+    return { kind: "payment_required", status: res.status, code: withPayment.data.error.code, message: withPayment.data.error.message, payment: withPayment.data.payment, unauthenticated };
   }
   const plain = errorBodyWire.safeParse(json);
-  if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message };
+  if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message, unauthenticated };
   throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
 }
 
