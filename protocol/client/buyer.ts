@@ -530,11 +530,20 @@ export class Buyer {
         sent = await this.#sendWithRetry(endpoint, modelId, wire, header, mac, sealed);
       } catch (error) {
         const e = error as EdgepayClientError & { mayHaveArrived?: boolean };
-        if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || !e.mayHaveArrived) throw error;
+        // An answer that does not open was altered on the way (or forged): as good as lost, so the request is kept
+        // in doubt like one whose answer never came, and the device's stored answer is recovered from it later.
+        const tampered = error instanceof EdgepayClientError && error.code === "sealed_answer_invalid";
+        if (!(error instanceof EdgepayClientError) || ((error.code !== "worker_unreachable" || !e.mayHaveArrived) && !tampered)) throw error;
         // The device may have accepted (and may claim) this voucher: keep the request, do not pay anyone else for it.
         record.inDoubt = { amount, units, cost, modelId, voucher: header, mac, inputs: inputsWire, endpoint, at: Date.now(), ...(sealed ? { sealed: true } : {}) };
         await this.store.putChannel(record);
         this.#emit({ type: "in_doubt", endpoint, channelId, amount, error: error.message });
+        if (tampered) {
+          throw new EdgepayClientError("sealed_answer_invalid", `${error.message}; the request paid at ${amount} on ${channelId} is kept in doubt and its answer will be recovered from the device (Buyer.recover)`, {
+            cause: error,
+            status: error.status,
+          });
+        }
         throw new EdgepayClientError(
           "answer_in_doubt",
           `${endpoint}: the request paid at ${amount} on ${channelId} got no answer (${error.message}); it is kept in doubt and will be recovered from that device (Buyer.recover), not paid again elsewhere`,
@@ -699,6 +708,8 @@ export class Buyer {
       const wire = sealed ? await sealBody(sealed, "application/json", body) : { body, contentType: "application/json" };
       answer = await postInfer(d.endpoint, d.modelId, wire, { voucher: d.voucher, mac: d.mac }, this.#opts.http, sealed);
     } catch (error) {
+      // An answer altered on the way says nothing about the payment: still in doubt, try again later.
+      if (error instanceof EdgepayClientError && error.code === "sealed_answer_invalid") return finish({ ...base, status: "still_in_doubt", message: error.message });
       if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable") throw error;
       // The device is down: the chain may already tell. A claim covering the voucher means it was accepted; a
       // settled channel whose claim stays below it means it never was.
@@ -767,7 +778,10 @@ export class Buyer {
         }
         return { answer, resent };
       } catch (error) {
-        if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
+        if (error instanceof EdgepayClientError && error.code === "sealed_answer_invalid") {
+          // Altered on the way: the same request again gets the device's stored answer (a replay), sealed afresh.
+          if (attempt >= retries) throw error;
+        } else if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
           mayHaveArrived ||= reachedDevice(error);
           if (attempt >= retries) throw Object.assign(error, { mayHaveArrived });
         } else {
