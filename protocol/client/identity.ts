@@ -4,7 +4,7 @@
 // device's, with no certificate authority. A relay that answers /v1/offerings with its own key fails here.
 import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
 import { deviceRegistryAbi } from "../generated/contracts.ts";
-import { EdgepayClientError } from "./errors.ts";
+import { describeContractError, EdgepayClientError } from "./errors.ts";
 import { addressOfPublicKey } from "./keys.ts";
 
 export interface OfferedIdentity {
@@ -32,8 +32,15 @@ export function checkOfferedKey(endpoint: string, offered: OfferedIdentity, expe
 
 /** Throws device_not_registered when `device` has no registration in the DeviceRegistry (status None). */
 export async function checkRegistered(publicClient: PublicClient, deviceRegistry: Address, endpoint: string, device: Address): Promise<void> {
-  const d = await publicClient.readContract({ address: deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] });
-  if (d.status === 0) {
+  let status: number;
+  try {
+    status = (await publicClient.readContract({ address: deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [device] })).status;
+  } catch (error) {
+    // getDevice reverts DeviceNotFound for an address never registered; anything else (RPC down) is not an answer.
+    if (!describeContractError(error).startsWith("DeviceNotFound")) throw error;
+    status = 0;
+  }
+  if (status === 0) {
     throw new EdgepayClientError("device_not_registered", `${endpoint}: device ${device} is not registered in the DeviceRegistry ${deviceRegistry}; its key cannot be checked, nothing is sent to it`);
   }
 }

@@ -26,7 +26,7 @@ export const EPHEMERAL_KEY = HARDHAT_DEV_KEYS[7];
 export const BODY = '{"inputs":{"x":{"type":"float32","dims":[1,2],"data":[0.5,-0.25]}}}';
 export const ANSWER = '{"outputs":{"y":{"type":"float32","dims":[1],"data":[0.75]}}}';
 
-export function channelContext(): SealContext {
+export function channelContext(): Extract<SealContext, { kind: "channel" }> {
   return { kind: "channel", chainId: CHAIN_ID, paymentChannels: PAYMENT_CHANNELS, channelId: CHANNEL_ID, cumulativeAmount: 3000n, signature: SIGNATURE, modelId: 1n, method: "POST", path: inferPath(1n) };
 }
 

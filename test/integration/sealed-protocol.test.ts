@@ -127,7 +127,7 @@ describe("sealed requests: protocol (docs/protocol.md section 13)", () => {
     );
     // Directions and channels never share a key, so equal nonces across them are never a reuse.
     const other = channelSealKeys(sessionKey(SIGNER_KEY, publicKeyOf(DEVICE_KEY), `0x${"11".repeat(32)}`));
-    const all = [keys.request.enc, keys.response.enc, other.request.enc, other.response.enc].map(bytesToHex);
+    const all = [keys.request.enc, keys.response.enc, other.request.enc, other.response.enc].map((k) => bytesToHex(k));
     expect(new Set(all).size).to.equal(4);
   });
 
