@@ -9,10 +9,36 @@ import { EdgepayClientError } from "./errors.ts";
 import { readSealedAnswer, sealBody, type SealedCall } from "./sealed-call.ts";
 import { inferBody, type HttpOptions } from "./worker-api.ts";
 
-/** POST /v1/unpaid/infer/:modelId sealed to `devicePublicKey` (check it against the chain first); the opened JSON. */
-export async function postUnpaidSealed(baseUrl: string, modelId: bigint, inputs: TensorMapWire, devicePublicKey: Hex, options: HttpOptions = {}): Promise<{ status: number; json: unknown }> {
+/**
+ * An ephemeral key and the keys it shares with one device. A fresh one per request costs a pure-JS ECDH (about a
+ * millisecond); reusing one for a while links the requests to each other (as the client's address does anyway) and
+ * stays safe, since nonces are synthetic: distinct messages never share one under the same key.
+ */
+export interface AnonymousSession {
+  devicePublicKey: Hex;
+  keys: ReturnType<typeof anonymousSealKeys>["keys"];
+  ephemeralPublicKey: Hex;
+}
+
+export function anonymousSession(devicePublicKey: Hex): AnonymousSession {
+  return { devicePublicKey, ...anonymousSealKeys(devicePublicKey) };
+}
+
+/**
+ * POST /v1/unpaid/infer/:modelId sealed to `devicePublicKey` (check it against the chain first); the opened JSON.
+ * Without `session`, a fresh ephemeral key is drawn for this request.
+ */
+export async function postUnpaidSealed(
+  baseUrl: string,
+  modelId: bigint,
+  inputs: TensorMapWire,
+  devicePublicKey: Hex,
+  options: HttpOptions = {},
+  session: AnonymousSession = anonymousSession(devicePublicKey),
+): Promise<{ status: number; json: unknown }> {
+  if (session.devicePublicKey.toLowerCase() !== devicePublicKey.toLowerCase()) throw new EdgepayClientError("bad_argument", "the anonymous session is for another device key");
   const path = `/v1/unpaid/infer/${modelId}`;
-  const { keys, ephemeralPublicKey } = anonymousSealKeys(devicePublicKey);
+  const { keys, ephemeralPublicKey } = session;
   const call: SealedCall = { keys, ctx: { kind: "anonymous", ephemeralPublicKey, devicePublicKey, method: "POST", path } };
   const sealed = await sealBody(call, "application/json", inferBody(inputs));
   const url = `${baseUrl.replace(/\/$/, "")}${path}`;

@@ -52,10 +52,20 @@ export function channelSealKeysNative(sessionKey: Uint8Array): SealKeys {
   return keys;
 }
 
+/** Keys of recent ephemeral keys (a client may reuse one for a while), so each costs one ECDH, not one per request. */
+const anonymousKeys = new Map<string, SealKeys>();
+const ANONYMOUS_CACHE = 1024;
+
 export function anonymousSealKeysNative(device: DigestSigner, ephemeralPublicKey: Uint8Array): SealKeys {
+  const id = `${device.publicKey}:${Buffer.from(ephemeralPublicKey).toString("hex")}`;
+  const cached = anonymousKeys.get(id);
+  if (cached) return cached;
   const shared = device.sharedX(ephemeralPublicKey);
   const info = anonymousInfo(ephemeralPublicKey, hexToBytes(device.publicKey));
-  return split(Buffer.from(hkdfSync("sha256", shared, SALT, info, 128)));
+  const keys = split(Buffer.from(hkdfSync("sha256", shared, SALT, info, 128)));
+  if (anonymousKeys.size >= ANONYMOUS_CACHE) anonymousKeys.delete(anonymousKeys.keys().next().value!);
+  anonymousKeys.set(id, keys);
+  return keys;
 }
 
 /** prefix || iv || AES-256-GCM(plaintext) || tag, iv = HMAC-SHA256(iv key, u32be(|aad|) || aad || plaintext)[0..12]. */
