@@ -5,8 +5,9 @@
 //   HTTP     paid inferences through the buyer client against a real worker on a real chain (Silero VAD v5), sealed
 //            and clear in alternating rounds at one request in flight (the usual edge case: a few nearby clients),
 //            and the unpaid route clear vs sealed to the device key alone (an ephemeral ECDH per request)
-// The worker runs in this process (its CPU shows in the latencies of both modes alike). Ratios are per round and
-// their median is reported, since other work on a shared machine drifts over a run.
+// The worker runs in this process (its CPU shows in the latencies of both modes alike), so "CPU µs/req" is buyer +
+// worker together. Ratios are per round and their median is reported, since other work on a shared machine drifts
+// over a run; odd rounds reverse the order of the modes.
 // Environment: BENCH_SECONDS (per mode and round, default 2), BENCH_ROUNDS (default 5).
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -191,10 +192,15 @@ async function httpPart() {
   };
   const rates: Record<string, number[]> = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
   const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
+  /** CPU µs per request of this whole process (buyer, worker and its threads): less sensitive to other load than req/s. */
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, fn] of Object.entries(modes)) {
+    // Odd rounds run the modes in reverse, so neither mode always goes first after the other.
+    const order = r % 2 === 0 ? Object.entries(modes) : Object.entries(modes).reverse();
+    for (const [name, fn] of order) {
       log(`round ${r + 1}/${ROUNDS}: ${name} (${SECONDS} s)...`);
       let n = 0;
+      const c0 = process.cpuUsage();
       const start = performance.now();
       while (performance.now() - start < SECONDS * 1000) {
         const t = performance.now();
@@ -203,21 +209,25 @@ async function httpPart() {
         n++;
       }
       rates[name]!.push((n * 1000) / (performance.now() - start));
+      const c = process.cpuUsage(c0);
+      cpu[name]!.push((c.user + c.system) / n);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
   console.log(`HTTP, one request in flight, ${ROUNDS} alternating rounds of ${SECONDS} s per mode (worker in this process, Silero VAD v5)`);
-  console.log(`${"mode".padEnd(26)}${"req/s".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}`);
+  console.log(`${"mode".padEnd(26)}${"req/s".padStart(9)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"CPU µs/req".padStart(12)}`);
   for (const name of Object.keys(modes)) {
     const mean = rates[name]!.reduce((a, b) => a + b, 0) / rates[name]!.length;
-    console.log(`${name.padEnd(26)}${mean.toFixed(0).padStart(9)}${pct(latencies[name]!, 0.5).toFixed(3).padStart(9)}${pct(latencies[name]!, 0.99).toFixed(3).padStart(9)}`);
+    console.log(`${name.padEnd(26)}${mean.toFixed(0).padStart(9)}${pct(latencies[name]!, 0.5).toFixed(3).padStart(9)}${pct(latencies[name]!, 0.99).toFixed(3).padStart(9)}${median(cpu[name]!).toFixed(0).padStart(12)}`);
   }
   const ratios = (a: string, b: string) => rates[a]!.map((x, i) => x / rates[b]![i]!);
   const paid = ratios("paid, sealed", "paid, clear");
   const unpaid = ratios("unpaid, sealed (anon.)", "unpaid, clear");
   const fmt = (xs: number[]) => `median round ${median(xs).toFixed(3)} (rounds ${xs.map((x) => x.toFixed(2)).join(" ")})`;
   console.log(`\nsealed/clear throughput: paid ${fmt(paid)}; unpaid ${fmt(unpaid)}`);
+  const cpuRatio = (a: string, b: string) => cpu[a]!.map((x, i) => x / cpu[b]![i]!);
+  console.log(`sealed/clear CPU per request: paid ${fmt(cpuRatio("paid, sealed", "paid, clear"))}; unpaid ${fmt(cpuRatio("unpaid, sealed (anon.)", "unpaid, clear"))}`);
   const extra = (a: string, b: string) => ((pct(latencies[a]!, 0.5) - pct(latencies[b]!, 0.5)) * 1000).toFixed(0);
   console.log(`p50 latency added by sealing: paid ${extra("paid, sealed", "paid, clear")} µs, unpaid ${extra("unpaid, sealed (anon.)", "unpaid, clear")} µs`);
 }
