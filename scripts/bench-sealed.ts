@@ -2,6 +2,8 @@
 // one run. Two parts:
 //   crypto   the sealing work alone, in-process: the buyer's (WebCrypto: seal the request, open the answer) and the
 //            device's (node:crypto: open the request, seal the answer), for a Silero VAD request and a 1 MiB body
+//   device   paid requests made before the timed window (voucher, MAC and, when sealed, the sealed body) sent one
+//            at a time over keep-alive: this process's CPU per request is then mostly the worker's, sealed vs clear
 //   HTTP     paid inferences through the buyer client against a real worker on a real chain (Silero VAD v5), sealed
 //            and clear in alternating rounds at one request in flight (the usual edge case: a few nearby clients),
 //            and the unpaid route clear vs sealed to the device key alone (an ephemeral ECDH per request)
@@ -10,6 +12,8 @@
 // over a run; odd rounds reverse the order of the modes.
 // Environment: BENCH_SECONDS (per mode and round, default 2), BENCH_ROUNDS (default 5).
 import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
+import secp256k1 from "secp256k1";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,7 +27,8 @@ import { anonymousSession, postUnpaidSealed } from "../protocol/client/anonymous
 import { initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
 import { inferBody } from "../protocol/client/worker-api.ts";
 import { channelSealKeys, openResponse, requestAad, responseAad, sealRequest, sha256Hex, type SealContext } from "../protocol/sealed.ts";
-import { inferPath } from "../protocol/session.ts";
+import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, requestMac, sessionKey } from "../protocol/session.ts";
+import { createVoucherHasher, encodeVoucherHeader, VOUCHER_HEADER } from "../protocol/voucher.ts";
 import { tensorToWire, type Tensor, type TensorMapWire } from "../protocol/tensors.ts";
 import { channelSealKeysNative, openNative, sealNative } from "../worker/http/sealing.ts";
 import { createKeystore, registerDevice, SILERO_VAD_V5, startWorker, type RunningWorker } from "../worker/index.ts";
@@ -177,6 +182,9 @@ async function httpPart() {
     await buyers.sealed.infer(modelId, inputs, { workers: [url] });
   }
 
+  // Its own buyer (and store): its channels are paid outside the client, which must never pick them.
+  await devicePart(url, modelId, devicePublicKey, buyer(true), deployment.chainId, deployment.paymentChannels, deployment.token, wire);
+
   const modes: Record<string, () => Promise<unknown>> = {
     "paid, clear": () => buyers.clear.infer(modelId, inputs, { workers: [url] }),
     "paid, sealed": () => buyers.sealed.infer(modelId, inputs, { workers: [url] }),
@@ -230,4 +238,95 @@ async function httpPart() {
   console.log(`sealed/clear CPU per request: paid ${fmt(cpuRatio("paid, sealed", "paid, clear"))}; unpaid ${fmt(cpuRatio("unpaid, sealed (anon.)", "unpaid, clear"))}`);
   const extra = (a: string, b: string) => ((pct(latencies[a]!, 0.5) - pct(latencies[b]!, 0.5)) * 1000).toFixed(0);
   console.log(`p50 latency added by sealing: paid ${extra("paid, sealed", "paid, clear")} µs, unpaid ${extra("unpaid, sealed (anon.)", "unpaid, clear")} µs`);
+}
+
+interface Prepared {
+  body: Uint8Array | string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The worker's side alone: requests on two channels (one clear, one sealed) are fully prepared between windows, then
+ * sent one at a time; the answers are read but not opened. CPU per request of this process is then the worker's
+ * (plus the same HTTP client work in both modes).
+ */
+async function devicePart(url: string, modelId: bigint, devicePublicKey: Hex, buyer: Buyer, chainId: number, paymentChannels: Hex, token: Hex, wire: TensorMapWire) {
+  const { device } = await buyer.offerings(url);
+  const hasher = createVoucherHasher(chainId, paymentChannels);
+  const clearBody = inferBody(wire);
+  // One after the other: one wallet, one nonce sequence.
+  const lanes: { mode: "clear" | "sealed"; record: Awaited<ReturnType<Buyer["open"]>>; secret: Buffer; macKey: Uint8Array; signed: bigint }[] = [];
+  for (const mode of ["clear", "sealed"] as const) {
+    const record = await buyer.open({ device, modelId, token, deposit: PRICE * 10_000_000n });
+    lanes.push({ mode, record, secret: Buffer.from(record.signerKey.slice(2), "hex"), macKey: sessionKey(record.signerKey, devicePublicKey, record.channelId), signed: 0n });
+  }
+  const prepare = async (lane: (typeof lanes)[number], count: number): Promise<Prepared[]> => {
+    const out: Prepared[] = [];
+    const keys = channelSealKeys(lane.macKey);
+    for (let i = 0; i < count; i++) {
+      const amount = PRICE * ++lane.signed;
+      const { signature, recid } = secp256k1.ecdsaSign(hasher(lane.record.channelId, amount), lane.secret);
+      const sig = `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
+      const ctx = { chainId, paymentChannels, channelId: lane.record.channelId, cumulativeAmount: amount, signature: sig, modelId, method: "POST", path: inferPath(modelId) };
+      const sealed = lane.mode === "sealed" ? await sealRequest(keys, { kind: "channel", ...ctx }, "application/json", new TextEncoder().encode(clearBody)) : undefined;
+      const body = sealed ? sealed.body : clearBody;
+      const hash = bodyHash(body);
+      out.push({
+        body,
+        headers: {
+          "content-type": sealed ? sealed.contentType : "application/json",
+          [VOUCHER_HEADER]: encodeVoucherHeader({ channelId: lane.record.channelId, cumulativeAmount: amount, signature: sig }),
+          [MAC_HEADER]: requestMac(lane.macKey, { ...ctx, bodyHash: hash }),
+          [BODY_HASH_HEADER]: hash,
+        },
+      });
+    }
+    return out;
+  };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const target = new URL(url);
+  const send = (p: Prepared) =>
+    new Promise<number>((resolve, reject) => {
+      const body = typeof p.body === "string" ? Buffer.from(p.body) : Buffer.from(p.body);
+      const req = http.request({ agent, host: target.hostname, port: target.port, path: inferPath(modelId), method: "POST", headers: { ...p.headers, "content-length": body.length } }, (res) => {
+        res.on("data", () => undefined);
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  const rates: Record<string, number[]> = { clear: [], sealed: [] };
+  const cpu: Record<string, number[]> = { clear: [], sealed: [] };
+  let batch = 200;
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? lanes : [...lanes].reverse();
+    for (const lane of order) {
+      const ready = await prepare(lane, batch);
+      log(`device round ${r + 1}/${ROUNDS}: paid ${lane.mode} (${SECONDS} s at most, ${ready.length} prepared)...`);
+      let n = 0;
+      const c0 = process.cpuUsage();
+      const start = performance.now();
+      while (n < ready.length && performance.now() - start < SECONDS * 1000) {
+        const status = await send(ready[n]!);
+        if (status !== 200) throw new Error(`device part: HTTP ${status}`);
+        n++;
+      }
+      const elapsed = performance.now() - start;
+      const c = process.cpuUsage(c0);
+      rates[lane.mode]!.push((n * 1000) / elapsed);
+      cpu[lane.mode]!.push((c.user + c.system) / n);
+      // Vouchers left unsent would make the next one stale: start the next window from the last one sent.
+      lane.signed -= BigInt(ready.length - n);
+      if (n === ready.length) batch = Math.ceil(batch * 1.5);
+    }
+  }
+  agent.destroy();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ratios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+  const fmt = (xs: number[]) => `median round ${median(xs).toFixed(3)} (rounds ${xs.map((x) => x.toFixed(2)).join(" ")})`;
+  console.log(`device side: prepared paid requests, one in flight, ${ROUNDS} alternating rounds of up to ${SECONDS} s (worker in this process)`);
+  console.log(`${"mode".padEnd(26)}${"req/s".padStart(9)}${"CPU µs/req".padStart(12)}`);
+  for (const m of ["clear", "sealed"]) console.log(`${`paid, ${m}`.padEnd(26)}${median(rates[m]!).toFixed(0).padStart(9)}${median(cpu[m]!).toFixed(0).padStart(12)}`);
+  console.log(`sealed/clear: throughput ${fmt(ratios(rates.sealed!, rates.clear!))}; CPU per request ${fmt(ratios(cpu.sealed!, cpu.clear!))}\n`);
 }
