@@ -11,9 +11,9 @@ import { channelRecordToJson } from "../../protocol/client/index.ts";
 import { isSealedType } from "../../protocol/sealed.ts";
 import { publicKeyOf } from "../../protocol/session.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
 import { startRelay, type Relay } from "../helpers/relay.ts";
-import { openChannel, setupMarket, SILERO_VAD_V5, type Market } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, SILERO_VAD_V5, type Market } from "../../scripts/lib/worker-fixture.ts";
 import type { BrowserRun } from "./sealed-browser-entry.ts";
 
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];

@@ -20,9 +20,9 @@ import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, publicKeyOf, request
 import { tensorToWire, type Tensor, type TensorMapWire } from "../../protocol/tensors.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
-import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../helpers/localnet.ts";
+import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
 import { startRelay, type Relay } from "../helpers/relay.ts";
-import { openChannel, setupMarket, SILERO_VAD_V5, voucherHeader, type Market } from "../helpers/worker-fixture.ts";
+import { openChannel, setupMarket, SILERO_VAD_V5, voucherHeader, type Market } from "../../scripts/lib/worker-fixture.ts";
 
 const PRICE = 1_000n;
 const BUYER = 4;
