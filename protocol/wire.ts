@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   "mac_required",
   "invalid_mac",
   "reserved_name",
+  "sealing_required",
+  "invalid_sealed_body",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -82,6 +84,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   mac_required: 402,
   invalid_mac: 402,
   reserved_name: 400,
+  sealing_required: 400,
+  invalid_sealed_body: 400,
 };
 
 export const errorBodyWire = z.object({
