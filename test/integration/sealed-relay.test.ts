@@ -15,9 +15,10 @@ import { testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { Buyer, EdgepayClientError, MemoryBuyerStore } from "../../protocol/client/index.ts";
 import { postUnpaidSealed } from "../../protocol/client/anonymous.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
-import { channelSealKeys, isSealedType, openResponse, sealRequest, sha256Hex } from "../../protocol/sealed.ts";
+import { channelSealKeys, innerTypeOf, isSealedType, openResponse, sealRequest, sha256Hex, type SealContext } from "../../protocol/sealed.ts";
 import { BODY_HASH_HEADER, bodyHash, inferPath, MAC_HEADER, publicKeyOf, requestMac, sessionKey } from "../../protocol/session.ts";
-import { tensorToWire, type Tensor, type TensorMapWire } from "../../protocol/tensors.ts";
+import { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE } from "../../protocol/tensor-binary.ts";
+import { hashTensors, tensorToWire, type Tensor, type TensorMapWire } from "../../protocol/tensors.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
@@ -115,15 +116,22 @@ describe("sealed requests through a relay on a shared network", function () {
     expect(seen).to.have.length(1);
     expect(isSealedType(String(seen[0]!.requestHeaders["content-type"]))).to.equal(true);
     expect(isSealedType(String(seen[0]!.responseHeaders["content-type"]))).to.equal(true);
+    // The buyer's default encoding, the binary frame, travels inside the seal both ways.
+    expect(innerTypeOf(String(seen[0]!.requestHeaders["content-type"]))).to.equal(TENSORS_MEDIA_TYPE);
+    expect(innerTypeOf(String(seen[0]!.responseHeaders["content-type"]))).to.equal(TENSORS_MEDIA_TYPE);
     expect(leaks(seen[0]!.requestBody, inputs)).to.deep.equal([]);
     const out = sealed.outputs.output!.data as Float32Array;
     expect(seen[0]!.responseBody.includes(Buffer.from(out.buffer, out.byteOffset, 4))).to.equal(false);
     expect(leaks(seen[0]!.responseBody, inputs)).to.deep.equal([]);
     expect(sealed.receipt.cumulativeAmount).to.equal(PRICE);
 
-    // The same input in clear (a buyer with sealing off): the relay reads it all, and the outputs are the same.
+    // The same input in clear (a buyer with sealing off): the relay reads it all (the frame's raw floats, or the
+    // JSON), and the outputs are the same.
     relay.seen = [];
     const clear = await newBuyer({ sealing: false }).infer(modelId, inputs, { workers: [relay.url] });
+    expect(leaks(infers()[0]!.requestBody, inputs)).to.include("raw float32 bytes");
+    relay.seen = [];
+    await newBuyer({ sealing: false, http: { timeoutMs: 20_000, encoding: "json" } }).infer(modelId, inputs, { workers: [relay.url] });
     expect(leaks(infers()[0]!.requestBody, inputs)).to.include('"inputs"');
     expect(Array.from(clear.outputs.output!.data as Float32Array)).to.deep.equal(Array.from(out));
     expect(clear.receipt.outputHash).to.equal(sealed.receipt.outputHash);
@@ -254,6 +262,100 @@ describe("sealed requests through a relay on a shared network", function () {
     expect(res.status).to.equal(400);
     const opened = await openResponse(channelSealKeys(session), ctx, hash, 400, res.headers.get("content-type"), new Uint8Array(await res.arrayBuffer()));
     expect(JSON.parse(new TextDecoder().decode(opened.body)).error.code).to.equal("invalid_sealed_body");
+  });
+
+  it("a sealed request carrying the binary frame gets a sealed binary answer, with the receipt hashes of sealed JSON", async () => {
+    const channel = await openChannel(market, { buyer: 6, deposit: 10n * PRICE });
+    const session = sessionKey(channel.signer.privateKey, publicKeyOf(market.device.privateKey), channel.id);
+    const keys = channelSealKeys(session);
+    const inputs = frame(12);
+    /** One sealed paid request at `amount` with `inner` bytes of `innerType`, asking for `accept`; the opened answer. */
+    const send = async (amount: bigint, innerType: string, inner: Uint8Array, accept: string) => {
+      const header = await voucherHeader(market, channel, amount);
+      const v = decodeVoucherHeader(header)!;
+      const ctx: SealContext = { kind: "channel", chainId: market.chainId, paymentChannels: market.contracts.paymentChannels, channelId: channel.id, cumulativeAmount: amount, signature: v.signature, modelId, method: "POST", path: inferPath(modelId) };
+      const sealed = await sealRequest(keys, ctx, innerType, inner);
+      const hash = sha256Hex(sealed.body);
+      const headers = { "content-type": sealed.contentType, accept, [VOUCHER_HEADER]: header, [MAC_HEADER]: requestMac(session, { ...ctx, bodyHash: hash }), [BODY_HASH_HEADER]: hash };
+      const res = await fetch(`${relay.url}/v1/infer/${modelId}`, { method: "POST", headers, body: sealed.body as BodyInit });
+      const envelope = new Uint8Array(await res.arrayBuffer());
+      expect(res.status, new TextDecoder().decode(envelope).slice(0, 300)).to.equal(200);
+      return { ...(await openResponse(keys, ctx, hash, 200, res.headers.get("content-type"), envelope)), envelope };
+    };
+    type Meta = { receipt: { cumulativeAmount: string; inputHash: string; outputHash: string; units: string; signature: string }; units: number; cost: string };
+
+    const binary = await send(PRICE, TENSORS_MEDIA_TYPE, encodeTensorFrame(inputs), TENSORS_MEDIA_TYPE);
+    expect(binary.innerType).to.equal(TENSORS_MEDIA_TYPE);
+    const decoded = decodeTensorFrame(binary.body, { allowMeta: true });
+    const meta = JSON.parse(new TextDecoder().decode(decoded.meta)) as Meta;
+    expect(meta.receipt.cumulativeAmount).to.equal(PRICE.toString());
+    expect(meta.receipt.inputHash).to.equal(hashTensors(inputs));
+    expect(meta.receipt.outputHash).to.equal(hashTensors(decoded.tensors));
+    // The relay saw the seal only: no output floats, no receipt.
+    const out = decoded.tensors.output!.data as Float32Array;
+    const seen = infers().at(-1)!;
+    expect(seen.responseBody.includes(Buffer.from(out.buffer, out.byteOffset, 8))).to.equal(false);
+    expect(leaks(seen.responseBody, inputs)).to.deep.equal([]);
+    expect(leaks(seen.requestBody, inputs)).to.deep.equal([]);
+
+    // The identical request again (an answer lost on the way): the stored answer, re-sealed as the same frame.
+    const replay = await send(PRICE, TENSORS_MEDIA_TYPE, encodeTensorFrame(inputs), TENSORS_MEDIA_TYPE);
+    expect(replay.innerType).to.equal(TENSORS_MEDIA_TYPE);
+    const replayed = decodeTensorFrame(replay.body, { allowMeta: true });
+    expect((JSON.parse(new TextDecoder().decode(replayed.meta)) as Meta).receipt.signature).to.equal(meta.receipt.signature);
+    expect(hashTensors(replayed.tensors)).to.equal(meta.receipt.outputHash);
+
+    // The same inputs as sealed JSON at the next amount: the same tensors, so the same input and output hashes.
+    const json = await send(2n * PRICE, "application/json", new TextEncoder().encode(JSON.stringify({ inputs: wireOf(inputs) })), "application/json");
+    expect(json.innerType).to.match(/^application\/json/);
+    const answer = JSON.parse(new TextDecoder().decode(json.body)) as Meta & { outputs: TensorMapWire };
+    expect(answer.receipt.cumulativeAmount).to.equal((2n * PRICE).toString());
+    expect(answer.receipt.inputHash).to.equal(meta.receipt.inputHash);
+    expect(answer.receipt.outputHash).to.equal(meta.receipt.outputHash);
+    expect(answer.receipt.units).to.equal(meta.receipt.units);
+    expect(answer.cost).to.equal(meta.cost);
+    expect(answer.outputs.output!.data).to.deep.equal(Array.from(out));
+
+    // Mixed: a sealed frame asking for JSON is answered in sealed JSON, a sealed JSON body asking for the frame in a sealed frame.
+    const frameToJson = await send(3n * PRICE, TENSORS_MEDIA_TYPE, encodeTensorFrame(inputs), "application/json");
+    expect(frameToJson.innerType).to.match(/^application\/json/);
+    expect((JSON.parse(new TextDecoder().decode(frameToJson.body)) as Meta).receipt.outputHash).to.equal(meta.receipt.outputHash);
+    const jsonToFrame = await send(4n * PRICE, "application/json", new TextEncoder().encode(JSON.stringify({ inputs: wireOf(inputs) })), TENSORS_MEDIA_TYPE);
+    expect(jsonToFrame.innerType).to.equal(TENSORS_MEDIA_TYPE);
+    expect(hashTensors(decodeTensorFrame(jsonToFrame.body, { allowMeta: true }).tensors)).to.equal(meta.receipt.outputHash);
+  });
+
+  it("the buyer's sealed frame and sealed JSON get the same receipt hashes and outputs; a lost sealed frame answer is recovered", async () => {
+    const inputs = frame(13);
+    const binary = await newBuyer().infer(modelId, inputs, { workers: [relay.url] });
+    expect(innerTypeOf(String(infers().at(-1)!.responseHeaders["content-type"]))).to.equal(TENSORS_MEDIA_TYPE);
+    relay.seen = [];
+    const json = await newBuyer({ http: { timeoutMs: 20_000, encoding: "json" } }).infer(modelId, inputs, { workers: [relay.url] });
+    expect(innerTypeOf(String(infers()[0]!.requestHeaders["content-type"]))).to.equal("application/json");
+    expect(innerTypeOf(String(infers()[0]!.responseHeaders["content-type"]))).to.match(/^application\/json/);
+    expect(json.receipt.inputHash).to.equal(binary.receipt.inputHash);
+    expect(json.receipt.outputHash).to.equal(binary.receipt.outputHash);
+    expect(Array.from(json.outputs.output!.data as Float32Array)).to.deep.equal(Array.from(binary.outputs.output!.data as Float32Array));
+
+    // The answer to a sealed frame altered on the way: kept in doubt with both its encoding and its seal, and the
+    // re-send (frame rebuilt, then re-sealed to the same bytes, so the stored MAC holds) recovers the paid answer.
+    const buyer = newBuyer({ retries: 0 });
+    const first = await buyer.infer(modelId, inputs, { workers: [relay.url] });
+    relay.onResponse = (p, status, r) => (p.startsWith("/v1/infer/") && status === 200 ? { ...r, body: flip(r.body, 25) } : r);
+    relay.seen = [];
+    expect((await rejection(buyer.infer(modelId, frame(14), { workers: [relay.url] }))).code).to.equal("sealed_answer_invalid");
+    const lost = infers()[0]!;
+    const record = (await buyer.store.getChannel(first.channelId))!;
+    expect(record.inDoubt).to.include({ encoding: "binary", sealed: true, amount: first.receipt.cumulativeAmount + PRICE });
+    relay.onResponse = undefined;
+    relay.seen = [];
+    const [outcome] = await buyer.recover();
+    expect(outcome!.status).to.equal("recovered");
+    expect(infers()[0]!.requestBody.equals(lost.requestBody), "the re-send is byte for byte the lost request").to.equal(true);
+    if (outcome?.status === "recovered") {
+      expect(outcome.result.receipt.cumulativeAmount).to.equal(first.receipt.cumulativeAmount + PRICE);
+      expect(outcome.result.receipt.inputHash).to.equal(hashTensors(frame(14)));
+    }
   });
 
   it("first contact without a channel: a request sealed to the device key alone; tampering refused", async () => {
