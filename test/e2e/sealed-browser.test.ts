@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { channelRecordToJson } from "../../protocol/client/index.ts";
-import { isSealedType } from "../../protocol/sealed.ts";
+import { innerTypeOf, isSealedType } from "../../protocol/sealed.ts";
+import { TENSORS_MEDIA_TYPE } from "../../protocol/tensor-binary.ts";
 import { publicKeyOf } from "../../protocol/session.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
@@ -88,10 +89,17 @@ describe("sealed requests from a browser (the buyer client in chromium)", functi
     expect(infer).to.have.length(1);
     expect(isSealedType(String(infer[0]!.requestHeaders["content-type"]))).to.equal(true);
     expect(isSealedType(String(infer[0]!.responseHeaders["content-type"]))).to.equal(true);
+    // The client's default encoding, the binary frame, inside the seal both ways.
+    expect(innerTypeOf(String(infer[0]!.requestHeaders["content-type"]))).to.equal(TENSORS_MEDIA_TYPE);
+    expect(innerTypeOf(String(infer[0]!.responseHeaders["content-type"]))).to.equal(TENSORS_MEDIA_TYPE);
     for (const word of ['"inputs"', '"outputs"', '"receipt"']) {
       expect(infer[0]!.requestBody.includes(Buffer.from(word))).to.equal(false);
       expect(infer[0]!.responseBody.includes(Buffer.from(word))).to.equal(false);
     }
+    // Nor the raw float32 samples the page sent (the entry's signal), nor those it got back.
+    const sent = new Float32Array(512).map((_, i) => 0.2 * Math.sin((2 * Math.PI * 211 * i) / 16000));
+    expect(infer[0]!.requestBody.includes(Buffer.from(sent.buffer, 4, 32))).to.equal(false);
+    if (r.ok) expect(infer[0]!.responseBody.includes(Buffer.from(Float32Array.from(r.output).buffer, 0, 4))).to.equal(false);
 
     // The relay offers its own key under the device's address: the browser refuses before sending anything.
     relay.seen = [];
