@@ -87,7 +87,7 @@ export interface BuyerOptions {
   onEvent?: (event: BuyerEvent) => void;
   /**
    * Seal paid requests and require sealed answers (protocol/sealed.ts; default true): a relay then sees neither
-   * inputs nor outputs and cannot alter them. `false` sends clear JSON, for workers that predate sealing.
+   * inputs nor outputs and cannot alter them. `false` sends the body in clear (in `http.encoding`), for workers that predate sealing.
    */
   sealing?: boolean;
 }
