@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   "x402_version",
   "x402_unsupported_scheme",
   "x402_unsupported_network",
+  "sealing_required",
+  "invalid_sealed_body",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -92,6 +94,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   x402_version: 400,
   x402_unsupported_scheme: 402,
   x402_unsupported_network: 402,
+  sealing_required: 400,
+  invalid_sealed_body: 400,
 };
 
 export const errorBodyWire = z.object({

@@ -68,6 +68,11 @@ const httpSchema = z.object({
    * maxBodyBytes; one that does not is limited to this, so a stranger never makes the device read a large body.
    */
   maxUnhashedBodyBytes: z.number().int().positive().default(64 << 10),
+  /**
+   * Refuse clear inference requests (400 sealing_required): inputs and outputs then only travel sealed
+   * (protocol/sealed.ts). Off by default so clients that predate sealing keep working.
+   */
+  requireSealed: z.boolean().default(false),
 });
 
 /** The worker's own index of its channels (worker/chain/channel-index.ts). */

@@ -46,6 +46,8 @@ export interface DigestSigner {
   sign(digest: Uint8Array): Hex;
   /** Session key for a channel given the signer's public key (same bytes as protocol/session.ts sessionKey). */
   sessionKey(peerPublicKey: Uint8Array, channelId: Hex): Buffer;
+  /** x-coordinate of ECDH(device key, peer key) (anonymous sealed requests); throws for a key not on the curve. */
+  sharedX(peerPublicKey: Uint8Array): Buffer;
 }
 
 const SESSION_SALT = Buffer.from("edgepay.session.v2");
@@ -73,6 +75,9 @@ export function digestSigner(privateKey: Hex): DigestSigner {
       const x = secp256k1.ecdhX(signer, secret);
       const info = Buffer.concat([signer, ownCompressed, Buffer.from(channelId.slice(2), "hex")]);
       return Buffer.from(hkdfSync("sha256", x, SESSION_SALT, info, 32));
+    },
+    sharedX(peerPublicKey) {
+      return Buffer.from(secp256k1.ecdhX(secp256k1.publicKeyConvert(peerPublicKey, true), secret));
     },
   };
 }

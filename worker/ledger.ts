@@ -368,7 +368,10 @@ export class Ledger {
   verifyDeferred(ch: Channel, kind: "inline" | "background" = "background"): Promise<boolean> {
     if (ch.blocked) return Promise.resolve(false);
     if (ch.acceptedAmount <= ch.verifiedAmount || !ch.acceptedSig) return Promise.resolve(true);
-    ch.verifying ??= this.#verifyDeferred(ch, kind).finally(() => (ch.verifying = null));
+    // A pass in flight may be for an older amount (a background pass started before the last request was accepted):
+    // the newest is verified after it, which is what every caller waits for.
+    if (ch.verifying) return ch.verifying.then((ok) => (ok ? this.verifyDeferred(ch, kind) : false));
+    ch.verifying = this.#verifyDeferred(ch, kind).finally(() => (ch.verifying = null));
     return ch.verifying;
   }
 

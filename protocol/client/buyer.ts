@@ -41,13 +41,18 @@ import {
   type Registries,
 } from "./chain.ts";
 import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
-import { addressOfPublicKey, randomUint256 } from "./keys.ts";
+import { randomUint256 } from "./keys.ts";
 import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequest, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
+import { checkOfferedKey, checkRegistered } from "./identity.ts";
+import { sealBody, type SealedCall } from "./sealed-call.ts";
+import { channelSealKeys, type SealKeys } from "../sealed.ts";
+import { decodeVoucherHeader } from "../voucher.ts";
 import {
   CLOSE_BODY,
   encodeInferRequest,
   fetchChannelInfo,
+  inferBody,
   fetchOfferings,
   postInfer,
   requestCloseSignature,
@@ -81,6 +86,11 @@ export interface BuyerOptions {
   autoOpen?: AutoOpen;
   /** Progress events (opening a channel, failing over, ...) for UIs and logs. */
   onEvent?: (event: BuyerEvent) => void;
+  /**
+   * Seal paid requests and require sealed answers (protocol/sealed.ts; default true): a relay then sees neither
+   * inputs nor outputs and cannot alter them. `false` sends the body in clear (in `http.encoding`), for workers that predate sealing.
+   */
+  sealing?: boolean;
 }
 
 export type BuyerEvent =
@@ -118,6 +128,11 @@ export interface InferOptions {
    * Throwing refuses it (nothing is deposited or signed); a spending cap (e.g. an agent's budget) lives here.
    */
   authorize?: (intent: SpendIntent) => Promise<void> | void;
+  /**
+   * The device the caller means (e.g. picked from the DeviceRegistry): a worker whose key is another device's is
+   * refused (device_key_mismatch) before anything is sent. With `channelId` the channel's device is required anyway.
+   */
+  device?: Address;
 }
 
 /** What a paid call is about to do, for `InferOptions.authorize`. */
@@ -186,6 +201,7 @@ export class Buyer {
   readonly #offerings = new Map<string, { at: number; value: Promise<VerifiedOfferings> }>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #macKeys = new Map<string, Uint8Array>();
+  readonly #sealKeys = new Map<string, SealKeys>();
   readonly #checked = new Set<string>();
   readonly #lastSequence = new Map<string, bigint>();
   /** Workers that stopped answering, until when they go to the back of the list. */
@@ -366,7 +382,7 @@ export class Buyer {
       try {
         const result = options.channelId
           ? await this.#inferOn(endpoint, options.channelId, modelId, request, inputHash, options.authorize)
-          : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen, options.authorize);
+          : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen, options.authorize, options.device);
         this.#down.delete(endpoint);
         return result;
       } catch (error) {
@@ -399,16 +415,16 @@ export class Buyer {
     if (!isAddressEqual(offers.paymentChannels as Address, this.paymentChannels)) {
       throw new EdgepayClientError("offering_mismatch", `${endpoint} uses PaymentChannels ${offers.paymentChannels}, this client ${this.paymentChannels}`);
     }
-    const keyAddress = addressOfPublicKey(offers.devicePublicKey as Hex);
-    if (!keyAddress || !isAddressEqual(keyAddress, offers.device as Address)) {
-      throw new EdgepayClientError("offering_mismatch", `${endpoint}: devicePublicKey does not belong to device ${offers.device}`);
-    }
-    return { ...offers, device: offers.device as Address, devicePublicKey: offers.devicePublicKey as Hex };
+    // The identity sealed requests are keyed by: the offered key must be the key of a registered device.
+    const identity = checkOfferedKey(endpoint, offers);
+    await checkRegistered(this.publicClient, (await this.#getRegistries()).deviceRegistry, endpoint, identity.device);
+    return { ...offers, ...identity };
   }
 
   /** The worker's offering of `modelId`, its model file checked against the registry's content hash. */
-  async #offerFor(endpoint: string, modelId: bigint) {
+  async #offerFor(endpoint: string, modelId: bigint, expectedDevice?: Address) {
     const offers = await this.offerings(endpoint);
+    if (expectedDevice) checkOfferedKey(endpoint, offers, expectedDevice);
     const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
     if (!offer) throw new EdgepayClientError("model_not_offered", `${endpoint} does not offer model ${modelId}`);
     const modelHash = await this.#modelHash(modelId);
@@ -418,8 +434,8 @@ export class Buyer {
     return { offers, offer, modelHash };
   }
 
-  async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined, authorize?: InferOptions["authorize"]): Promise<InferResult> {
-    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
+  async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined, authorize?: InferOptions["authorize"], device?: Address): Promise<InferResult> {
+    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId, device);
     const token = offer.token as Address;
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
@@ -440,11 +456,9 @@ export class Buyer {
 
   /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
   async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, request: Outgoing, inputHash: Hex, authorize?: InferOptions["authorize"]): Promise<InferResult> {
-    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const record = await this.#requireRecord(channelId);
-    if (!isAddressEqual(record.terms.device, offers.device)) {
-      throw new EdgepayClientError("bad_argument", `channel ${channelId} pays device ${record.terms.device}, but ${endpoint} is device ${offers.device}`);
-    }
+    // The channel names the device on-chain: a worker with another key is refused before anything is sent.
+    const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId, record.terms.device);
     if (record.terms.modelId !== modelId || !isAddressEqual(record.terms.token, offer.token as Address)) {
       throw new EdgepayClientError("bad_argument", `channel ${channelId} is for model ${record.terms.modelId}, not model ${modelId} in ${offer.token}`);
     }
@@ -534,9 +548,9 @@ export class Buyer {
     const price = record.terms.price;
     const cost = costOf(price, units);
     let amount = record.paid + cost;
-    // The exact bytes sent, and their hash for the request MAC (which binds the voucher to these inputs).
-    const body: InferRequestBody = { body: request.body, contentType: request.contentType };
-    const hash = bodyHash(body.body);
+    // The exact bytes sent (sealed per voucher when sealing, the encoding's media type then the inner type), and
+    // their hash for the request MAC (which binds the voucher to these inputs).
+    const clear: InferRequestBody = { body: request.body, contentType: request.contentType };
     for (let resyncs = 0; ; resyncs++) {
       if (record.closing) throw new EdgepayClientError("insufficient_credit", `channel ${channelId} is closing`);
       if (amount > record.deposit) {
@@ -552,13 +566,18 @@ export class Buyer {
         record.signed = amount;
         await this.store.putChannel(record);
       }
-      const mac = this.#requestMac(record, offers.devicePublicKey, voucher, modelId, inferPath(modelId), hash);
+      const sealed = this.#sealedCall(record, offers.devicePublicKey, voucher, modelId);
+      const wire: InferRequestBody = sealed ? await sealBody(sealed, clear.contentType, clear.body) : clear;
+      const mac = this.#requestMac(record, offers.devicePublicKey, voucher, modelId, inferPath(modelId), bodyHash(wire.body));
       let sent: { answer: InferAnswer; resent: boolean };
       try {
-        sent = await this.#sendWithRetry(endpoint, modelId, body, header, mac);
+        sent = await this.#sendWithRetry(endpoint, modelId, wire, header, mac, sealed);
       } catch (error) {
         const e = error as EdgepayClientError & { mayHaveArrived?: boolean };
-        if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable" || !e.mayHaveArrived) throw error;
+        // An answer that does not open was altered on the way (or forged): as good as lost, so the request is kept
+        // in doubt like one whose answer never came, and the device's stored answer is recovered from it later.
+        const tampered = error instanceof EdgepayClientError && error.code === "sealed_answer_invalid";
+        if (!(error instanceof EdgepayClientError) || ((error.code !== "worker_unreachable" || !e.mayHaveArrived) && !tampered)) throw error;
         // The device may have accepted (and may claim) this voucher: keep the request, do not pay anyone else for it.
         record.inDoubt = {
           amount,
@@ -569,11 +588,18 @@ export class Buyer {
           mac,
           inputs: wireOf(request.inputs),
           ...(request.encoding === "binary" ? { encoding: "binary" as const } : {}),
+          ...(sealed ? { sealed: true } : {}),
           endpoint,
           at: Date.now(),
         };
         await this.store.putChannel(record);
         this.#emit({ type: "in_doubt", endpoint, channelId, amount, error: error.message });
+        if (tampered) {
+          throw new EdgepayClientError("sealed_answer_invalid", `${error.message}; the request paid at ${amount} on ${channelId} is kept in doubt and its answer will be recovered from the device (Buyer.recover)`, {
+            cause: error,
+            status: error.status,
+          });
+        }
         throw new EdgepayClientError(
           "answer_in_doubt",
           `${endpoint}: the request paid at ${amount} on ${channelId} got no answer (${error.message}); it is kept in doubt and will be recovered from that device (Buyer.recover), not paid again elsewhere`,
@@ -597,7 +623,7 @@ export class Buyer {
       if (lastAccepted > record.signed) {
         throw new EdgepayClientError("worker_overclaims", `${endpoint} reports ${lastAccepted} accepted on ${channelId}, but this client signed at most ${record.signed}`);
       }
-      if (resent && answer.code === "voucher_stale" && lastAccepted === amount) {
+      if (resent && answer.code === "voucher_stale" && lastAccepted === amount && !answer.unauthenticated) {
         // This very request was accepted and answered, and the answer was lost on the way back; the worker did not
         // replay it. Paying again would buy the same answer twice, so stop here and let the caller decide.
         record.paid = amount;
@@ -805,10 +831,16 @@ export class Buyer {
     let answer: InferAnswer;
     try {
       offers = await this.offerings(d.endpoint);
-      // The identical bytes: the binary frame is re-made from the stored tensors (it is deterministic).
-      const resend = d.encoding === "binary" ? encodeInferRequest(decodeWire(d.inputs), "binary") : d.inputs;
-      answer = await postInfer(d.endpoint, d.modelId, resend, { voucher: d.voucher, mac: d.mac }, this.#opts.http);
+      // The identical bytes, so the stored MAC still holds: the binary frame is re-made from the stored tensors, and
+      // sealing is deterministic (the same voucher and inner bytes seal to the same bytes).
+      const clear: InferRequestBody = d.encoding === "binary" ? encodeInferRequest(decodeWire(d.inputs), "binary") : { body: inferBody(d.inputs), contentType: "application/json" };
+      const voucher = d.sealed ? decodeVoucherHeader(d.voucher) : undefined;
+      const sealed = voucher ? this.#sealedCall(record, offers.devicePublicKey, voucher, d.modelId, true) : undefined;
+      const wire: InferRequestBody = sealed ? await sealBody(sealed, clear.contentType, clear.body) : clear;
+      answer = await postInfer(d.endpoint, d.modelId, wire, { voucher: d.voucher, mac: d.mac }, this.#opts.http, sealed);
     } catch (error) {
+      // An answer altered on the way says nothing about the payment: still in doubt, try again later.
+      if (error instanceof EdgepayClientError && error.code === "sealed_answer_invalid") return finish({ ...base, status: "still_in_doubt", message: error.message });
       if (!(error instanceof EdgepayClientError) || error.code !== "worker_unreachable") throw error;
       // The device is down: the chain may already tell. A claim covering the voucher means it was accepted; a
       // settled channel whose claim stays below it means it never was.
@@ -862,13 +894,14 @@ export class Buyer {
     body: InferRequestBody,
     voucher: string,
     mac: string | undefined,
+    sealed: SealedCall | undefined,
   ): Promise<{ answer: InferAnswer; resent: boolean }> {
     const retries = this.#opts.retries ?? 2;
     let resent = false;
     let mayHaveArrived = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await postInfer(endpoint, modelId, body, { voucher, mac }, this.#opts.http);
+        const answer = await postInfer(endpoint, modelId, body, { voucher, mac }, this.#opts.http, sealed);
         // Another process paying on the same channel holds it: the same voucher is still the right one.
         if (answer.kind === "error" && answer.code === "channel_busy" && attempt < retries) {
           await sleep(this.#opts.retryDelayMs ?? 200);
@@ -876,7 +909,10 @@ export class Buyer {
         }
         return { answer, resent };
       } catch (error) {
-        if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
+        if (error instanceof EdgepayClientError && error.code === "sealed_answer_invalid") {
+          // Altered on the way: the same request again gets the device's stored answer (a replay), sealed afresh.
+          if (attempt >= retries) throw error;
+        } else if (error instanceof EdgepayClientError && error.code === "worker_unreachable") {
           mayHaveArrived ||= reachedDevice(error);
           if (attempt >= retries) throw Object.assign(error, { mayHaveArrived });
         } else {
@@ -913,6 +949,31 @@ export class Buyer {
       path,
       bodyHash: hash,
     });
+  }
+
+  /** Keys and associated data of a sealed paid request (protocol/sealed.ts); undefined when sealing is off. */
+  #sealedCall(record: ChannelRecord, devicePublicKey: Hex, voucher: Voucher, modelId: bigint, force = false): SealedCall | undefined {
+    if (!force && this.#opts.sealing === false) return undefined;
+    const k = `${record.channelId}:${devicePublicKey}`;
+    let keys = this.#sealKeys.get(k);
+    if (!keys) {
+      keys = channelSealKeys(this.#macKey(record, devicePublicKey));
+      this.#sealKeys.set(k, keys);
+    }
+    return {
+      keys,
+      ctx: {
+        kind: "channel",
+        chainId: record.chainId,
+        paymentChannels: record.paymentChannels,
+        channelId: record.channelId,
+        cumulativeAmount: voucher.cumulativeAmount,
+        signature: voucher.signature,
+        modelId,
+        method: "POST",
+        path: inferPath(modelId),
+      },
+    };
   }
 
   #macKey(record: ChannelRecord, devicePublicKey: Hex): Uint8Array {

@@ -34,6 +34,16 @@ export const CLIENT_ERROR_CODES = [
    * device; `Buyer.recover` gets the paid answer back once the device answers again.
    */
   "answer_in_doubt",
+  /**
+   * The worker's device key is not the device the client checked on-chain: the offered public key does not hash to
+   * the offered device address, or that address is not the device expected (the channel's, or the one the caller
+   * named from the DeviceRegistry). Nothing is sent to it.
+   */
+  "device_key_mismatch",
+  /** The offered device address has no registration in the DeviceRegistry: there is no identity to check it against. */
+  "device_not_registered",
+  /** An answer to a sealed request is not sealed, or does not open under the channel's keys (altered on the way). */
+  "sealed_answer_invalid",
 ] as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 

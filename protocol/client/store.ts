@@ -26,6 +26,8 @@ export interface InDoubtRequest {
   encoding?: "binary";
   endpoint: string;
   at: number;
+  /** Sent sealed (protocol/sealed.ts): the re-send seals the same inputs again, to the same bytes. */
+  sealed?: boolean;
 }
 
 export interface ChannelRecord {

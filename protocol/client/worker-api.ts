@@ -16,6 +16,7 @@ import { VOUCHER_HEADER } from "../voucher.ts";
 import { tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
 import { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE, TensorFrameError } from "../tensor-binary.ts";
 import { EdgepayClientError } from "./errors.ts";
+import { answerJson, readSealedAnswer, type SealedCall } from "./sealed-call.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -37,8 +38,8 @@ export type InferOk = Omit<z.output<typeof inferResponseWire>, "outputs"> & { ou
 
 export type InferAnswer =
   | { kind: "ok"; body: InferOk }
-  | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire }
-  | { kind: "error"; status: number; code: string; message: string };
+  | { kind: "payment_required"; status: number; code: string; message: string; payment: PaymentRequirementsWire; unauthenticated?: boolean }
+  | { kind: "error"; status: number; code: string; message: string; unauthenticated?: boolean };
 
 /** GET /v1/offerings */
 export async function fetchOfferings(baseUrl: string, options: HttpOptions = {}): Promise<OfferingsWire> {
@@ -92,24 +93,41 @@ export async function postInfer(
   inputs: TensorMapWire | { body: string | Uint8Array<ArrayBuffer>; contentType?: string },
   headers: { voucher?: string; mac?: string },
   options: HttpOptions = {},
+  /** The body is sealed (protocol/sealed.ts) for this call: the answer must open under its keys. */
+  sealed?: SealedCall,
 ): Promise<InferAnswer> {
   const given = isEncoded(inputs) ? inputs : { body: inferBody(inputs) };
   const h: Record<string, string> = { "content-type": given.contentType ?? "application/json" };
-  // Answers in the frame by default; a worker that does not know it answers JSON, which is read as well.
+  // Answers in the frame by default; a worker that does not know it answers JSON, which is read as well. A sealed
+  // answer carries the same choice as its inner type.
   h.accept = (options.encoding ?? "binary") === "binary" ? `${TENSORS_MEDIA_TYPE}, application/json;q=0.5` : "application/json";
   if (headers.voucher) h[VOUCHER_HEADER] = headers.voucher;
   if (headers.mac) h[MAC_HEADER] = headers.mac;
   const body = given.body;
-  // The body's hash up front: the worker checks the MAC from the headers before it reads a large body.
-  if (headers.mac) h[BODY_HASH_HEADER] = bodyHash(body);
+  // The body's hash up front: the worker checks the MAC from the headers before it reads a large body. A sealed
+  // answer is bound to it too.
+  const hash = bodyHash(body);
+  if (headers.mac) h[BODY_HASH_HEADER] = hash;
   const res = await send(`${trimSlash(baseUrl)}/v1/infer/${modelId}`, { method: "POST", headers: h, body }, options);
-  return readInferAnswer(res, baseUrl);
+  return readInferAnswer(res, baseUrl, sealed ? { call: sealed, bodyHash: hash } : undefined);
 }
 
-/** A worker's answer to a paid request (JSON or the binary frame), as the protocol defines it. */
-export async function readInferAnswer(res: Response, baseUrl: string): Promise<InferAnswer> {
-  if (res.status === 200 && isFrame(res)) return { kind: "ok", body: await readFrameAnswer(res, baseUrl) };
-  const json = await readJson(res, baseUrl);
+/**
+ * A worker's answer to a paid request (JSON or the binary frame, clear or sealed), as the protocol defines it.
+ * `sealed` names the call's keys and the request body's hash when the request was sealed.
+ */
+export async function readInferAnswer(res: Response, baseUrl: string, sealed?: { call: SealedCall; bodyHash: Hex }): Promise<InferAnswer> {
+  let json: unknown;
+  let unauthenticated = false;
+  if (sealed) {
+    const answer = await readSealedAnswer(res, sealed.call, sealed.bodyHash, baseUrl);
+    unauthenticated = !answer.sealed;
+    if (res.status === 200 && isFrameType(answer.innerType)) return { kind: "ok", body: decodeFrameAnswer(answer.bytes, baseUrl) };
+    json = answerJson(answer.bytes, res.status, baseUrl);
+  } else {
+    if (res.status === 200 && isFrameType(res.headers.get("content-type"))) return { kind: "ok", body: await readFrameAnswer(res, baseUrl) };
+    json = await readJson(res, baseUrl);
+  }
   if (res.status === 200) {
     const parsed = inferResponseWire.safeParse(json);
     if (!parsed.success) throw new EdgepayClientError("bad_worker_response", `${baseUrl}: answer does not follow the protocol: ${z.prettifyError(parsed.error)}`);
@@ -124,10 +142,10 @@ export async function readInferAnswer(res: Response, baseUrl: string): Promise<I
   if (res.status >= 500) throw workerError(res.status, json, baseUrl);
   const withPayment = paymentRequiredBodyWire.safeParse(json);
   if (withPayment.success) {
-    return { kind: "payment_required", status: res.status, code: withPayment.data.error.code, message: withPayment.data.error.message, payment: withPayment.data.payment };
+    return { kind: "payment_required", status: res.status, code: withPayment.data.error.code, message: withPayment.data.error.message, payment: withPayment.data.payment, unauthenticated };
   }
   const plain = errorBodyWire.safeParse(json);
-  if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message };
+  if (plain.success) return { kind: "error", status: res.status, code: plain.data.error.code, message: plain.data.error.message, unauthenticated };
   throw new EdgepayClientError("bad_worker_response", `${baseUrl}: HTTP ${res.status} without a protocol error body`, { status: res.status });
 }
 
@@ -138,9 +156,8 @@ function isEncoded(inputs: TensorMapWire | EncodedBody): inputs is EncodedBody {
   return typeof body === "string" || body instanceof Uint8Array;
 }
 
-function isFrame(res: Response): boolean {
-  const type = res.headers.get("content-type") ?? "";
-  return type.toLowerCase().split(";")[0]!.trim() === TENSORS_MEDIA_TYPE;
+function isFrameType(type: string | null): boolean {
+  return (type ?? "").toLowerCase().split(";")[0]!.trim() === TENSORS_MEDIA_TYPE;
 }
 
 const inferAnswerMetaWire = inferResponseWire.omit({ outputs: true });
@@ -153,6 +170,11 @@ async function readFrameAnswer(res: Response, baseUrl: string): Promise<InferOk>
   } catch (error) {
     throw new EdgepayClientError("worker_unreachable", `${baseUrl}: connection lost while reading the answer`, { cause: error });
   }
+  return decodeFrameAnswer(bytes, baseUrl);
+}
+
+/** The frame's bytes (read from the response, or opened from a sealed one) as an answer. */
+function decodeFrameAnswer(bytes: Uint8Array, baseUrl: string): InferOk {
   let frame: ReturnType<typeof decodeTensorFrame>;
   let meta: unknown;
   try {

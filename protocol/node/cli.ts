@@ -21,7 +21,7 @@ commands:
   close --channel 0x.. [--cooperative [--worker URL]]
                                                 start the challenge period, or settle at once with the device
   withdraw --channel 0x..                       refund after the challenge period
-  infer --worker URL[,URL...] --model ID --input FILE [--deposit AMOUNT] [--max-frames N] [--recover-wait SECONDS]
+  infer --worker URL[,URL...] --model ID --input FILE [--device 0x..] [--deposit AMOUNT] [--max-frames N] [--recover-wait SECONDS]
                                                 FILE: .json tensors, .wav (16 kHz mono PCM, voice activity) or
                                                 .png (text direction); --deposit opens a channel when none has credit.
                                                 Cost = units x price per unit (the model's unit rule in the offerings).
@@ -182,7 +182,9 @@ async function main(cmd: string) {
         needWallet();
         autoOpen = { deposit: await amountArg("deposit", token) };
       }
-      const run = (inputs: Record<string, Tensor>) => buyer.infer(modelId, inputs, { workers, autoOpen });
+      // --device pins the device the workers must be (checked against their offered key before anything is sent).
+      const device = values.device ? addressArg("device", values.device) : undefined;
+      const run = (inputs: Record<string, Tensor>) => buyer.infer(modelId, inputs, { workers, autoOpen, device });
       if (input.kind === "audio") return inferAudio(input.frames, run);
       const result = await withRecovery(() => run(input.inputs), []);
       if (!result) return;

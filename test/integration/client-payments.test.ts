@@ -108,6 +108,9 @@ describe("client: paying a real worker", function () {
       http: { fetch: fetchImpl, timeoutMs: 20_000 },
       retryDelayMs: 20,
       autoOpen: { deposit: 100n * PRICE },
+      // Clear JSON: these tests rewrite and drop answers in the fetch itself to check the receipt and replay logic
+      // under it; sealed answers (which such a rewrite cannot produce) are tested in sealed-relay.test.ts.
+      sealing: false,
     });
   }
 
@@ -409,7 +412,7 @@ describe("client: paying a real worker", function () {
   });
 
   function buyerOptions(b: Buyer) {
-    return { publicClient: b.publicClient, wallet: b.wallet, paymentChannels: b.paymentChannels, store: b.store, retries: 1, retryDelayMs: 10, autoOpen: { deposit: 10n * PRICE } };
+    return { publicClient: b.publicClient, wallet: b.wallet, paymentChannels: b.paymentChannels, store: b.store, retries: 1, retryDelayMs: 10, autoOpen: { deposit: 10n * PRICE }, sealing: false };
   }
 
   it("closes cooperatively: the device signs, the payer settles at once, balances exact to the unit", async () => {

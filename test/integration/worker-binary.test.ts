@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { Buyer, MemoryBuyerStore, type FetchLike, type InferResult } from "../../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
+import { innerTypeOf, isSealedType } from "../../protocol/sealed.ts";
 import { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE } from "../../protocol/tensor-binary.ts";
 import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../../protocol/tensors.ts";
 import { ERROR_CODES, ERROR_STATUS } from "../../protocol/wire.ts";
@@ -103,7 +104,7 @@ describe("worker: JSON and binary tensor encodings", function () {
   });
 
   /** A buyer whose requests are recorded (content types sent and received). */
-  function buyer(encoding?: "json" | "binary") {
+  function buyer(encoding?: "json" | "binary", sealing = true) {
     const seen: { sent: string; received: string }[] = [];
     const recording: FetchLike = async (url, init) => {
       const res = await fetch(url, init);
@@ -118,13 +119,15 @@ describe("worker: JSON and binary tensor encodings", function () {
       store: new MemoryBuyerStore(),
       http: { fetch: recording, ...(encoding ? { encoding } : {}) },
       autoOpen: { deposit: 1_000n * PRICE },
+      sealing,
     });
     return { b, seen };
   }
 
-  it("paid through the buyer client: binary by default, and the same hashes, units, cost and receipt fields as JSON", async () => {
+  it("paid through the buyer client: binary (sealed) by default, and the same hashes, units, cost and receipt fields as JSON", async () => {
     const bin = buyer();
     const json = buyer("json");
+    const clear = buyer(undefined, false);
     const results: [InferResult, InferResult][] = [];
     for (const [modelId, inputs] of [
       [vadId, vad(1)],
@@ -134,6 +137,9 @@ describe("worker: JSON and binary tensor encodings", function () {
       const a = await bin.b.infer(modelId, inputs, { workers: [base] });
       const j = await json.b.infer(modelId, inputs, { workers: [base] });
       results.push([a, j]);
+      // The frame in clear (sealing off) pays the same.
+      const c = await clear.b.infer(modelId, inputs, { workers: [base] });
+      for (const field of ["inputHash", "outputHash", "units"] as const) expect(c.receipt[field], field).to.equal(a.receipt[field]);
       const units = BigInt(inputs.input?.dims[0] ?? inputs.x!.dims[0]!);
       for (const r of [a, j]) {
         expect(r.units).to.equal(units);
@@ -145,10 +151,14 @@ describe("worker: JSON and binary tensor encodings", function () {
       expect(Object.keys(a.outputs).sort()).to.deep.equal(Object.keys(j.outputs).sort());
       for (const name of Object.keys(a.outputs)) expect(Array.from(a.outputs[name]!.data as Float32Array)).to.deep.equal(Array.from(j.outputs[name]!.data as Float32Array));
     }
-    expect(bin.seen.map((s) => s.sent)).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
-    expect(bin.seen.map((s) => s.received)).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
-    expect(json.seen.map((s) => s.sent)).to.deep.equal(Array(3).fill("application/json"));
-    expect(json.seen.every((s) => s.received.startsWith("application/json"))).to.equal(true);
+    // The buyer seals by default: the encoding is the sealed body's inner type, both ways.
+    for (const s of [...bin.seen, ...json.seen]) expect(isSealedType(s.sent) && isSealedType(s.received), JSON.stringify(s)).to.equal(true);
+    expect(bin.seen.map((s) => innerTypeOf(s.sent))).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
+    expect(bin.seen.map((s) => innerTypeOf(s.received))).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
+    expect(json.seen.map((s) => innerTypeOf(s.sent))).to.deep.equal(Array(3).fill("application/json"));
+    expect(json.seen.every((s) => innerTypeOf(s.received).startsWith("application/json"))).to.equal(true);
+    expect(clear.seen.map((s) => s.sent)).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
+    expect(clear.seen.map((s) => s.received)).to.deep.equal(Array(3).fill(TENSORS_MEDIA_TYPE));
     // Every receipt verified, and the worker stored each one.
     for (const b of [bin.b, json.b]) expect((await b.receipts()).map((r) => r.verification.valid)).to.deep.equal([true, true, true]);
     const stored = market.worker!.internals.store.receipts();

@@ -30,6 +30,7 @@ import { createHash } from "node:crypto";
 import { handleRecorderRoute, type RecorderRoutesContext } from "../recorder/routes.ts";
 import { settle, type SettleRouteContext } from "./settle.ts";
 import { parseInputs, requestEncoding, sendOutputs, wantsBinary } from "./body.ts";
+import { openAnonymous, openPaid, sealedRequest, sessionKeyAfterAuth } from "./sealing.ts";
 import { costOf, type UnitRule } from "@edgepay/protocol/units";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
@@ -270,6 +271,8 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const model = modelOf(ctx, modelParam);
   const x402 = adoptPaymentSignature(req, ctx.chainId);
   if (x402) throw paymentError(ctx, x402.code, x402.message, model, undefined);
+  // A sealed request's Content-Type names its inner encoding, swapped in here so the encoding is read from it.
+  const sealed = sealedRequest(req, ctx.config.http.requireSealed);
   const encoding = requestEncoding(req);
   const voucherHeader = header(req, VOUCHER_HEADER);
   // No payment: refused from the headers, the body unread (reading up to maxBodyBytes for nothing would let one
@@ -320,7 +323,10 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   authn ??= ctx.ledger.authenticate(ch, voucher, macFor(bodyHash), header(req, MAC_HEADER));
   if (!authn.ok) throw paymentError(ctx, authn.reason, authn.message, model, undefined, ch);
   sw.lap("body sha256");
-  const { tensors, units } = parseInputs(body, encoding, model);
+  // A sealed body opens under the channel's keys, and from here on every answer is sealed (worker/http/sealing.ts).
+  const key = sealed && sessionKeyAfterAuth(ctx.device, ch, authn.auth.signerPubkey);
+  const plain = sealed && key ? openPaid(sealed, key, { kind: "channel", ...macContext(ctx, ch.id, voucher, model.runtime.modelId) }, body, bodyHash, res) : body;
+  const { tensors, units } = parseInputs(plain, encoding, model);
   sw.lap("parse inputs");
 
   const release = await ch.lock.acquire(ctx.config.maxQueuePerChannel);
@@ -415,6 +421,20 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   }
 }
 
+/** What a sealed paid request's associated data names besides the body (protocol/sealed.ts, channel mode). */
+function macContext(ctx: AppContext, channelId: Hex, voucher: Voucher, modelId: bigint) {
+  return {
+    chainId: ctx.chainId,
+    paymentChannels: ctx.config.contracts.paymentChannels,
+    channelId,
+    cumulativeAmount: voucher.cumulativeAmount,
+    signature: voucher.signature,
+    modelId,
+    method: "POST",
+    path: inferPath(modelId),
+  };
+}
+
 /** Re-sends of the current answer per channel (reset when the channel accepts a new voucher). */
 const replays = new WeakMap<Channel, number>();
 
@@ -461,7 +481,12 @@ function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: Ser
 async function inferUnpaid(ctx: AppContext, req: IncomingMessage, res: ServerResponse, modelParam: string) {
   const sw = stopwatch(ctx.timings, "unpaid");
   const model = modelOf(ctx, modelParam);
-  const { tensors } = await readInputs(ctx, req, model);
+  const sealed = sealedRequest(req, ctx.config.http.requireSealed);
+  // The encoding (the inner one when sealed) is checked before the body is read.
+  const encoding = sealed ? requestEncoding(req) : undefined;
+  const { tensors } = sealed && encoding
+    ? parseInputs(openAnonymous(sealed, ctx.device, "POST", `/v1/unpaid/infer/${model.runtime.modelId}`, await readBody(req, ctx.config.maxBodyBytes), res), encoding, model)
+    : await readInputs(ctx, req, model);
   sw.lap("read body + parse inputs");
   let outputs: Record<string, Tensor>;
   try {

@@ -23,6 +23,7 @@ import { checkReceipt, type ReceiptCheck } from "../../lib/receipt-checks.ts";
 import { shortHex } from "../../lib/format.ts";
 import type { LocalStorageBuyerStore } from "../../lib/session-store.ts";
 import { FieldError } from "../../components/ActionError.tsx";
+import { describeBuyerError } from "../../lib/buyer-error.ts";
 
 type Kind = "vad" | "ocr" | "json";
 
@@ -228,7 +229,7 @@ function Try() {
         setResult({ calls: 1, paid: r.cost, receipt: r.receipt, checks: r.checks, channelId: r.channelId, outputsPreview, summary: "outputs below" });
       }
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(describeBuyerError(e));
     } finally {
       const unsaved = (buyer.store as Partial<LocalStorageBuyerStore>).unsaved?.length ?? 0;
       if (unsaved) setStorageWarning(`${unsaved} receipt(s) could not be saved (browser storage full): they are kept in this tab only (the Audit page lists them while it stays open); free some storage.`);
@@ -299,7 +300,7 @@ function Try() {
             </select>
           </label>
         </div>
-        {offerings.error && <p className="error">The worker at {endpoint} did not answer its offerings: {offerings.error.message}</p>}
+        {offerings.error && <p className="error">The worker at {endpoint} failed its offerings check: {describeBuyerError(offerings.error)}</p>}
         {spec && (
           <p className="muted small">
             The worker serves <b>{spec.name}</b> (hash <Addr value={spec.modelHash} />), inputs {spec.inputs.map((i) => `${i.name} ${i.type}[${i.dims.map((d) => (/^[0-9]+$/.test(String(d)) ? d : "?")).join(",")}]`).join(", ")}.
