@@ -17,6 +17,7 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { hkdf } from "@noble/hashes/hkdf";
 import { sha256 } from "@noble/hashes/sha2";
 import { bytesToHex, hexToBytes, type Hex } from "viem";
+import type { MacRequest } from "./session.ts";
 
 /** Outer media type of a sealed body; the inner (encoding's) media type is its `type` parameter. */
 export const SEALED_MEDIA_TYPE = "application/vnd.edgepay.sealed";
@@ -42,18 +43,8 @@ export interface SealKeys {
 
 /** What a sealed body is bound to besides its own bytes (the associated data). */
 export type SealContext =
-  | {
-      kind: "channel";
-      chainId: number;
-      paymentChannels: string;
-      channelId: string;
-      cumulativeAmount: bigint;
-      /** The voucher's signature, as in the voucher header. */
-      signature: string;
-      modelId: bigint;
-      method: string;
-      path: string;
-    }
+  /** A paid request: what its MAC covers except the body's hash (the body is what is sealed). */
+  | ({ kind: "channel" } & Omit<MacRequest, "bodyHash">)
   | { kind: "anonymous"; ephemeralPublicKey: Hex; devicePublicKey: Hex; method: string; path: string };
 
 export class SealError extends Error {

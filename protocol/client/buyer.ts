@@ -17,7 +17,7 @@ import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type P
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { closeTypes, channelsDomain } from "../eip712.ts";
 import type { SignedReceipt } from "../receipt.ts";
-import { bodyHash, closePath, inferPath, requestMac, sessionKey } from "../session.ts";
+import { bodyHash, closePath, inferPath, requestMac, sessionKey, type MacRequest } from "../session.ts";
 import { hashTensors, tensorFromWire, tensorToWire, type Tensor, type TensorMapWire } from "../tensors.ts";
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { encodeVoucherHeader, signVoucher, type Voucher } from "../voucher.ts";
@@ -938,17 +938,7 @@ export class Buyer {
 
   /** The request MAC (protocol/session.ts): binds the voucher to chain, contract, model, route and body. */
   #requestMac(record: ChannelRecord, devicePublicKey: Hex, voucher: Voucher, modelId: bigint, path: string, hash: Hex): string {
-    return requestMac(this.#macKey(record, devicePublicKey), {
-      chainId: record.chainId,
-      paymentChannels: record.paymentChannels,
-      channelId: record.channelId,
-      cumulativeAmount: voucher.cumulativeAmount,
-      signature: voucher.signature,
-      modelId,
-      method: "POST",
-      path,
-      bodyHash: hash,
-    });
+    return requestMac(this.#macKey(record, devicePublicKey), { ...callContext(record, voucher, modelId, path), bodyHash: hash });
   }
 
   /** Keys and associated data of a sealed paid request (protocol/sealed.ts); undefined when sealing is off. */
@@ -962,17 +952,7 @@ export class Buyer {
     }
     return {
       keys,
-      ctx: {
-        kind: "channel",
-        chainId: record.chainId,
-        paymentChannels: record.paymentChannels,
-        channelId: record.channelId,
-        cumulativeAmount: voucher.cumulativeAmount,
-        signature: voucher.signature,
-        modelId,
-        method: "POST",
-        path: inferPath(modelId),
-      },
+      ctx: { kind: "channel", ...callContext(record, voucher, modelId, inferPath(modelId)) },
     };
   }
 
@@ -1133,4 +1113,18 @@ function wireOf(inputs: Record<string, Tensor>): TensorMapWire {
 
 function decodeWire(inputs: TensorMapWire): Record<string, Tensor> {
   return Object.fromEntries(Object.entries(inputs).map(([name, w]) => [name, tensorFromWire(name, w)]));
+}
+
+/** What both a paid request's MAC and its seal are bound to, besides the body. */
+function callContext(record: ChannelRecord, voucher: Voucher, modelId: bigint, path: string): Omit<MacRequest, "bodyHash"> {
+  return {
+    chainId: record.chainId,
+    paymentChannels: record.paymentChannels,
+    channelId: record.channelId,
+    cumulativeAmount: voucher.cumulativeAmount,
+    signature: voucher.signature,
+    modelId,
+    method: "POST",
+    path,
+  };
 }
