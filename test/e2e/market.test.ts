@@ -308,6 +308,8 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
       const usdc = v.locator(`tr[data-offering="${modelId}"][data-token="${net.deployment.token.toLowerCase()}"]`);
       await usdc.waitFor();
       expect(await usdc.getByTestId("offering-price").getAttribute("data-value")).to.equal(PRICE.toString());
+      // The model's name comes from the ModelRegistry after the row itself: wait for it rather than race it.
+      await until("the offering's model name", async () => (await usdc.innerText()).includes("Silero VAD v5"));
       expect(await usdc.innerText()).to.contain("Silero VAD v5").and.to.contain("0.01 tUSDC");
       expect(await usdc.getByRole("link", { name: "Buy" }).getAttribute("href")).to.equal(`/buy?device=${device}&model=${modelId}&token=${net.deployment.token}`);
       // The worker's claim, read from Claimed events joined to ChannelOpened terms naming this device.
