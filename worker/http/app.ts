@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { hashTypedData, type Address, type Hex } from "viem";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain } from "@edgepay/protocol/eip712";
 import { receiptToWire, type SignedReceipt } from "@edgepay/protocol/receipt";
-import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage } from "@edgepay/protocol/session";
+import { BODY_HASH_HEADER, closePath, inferPath, MAC_HEADER, requestMacMessage, type MacRequest } from "@edgepay/protocol/session";
 import { tensorToWire, type Tensor } from "@edgepay/protocol/tensors";
 import { hashTensorsFast as hashTensors } from "../hashing.ts";
 import { decodeVoucherHeader, VOUCHER_HEADER, type Voucher } from "@edgepay/protocol/voucher";
@@ -295,18 +295,7 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
 
   // The request is authenticated before its body is read when it names the body's hash (the buyer client always
   // does): a stranger then gets its 402 from the headers alone. Without the header only a small body is read first.
-  const macFor = (bodyHash: Hex) =>
-    requestMacMessage({
-      chainId: ctx.chainId,
-      paymentChannels: ctx.config.contracts.paymentChannels,
-      channelId: ch.id,
-      cumulativeAmount: voucher.cumulativeAmount,
-      signature: voucher.signature,
-      modelId: model.runtime.modelId,
-      method: "POST",
-      path: inferPath(model.runtime.modelId),
-      bodyHash,
-    });
+  const macFor = (bodyHash: Hex) => requestMacMessage({ ...macContext(ctx, ch.id, voucher, model.runtime.modelId), bodyHash });
   const claimed = header(req, BODY_HASH_HEADER);
   if (claimed !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(claimed)) {
     throw paymentError(ctx, "invalid_mac", `${BODY_HASH_HEADER} must be 0x + 64 hex digits (sha256 of the body bytes)`, model, undefined, ch);
@@ -422,7 +411,8 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
 }
 
 /** What a sealed paid request's associated data names besides the body (protocol/sealed.ts, channel mode). */
-function macContext(ctx: AppContext, channelId: Hex, voucher: Voucher, modelId: bigint) {
+/** What a paid request's MAC and seal are bound to, besides its body (protocol/session.ts MacRequest). */
+function macContext(ctx: AppContext, channelId: Hex, voucher: Voucher, modelId: bigint): Omit<MacRequest, "bodyHash"> {
   return {
     chainId: ctx.chainId,
     paymentChannels: ctx.config.contracts.paymentChannels,
