@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./lib/paths.ts";
-import { journalChainId } from "./lib/deploy.ts";
+import { journalChainId, journalStakeToken } from "./lib/deploy.ts";
 
 /** Contracts whose ABI the TypeScript side needs; a new contract is one line here. */
 const CONTRACTS: Record<string, string> = {
@@ -55,12 +55,15 @@ if (existsSync(deploymentsDir)) {
     const journalFile = path.join(deploymentsDir, id, "journal.jsonl");
     if (!existsSync(addressesFile) || !existsSync(journalFile)) continue;
     const addresses = JSON.parse(readFileSync(addressesFile, "utf8")) as Record<string, string>;
-    const chainId = journalChainId(readFileSync(journalFile, "utf8"));
-    const record: Record<string, string | number> = { deploymentId: id, chainId };
+    const journal = readFileSync(journalFile, "utf8");
+    const record: Record<string, string | number> = { deploymentId: id, chainId: journalChainId(journal) };
     for (const [future, address] of Object.entries(addresses)) {
       const key = DEPLOYED_NAMES[future.split("#")[1] ?? ""];
       if (key) record[key] = address;
     }
+    // Deployed with an existing token (ignition/modules/Edgepay.ts): no TestUSDC future names it.
+    const stakeToken = record.token === undefined ? journalStakeToken(journal) : undefined;
+    if (stakeToken) record.token = stakeToken;
     if (record.paymentChannels) deployments.push(record as unknown as Deployment);
   }
 }
@@ -69,7 +72,7 @@ out.push(
   "export interface Deployment {",
   "  deploymentId: string;",
   "  chainId: number;",
-  "  /** The payment/stake token (TestUSDC on local chains). */",
+  "  /** The payment/stake token (TestUSDC on local chains; the network's token given to ignition/modules/Edgepay.ts elsewhere). */",
   "  token?: `0x${string}`;",
   "  modelRegistry: `0x${string}`;",
   "  deviceRegistry: `0x${string}`;",

@@ -63,12 +63,13 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
  * The returned process is the real server (not an npx wrapper), so stopping it stops the chain. It watches this
  * process and stops by itself when this process dies without stopping it (parent-watch.ts).
  */
-export async function startChain(options: { port: number; quiet?: boolean; detached?: boolean }): Promise<RunningChain> {
+export async function startChain(options: { port: number; quiet?: boolean; detached?: boolean; /** Default 31337. */ chainId?: number }): Promise<RunningChain> {
   const { port } = options;
   if (!(await isPortFree(port))) {
     throw new Error(`port ${port} on 127.0.0.1 is taken; set CHAIN_PORT to a free port (or stop what holds it)`);
   }
-  const child = spawnWatchedNode([HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  const chainIdArgs = options.chainId === undefined ? [] : ["--chain-id", String(options.chainId)];
+  const child = spawnWatchedNode([HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port), ...chainIdArgs], {
     cwd: ROOT,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", CI: process.env.CI ?? "true" },
     stdio: options.quiet === false ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],

@@ -246,6 +246,22 @@ export function journalChainId(journal: string): number {
   throw new Error("Ignition journal has no DEPLOYMENT_INITIALIZE entry");
 }
 
+/**
+ * The stake/payment token of a deployment whose token is a module parameter (ignition/modules/Edgepay.ts: another
+ * network's existing ERC-20, so no TestUSDC future records it): DeviceRegistry's first constructor argument.
+ */
+export function journalStakeToken(journal: string): string | undefined {
+  for (const line of journal.split("\n")) {
+    if (!line.trim()) continue;
+    const entry = JSON.parse(line) as { type?: string; contractName?: string; constructorArgs?: unknown[] };
+    if (entry.type === "DEPLOYMENT_EXECUTION_STATE_INITIALIZE" && entry.contractName === "DeviceRegistry") {
+      const token = entry.constructorArgs?.[0];
+      return typeof token === "string" && /^0x[0-9a-fA-F]{40}$/.test(token) ? token : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** Removes a deployment journal (tests clean up after themselves). */
 export async function forgetDeployment(deploymentId: string) {
   await rm(path.join(ROOT, "ignition/deployments", deploymentId), { recursive: true, force: true });
