@@ -32,6 +32,7 @@ export class FileBuyerStore implements BuyerStore {
   readonly #checksFile: string;
   readonly #quarantineFile: string;
   #channels?: Map<string, ChannelRecord>;
+  #quarantine?: Map<string, QuarantineRecord>;
   /** Writes are queued so two puts never interleave their temp files. */
   #writing: Promise<void> = Promise.resolve();
 
@@ -95,12 +96,13 @@ export class FileBuyerStore implements BuyerStore {
   }
 
   async getQuarantine(device: Address) {
-    return (await this.#loadQuarantine()).get(device.toLowerCase());
+    const q = (await this.#loadQuarantine()).get(device.toLowerCase());
+    return q && { ...q };
   }
 
   async putQuarantine(record: QuarantineRecord) {
     const map = await this.#loadQuarantine();
-    map.set(record.device.toLowerCase(), record);
+    map.set(record.device.toLowerCase(), { ...record });
     await this.#saveQuarantine(map);
   }
 
@@ -110,10 +112,12 @@ export class FileBuyerStore implements BuyerStore {
   }
 
   async listQuarantines() {
-    return [...(await this.#loadQuarantine()).values()];
+    return [...(await this.#loadQuarantine()).values()].map((q) => ({ ...q }));
   }
 
+  /** Read once, like the channels (one Buyer per store): the check before each voucher costs no file read. */
   async #loadQuarantine(): Promise<Map<string, QuarantineRecord>> {
+    if (this.#quarantine) return this.#quarantine;
     const map = new Map<string, QuarantineRecord>();
     try {
       const parsed = JSON.parse(await readFile(this.#quarantineFile, "utf8")) as { version: number; devices: QuarantineRecordJson[] };
@@ -121,6 +125,7 @@ export class FileBuyerStore implements BuyerStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read ${this.#quarantineFile}: ${(error as Error).message}`);
     }
+    this.#quarantine = map;
     return map;
   }
 
