@@ -383,7 +383,8 @@ export class Buyer {
   async infer(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
     const result = await this.#route(modelId, inputs, options);
     if (this.#spotCheck && drawSpotCheck(this.#spotCheck.rate)) {
-      const check = await this.#runSpotCheck(this.#spotCheck, { device: result.device, endpoint: result.endpoint, modelId, receipt: result.receipt, inputs, outputs: result.outputs });
+      const call = { device: result.device, endpoint: result.endpoint, modelId, receipt: result.receipt, inputs, outputs: result.outputs };
+      const check = await this.#runSpotCheck(this.#spotCheck, call, options.authorize);
       if (check.outcome === "failed") {
         throw new EdgepayClientError(
           "spot_check_failed",
@@ -424,12 +425,12 @@ export class Buyer {
   }
 
   /** Re-runs a paid call's inputs on the verifier and records the verdict; a failed check quarantines the device. */
-  async #runSpotCheck(options: Required<SpotCheckOptions>, call: CheckedCall): Promise<SpotCheckRecord> {
+  async #runSpotCheck(options: Required<SpotCheckOptions>, call: CheckedCall, authorize: InferOptions["authorize"]): Promise<SpotCheckRecord> {
     const registries = await this.#getRegistries();
     const tolerance = await readTolerance(this.#ctx, registries, call.modelId);
     let check: SpotCheckRecord;
     try {
-      check = judge(call, await this.#reference(options, call), tolerance);
+      check = judge(call, await this.#reference(options, call, authorize), tolerance);
     } catch (error) {
       // The verifier could not answer: no verdict, and the paid answer is not withheld for it.
       const reason = error instanceof SpotCheckUnavailable ? error.reason : error instanceof EdgepayClientError ? `verifier_${error.code}` : "verifier_error";
@@ -453,7 +454,8 @@ export class Buyer {
     return check;
   }
 
-  async #reference(options: Required<SpotCheckOptions>, call: CheckedCall): Promise<Reference> {
+  /** The verifier's outputs; a paid verifier call goes through the caller's `authorize` (its budget covers checks). */
+  async #reference(options: Required<SpotCheckOptions>, call: CheckedCall, authorize: InferOptions["authorize"]): Promise<Reference> {
     const verifier = options.verifier;
     if (verifier.kind === "local") {
       const outputs = await verifier.runner.run(call.modelId, await this.#modelHash(call.modelId), call.inputs);
@@ -466,7 +468,7 @@ export class Buyer {
       if (offers && !isAddressEqual(offers.device, call.device)) others.push(w);
     }
     if (others.length === 0) throw new SpotCheckUnavailable("no_verifier", `no verifier other than device ${call.device} is reachable`);
-    const r = await this.#route(call.modelId, call.inputs, { workers: others, autoOpen: verifier.autoOpen });
+    const r = await this.#route(call.modelId, call.inputs, { workers: others, autoOpen: verifier.autoOpen, authorize });
     return { outputs: r.outputs, verifier: { kind: "device", device: r.device, endpoint: r.endpoint, channelId: r.channelId, sequence: r.receipt.sequence }, cost: r.cost, receipt: r.receipt };
   }
 

@@ -30,7 +30,10 @@ export interface LocalVerifier {
 }
 
 export type SpotCheckVerifier =
-  /** Other registered devices serving the model, tried in order (the checked device itself is skipped); paid calls. */
+  /**
+   * Other registered devices serving the model, tried in order (the checked device itself is skipped): paid calls,
+   * from channels opened with `autoOpen` (default: the Buyer's), authorised by the checked call's `authorize`.
+   */
   | { kind: "device"; workers: string[]; autoOpen?: { deposit: bigint; approval?: "approve" | "permit" } }
   | { kind: "local"; runner: LocalVerifier };
 

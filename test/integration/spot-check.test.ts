@@ -10,7 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { Address, Hex } from "viem";
 import { modelRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { Buyer, EdgepayClientError, MemoryBuyerStore, type SpotCheckOptions } from "../../protocol/client/index.ts";
+import { Buyer, EdgepayClientError, MemoryBuyerStore, type SpendIntent, type SpotCheckOptions } from "../../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { OnnxLocalVerifier } from "../../protocol/node/local-verifier.ts";
 import { recoverReceiptSigner } from "../../protocol/receipt.ts";
@@ -117,7 +117,15 @@ describe("client: spot checks and quarantine against real workers", function () 
     const buyer = newBuyer(3, { rate: 1, verifier: { kind: "device", workers: [url(honest), url(subtle)] } });
 
     // The honest device is checked by the only other verifier, `subtle`, whose answers are 1e-6 off: within 1e-4.
-    const ok = await buyer.infer(modelId, frame(2), { workers: [url(honest)] });
+    // The check's payment goes through the call's `authorize` (an agent's budget covers its checks).
+    const intents: SpendIntent[] = [];
+    const ok = await buyer.infer(modelId, frame(2), { workers: [url(honest)], authorize: (i) => void intents.push(i) });
+    expect(intents.map((i) => [i.kind, i.device])).to.deep.equal([
+      ["open", honest.device.address],
+      ["voucher", honest.device.address],
+      ["open", subtle.device.address],
+      ["voucher", subtle.device.address],
+    ]);
     // `subtle` is checked by the honest device.
     await buyer.infer(modelId, frame(3), { workers: [url(subtle)] });
     let checks = await buyer.spotChecks();
@@ -134,6 +142,20 @@ describe("client: spot checks and quarantine against real workers", function () 
     const failed = await expectClientError(buyer.infer(modelId, frame(4), { workers: [url(rogue)] }), "spot_check_failed");
     expect(failed.reason).to.equal("value_out_of_tolerance");
     expect(failed.message).to.include(rogue.device.address).and.include("quarantined");
+    expect(await lastAccepted(honest, verifierChannel)).to.equal(verifierBefore + PRICE);
+
+    // A budget that refuses to pay the verifier: no verdict, the paid answer is returned, nothing is quarantined.
+    const unchecked = await buyer.infer(modelId, frame(15), {
+      workers: [url(subtle)],
+      authorize: (i) => {
+        if (i.device === honest.device.address) throw new Error("over budget");
+      },
+    });
+    expect(unchecked.device).to.equal(subtle.device.address);
+    expect((await buyer.spotChecks({ device: subtle.device.address })).map((c) => [c.outcome, c.reason, c.cost])).to.deep.equal([
+      ["passed", undefined, PRICE],
+      ["inconclusive", "verifier_error", 0n],
+    ]);
     expect(await lastAccepted(honest, verifierChannel)).to.equal(verifierBefore + PRICE);
 
     checks = await buyer.spotChecks({ device: rogue.device.address });
@@ -165,7 +187,7 @@ describe("client: spot checks and quarantine against real workers", function () 
     expect((await channelTo(buyer, rogue.device.address)).signed).to.equal(rogueChannel.signed);
     expect(await lastAccepted(rogue, rogueChannel.channelId)).to.equal(rogueAccepted);
     expect(await lastAccepted(honest, verifierChannel)).to.equal(verifierBefore + PRICE);
-    expect(await buyer.spotChecks()).to.have.length(3);
+    expect(await buyer.spotChecks()).to.have.length(4);
 
     // Named first in a list, the quarantined device is skipped for the next worker.
     const served = await buyer.infer(modelId, frame(6), { workers: [url(rogue), url(honest)] });
