@@ -47,6 +47,7 @@ import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequ
 import { verifyReceipt } from "./verify.ts";
 import { checkSpotCheckOptions, drawSpotCheck, inconclusive, judge, SpotCheckUnavailable, type CheckedCall, type Reference, type SpotCheckOptions } from "./spot-check.ts";
 import type { QuarantineRecord, SpotCheckRecord } from "./spot-check-records.ts";
+import type { Tolerance } from "../tolerance.ts";
 import { checkOfferedKey, checkRegistered } from "./identity.ts";
 import { sealBody, type SealedCall } from "./sealed-call.ts";
 import { channelSealKeys, type SealKeys } from "../sealed.ts";
@@ -378,7 +379,9 @@ export class Buyer {
 
   /**
    * Runs one paid inference. Workers are tried in order; a worker that stops answering (after `retries` re-sends
-   * of the same voucher) or cannot serve is skipped for the next.
+   * of the same voucher) or cannot serve is skipped for the next, and so is a quarantined device. With `spotCheck`
+   * a drawn call is re-checked before it returns; a failed check throws `spot_check_failed` (the answer was paid but
+   * is wrong) and quarantines the device.
    */
   async infer(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
     const result = await this.#route(modelId, inputs, options);
@@ -426,14 +429,21 @@ export class Buyer {
 
   /** Re-runs a paid call's inputs on the verifier and records the verdict; a failed check quarantines the device. */
   async #runSpotCheck(options: Required<SpotCheckOptions>, call: CheckedCall, authorize: InferOptions["authorize"]): Promise<SpotCheckRecord> {
-    const registries = await this.#getRegistries();
-    const tolerance = await readTolerance(this.#ctx, registries, call.modelId);
+    let tolerance: Tolerance | undefined;
     let check: SpotCheckRecord;
     try {
+      // Read at each check: the owner may declare or change it at any time.
+      tolerance = await readTolerance(this.#ctx, await this.#getRegistries(), call.modelId);
       check = judge(call, await this.#reference(options, call, authorize), tolerance);
     } catch (error) {
-      // The verifier could not answer: no verdict, and the paid answer is not withheld for it.
-      const reason = error instanceof SpotCheckUnavailable ? error.reason : error instanceof EdgepayClientError ? `verifier_${error.code}` : "verifier_error";
+      // No tolerance or no verifier answer: no verdict, and the paid answer is not withheld for it.
+      const reason = !tolerance
+        ? "tolerance_unreadable"
+        : error instanceof SpotCheckUnavailable
+          ? error.reason
+          : error instanceof EdgepayClientError
+            ? `verifier_${error.code}`
+            : "verifier_error";
       check = inconclusive(call, tolerance, reason);
     }
     await this.store.addSpotCheck(check);

@@ -42,7 +42,8 @@ export interface SpotCheckRecord {
   reason?: string;
   mismatch?: Mismatch;
   verifier?: SpotCheckVerifierRecord;
-  tolerance: Tolerance;
+  /** The model's tolerance the outputs were compared under (absent when it could not be read). */
+  tolerance?: Tolerance;
   /** What the check paid the verifier (0 for a local run or when it failed before paying). */
   cost: bigint;
   at: number;
@@ -70,7 +71,7 @@ export function spotCheckRecordToJson(r: SpotCheckRecord) {
     modelId: r.modelId.toString(),
     sequence: r.sequence.toString(),
     cumulativeAmount: r.cumulativeAmount.toString(),
-    tolerance: { kind: r.tolerance.kind, bound: r.tolerance.bound.toString() },
+    tolerance: r.tolerance && { kind: r.tolerance.kind, bound: r.tolerance.bound.toString() },
     cost: r.cost.toString(),
     verifier: r.verifier && (r.verifier.kind === "device" ? { ...r.verifier, sequence: r.verifier.sequence.toString() } : r.verifier),
     evidence: r.evidence && {
@@ -88,7 +89,7 @@ export function spotCheckRecordFromJson(j: SpotCheckRecordJson): SpotCheckRecord
     modelId: BigInt(j.modelId),
     sequence: BigInt(j.sequence),
     cumulativeAmount: BigInt(j.cumulativeAmount),
-    tolerance: { kind: j.tolerance.kind, bound: BigInt(j.tolerance.bound) },
+    tolerance: j.tolerance && { kind: j.tolerance.kind, bound: BigInt(j.tolerance.bound) },
     cost: BigInt(j.cost),
     verifier: j.verifier && (j.verifier.kind === "device" ? { ...j.verifier, sequence: BigInt(j.verifier.sequence) } : j.verifier),
     evidence: j.evidence && {

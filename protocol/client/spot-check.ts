@@ -115,11 +115,11 @@ export function judge(call: CheckedCall, reference: Reference, tolerance: Tolera
 }
 
 /** The record of a check no verifier could answer. */
-export function inconclusive(call: CheckedCall, tolerance: Tolerance, reason: string, cost = 0n, at = Date.now()): SpotCheckRecord {
+export function inconclusive(call: CheckedCall, tolerance: Tolerance | undefined, reason: string, cost = 0n, at = Date.now()): SpotCheckRecord {
   return { ...baseRecord(call, tolerance, at), outcome: "inconclusive", reason, cost };
 }
 
-function baseRecord(call: CheckedCall, tolerance: Tolerance, at: number) {
+function baseRecord(call: CheckedCall, tolerance: Tolerance | undefined, at: number) {
   return {
     id: `${call.receipt.channelId}:${call.receipt.sequence}`,
     device: call.device,
@@ -128,7 +128,7 @@ function baseRecord(call: CheckedCall, tolerance: Tolerance, at: number) {
     channelId: call.receipt.channelId,
     sequence: call.receipt.sequence,
     cumulativeAmount: call.receipt.cumulativeAmount,
-    tolerance,
+    ...(tolerance ? { tolerance } : {}),
     cost: 0n,
     at,
   };
