@@ -10,7 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { Address, Hex } from "viem";
 import { modelRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { Buyer, EdgepayClientError, MemoryBuyerStore, type SpendIntent, type SpotCheckOptions } from "../../protocol/client/index.ts";
+import { Buyer, DEFAULT_SPOT_CHECK_RATE, drawSpotCheck, EdgepayClientError, MemoryBuyerStore, type SpendIntent, type SpotCheckOptions } from "../../protocol/client/index.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { OnnxLocalVerifier } from "../../protocol/node/local-verifier.ts";
 import { recoverReceiptSigner } from "../../protocol/receipt.ts";
@@ -102,6 +102,15 @@ describe("client: spot checks and quarantine against real workers", function () 
     expect(() => newBuyer(3, { rate: 1.5, verifier: { kind: "device", workers: ["http://127.0.0.1:1"] } })).to.throw(/spotCheck.rate must be within 0..1, got 1.5/);
     expect(() => newBuyer(3, { rate: -0.1, verifier: { kind: "device", workers: ["http://127.0.0.1:1"] } })).to.throw(/got -0.1/);
     expect(() => newBuyer(3, { verifier: { kind: "device", workers: [] } })).to.throw(/workers is empty/);
+  });
+
+  it("draws checks at the configured rate (0 never, 1 always, 0.25 about a quarter)", () => {
+    const count = (rate: number, n: number) => Array.from({ length: n }, () => drawSpotCheck(rate)).filter(Boolean).length;
+    expect(count(0, 1000)).to.equal(0);
+    expect(count(1, 1000)).to.equal(1000);
+    // 4,000 draws at 0.25: mean 1,000, sd 27; outside 5 sd has probability below 1e-6.
+    expect(count(0.25, 4000)).to.be.within(863, 1137);
+    expect(DEFAULT_SPOT_CHECK_RATE).to.equal(0.02);
   });
 
   it("without checks (rate 0) the rogue's wrong answers come with valid receipts: nothing else catches them", async () => {
