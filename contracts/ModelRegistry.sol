@@ -13,10 +13,14 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     uint16 public constant MAX_ROYALTY_BPS = 5_000;
 
+    /// @inheritdoc IModelRegistry
+    uint64 public constant TOLERANCE_SCALE = 1e9;
+
     uint256 private _count;
     mapping(uint256 modelId => Model) private _models;
     mapping(uint256 modelId => uint256) private _successor;
     mapping(uint256 modelId => mapping(address licensee => bool)) private _licensed;
+    mapping(uint256 modelId => Tolerance) private _tolerance;
 
     /// @inheritdoc IModelRegistry
     function publish(ModelParams calldata params) external returns (uint256 modelId) {
@@ -39,6 +43,21 @@ contract ModelRegistry is IModelRegistry {
         model.royaltyBps = royaltyBps;
         model.licenseFee = licenseFee;
         emit ModelTermsUpdated(modelId, royaltyBps, licenseFee);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setTolerance(uint256 modelId, Tolerance calldata tolerance) external {
+        _ownedModel(modelId);
+        // A bound of 0 under Absolute/Relative would be Exact spelled differently; a bound under Exact would be ignored.
+        if ((tolerance.kind == ToleranceKind.Exact) != (tolerance.bound == 0)) revert InvalidTolerance(tolerance.kind, tolerance.bound);
+        _tolerance[modelId] = tolerance;
+        emit ToleranceSet(modelId, tolerance.kind, tolerance.bound);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function toleranceOf(uint256 modelId) external view returns (Tolerance memory) {
+        _existing(modelId);
+        return _tolerance[modelId];
     }
 
     /// @inheritdoc IModelRegistry

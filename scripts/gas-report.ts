@@ -271,6 +271,9 @@ const MODEL_V2 = 3n;
 await measure("ModelRegistry", "setTerms", "change royalty and fee", () =>
   wallet(modelOwner).writeContract({ ...models, functionName: "setTerms", args: [MODEL_V2, 500, 1_000_000n] }),
 );
+await measure("ModelRegistry", "setTolerance", "declare a relative bound", () =>
+  wallet(modelOwner).writeContract({ ...models, functionName: "setTolerance", args: [MODEL, { kind: 2, bound: 100_000n }] }),
+);
 await measure("ModelRegistry", "takeLicense", "free license", () =>
   wallet(provider).writeContract({ ...models, functionName: "takeLicense", args: [MODEL, provider.address, 0n] }),
 );

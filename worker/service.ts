@@ -12,6 +12,7 @@ import { unlockKeystore } from "./keystore.ts";
 import { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
 import { ModelRuntime } from "./models/runtime.ts";
+import type { OutputFault } from "./models/fault.ts";
 import { resolveUnitRule } from "./metering.ts";
 import { TxSender } from "./settlement/sender.ts";
 import { Settler } from "./settlement/settler.ts";
@@ -50,6 +51,11 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Serve POST /v1/unpaid/infer/:modelId (the benchmark's unpaid baseline). Never on in production. */
   unpaidRoute?: boolean;
+  /**
+   * Test and demo only: serve wrong answers (worker/models/fault.ts) for the spot-check tests and a rogue device in
+   * the demo. Deliberately not part of WorkerConfig, so no config file, environment variable or request turns it on.
+   */
+  faults?: { outputs?: OutputFault };
   /** Line logger (default: console with the config's level). */
   log?: (level: "error" | "info" | "debug", msg: string) => void;
 }
@@ -89,7 +95,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     for (const m of config.models) {
       const onchain = await chain.model(m.modelId).catch(() => undefined);
       if (!onchain) throw new Error(`model ${m.modelId} does not exist in ModelRegistry ${config.contracts.modelRegistry}`);
-      const runtime = await ModelRuntime.load({ modelId: m.modelId, name: m.name ?? onchain.name, file: m.file });
+      const runtime = await ModelRuntime.load({ modelId: m.modelId, name: m.name ?? onchain.name, file: m.file, fault: options.faults?.outputs });
       loaded.push(runtime);
       if (runtime.hash.toLowerCase() !== onchain.contentHash.toLowerCase()) {
         throw new Error(

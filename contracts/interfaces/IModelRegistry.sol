@@ -45,6 +45,24 @@ interface IModelRegistry {
         uint96 licenseFee;
     }
 
+    /// @notice How a verifier compares a device's outputs with its own (spot checks, disputes).
+    enum ToleranceKind {
+        /// @notice The outputs must be the same bytes (the default of a model without a published tolerance).
+        Exact,
+        /// @notice Every element may differ by at most `bound` x 1e-9.
+        Absolute,
+        /// @notice Every element may differ by at most `bound` x 1e-9 times the larger of the two magnitudes.
+        Relative
+    }
+
+    /// @notice A model's declared output tolerance.
+    struct Tolerance {
+        /// @notice The comparison.
+        ToleranceKind kind;
+        /// @notice The bound in units of 1e-9 (TOLERANCE_SCALE): 100_000 is 1e-4. Zero for Exact, above zero otherwise.
+        uint64 bound;
+    }
+
     /// @notice The model id does not exist.
     /// @param modelId The unknown id.
     error ModelNotFound(uint256 modelId);
@@ -79,6 +97,11 @@ interface IModelRegistry {
     /// @param fee The current fee.
     /// @param maxFee The caller's maximum.
     error LicenseFeeTooHigh(uint256 fee, uint256 maxFee);
+
+    /// @notice The tolerance is inconsistent: Exact with a bound, or Absolute/Relative without one.
+    /// @param kind The requested kind.
+    /// @param bound The requested bound.
+    error InvalidTolerance(ToleranceKind kind, uint64 bound);
 
     /// @notice A model or a new version was published.
     /// @param modelId The new id.
@@ -124,6 +147,12 @@ interface IModelRegistry {
     /// @param fee Fee paid to the model owner.
     event LicenseTaken(uint256 indexed modelId, address indexed licensee, address indexed payer, address token, uint256 fee);
 
+    /// @notice The model owner declared how outputs of the model may differ between correct runtimes.
+    /// @param modelId The model.
+    /// @param kind The comparison.
+    /// @param bound The bound in units of 1e-9.
+    event ToleranceSet(uint256 indexed modelId, ToleranceKind kind, uint64 bound);
+
     /// @notice Largest royalty a model may set, in basis points.
     function MAX_ROYALTY_BPS() external view returns (uint16);
     /// @notice Publishes a new model (version 1). Returns its id.
@@ -145,6 +174,13 @@ interface IModelRegistry {
     function getModel(uint256 modelId) external view returns (Model memory);
     /// @notice Owner and royalty, as the payment channels need them at open; reverts for unknown or deprecated models.
     function channelTerms(uint256 modelId) external view returns (address owner, uint16 royaltyBps);
+    /// @notice Declares the model's output tolerance (caller must own it). Each version declares its own: a new
+    /// version starts as Exact. Allowed on a deprecated version, whose past receipts may still be checked.
+    function setTolerance(uint256 modelId, Tolerance calldata tolerance) external;
+    /// @notice The model's output tolerance; Exact with bound 0 when none was declared. Reverts for an unknown model.
+    function toleranceOf(uint256 modelId) external view returns (Tolerance memory);
+    /// @notice Units of a tolerance bound: 1e9 (a bound of 1 is 1e-9).
+    function TOLERANCE_SCALE() external view returns (uint64);
     /// @notice Id of the version that replaced `modelId`, 0 for none.
     function successorOf(uint256 modelId) external view returns (uint256);
     /// @notice Number of model versions published; ids run from 1 to this.

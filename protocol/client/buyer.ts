@@ -31,6 +31,7 @@ import {
   readModelHash,
   readOfferingTerms,
   readRegistries,
+  readTolerance,
   requestCloseChannel,
   topUpChannel,
   withdrawChannel,
@@ -44,6 +45,9 @@ import { EdgepayClientError, type ClientErrorCode } from "./errors.ts";
 import { randomUint256 } from "./keys.ts";
 import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequest, type ReceiptRecord } from "./store.ts";
 import { verifyReceipt } from "./verify.ts";
+import { checkSpotCheckOptions, drawSpotCheck, inconclusive, judge, SpotCheckUnavailable, type CheckedCall, type Reference, type SpotCheckOptions } from "./spot-check.ts";
+import type { QuarantineRecord, SpotCheckRecord } from "./spot-check-records.ts";
+import type { Tolerance } from "../tolerance.ts";
 import { checkOfferedKey, checkRegistered } from "./identity.ts";
 import { sealBody, type SealedCall } from "./sealed-call.ts";
 import { channelSealKeys, type SealKeys } from "../sealed.ts";
@@ -91,6 +95,11 @@ export interface BuyerOptions {
    * inputs nor outputs and cannot alter them. `false` sends the body in clear (in `http.encoding`), for workers that predate sealing.
    */
   sealing?: boolean;
+  /**
+   * Re-check a random share of paid calls with a verifier (protocol/client/spot-check.ts) under the model's on-chain
+   * tolerance; a device that fails is quarantined (no new vouchers to it). Off when not given.
+   */
+  spotCheck?: SpotCheckOptions;
 }
 
 export type BuyerEvent =
@@ -100,7 +109,9 @@ export type BuyerEvent =
   | { type: "retry"; endpoint: string; attempt: number; error: string }
   | { type: "failover"; from: string; error: string }
   | { type: "in_doubt"; endpoint: string; channelId: Hex; amount: bigint; error: string }
-  | { type: "recovered"; endpoint: string; channelId: Hex; amount: bigint; outcome: RecoveryOutcome["status"] };
+  | { type: "recovered"; endpoint: string; channelId: Hex; amount: bigint; outcome: RecoveryOutcome["status"] }
+  | { type: "spot_check"; check: SpotCheckRecord }
+  | { type: "quarantined"; quarantine: QuarantineRecord };
 
 /** What `recover()` found out about a request in doubt. */
 export type RecoveryOutcome =
@@ -178,7 +189,7 @@ export interface ChannelSummary extends ChannelListing {
 }
 
 /** Errors after which the next worker in the list is tried. */
-const FAILOVER_CODES: readonly ClientErrorCode[] = ["worker_unreachable", "bad_worker_response", "model_not_offered", "offering_mismatch", "no_channel", "insufficient_credit", "worker_rejected"];
+const FAILOVER_CODES: readonly ClientErrorCode[] = ["device_quarantined", "worker_unreachable", "bad_worker_response", "model_not_offered", "offering_mismatch", "no_channel", "insufficient_credit", "worker_rejected"];
 
 /** The request itself is wrong: another device would refuse it too. */
 const INPUT_ERRORS = ["bad_request", "invalid_json", "body_too_large", "unsupported_media_type", "invalid_tensor"];
@@ -195,6 +206,7 @@ export class Buyer {
   readonly store: BuyerStore;
   readonly #opts: BuyerOptions;
   readonly #ctx: ChainContext;
+  readonly #spotCheck?: Required<SpotCheckOptions>;
   #chainId?: number;
   #registries?: Promise<Registries>;
   readonly #modelHashes = new Map<string, Promise<Hex>>();
@@ -214,6 +226,7 @@ export class Buyer {
     this.paymentChannels = options.paymentChannels;
     this.store = options.store ?? new MemoryBuyerStore();
     this.#ctx = { publicClient: options.publicClient, paymentChannels: options.paymentChannels };
+    if (options.spotCheck) this.#spotCheck = checkSpotCheckOptions(options.spotCheck);
   }
 
   // ------------------------------------------------------------------ channels
@@ -366,9 +379,110 @@ export class Buyer {
 
   /**
    * Runs one paid inference. Workers are tried in order; a worker that stops answering (after `retries` re-sends
-   * of the same voucher) or cannot serve is skipped for the next.
+   * of the same voucher) or cannot serve is skipped for the next, and so is a quarantined device. With `spotCheck`
+   * a drawn call is re-checked before it returns; a failed check throws `spot_check_failed` (the answer was paid but
+   * is wrong) and quarantines the device.
    */
   async infer(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
+    const result = await this.#route(modelId, inputs, options);
+    if (this.#spotCheck && drawSpotCheck(this.#spotCheck.rate)) {
+      const call = { device: result.device, endpoint: result.endpoint, modelId, receipt: result.receipt, inputs, outputs: result.outputs };
+      const check = await this.#runSpotCheck(this.#spotCheck, call, options.authorize);
+      if (check.outcome === "failed") {
+        throw new EdgepayClientError(
+          "spot_check_failed",
+          `${result.endpoint}: device ${result.device} answered model ${modelId} wrong (receipt ${check.id}, ${describeMismatch(check)}); it is quarantined and the evidence is kept (Buyer.spotChecks)`,
+          { reason: check.reason },
+        );
+      }
+    }
+    return result;
+  }
+
+  // ------------------------------------------------------------------ spot checks and quarantine
+
+  /** Spot checks run so far (oldest first), optionally of one device. */
+  async spotChecks(filter?: { device?: Address }): Promise<SpotCheckRecord[]> {
+    return this.store.listSpotChecks(filter);
+  }
+
+  /** Devices this client signs no new voucher to. */
+  async quarantined(): Promise<QuarantineRecord[]> {
+    return this.store.listQuarantines();
+  }
+
+  /** Lets vouchers go to `device` again (for now by hand; a dispute outcome will do it later). Returns what was cleared. */
+  async clearQuarantine(device: Address): Promise<QuarantineRecord | undefined> {
+    const q = await this.store.getQuarantine(device);
+    if (q) await this.store.deleteQuarantine(device);
+    return q;
+  }
+
+  async #refuseQuarantined(device: Address, endpoint?: string) {
+    const q = await this.store.getQuarantine(device);
+    if (!q) return;
+    throw new EdgepayClientError(
+      "device_quarantined",
+      `${endpoint ? `${endpoint}: ` : ""}device ${device} is quarantined: it failed a spot check on receipt ${q.checkId} (model ${q.modelId}, ${q.reason}); no voucher is signed to it until Buyer.clearQuarantine`,
+    );
+  }
+
+  /** Re-runs a paid call's inputs on the verifier and records the verdict; a failed check quarantines the device. */
+  async #runSpotCheck(options: Required<SpotCheckOptions>, call: CheckedCall, authorize: InferOptions["authorize"]): Promise<SpotCheckRecord> {
+    let tolerance: Tolerance | undefined;
+    let check: SpotCheckRecord;
+    try {
+      // Read at each check: the owner may declare or change it at any time.
+      tolerance = await readTolerance(this.#ctx, await this.#getRegistries(), call.modelId);
+      check = judge(call, await this.#reference(options, call, authorize), tolerance);
+    } catch (error) {
+      // No tolerance or no verifier answer: no verdict, and the paid answer is not withheld for it.
+      const reason = !tolerance
+        ? "tolerance_unreadable"
+        : error instanceof SpotCheckUnavailable
+          ? error.reason
+          : error instanceof EdgepayClientError
+            ? `verifier_${error.code}`
+            : "verifier_error";
+      check = inconclusive(call, tolerance, reason);
+    }
+    await this.store.addSpotCheck(check);
+    this.#emit({ type: "spot_check", check });
+    if (check.outcome === "failed") {
+      const quarantine: QuarantineRecord = {
+        device: call.device,
+        modelId: call.modelId,
+        checkId: check.id,
+        channelId: check.channelId,
+        sequence: check.sequence,
+        reason: check.reason!,
+        at: check.at,
+      };
+      await this.store.putQuarantine(quarantine);
+      this.#emit({ type: "quarantined", quarantine });
+    }
+    return check;
+  }
+
+  /** The verifier's outputs; a paid verifier call goes through the caller's `authorize` (its budget covers checks). */
+  async #reference(options: Required<SpotCheckOptions>, call: CheckedCall, authorize: InferOptions["authorize"]): Promise<Reference> {
+    const verifier = options.verifier;
+    if (verifier.kind === "local") {
+      const outputs = await verifier.runner.run(call.modelId, await this.#modelHash(call.modelId), call.inputs);
+      return { outputs, verifier: { kind: "local", runner: verifier.runner.name }, cost: 0n };
+    }
+    // Another device: never the one checked (it would agree with itself).
+    const others: string[] = [];
+    for (const w of verifier.workers) {
+      const offers = await this.offerings(w).catch(() => undefined);
+      if (offers && !isAddressEqual(offers.device, call.device)) others.push(w);
+    }
+    if (others.length === 0) throw new SpotCheckUnavailable("no_verifier", `no verifier other than device ${call.device} is reachable`);
+    const r = await this.#route(call.modelId, call.inputs, { workers: others, autoOpen: verifier.autoOpen, authorize });
+    return { outputs: r.outputs, verifier: { kind: "device", device: r.device, endpoint: r.endpoint, channelId: r.channelId, sequence: r.receipt.sequence }, cost: r.cost, receipt: r.receipt };
+  }
+
+  async #route(modelId: bigint, inputs: Record<string, Tensor>, options: InferOptions): Promise<InferResult> {
     if (options.workers.length === 0) throw new EdgepayClientError("bad_argument", "no worker URL given");
     const encoding = this.#opts.http?.encoding ?? "binary";
     const request: Outgoing = { inputs, encoding, ...encodeInferRequest(inputs, encoding) };
@@ -436,6 +550,8 @@ export class Buyer {
 
   async #inferAt(endpoint: string, modelId: bigint, request: Outgoing, inputHash: Hex, autoOpen: AutoOpen | undefined, authorize?: InferOptions["authorize"], device?: Address): Promise<InferResult> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId, device);
+    // Before a channel is opened or a voucher signed.
+    await this.#refuseQuarantined(offers.device, endpoint);
     const token = offer.token as Address;
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, request.inputs);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
@@ -457,6 +573,7 @@ export class Buyer {
   /** Pays on the given channel only: it must be to the worker's device, for this model and the offered token. */
   async #inferOn(endpoint: string, channelId: Hex, modelId: bigint, request: Outgoing, inputHash: Hex, authorize?: InferOptions["authorize"]): Promise<InferResult> {
     const record = await this.#requireRecord(channelId);
+    await this.#refuseQuarantined(record.terms.device, endpoint);
     // The channel names the device on-chain: a worker with another key is refused before anything is sent.
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId, record.terms.device);
     if (record.terms.modelId !== modelId || !isAddressEqual(record.terms.token, offer.token as Address)) {
@@ -545,6 +662,8 @@ export class Buyer {
         throw new EdgepayClientError("offering_mismatch", `${endpoint} now bills model ${modelId} by the unit ${rule}, but channel ${channelId} was paid by ${record.unitRule}; open a new channel if the new unit is acceptable`);
       }
     }
+    // The last gate before signing: a check that failed while this call waited for the channel's lock counts.
+    await this.#refuseQuarantined(record.terms.device, endpoint);
     const price = record.terms.price;
     const cost = costOf(price, units);
     let amount = record.paid + cost;
@@ -727,6 +846,7 @@ export class Buyer {
     await inside;
     try {
       const fresh = await this.#requireRecord(record.channelId);
+      await this.#refuseQuarantined(fresh.terms.device, endpoint);
       if (fresh.inDoubt) throw new EdgepayClientError("answer_in_doubt", `channel ${fresh.channelId} has a paid request in doubt; run Buyer.recover first`);
       const cost = costOf(fresh.terms.price, units);
       const amount = fresh.paid + cost;
@@ -1071,6 +1191,13 @@ function reachedDevice(error: EdgepayClientError): boolean {
     cause = (cause as { cause?: unknown }).cause;
   }
   return true;
+}
+
+function describeMismatch(check: SpotCheckRecord): string {
+  const m = check.mismatch;
+  if (!m) return check.reason ?? "mismatch";
+  if (m.reason === "value_out_of_tolerance") return `${m.reason}: output ${m.output}[${m.index}] is ${m.actual}, the verifier's ${m.expected}, difference ${m.difference} > allowed ${m.allowed}`;
+  return `${m.reason}: output ${m.output}${m.expected !== undefined ? ` (expected ${m.expected}, got ${m.actual})` : ""}`;
 }
 
 function sleep(ms: number) {

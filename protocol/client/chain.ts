@@ -20,6 +20,7 @@ import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } 
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { EdgepayClientError, describeContractError } from "./errors.ts";
 import { permitTypes } from "../eip712.ts";
+import { toleranceFromChain, type Tolerance } from "../tolerance.ts";
 
 export type BuyerWallet = WalletClient<Transport, Chain | undefined, Account>;
 
@@ -59,6 +60,12 @@ export async function readOfferingTerms(ctx: ChainContext, registries: Registrie
 export async function readModelHash(ctx: ChainContext, registries: Registries, modelId: bigint): Promise<Hex> {
   const model = await ctx.publicClient.readContract({ address: registries.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [modelId] });
   return model.contentHash;
+}
+
+/** The model's declared output tolerance (ModelRegistry.toleranceOf); exact bytes when none was declared. */
+export async function readTolerance(ctx: ChainContext, registries: Registries, modelId: bigint): Promise<Tolerance> {
+  const t = await ctx.publicClient.readContract({ address: registries.modelRegistry, abi: modelRegistryAbi, functionName: "toleranceOf", args: [modelId] });
+  return toleranceFromChain({ kind: t.kind, bound: t.bound });
 }
 
 export interface ChannelState {

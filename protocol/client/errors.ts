@@ -44,6 +44,16 @@ export const CLIENT_ERROR_CODES = [
   "device_not_registered",
   /** An answer to a sealed request is not sealed, or does not open under the channel's keys (altered on the way). */
   "sealed_answer_invalid",
+  /**
+   * The device failed a spot check (protocol/client/spot-check.ts) and is quarantined: no new voucher is signed to it
+   * until `Buyer.clearQuarantine` (or, later, a dispute clears it). Nothing was signed or sent.
+   */
+  "device_quarantined",
+  /**
+   * The answer was paid, but a spot check found it wrong under the model's tolerance (see `reason`): do not use its
+   * outputs. The device is now quarantined; the receipt, inputs and both outputs are kept as evidence.
+   */
+  "spot_check_failed",
 ] as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 

@@ -8,6 +8,7 @@ export {
   readModelHash,
   readOfferingTerms,
   readRegistries,
+  readTolerance,
   requestCloseChannel,
   statusOf,
   topUpChannel,
@@ -20,6 +21,27 @@ export {
   type Registries,
 } from "./chain.ts";
 export { CLIENT_ERROR_CODES, EdgepayClientError, decodeEdgepayRevert, describeContractError, type ClientErrorCode } from "./errors.ts";
+export {
+  DEFAULT_SPOT_CHECK_RATE,
+  SpotCheckUnavailable,
+  checkSpotCheckOptions,
+  drawSpotCheck,
+  judge,
+  type LocalVerifier,
+  type SpotCheckOptions,
+  type SpotCheckVerifier,
+} from "./spot-check.ts";
+export {
+  quarantineRecordFromJson,
+  quarantineRecordToJson,
+  spotCheckRecordFromJson,
+  spotCheckRecordToJson,
+  type QuarantineRecord,
+  type SpotCheckEvidence,
+  type SpotCheckOutcome,
+  type SpotCheckRecord,
+  type SpotCheckVerifierRecord,
+} from "./spot-check-records.ts";
 export { addressOfPublicKey, randomUint256 } from "./keys.ts";
 export {
   MemoryBuyerStore,

@@ -4,6 +4,7 @@ import type { Address, Hex } from "viem";
 import type { ChannelTerms } from "../terms.ts";
 import type { SignedReceipt } from "../receipt.ts";
 import type { TensorMapWire } from "../tensors.ts";
+import type { QuarantineRecord, SpotCheckRecord } from "./spot-check-records.ts";
 
 /**
  * A paid request whose answer never came back (the connection dropped after the request may have reached the
@@ -79,6 +80,14 @@ export interface BuyerStore {
   listChannels(): Promise<ChannelRecord[]>;
   addReceipt(record: ReceiptRecord): Promise<void>;
   listReceipts(filter?: { channelId?: Hex }): Promise<ReceiptRecord[]>;
+  /** Spot checks (protocol/client/spot-check.ts), oldest first. */
+  addSpotCheck(record: SpotCheckRecord): Promise<void>;
+  listSpotChecks(filter?: { device?: Address }): Promise<SpotCheckRecord[]>;
+  /** Quarantined devices, one record per device; `putQuarantine` must be durable before resolving. */
+  getQuarantine(device: Address): Promise<QuarantineRecord | undefined>;
+  putQuarantine(record: QuarantineRecord): Promise<void>;
+  deleteQuarantine(device: Address): Promise<void>;
+  listQuarantines(): Promise<QuarantineRecord[]>;
 }
 
 /** Keeps everything in memory (tests, short scripts, a browser tab that persists elsewhere). */
@@ -102,6 +111,28 @@ export class MemoryBuyerStore implements BuyerStore {
   async listReceipts(filter: { channelId?: Hex } = {}) {
     const id = filter.channelId?.toLowerCase();
     return this.#receipts.filter((r) => !id || r.receipt.channelId.toLowerCase() === id);
+  }
+  readonly #checks: SpotCheckRecord[] = [];
+  readonly #quarantine = new Map<string, QuarantineRecord>();
+  async addSpotCheck(record: SpotCheckRecord) {
+    this.#checks.push(record);
+  }
+  async listSpotChecks(filter: { device?: Address } = {}) {
+    const d = filter.device?.toLowerCase();
+    return this.#checks.filter((c) => !d || c.device.toLowerCase() === d);
+  }
+  async getQuarantine(device: Address) {
+    const q = this.#quarantine.get(device.toLowerCase());
+    return q && { ...q };
+  }
+  async putQuarantine(record: QuarantineRecord) {
+    this.#quarantine.set(record.device.toLowerCase(), { ...record });
+  }
+  async deleteQuarantine(device: Address) {
+    this.#quarantine.delete(device.toLowerCase());
+  }
+  async listQuarantines() {
+    return [...this.#quarantine.values()].map((q) => ({ ...q }));
   }
 }
 

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, formatUnits, http, isAddress, parseUnits, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deployments, testUsdcAbi } from "../generated/contracts.ts";
-import { Buyer, EdgepayClientError, describeContractError, type BuyerEvent, type InferResult } from "../client/index.ts";
+import { Buyer, EdgepayClientError, describeContractError, type BuyerEvent, type InferResult, type SpotCheckOptions } from "../client/index.ts";
 import { CLS_LABELS, initialVadState, sileroVadInputs } from "../client/inputs.ts";
 import type { Tensor } from "../tensors.ts";
 import { FileBuyerStore } from "./file-store.ts";
@@ -28,6 +28,13 @@ commands:
                                                 A request whose answer was lost is kept in doubt: it is recovered from
                                                 the same device (waiting up to --recover-wait, default 30 s), never
                                                 paid again on another device
+                                                --spot-check RATE --verifier URL[,URL...]|local:FILE re-checks that share
+                                                of calls (0..1) on other devices (paid) or locally (onnxruntime-node, the
+                                                file's sha256 must be the model's on-chain hash); a device that fails is
+                                                quarantined: no voucher is signed to it again
+  spot-checks [--device 0x..]                   spot checks run by this buyer (passed, failed with evidence, inconclusive)
+  quarantine                                    devices this buyer signs no voucher to
+  clear-quarantine --device 0x..                let vouchers go to a quarantined device again
   recover [--channel 0x..]                      re-send requests in doubt to their device and get the paid answers
   receipts [--channel 0x..]                     receipts kept for this buyer
 
@@ -55,6 +62,8 @@ const { positionals, values } = (() => {
         input: { type: "string" },
         "max-frames": { type: "string" },
         "recover-wait": { type: "string" },
+        "spot-check": { type: "string" },
+        verifier: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -93,7 +102,7 @@ async function main(cmd: string) {
   const chain = { id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } };
   const wallet = account ? createWalletClient({ account, chain, transport: http(rpcUrl) }) : undefined;
   const store = new FileBuyerStore(process.env.EDGEPAY_BUYER_HOME ?? path.join(homedir(), ".edgepay", "buyer"));
-  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent });
+  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent, spotCheck: await spotCheckArgs() });
   const needWallet = () => {
     if (!wallet) throw new Error("set EDGEPAY_BUYER_KEY to the payer's private key");
     return wallet;
@@ -196,6 +205,29 @@ async function main(cmd: string) {
         printJson(Object.fromEntries(Object.entries(result.outputs).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: Array.from(t.data as ArrayLike<number | bigint>, String) }])));
       }
       printPaid([result]);
+      return;
+    }
+    case "spot-checks": {
+      const list = await buyer.spotChecks(values.device ? { device: addressArg("device", values.device) } : {});
+      if (values.json) return printJson(list);
+      for (const c of list) {
+        const by = c.verifier ? (c.verifier.kind === "device" ? `device ${c.verifier.device}` : c.verifier.runner) : "no verifier";
+        console.log(`${c.id} device=${c.device} model=${c.modelId} ${c.outcome.toUpperCase()}${c.reason ? ` (${c.reason})` : ""} by ${by}, cost=${c.cost}`);
+      }
+      if (list.length === 0) console.log("no spot checks");
+      return;
+    }
+    case "quarantine": {
+      const list = await buyer.quarantined();
+      if (values.json) return printJson(list);
+      for (const q of list) console.log(`${q.device} model=${q.modelId} failed check ${q.checkId} (${q.reason}) at ${new Date(q.at).toISOString()}`);
+      if (list.length === 0) console.log("no device is quarantined");
+      return;
+    }
+    case "clear-quarantine": {
+      if (!values.device) throw new Error("--device 0x.. is required");
+      const cleared = await buyer.clearQuarantine(addressArg("device", values.device));
+      console.log(cleared ? `cleared ${cleared.device} (it failed check ${cleared.checkId})` : `${values.device} is not quarantined`);
       return;
     }
     case "recover": {
@@ -326,6 +358,26 @@ function logEvent(e: BuyerEvent) {
   else if (e.type === "retry") console.error(`retrying the same voucher (${e.attempt}): ${e.error}`);
   else if (e.type === "in_doubt") console.error(`answer in doubt on ${e.channelId} (voucher ${e.amount}): ${e.error}`);
   else if (e.type === "recovered") console.error(`request in doubt on ${e.channelId} (voucher ${e.amount}): ${e.outcome}`);
+  else if (e.type === "spot_check") console.error(`spot check of ${e.check.device} (receipt ${e.check.id}): ${e.check.outcome}${e.check.reason ? ` (${e.check.reason})` : ""}, cost ${e.check.cost}`);
+  else if (e.type === "quarantined") console.error(`device ${e.quarantine.device} quarantined: no voucher is signed to it until \`npm run buyer -- clear-quarantine --device ${e.quarantine.device}\``);
+}
+
+/** `--spot-check RATE --verifier URL[,URL]|local:FILE` (with --model for the local file's model id). */
+async function spotCheckArgs(): Promise<SpotCheckOptions | undefined> {
+  const rate = values["spot-check"];
+  if (rate === undefined) {
+    if (values.verifier) throw new Error("--verifier needs --spot-check RATE");
+    return undefined;
+  }
+  if (!/^(0(\.[0-9]+)?|1(\.0*)?)$/.test(rate)) throw new Error(`--spot-check must be a share of calls within 0..1, got "${rate}"`);
+  const v = values.verifier;
+  if (!v) throw new Error("--spot-check needs --verifier URL[,URL...] (other devices) or local:FILE (the model's .onnx file)");
+  if (v.startsWith("local:")) {
+    // Loaded only here: onnxruntime-node is heavy, and most commands never run a model.
+    const { OnnxLocalVerifier } = await import("./local-verifier.ts");
+    return { rate: Number(rate), verifier: { kind: "local", runner: new OnnxLocalVerifier({ files: { [modelArg().toString()]: path.resolve(v.slice("local:".length)) } }) } };
+  }
+  return { rate: Number(rate), verifier: { kind: "device", workers: v.split(",").map((s) => s.trim()).filter(Boolean) } };
 }
 
 function modelArg(): bigint {

@@ -48,6 +48,11 @@ export interface MarketOptions {
   startOptions?: StartOptions;
   /** ETH sent to the device key for claims (default "1"). */
   fundEth?: string;
+  /**
+   * Offer these already published models (another market's `models`) instead of publishing new ones: a second
+   * device serving the same model ids (same provider, licensed once), e.g. a verifier or a rogue twin.
+   */
+  reuseModels?: MarketModel[];
 }
 
 export interface MarketModel {
@@ -105,8 +110,8 @@ export async function setupMarket(net: Localnet, options: MarketOptions = {}): P
   // The provider needs tokens for license fees and stake.
   await wait(provider.walletClient.writeContract({ address: contracts.token, abi: testUsdcAbi, functionName: "faucet", args: [provider.account.address, 1_000_000_000n] }));
 
-  const specs = options.models ?? [{ file: SILERO_VAD_V5, name: "Silero VAD v5" }];
-  const models: MarketModel[] = [];
+  const specs = options.reuseModels ? [] : (options.models ?? [{ file: SILERO_VAD_V5, name: "Silero VAD v5" }]);
+  const models: MarketModel[] = options.reuseModels ? [...options.reuseModels] : [];
   for (const spec of specs) {
     const hash = sha256OfFile(spec.file);
     const name = spec.name ?? path.basename(spec.file, ".onnx");

@@ -8,6 +8,7 @@ import {
   ROYALTY_BPS,
   deployFixture,
   expectBalances,
+  ethers,
   modelParams,
   networkHelpers,
 } from "./fixtures.ts";
@@ -253,6 +254,66 @@ describe("ModelRegistry", () => {
         .withArgs(models, LICENSE_FEE - 1n, LICENSE_FEE);
       expect(await models.hasLicense(2n, provider)).to.equal(false);
       await expect(models.connect(provider).takeLicense(3n, provider, MAX_UINT96)).to.be.revertedWithCustomError(models, "ModelNotFound").withArgs(3n);
+    });
+  });
+
+  describe("setTolerance", () => {
+    const Kind = { Exact: 0, Absolute: 1, Relative: 2 } as const;
+    const MAX_UINT64 = (1n << 64n) - 1n;
+
+    it("starts as exact bytes, is set by the owner with an event, and is per version", async () => {
+      const { models, modelOwner } = await loadFixture(modelsFixture);
+      expect(await models.TOLERANCE_SCALE()).to.equal(1_000_000_000n);
+      expect(await models.toleranceOf(1n)).to.deep.equal([0n, 0n]);
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Relative, bound: 100_000n }))
+        .to.emit(models, "ToleranceSet")
+        .withArgs(1n, Kind.Relative, 100_000n);
+      expect(await models.toleranceOf(1n)).to.deep.equal([BigInt(Kind.Relative), 100_000n]);
+      // Model 2 is untouched; a new version of model 1 declares its own.
+      expect(await models.toleranceOf(2n)).to.deep.equal([0n, 0n]);
+      await models.connect(modelOwner).publishVersion(1n, modelParams({ contentHash: HASH_V2 }));
+      expect(await models.toleranceOf(3n)).to.deep.equal([0n, 0n]);
+      // Back to exact, then the largest absolute bound; a deprecated version may still declare one.
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Exact, bound: 0n })).to.emit(models, "ToleranceSet").withArgs(1n, Kind.Exact, 0n);
+      expect(await models.toleranceOf(1n)).to.deep.equal([0n, 0n]);
+      await models.connect(modelOwner).deprecate(2n);
+      await expect(models.connect(modelOwner).setTolerance(2n, { kind: Kind.Absolute, bound: MAX_UINT64 }))
+        .to.emit(models, "ToleranceSet")
+        .withArgs(2n, Kind.Absolute, MAX_UINT64);
+      expect(await models.toleranceOf(2n)).to.deep.equal([BigInt(Kind.Absolute), MAX_UINT64]);
+    });
+
+    it("follows the model's owner", async () => {
+      const { models, modelOwner, other } = await loadFixture(modelsFixture);
+      await models.connect(modelOwner).transferModelOwnership(1n, other);
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Absolute, bound: 1n }))
+        .to.be.revertedWithCustomError(models, "NotModelOwner")
+        .withArgs(1n, modelOwner);
+      await expect(models.connect(other).setTolerance(1n, { kind: Kind.Absolute, bound: 1n })).to.emit(models, "ToleranceSet").withArgs(1n, Kind.Absolute, 1n);
+    });
+
+    it("refuses an inconsistent bound, a stranger and an unknown model, changing nothing", async () => {
+      const { models, modelOwner, other } = await loadFixture(modelsFixture);
+      await models.connect(modelOwner).setTolerance(1n, { kind: Kind.Relative, bound: 5n });
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Exact, bound: 1n }))
+        .to.be.revertedWithCustomError(models, "InvalidTolerance")
+        .withArgs(Kind.Exact, 1n);
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Absolute, bound: 0n }))
+        .to.be.revertedWithCustomError(models, "InvalidTolerance")
+        .withArgs(Kind.Absolute, 0n);
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: Kind.Relative, bound: 0n }))
+        .to.be.revertedWithCustomError(models, "InvalidTolerance")
+        .withArgs(Kind.Relative, 0n);
+      await expect(models.connect(other).setTolerance(1n, { kind: Kind.Absolute, bound: 1n }))
+        .to.be.revertedWithCustomError(models, "NotModelOwner")
+        .withArgs(1n, other);
+      await expect(models.connect(modelOwner).setTolerance(3n, { kind: Kind.Absolute, bound: 1n }))
+        .to.be.revertedWithCustomError(models, "ModelNotFound")
+        .withArgs(3n);
+      // A kind outside the enum does not decode.
+      await expect(models.connect(modelOwner).setTolerance(1n, { kind: 3, bound: 1n })).to.revert(ethers);
+      expect(await models.toleranceOf(1n)).to.deep.equal([BigInt(Kind.Relative), 5n]);
+      await expect(models.toleranceOf(3n)).to.be.revertedWithCustomError(models, "ModelNotFound").withArgs(3n);
     });
   });
 

@@ -16,6 +16,16 @@ import {
   type ReceiptRecord,
   type ReceiptRecordJson,
 } from "../../protocol/client/store.ts";
+import {
+  quarantineRecordFromJson,
+  quarantineRecordToJson,
+  spotCheckRecordFromJson,
+  spotCheckRecordToJson,
+  type QuarantineRecord,
+  type QuarantineRecordJson,
+  type SpotCheckRecord,
+  type SpotCheckRecordJson,
+} from "../../protocol/client/spot-check-records.ts";
 
 const RECEIPTS = { db: "edgepay-receipts", store: "receipts" };
 
@@ -54,6 +64,43 @@ export class LocalStorageBuyerStore implements BuyerStore {
       if (key?.startsWith(`${this.#prefix}.channel.`)) {
         out.push(channelRecordFromJson(JSON.parse(window.localStorage.getItem(key)!) as ChannelRecordJson));
       }
+    }
+    return out;
+  }
+
+  // Spot checks and quarantines are few (a check is a sampled call) and must be read synchronously before a voucher
+  // is signed: localStorage.
+  async addSpotCheck(record: SpotCheckRecord): Promise<void> {
+    const key = `${this.#prefix}.spotchecks`;
+    const list = JSON.parse(window.localStorage.getItem(key) ?? "[]") as SpotCheckRecordJson[];
+    list.push(spotCheckRecordToJson(record));
+    window.localStorage.setItem(key, JSON.stringify(list));
+  }
+
+  async listSpotChecks(filter: { device?: Address } = {}): Promise<SpotCheckRecord[]> {
+    const d = filter.device?.toLowerCase();
+    const list = JSON.parse(window.localStorage.getItem(`${this.#prefix}.spotchecks`) ?? "[]") as SpotCheckRecordJson[];
+    return list.map(spotCheckRecordFromJson).filter((c) => !d || c.device.toLowerCase() === d);
+  }
+
+  async getQuarantine(device: Address): Promise<QuarantineRecord | undefined> {
+    const raw = window.localStorage.getItem(`${this.#prefix}.quarantine.${device.toLowerCase()}`);
+    return raw ? quarantineRecordFromJson(JSON.parse(raw) as QuarantineRecordJson) : undefined;
+  }
+
+  async putQuarantine(record: QuarantineRecord): Promise<void> {
+    window.localStorage.setItem(`${this.#prefix}.quarantine.${record.device.toLowerCase()}`, JSON.stringify(quarantineRecordToJson(record)));
+  }
+
+  async deleteQuarantine(device: Address): Promise<void> {
+    window.localStorage.removeItem(`${this.#prefix}.quarantine.${device.toLowerCase()}`);
+  }
+
+  async listQuarantines(): Promise<QuarantineRecord[]> {
+    const out: QuarantineRecord[] = [];
+    for (let i = 0; i < window.localStorage.length; i++) {
+      const key = window.localStorage.key(i);
+      if (key?.startsWith(`${this.#prefix}.quarantine.`)) out.push(quarantineRecordFromJson(JSON.parse(window.localStorage.getItem(key)!) as QuarantineRecordJson));
     }
     return out;
   }

@@ -5,6 +5,7 @@ import ort from "onnxruntime-node";
 import type { Hex } from "viem";
 import { TENSOR_TYPES, TensorError, type Tensor, type TensorData, type TensorType } from "@edgepay/protocol/tensors";
 import { sha256File } from "../crypto.ts";
+import { applyFault, checkFault, type OutputFault } from "./fault.ts";
 
 export interface TensorSpec {
   name: string;
@@ -21,19 +22,21 @@ export class ModelRuntime {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   readonly #session: ort.InferenceSession;
+  readonly #fault?: OutputFault;
 
-  private constructor(args: { modelId: bigint; name: string; file: string; hash: Hex; session: ort.InferenceSession }) {
+  private constructor(args: { modelId: bigint; name: string; file: string; hash: Hex; session: ort.InferenceSession; fault?: OutputFault }) {
     this.modelId = args.modelId;
     this.name = args.name;
     this.file = args.file;
     this.hash = args.hash;
     this.#session = args.session;
+    this.#fault = args.fault && checkFault(args.fault);
     this.inputs = specsOf(args.session.inputMetadata);
     this.outputs = specsOf(args.session.outputMetadata);
   }
 
   /** Reads the file, hashes it and opens a CPU session with one intra-op thread (best HTTP throughput on 2 cores). */
-  static async load(args: { modelId: bigint; name: string; file: string }): Promise<ModelRuntime> {
+  static async load(args: { modelId: bigint; name: string; file: string; fault?: OutputFault }): Promise<ModelRuntime> {
     let bytes: Buffer;
     try {
       bytes = readFileSync(args.file);
@@ -87,6 +90,7 @@ export class ModelRuntime {
       if (data instanceof Float32Array || data instanceof Float64Array) canonicalizeFloats(name, data);
       out[name] = { type, dims: [...value.dims], data };
     }
+    if (this.#fault) applyFault(this.#fault, out);
     return out;
   }
 
