@@ -50,6 +50,8 @@ const PRICE = 1_000n;
 const ROYALTY_BPS = 500;
 const DEPOSIT = 1_000_000n;
 const CLAIMS_PER_BATCH = 100;
+/** claimMany transactions per JSON-RPC request: 100 claims are ~70 KB of calldata hex, and the node caps request bodies. */
+const CLAIM_TXS_PER_REQUEST = 4;
 
 /** A deterministic address (impersonated on the node: no key needed) for role `role` number `i`. */
 function roleAddress(role: string, i: number): Address {
@@ -88,7 +90,7 @@ export async function seedMarket(
     chunks(t.devices * (1 + MODELS_PER_OWNER), 120) +
     chunks(payers.length * 2, 400) +
     chunks(t.channels, 400) +
-    chunks(Math.ceil(t.claims / CLAIMS_PER_BATCH) + Math.ceil(t.claims / t.channels), 20);
+    chunks(Math.ceil(t.claims / CLAIMS_PER_BATCH) + Math.ceil(t.claims / t.channels), CLAIM_TXS_PER_REQUEST);
   const padEach = Math.max(0, Math.floor((t.blocks - Number(startBlock)) / batches));
   const step = async (name: string, txs: BulkTx[], batchSize = 400) => {
     const t0 = performance.now();
@@ -197,7 +199,7 @@ export async function seedMarket(
     }
     flush();
   }
-  await step(`${claimCount} claims in ${claimTxs.length} claimMany transactions`, claimTxs, 20);
+  await step(`${claimCount} claims in ${claimTxs.length} claimMany transactions`, claimTxs, CLAIM_TXS_PER_REQUEST);
 
   const now = await rpc.blockNumber();
   if (now < BigInt(t.blocks)) await rpc.padBlocks(t.blocks - Number(now));
