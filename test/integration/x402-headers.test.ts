@@ -73,5 +73,11 @@ describe("x402 headers: codec and PAYMENT-SIGNATURE mapping", () => {
     expect(adoptPaymentSignature(request(valid()), CHAIN + 1)?.code).to.equal("x402_unsupported_network");
     const exact = valid({ accepted: { scheme: "exact", network: `eip155:${CHAIN}`, amount: "1", asset: "a", payTo: "b", maxTimeoutSeconds: 1, extra: {} } });
     expect(adoptPaymentSignature(request(exact), CHAIN)?.code).to.equal("x402_unsupported_scheme");
+    // A worker that offers `exact` hands the envelope to its exact path, and leaves the native headers unset.
+    const req = request(exact);
+    const taken = adoptPaymentSignature(req, CHAIN, true);
+    expect(taken && "exact" in taken && taken.exact.accepted.scheme).to.equal("exact");
+    expect([req.headers[VOUCHER_HEADER], req.headers[MAC_HEADER], req.headers[BODY_HASH_HEADER]]).to.deep.equal([undefined, undefined, undefined]);
+    expect((adoptPaymentSignature(request(valid({ accepted: { scheme: "upto", network: `eip155:${CHAIN}`, amount: "1", asset: "a", payTo: "b", maxTimeoutSeconds: 1, extra: {} } })), CHAIN, true) as { code: string }).code).to.equal("x402_unsupported_scheme");
   });
 });
