@@ -631,7 +631,7 @@ const goalCell = (m: Measurement, c?: Comparison) => {
   const ours = m.batch ? m.batch.perItem : m.gasUsed;
   return `<= ${fmt(c.goal)} ${ours <= c.goal ? "met" : "**missed**"}`;
 };
-const unit = (m: Measurement) => (m.contract === "FlightRecorder" ? "receipt" : "channel");
+const unit = (m: Measurement) => (m.contract === "FlightRecorder" ? "receipt" : m.fn === "settleExact" ? "authorization" : "channel");
 const oursCell = (m: Measurement) => (m.batch ? `${fmt(m.gasUsed)} (${fmt(m.batch.perItem)} per ${unit(m)})` : fmt(m.gasUsed));
 
 // The figures committed before this run (gas/snapshot.json at HEAD, or at the git ref in GAS_BASELINE, else the
