@@ -15,15 +15,15 @@ contract TestUSDC is ERC20, ERC20Permit, IERC3009 {
     uint256 public constant FAUCET_LIMIT = 10_000e6;
 
     /// @notice EIP-712 type of a transfer any relayer may submit (EIP-3009; same string as USDC's).
-    bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
+    bytes32 private constant _TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
     /// @notice EIP-712 type of a transfer only the payee may submit.
-    bytes32 public constant RECEIVE_WITH_AUTHORIZATION_TYPEHASH = keccak256(
+    bytes32 private constant _RECEIVE_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
     /// @notice EIP-712 type of a cancellation.
-    bytes32 public constant CANCEL_AUTHORIZATION_TYPEHASH = keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
+    bytes32 private constant _CANCEL_AUTHORIZATION_TYPEHASH = keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
 
     /// @notice The faucet was asked for more than FAUCET_LIMIT.
     /// @param amount Amount requested.
@@ -59,7 +59,7 @@ contract TestUSDC is ERC20, ERC20Permit, IERC3009 {
         bytes32 nonce,
         bytes calldata signature
     ) external {
-        _useAuthorization(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
+        _useAuthorization(_TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
         _transfer(from, to, value);
     }
 
@@ -74,14 +74,14 @@ contract TestUSDC is ERC20, ERC20Permit, IERC3009 {
         bytes calldata signature
     ) external {
         if (msg.sender != to) revert CallerNotPayee(msg.sender, to);
-        _useAuthorization(RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
+        _useAuthorization(_RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
         _transfer(from, to, value);
     }
 
     /// @inheritdoc IERC3009
     function cancelAuthorization(address authorizer, bytes32 nonce, bytes calldata signature) external {
         _requireUnused(authorizer, nonce);
-        _checkSigner(_hashTypedDataV4(keccak256(abi.encode(CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce))), authorizer, signature);
+        _checkSigner(_hashTypedDataV4(keccak256(abi.encode(_CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce))), authorizer, signature);
         _authorizations[authorizer][nonce] = _CANCELED;
         emit AuthorizationCanceled(authorizer, nonce);
     }
