@@ -9,7 +9,7 @@ import { registerExactEvmScheme } from "@x402/evm/exact/client";
 import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
 import { keccak256, parseEventLogs, toBytes, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { inferBody } from "../../protocol/client/index.ts";
 import { transferWithAuthorizationTypes } from "../../protocol/eip712.ts";
 import { recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
@@ -26,7 +26,7 @@ import {
   type X402PaymentRequiredWire,
 } from "../../protocol/x402.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
-import { setupMarket, SILERO_VAD_V5, vadInputs, type Market } from "../../scripts/lib/worker-fixture.ts";
+import { PROVIDER_INDEX, setupMarket, SILERO_VAD_V5, vadInputs, type Market } from "../../scripts/lib/worker-fixture.ts";
 
 const PRICE = 1_000n;
 const ROYALTY_BPS = 1_000;
@@ -281,6 +281,63 @@ describe("x402 exact: the unmodified @x402/evm client buys from a worker that is
       expect(after.provider - before.provider).to.equal(2n * (PRICE - royalty));
       expect(after.royalties - before.royalties).to.equal(2n * royalty);
       expect(after.receiver).to.equal(0n);
+    });
+
+    /** Runs `during` while the model runs (after the worker verified, simulated and stored the authorization). */
+    async function whileInferring<T>(during: () => Promise<void>, call: () => Promise<T>): Promise<T> {
+      const runtime = market.worker!.internals.models.get(modelId.toString())!.runtime;
+      const run = runtime.run.bind(runtime);
+      runtime.run = async (inputs) => {
+        await during();
+        return run(inputs);
+      };
+      try {
+        return await call();
+      } finally {
+        runtime.run = run;
+      }
+    }
+
+    it("settlement fails after the work: the answer is withheld (402, failed PAYMENT-RESPONSE), nothing charged; an identical retry settles once", async () => {
+      const a = await authorization();
+      const sig = header(a);
+      const body = inferBody(vadInputs(7));
+      const owner = clientsFor(net, PROVIDER_INDEX);
+      const setPaused = async (paused: boolean) => {
+        const hash = await owner.walletClient.writeContract({ address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: paused ? "pause" : "unpause", args: [market.device.address] });
+        await owner.publicClient.waitForTransactionReceipt({ hash });
+      };
+      const before = await money();
+      // The device is paused while the model runs: settleExact then reverts (InvalidDeviceStatus).
+      const res = await whileInferring(() => setPaused(true), () => post(body, { [PAYMENT_SIGNATURE_HEADER]: sig }));
+      const json = (await res.json()) as unknown;
+      expect(res.status, JSON.stringify(json)).to.equal(402);
+      expect(errorBodyWire.parse(json).error.code).to.equal("exact_settlement_failed");
+      const failed = x402SettleResponseWire.parse(decodePaymentResponseHeader(res.headers.get(PAYMENT_RESPONSE_HEADER)!));
+      expect([failed.success, failed.errorReason, failed.transaction]).to.deep.equal([false, "exact_settlement_failed", ""]);
+      expect(await money(), "nothing charged").to.deep.equal(before);
+      expect(market.worker!.internals.store.db.prepare("SELECT state FROM exact_payments WHERE nonce = ?").get(a.message.nonce.toLowerCase())).to.deep.equal({ state: "failed" });
+      await setPaused(false);
+      const retry = await post(body, { [PAYMENT_SIGNATURE_HEADER]: sig });
+      expect(retry.status, await retry.clone().text()).to.equal(200);
+      const royalty = (PRICE * BigInt(ROYALTY_BPS)) / 10_000n;
+      const after = await money();
+      expect([before.buyer - after.buyer, after.provider - before.provider, after.royalties - before.royalties]).to.deep.equal([PRICE, PRICE - royalty, royalty]);
+    });
+
+    it("front-run while the model runs: settleExact skips the used authorization and still splits its money, once", async () => {
+      const a = await authorization();
+      const m = a.message;
+      const { walletClient, publicClient } = clientsFor(net, FRONT_RUNNER);
+      const before = await money();
+      const res = await whileInferring(async () => {
+        const hash = await walletClient.writeContract({ address: market.token, abi: testUsdcAbi, functionName: "transferWithAuthorization", args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, a.signature] });
+        await publicClient.waitForTransactionReceipt({ hash });
+      }, () => post(inferBody(vadInputs(8)), { [PAYMENT_SIGNATURE_HEADER]: header(a) }));
+      expect(res.status, await res.clone().text()).to.equal(200);
+      const royalty = (PRICE * BigInt(ROYALTY_BPS)) / 10_000n;
+      const after = await money();
+      expect([before.buyer - after.buyer, after.provider - before.provider, after.royalties - before.royalties, after.receiver]).to.deep.equal([PRICE, PRICE - royalty, royalty, 0n]);
     });
   });
 });
