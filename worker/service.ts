@@ -257,7 +257,9 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   // x402 `exact`: offered when the PaymentChannels contract has settleExact and every served token has an EIP-712
   // domain (ERC-5267); a deployment from before either serves channels only.
   let exact: ExactContext | undefined;
-  try {
+  // A worker that serves sealed requests only does not offer `exact`: an exact request has no channel keys to seal with.
+  if (config.http.requireSealed) log("info", "x402 exact not offered: http.requireSealed is set");
+  else try {
     exact = {
       client: chain.client,
       sender,

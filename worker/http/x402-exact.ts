@@ -115,13 +115,6 @@ export async function inferExact(ctx: AppContext, ex: ExactContext, req: Incomin
   if (auth.to.toLowerCase() !== offer.receiver.toLowerCase()) {
     throw refuse("exact_wrong_payee", `the authorization pays ${auth.to}, not this offering's receiver ${offer.receiver}`);
   }
-  const now = BigInt(ctx.now());
-  // On-chain the window is validAfter < block.timestamp < validBefore; the next block is at least `now`.
-  if (auth.validAfter >= now) throw refuse("exact_not_yet_valid", `the authorization is valid only after ${auth.validAfter}; chain time is ${now}`);
-  const margin = BigInt(ex.settleMarginSeconds);
-  if (auth.validBefore <= now + margin) {
-    throw refuse("exact_expired", `the authorization expires at ${auth.validBefore}; the worker needs it valid until at least ${now + margin} (chain time ${now} + ${margin} s to run and settle)`);
-  }
   let signer: Address;
   try {
     signer = await recoverTypedDataAddress({
@@ -136,6 +129,15 @@ export async function inferExact(ctx: AppContext, ex: ExactContext, req: Incomin
   }
   if (signer.toLowerCase() !== from.toLowerCase()) {
     throw refuse("exact_invalid_signature", `the signature over these fields recovers ${signer}, not the payer ${from}`);
+  }
+  const settled = ex.payments.get(from, nonce)?.state === "settled";
+  // A settled authorization may be past its window: its identical retry still gets the answer it paid for.
+  const now = BigInt(ctx.now());
+  // On-chain the window is validAfter < block.timestamp < validBefore; the next block is at least `now`.
+  if (!settled && auth.validAfter >= now) throw refuse("exact_not_yet_valid", `the authorization is valid only after ${auth.validAfter}; chain time is ${now}`);
+  const margin = BigInt(ex.settleMarginSeconds);
+  if (!settled && auth.validBefore <= now + margin) {
+    throw refuse("exact_expired", `the authorization expires at ${auth.validBefore}; the worker needs it valid until at least ${now + margin} (chain time ${now} + ${margin} s to run and settle)`);
   }
   const key = `${from.toLowerCase()}:${nonce}`;
   if (inFlight.has(key)) throw new HttpError("exact_in_progress", `authorization ${nonce} of ${from} is being served by another request; retry it after that one answered`);
@@ -162,63 +164,55 @@ async function serve(ctx: AppContext, ex: ExactContext, req: IncomingMessage, re
   const body = await readBody(req, ctx.config.maxBodyBytes);
   const bodyHash: Hex = `0x${createHash("sha256").update(body).digest("hex")}`;
   const stored = ex.payments.get(auth.from, auth.nonce);
+  const sameRequest = stored !== undefined && stored.bodyHash === bodyHash && stored.value === auth.value;
   if (stored && stored.state === "settled") {
     // A retry of an answered request (same authorization, same body) gets the stored answer; anything else with a
     // used authorization is a replay.
-    const again = stored.bodyHash === bodyHash && stored.value === auth.value ? storedAnswer(ctx, auth.nonce, model) : undefined;
-    if (!again) throw refuse("exact_authorization_used", `authorization ${auth.nonce} of ${auth.from} paid for another request already`);
-    ctx.limiter?.charge(clientAddress(req.socket));
-    ctx.metrics.replays.inc();
-    setExactResponse(res, { success: true, transaction: stored.txHash ?? "", network: caip2(ctx.chainId), payer: auth.from, amount: auth.value.toString(), receipt: again.receipt });
-    sendOutputs(req, res, again.outputs, { receipt: again.receipt, price: again.price, units: again.units, cost: again.cost });
-    return;
+    if (!sameRequest) throw refuse("exact_authorization_used", `authorization ${auth.nonce} of ${auth.from} paid for another request already`);
+    const again = storedAnswer(ctx, auth.nonce, model);
+    if (again) {
+      ctx.limiter?.charge(clientAddress(req.socket));
+      ctx.metrics.replays.inc();
+      setExactResponse(res, { success: true, transaction: stored.txHash ?? "", network: caip2(ctx.chainId), payer: auth.from, amount: auth.value.toString(), receipt: again.receipt });
+      sendOutputs(req, res, again.outputs, { receipt: again.receipt, price: again.price, units: again.units, cost: again.cost });
+      return;
+    }
+    // Settled, but the worker stopped before the receipt and answer were stored: the answer is owed, so the model
+    // runs again for the identical request and the receipt is issued, without a second settlement.
   }
   const { tensors, units } = parseInputs(body, encoding, model);
   const cost = costOf(model.price, units);
   if (auth.value !== cost) throw refuse("exact_wrong_amount", `the authorization pays ${auth.value}; this request costs ${cost} (${units} unit(s) at ${model.price})`, units);
 
   const settleArgs = [ctx.device.address, model.runtime.modelId, offer.token, [auth]] as const;
-  const [used, balance] = await Promise.all([
-    ex.client.readContract({ address: offer.token, abi: testUsdcAbi, functionName: "authorizationState", args: [auth.from, auth.nonce] }),
-    ex.client.readContract({ address: offer.token, abi: testUsdcAbi, functionName: "balanceOf", args: [auth.from] }),
-  ]);
-  if (used) throw refuse("exact_authorization_used", `authorization ${auth.nonce} of ${auth.from} was used on-chain already (replayed, or submitted by someone else before this worker accepted it)`, units);
-  if (balance < auth.value) throw refuse("exact_insufficient_balance", `${auth.from} holds ${balance} of ${offer.token}; the authorization pays ${auth.value}`, units);
-  try {
-    await ex.client.simulateContract({ account: ex.sender.address, address: ex.paymentChannels, abi: paymentChannelsAbi, functionName: "settleExact", args: settleArgs });
-  } catch (error) {
-    throw refuse("exact_settlement_failed", `settling the authorization would fail: ${shortError(error)}`, units);
+  const owed = stored?.state === "settled" && stored.txHash !== null ? stored.txHash : undefined;
+  if (!owed) {
+    const [used, balance] = await Promise.all([
+      ex.client.readContract({ address: offer.token, abi: testUsdcAbi, functionName: "authorizationState", args: [auth.from, auth.nonce] }),
+      ex.client.readContract({ address: offer.token, abi: testUsdcAbi, functionName: "balanceOf", args: [auth.from] }),
+    ]);
+    if (used) throw refuse("exact_authorization_used", `authorization ${auth.nonce} of ${auth.from} was used on-chain already (replayed, or submitted by someone else before this worker accepted it)`, units);
+    if (balance < auth.value) throw refuse("exact_insufficient_balance", `${auth.from} holds ${balance} of ${offer.token}; the authorization pays ${auth.value}`, units);
+    try {
+      await ex.client.simulateContract({ account: ex.sender.address, address: ex.paymentChannels, abi: paymentChannelsAbi, functionName: "settleExact", args: settleArgs });
+    } catch (error) {
+      throw refuse("exact_settlement_failed", `settling the authorization would fail: ${shortError(error)}`, units);
+    }
+    // Durable before the model runs, like an accepted voucher: a crash or a concurrent retry can never settle twice.
+    ex.payments.accept({ payer: auth.from, nonce: auth.nonce, receiver: offer.receiver, token: offer.token, modelId: model.runtime.modelId, value: auth.value, validAfter: auth.validAfter, validBefore: auth.validBefore, signature: auth.signature, bodyHash });
   }
-
-  // Durable before the model runs, like an accepted voucher: a crash or a concurrent retry can never settle twice.
-  ex.payments.accept({ payer: auth.from, nonce: auth.nonce, receiver: offer.receiver, token: offer.token, modelId: model.runtime.modelId, value: auth.value, validAfter: auth.validAfter, validBefore: auth.validBefore, signature: auth.signature, bodyHash });
   let outputs: Record<string, Tensor>;
   try {
     outputs = await model.runtime.run(tensors);
   } catch (error) {
     ctx.metrics.inferenceFailures.inc({ model: model.runtime.modelId.toString() });
-    ex.payments.failed(auth.from, auth.nonce, "inference failed");
-    throw new HttpError("inference_failed", `the model failed on this input; the authorization was not submitted: ${(error as Error).message.split("\n")[0]}`);
+    if (!owed) ex.payments.failed(auth.from, auth.nonce, "inference failed");
+    throw new HttpError("inference_failed", `the model failed on this input; ${owed ? "retry it" : "the authorization was not submitted"}: ${(error as Error).message.split("\n")[0]}`);
   }
 
   // x402: settle after the work succeeded, answer only after the settlement is mined.
-  let transaction: Hex;
-  try {
-    const sent = await ex.sender.send({
-      kind: "settleExact",
-      to: ex.paymentChannels,
-      data: encodeFunctionData({ abi: paymentChannelsAbi, functionName: "settleExact", args: settleArgs }),
-      claims: [{ channelId: auth.nonce, amount: auth.value.toString() }],
-    });
-    transaction = sent.hash;
-  } catch (error) {
-    const why = shortError(error);
-    ex.payments.failed(auth.from, auth.nonce, why);
-    ctx.log("error", `exact settlement of ${auth.nonce} from ${auth.from} failed after the work: ${why}`);
-    setExactResponse(res, { success: false, errorReason: "exact_settlement_failed", transaction: "", network: caip2(ctx.chainId), payer: auth.from });
-    throw refuse("exact_settlement_failed", `the settlement failed, so the answer is withheld: ${why}`, units);
-  }
-  ex.payments.settled(auth.from, auth.nonce, transaction);
+  const transaction = owed ?? (await settleNow(ctx, ex, res, auth, settleArgs, units, refuse));
+  if (!owed) ex.payments.settled(auth.from, auth.nonce, transaction);
 
   const fields = {
     channelId: auth.nonce,
@@ -247,6 +241,33 @@ async function serve(ctx: AppContext, ex: ExactContext, req: IncomingMessage, re
   setExactResponse(res, { success: true, transaction, network: caip2(ctx.chainId), payer: auth.from, amount: auth.value.toString(), receipt: meta.receipt });
   if (wantsBinary(req)) sendOutputs(req, res, outputs, meta);
   else sendJsonText(res, 200, paidAnswerText(outputsJson, meta), { vary: "accept" });
+}
+
+/** Sends settleExact and waits for it; on failure the authorization is marked failed and the answer withheld. */
+async function settleNow(
+  ctx: AppContext,
+  ex: ExactContext,
+  res: ServerResponse,
+  auth: SignedAuth,
+  settleArgs: readonly [Address, bigint, Address, readonly SignedAuth[]],
+  units: number,
+  refuse: Refuse,
+): Promise<Hex> {
+  try {
+    const sent = await ex.sender.send({
+      kind: "settleExact",
+      to: ex.paymentChannels,
+      data: encodeFunctionData({ abi: paymentChannelsAbi, functionName: "settleExact", args: settleArgs }),
+      claims: [{ channelId: auth.nonce, amount: auth.value.toString() }],
+    });
+    return sent.hash;
+  } catch (error) {
+    const why = shortError(error);
+    ex.payments.failed(auth.from, auth.nonce, why);
+    ctx.log("error", `exact settlement of ${auth.nonce} from ${auth.from} failed after the work: ${why}`);
+    setExactResponse(res, { success: false, errorReason: "exact_settlement_failed", transaction: "", network: caip2(ctx.chainId), payer: auth.from });
+    throw refuse("exact_settlement_failed", `the settlement failed, so the answer is withheld: ${why}`, units);
+  }
 }
 
 function storedAnswer(ctx: AppContext, nonce: Hex, model: ServedModel): (Omit<InferResponseWire, "outputs"> & { outputs: InferResponseWire["outputs"] }) | undefined {
