@@ -265,7 +265,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       sender,
       payments: new ExactPayments(store),
       paymentChannels: config.contracts.paymentChannels,
-      offers: await loadExactOffers(chain.client, config.contracts.paymentChannels, device.address, models),
+      offers: await loadExactOffers(chain.client, config.contracts.paymentChannels, device.address, models, (id, why) => log("info", `x402 exact not offered for model ${id}: ${why}`)),
       maxTimeoutSeconds: EXACT_MAX_TIMEOUT_SECONDS,
       settleMarginSeconds: EXACT_SETTLE_MARGIN_SECONDS,
     };

@@ -339,5 +339,20 @@ describe("x402 exact: the unmodified @x402/evm client buys from a worker that is
       const after = await money();
       expect([before.buyer - after.buyer, after.provider - before.provider, after.royalties - before.royalties, after.receiver]).to.deep.equal([PRICE, PRICE - royalty, royalty, 0n]);
     });
+
+    it("the same authorization twice at once: the second is 409 exact_in_progress, one settlement", async () => {
+      const a = await authorization();
+      const sig = header(a);
+      const body = inferBody(vadInputs(9));
+      const before = await money();
+      let second: Response | undefined;
+      const first = await whileInferring(async () => {
+        second = await post(body, { [PAYMENT_SIGNATURE_HEADER]: sig });
+      }, () => post(body, { [PAYMENT_SIGNATURE_HEADER]: sig }));
+      expect(first.status).to.equal(200);
+      expect(second!.status).to.equal(409);
+      expect(errorBodyWire.parse(await second!.json()).error.code).to.equal("exact_in_progress");
+      expect(before.buyer - (await money()).buyer, "charged once").to.equal(PRICE);
+    });
   });
 });

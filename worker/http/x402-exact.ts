@@ -59,15 +59,27 @@ export interface ExactContext {
   settleMarginSeconds: number;
 }
 
-/** Reads, once at start, each served model's receiver and its token's EIP-712 domain (ERC-5267 eip712Domain()). */
-export async function loadExactOffers(client: PublicClient, paymentChannels: Address, device: Address, models: Map<string, ServedModel>): Promise<Map<string, ExactOffer>> {
+/**
+ * Reads, once at start, each served model's receiver and its token's EIP-712 domain (ERC-5267 eip712Domain()). A
+ * model whose token has no such domain is not offered with `exact` (`skipped` says why); a PaymentChannels without
+ * exactReceiver throws (no model can be offered).
+ */
+export async function loadExactOffers(
+  client: PublicClient,
+  paymentChannels: Address,
+  device: Address,
+  models: Map<string, ServedModel>,
+  skipped: (modelId: string, why: string) => void,
+): Promise<Map<string, ExactOffer>> {
   const offers = new Map<string, ExactOffer>();
   for (const [id, m] of models) {
-    const [receiver, domain] = await Promise.all([
-      client.readContract({ address: paymentChannels, abi: paymentChannelsAbi, functionName: "exactReceiver", args: [device, m.runtime.modelId, m.token] }),
-      client.readContract({ address: m.token, abi: testUsdcAbi, functionName: "eip712Domain" }),
-    ]);
-    offers.set(id, { token: m.token, receiver, name: domain[1], version: domain[2] });
+    const receiver = await client.readContract({ address: paymentChannels, abi: paymentChannelsAbi, functionName: "exactReceiver", args: [device, m.runtime.modelId, m.token] });
+    try {
+      const domain = await client.readContract({ address: m.token, abi: testUsdcAbi, functionName: "eip712Domain" });
+      offers.set(id, { token: m.token, receiver, name: domain[1], version: domain[2] });
+    } catch (error) {
+      skipped(id, `token ${m.token} has no ERC-5267 eip712Domain(): ${(error as Error).message.split("\n")[0]}`);
+    }
   }
   return offers;
 }
