@@ -10,7 +10,8 @@ import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
 import { keccak256, parseEventLogs, toBytes, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { inferBody } from "../../protocol/client/index.ts";
+import { Buyer, inferBody, MemoryBuyerStore } from "../../protocol/client/index.ts";
+import { EdgepayChannelScheme } from "../../protocol/client/x402-scheme.ts";
 import { transferWithAuthorizationTypes } from "../../protocol/eip712.ts";
 import { recoverReceiptSigner, signedReceiptWire } from "../../protocol/receipt.ts";
 import { errorBodyWire, type ErrorCode } from "../../protocol/wire.ts";
@@ -140,10 +141,27 @@ describe("x402 exact: the unmodified @x402/evm client buys from a worker that is
     expect(split.map((l) => [l.args.device, l.args.modelId, l.args.amount, l.args.royalty])).to.deep.equal([[market.device.address, modelId, PRICE, royalty]]);
   });
 
-  it("a client with only edgepay-channel ignores the exact offer (covered with payments in x402.test.ts); one with only exact pays again", async () => {
+  it("one 402 offers both: a client with only edgepay-channel pays with a voucher, one with only exact with an authorization", async () => {
+    const { publicClient, walletClient } = clientsFor(net, FRONT_RUNNER);
+    const channelBuyer = new Buyer({ publicClient, wallet: walletClient, paymentChannels: market.contracts.paymentChannels, store: new MemoryBuyerStore(), http: { timeoutMs: 20_000 } });
+    const scheme = new EdgepayChannelScheme(channelBuyer, { deposit: 20n * PRICE });
+    const client = new x402Client().register("eip155:*", scheme);
+    client.setSpendControls({ allowedAssets: [{ network: caip2(market.chainId) as `${string}:${string}`, asset: market.token }] });
+    const offered: string[][] = [];
+    const spying: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (res.status === 402) offered.push(requiredOf(res).accepts.map((a) => a.scheme));
+      return res;
+    };
     const before = await money();
-    const res = await exactFetch(buyer)(url, { method: "POST", headers: { "content-type": "application/json" }, body: inferBody(vadInputs(2)) });
-    expect(res.status).to.equal(200);
+    const viaChannel = await scheme.wrap(wrapFetchWithPayment(spying, client))(url, { method: "POST", headers: { "content-type": "application/json" }, body: inferBody(vadInputs(2)) });
+    expect(viaChannel.status).to.equal(200);
+    expect(offered).to.deep.equal([["edgepay-channel", "exact"]]);
+    expect((await channelBuyer.receipts()).map((r) => r.verification.valid)).to.deep.equal([true]);
+    const mid = await money();
+    expect([mid.buyer, mid.receiver, mid.royalties], "the channel payment moved nothing through the exact path").to.deep.equal([before.buyer, before.receiver, before.royalties]);
+    const viaExact = await exactFetch(buyer)(url, { method: "POST", headers: { "content-type": "application/json" }, body: inferBody(vadInputs(2)) });
+    expect(viaExact.status).to.equal(200);
     expect(before.buyer - (await money()).buyer).to.equal(PRICE);
   });
 
