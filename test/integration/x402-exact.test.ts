@@ -372,5 +372,30 @@ describe("x402 exact: the unmodified @x402/evm client buys from a worker that is
       expect(errorBodyWire.parse(await second!.json()).error.code).to.equal("exact_in_progress");
       expect(before.buyer - (await money()).buyer, "charged once").to.equal(PRICE);
     });
+
+    it("front-run and swept by someone else while the model runs: the worker's settleExact finds nothing, yet the buyer paid once and gets its answer", async () => {
+      const a = await authorization();
+      const m = a.message;
+      const { walletClient, publicClient } = clientsFor(net, FRONT_RUNNER);
+      let copied: Hex | undefined;
+      const before = await money();
+      const res = await whileInferring(async () => {
+        copied = await walletClient.writeContract({ address: market.token, abi: testUsdcAbi, functionName: "transferWithAuthorization", args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, a.signature] });
+        await publicClient.waitForTransactionReceipt({ hash: copied });
+        const swept = await walletClient.writeContract({
+          address: market.contracts.paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "settleExact",
+          args: [market.device.address, modelId, market.token, []],
+        });
+        await publicClient.waitForTransactionReceipt({ hash: swept });
+      }, () => post(inferBody(vadInputs(10)), { [PAYMENT_SIGNATURE_HEADER]: header(a) }));
+      expect(res.status, await res.clone().text()).to.equal(200);
+      const settled = x402SettleResponseWire.parse(decodePaymentResponseHeader(res.headers.get(PAYMENT_RESPONSE_HEADER)!));
+      expect([settled.success, settled.transaction]).to.deep.equal([true, copied]);
+      const royalty = (PRICE * BigInt(ROYALTY_BPS)) / 10_000n;
+      const after = await money();
+      expect([before.buyer - after.buyer, after.provider - before.provider, after.royalties - before.royalties, after.receiver]).to.deep.equal([PRICE, PRICE - royalty, royalty, 0n]);
+    });
   });
 });

@@ -223,7 +223,7 @@ async function serve(ctx: AppContext, ex: ExactContext, req: IncomingMessage, re
   }
 
   // x402: settle after the work succeeded, answer only after the settlement is mined.
-  const transaction = owed ?? (await settleNow(ctx, ex, res, auth, settleArgs, units, refuse));
+  const transaction = owed ?? (await settleNow(ctx, ex, res, offer.token, auth, settleArgs, units, refuse));
   if (!owed) ex.payments.settled(auth.from, auth.nonce, transaction);
 
   const fields = {
@@ -260,6 +260,7 @@ async function settleNow(
   ctx: AppContext,
   ex: ExactContext,
   res: ServerResponse,
+  token: Address,
   auth: SignedAuth,
   settleArgs: readonly [Address, bigint, Address, readonly SignedAuth[]],
   units: number,
@@ -274,12 +275,39 @@ async function settleNow(
     });
     return sent.hash;
   } catch (error) {
+    // Someone submitted the authorization while the model ran (and may have swept the receiver too, so settleExact
+    // found nothing): the buyer's money went to this offering's receiver, which pays only this provider and model.
+    // The buyer has paid, so it gets its answer, with the transaction that moved its money.
+    const moved = await transferOf(ex, token, auth).catch((e: unknown) => {
+      ctx.log("error", `looking up the transfer of ${auth.nonce}: ${shortError(e)}`);
+      return undefined;
+    });
+    if (moved) {
+      ctx.log("info", `exact authorization ${auth.nonce} of ${auth.from} was submitted by someone else (${moved}) while the model ran; answering`);
+      return moved;
+    }
     const why = shortError(error);
     ex.payments.failed(auth.from, auth.nonce, why);
     ctx.log("error", `exact settlement of ${auth.nonce} from ${auth.from} failed after the work: ${why}`);
     setExactResponse(res, { success: false, errorReason: "exact_settlement_failed", transaction: "", network: caip2(ctx.chainId), payer: auth.from });
     throw refuse("exact_settlement_failed", `the settlement failed, so the answer is withheld: ${why}`, units);
   }
+}
+
+/** The transaction in which the token used this authorization (AuthorizationUsed, not a cancellation), if any. */
+async function transferOf(ex: ExactContext, token: Address, auth: SignedAuth): Promise<Hex | undefined> {
+  const used = await ex.client.readContract({ address: token, abi: testUsdcAbi, functionName: "authorizationState", args: [auth.from, auth.nonce] });
+  if (!used) return undefined;
+  // The authorization was valid at most maxTimeoutSeconds ago, so its log is in the last few thousand blocks.
+  const latest = await ex.client.getBlockNumber({ cacheTime: 0 });
+  const logs = await ex.client.getContractEvents({
+    address: token,
+    abi: testUsdcAbi,
+    eventName: "AuthorizationUsed",
+    args: { authorizer: auth.from, nonce: auth.nonce },
+    fromBlock: latest > 5_000n ? latest - 5_000n : 0n,
+  });
+  return logs[0]?.transactionHash ?? undefined;
 }
 
 function storedAnswer(ctx: AppContext, nonce: Hex, model: ServedModel): (Omit<InferResponseWire, "outputs"> & { outputs: InferResponseWire["outputs"] }) | undefined {
