@@ -97,6 +97,27 @@ export function exactRequirement(chainId: number, offer: ExactOffer, amount: str
   };
 }
 
+/**
+ * The authorization's window against chain time `now`. On-chain it must hold validAfter < block.timestamp <
+ * validBefore, and the settlement is mined at or after `now`; the worker also needs `margin` seconds to run the
+ * model and mine the settlement before validBefore.
+ */
+export function checkExactWindow(
+  auth: { validAfter: bigint; validBefore: bigint },
+  now: bigint,
+  margin: bigint,
+): { valid: true } | { valid: false; reason: "exact_not_yet_valid" | "exact_expired"; message: string } {
+  if (auth.validAfter >= now) return { valid: false, reason: "exact_not_yet_valid", message: `the authorization is valid only after ${auth.validAfter}; chain time is ${now}` };
+  if (auth.validBefore <= now + margin) {
+    return {
+      valid: false,
+      reason: "exact_expired",
+      message: `the authorization expires at ${auth.validBefore}; the worker needs it valid until after ${now + margin} (chain time ${now} + ${margin} s to run and settle)`,
+    };
+  }
+  return { valid: true };
+}
+
 type Refuse = (code: ErrorCode, message: string, units?: number) => HttpError;
 
 /** Authorizations being served right now (`payer:nonce`): a concurrent duplicate is refused, never run twice. */
@@ -142,14 +163,10 @@ export async function inferExact(ctx: AppContext, ex: ExactContext, req: Incomin
   if (signer.toLowerCase() !== from.toLowerCase()) {
     throw refuse("exact_invalid_signature", `the signature over these fields recovers ${signer}, not the payer ${from}`);
   }
-  const settled = ex.payments.get(from, nonce)?.state === "settled";
   // A settled authorization may be past its window: its identical retry still gets the answer it paid for.
-  const now = BigInt(ctx.now());
-  // On-chain the window is validAfter < block.timestamp < validBefore; the next block is at least `now`.
-  if (!settled && auth.validAfter >= now) throw refuse("exact_not_yet_valid", `the authorization is valid only after ${auth.validAfter}; chain time is ${now}`);
-  const margin = BigInt(ex.settleMarginSeconds);
-  if (!settled && auth.validBefore <= now + margin) {
-    throw refuse("exact_expired", `the authorization expires at ${auth.validBefore}; the worker needs it valid until at least ${now + margin} (chain time ${now} + ${margin} s to run and settle)`);
+  if (ex.payments.get(from, nonce)?.state !== "settled") {
+    const window = checkExactWindow(auth, BigInt(ctx.now()), BigInt(ex.settleMarginSeconds));
+    if (!window.valid) throw refuse(window.reason, window.message);
   }
   const key = `${from.toLowerCase()}:${nonce}`;
   if (inFlight.has(key)) throw new HttpError("exact_in_progress", `authorization ${nonce} of ${from} is being served by another request; retry it after that one answered`);
