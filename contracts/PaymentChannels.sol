@@ -6,11 +6,14 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {RoyaltyMath} from "./libraries/RoyaltyMath.sol";
+import {IERC3009} from "./interfaces/IERC3009.sol";
+import {ExactReceiver} from "./ExactReceiver.sol";
 
 /// @title PaymentChannels
 /// @notice Per-inference payment channels with EIP-712 cumulative vouchers, batch claims and on-chain royalties.
@@ -56,6 +59,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     IModelRegistry public immutable modelRegistry;
     /// @inheritdoc IPaymentChannels
     uint40 public immutable challengePeriod;
+    /// @notice Implementation every offering's `exact` receiver clones.
+    address public immutable exactReceiverImplementation;
 
     mapping(bytes32 channelId => Channel) private _channels;
     mapping(uint256 modelId => mapping(address token => uint256)) private _royalties;
@@ -81,6 +86,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         deviceRegistry = deviceRegistry_;
         modelRegistry = modelRegistry_;
         challengePeriod = challengePeriod_;
+        exactReceiverImplementation = address(new ExactReceiver());
     }
 
     // ---------------------------------------------------------------- open, top up
@@ -208,6 +214,49 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         _settle(id, ch, terms, deposit, cumulativeAmount, true);
     }
 
+    // ---------------------------------------------------------------- x402 exact
+
+    /// @inheritdoc IPaymentChannels
+    function settleExact(address device, uint256 modelId, address token, ExactAuthorization[] calldata auths)
+        external
+        nonReentrant
+        returns (uint256 amount)
+    {
+        // The payee and royalty of the offering now, read the way `open` reads them: an inactive device or a
+        // deprecated model reverts, and the money waits in the receiver (nobody else can move it) until it is active.
+        (address payee,) = deviceRegistry.channelTerms(device, modelId, token);
+        (, uint16 royaltyBps) = modelRegistry.channelTerms(modelId);
+        bytes32 salt = _exactSalt(device, modelId, token);
+        address receiver = Clones.predictDeterministicAddress(exactReceiverImplementation, salt);
+        if (receiver.code.length == 0) Clones.cloneDeterministic(exactReceiverImplementation, salt);
+        uint256 n = auths.length;
+        for (uint256 i; i < n;) {
+            ExactAuthorization calldata a = auths[i];
+            // Used already (by a front-runner submitting it straight to the token): its money is in the receiver.
+            // A cancelled nonce is skipped the same way; it moved nothing, so the sweep below finds less.
+            if (!IERC3009(token).authorizationState(a.from, a.nonce)) {
+                IERC3009(token).transferWithAuthorization(a.from, receiver, a.value, a.validAfter, a.validBefore, a.nonce, a.signature);
+            }
+            unchecked {
+                ++i;
+            }
+        }
+        // Measured, not trusted: a token that delivers less than the receiver's balance splits only what arrived.
+        uint256 before = IERC20(token).balanceOf(address(this));
+        ExactReceiver(receiver).sweep(token);
+        amount = IERC20(token).balanceOf(address(this)) - before;
+        if (amount == 0) revert NothingToSettle(receiver, token);
+        uint256 royalty = RoyaltyMath.royalty(amount, royaltyBps);
+        if (royalty != 0) _royalties[modelId][token] += royalty;
+        emit ExactSettled(device, modelId, token, payee, amount, royalty);
+        _pay(token, payee, amount - royalty);
+    }
+
+    /// @inheritdoc IPaymentChannels
+    function exactReceiver(address device, uint256 modelId, address token) external view returns (address) {
+        return Clones.predictDeterministicAddress(exactReceiverImplementation, _exactSalt(device, modelId, token));
+    }
+
     /// @inheritdoc IPaymentChannels
     function withdrawRoyalties(uint256 modelId, address token, address to) external nonReentrant {
         if (to == address(0)) revert ZeroAddress();
@@ -298,6 +347,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         ch.deposit = uint96(deposit);
         emit ChannelToppedUp(id, amount, deposit);
         _pull(terms.token, amount);
+    }
+
+    function _exactSalt(address device, uint256 modelId, address token) private pure returns (bytes32) {
+        return keccak256(abi.encode(device, modelId, token));
     }
 
     /// @dev keccak256(abi.encode(terms)) without re-encoding: ChannelTerms is a static struct, so its ABI encoding

@@ -66,3 +66,28 @@ export const permitTypes = {
     { name: "deadline", type: "uint256" },
   ],
 } as const;
+
+/** EIP-3009 (x402 `exact`): holder -> anyone: "move value to `to` once, inside (validAfter, validBefore)". */
+export const transferWithAuthorizationTypes = {
+  TransferWithAuthorization: [
+    { name: "from", type: "address" },
+    { name: "to", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "validAfter", type: "uint256" },
+    { name: "validBefore", type: "uint256" },
+    { name: "nonce", type: "bytes32" },
+  ],
+} as const;
+
+/** EIP-3009: the same transfer, which only `to` may submit. */
+export const receiveWithAuthorizationTypes = {
+  ReceiveWithAuthorization: transferWithAuthorizationTypes.TransferWithAuthorization,
+} as const;
+
+/** EIP-3009: holder cancels an unused nonce. */
+export const cancelAuthorizationTypes = {
+  CancelAuthorization: [
+    { name: "authorizer", type: "address" },
+    { name: "nonce", type: "bytes32" },
+  ],
+} as const;

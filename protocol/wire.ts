@@ -44,6 +44,16 @@ export const ERROR_CODES = [
   "x402_version",
   "x402_unsupported_scheme",
   "x402_unsupported_network",
+  "exact_wrong_asset",
+  "exact_wrong_payee",
+  "exact_wrong_amount",
+  "exact_not_yet_valid",
+  "exact_expired",
+  "exact_invalid_signature",
+  "exact_authorization_used",
+  "exact_insufficient_balance",
+  "exact_settlement_failed",
+  "exact_in_progress",
   "sealing_required",
   "invalid_sealed_body",
 ] as const;
@@ -94,6 +104,20 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   x402_version: 400,
   x402_unsupported_scheme: 402,
   x402_unsupported_network: 402,
+  // x402 `exact` (worker/http/x402-exact.ts): every refusal of an authorization is a 402 with fresh requirements.
+  exact_wrong_asset: 402,
+  exact_wrong_payee: 402,
+  exact_wrong_amount: 402,
+  exact_not_yet_valid: 402,
+  exact_expired: 402,
+  exact_invalid_signature: 402,
+  /** Used on-chain already (replayed, or submitted by someone else before this worker accepted it) or seen here. */
+  exact_authorization_used: 402,
+  exact_insufficient_balance: 402,
+  /** The settlement would revert (simulated) or did after the work: the answer is withheld. */
+  exact_settlement_failed: 402,
+  /** The same authorization is being served by another request right now. */
+  exact_in_progress: 409,
   sealing_required: 400,
   invalid_sealed_body: 400,
 };

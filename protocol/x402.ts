@@ -8,6 +8,8 @@ import { paymentRequirementsWire } from "./wire.ts";
 
 export const X402_VERSION = 2;
 export const X402_SCHEME = "edgepay-channel";
+/** x402's standard one-shot scheme (specs/schemes/exact/scheme_exact_evm.md, EIP-3009 transfer method). */
+export const X402_EXACT_SCHEME = "exact";
 export const PAYMENT_REQUIRED_HEADER = "payment-required";
 export const PAYMENT_SIGNATURE_HEADER = "payment-signature";
 export const PAYMENT_RESPONSE_HEADER = "payment-response";
@@ -62,6 +64,30 @@ export const edgepayPayloadWire = z.object({
   bodySha256: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
 });
 export type EdgepayPayloadWire = z.infer<typeof edgepayPayloadWire>;
+
+/** `extra` of an `exact` requirement: the token's EIP-712 domain, which @x402/evm's client signs against. */
+export const exactExtraWire = z.object({
+  name: z.string().min(1).max(64),
+  version: z.string().min(1).max(16),
+  assetTransferMethod: z.literal("eip3009").optional(),
+});
+export type ExactExtraWire = z.infer<typeof exactExtraWire>;
+
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+
+/** The `payload` of an `exact` PaymentPayload (EIP-3009): the authorization's fields, decimal strings, and its signature. */
+export const exactPayloadWire = z.object({
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+  authorization: z.object({
+    from: address,
+    to: address,
+    value: uint,
+    validAfter: uint,
+    validBefore: uint,
+    nonce: bytes32,
+  }),
+});
+export type ExactPayloadWire = z.infer<typeof exactPayloadWire>;
 
 /** The envelope is checked first (version, then scheme and network), the scheme's payload after. */
 export const x402PaymentPayloadWire = z.object({

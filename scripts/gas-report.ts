@@ -19,7 +19,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
-import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain, voucherTypes } from "../protocol/eip712.ts";
+import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain, transferWithAuthorizationTypes, voucherTypes } from "../protocol/eip712.ts";
 import { channelIdOf, type ChannelTerms } from "../protocol/terms.ts";
 import { TEST_KEYS } from "./lib/localnet.ts";
 import { measureFlightRecorder } from "./lib/gas-flight-recorder.ts";
@@ -517,6 +517,50 @@ await measure("PaymentChannels", "withdrawRoyalties", "to a funded recipient", (
   );
 }
 
+// x402 `exact` (EIP-3009 to the offering's CREATE2 receiver, then split by settleExact), measured after every channel
+// row so those stay comparable. Nonces are derived from a label so a rerun reproduces the figures.
+{
+  const receiver = await publicClient.readContract({ ...channels, functionName: "exactReceiver", args: [deviceKey.address, MODEL, tokenAddress] });
+  let n = 0;
+  const authorize = async (from: PrivateKeyAccount, value: bigint, to: Address = receiver) => {
+    const nonce = keccak256(toBytes(`exact nonce ${n++}`));
+    const signature = await from.signTypedData({
+      domain: { name: "Test USD Coin", version: "1", chainId, verifyingContract: tokenAddress },
+      types: transferWithAuthorizationTypes,
+      primaryType: "TransferWithAuthorization",
+      message: { from: from.address, to, value, validAfter: 0n, validBefore: FAR_DEADLINE, nonce },
+    });
+    return { from: from.address, value, validAfter: 0n, validBefore: FAR_DEADLINE, nonce, signature };
+  };
+  const settleExact = (auths: Awaited<ReturnType<typeof authorize>>[]) =>
+    wallet(deviceKey).writeContract({ ...channels, functionName: "settleExact", args: [deviceKey.address, MODEL, tokenAddress, auths] });
+  await mined(await wallet(deployer).sendTransaction({ to: deviceKey.address, value: 10n ** 18n }));
+  await measure("PaymentChannels", "settleExact", "first for an offering: deploys its receiver, 1 authorization", async () => settleExact([await authorize(payer, PRICE)]));
+  await measure("PaymentChannels", "settleExact", "steady state: 1 authorization (one exact payment)", async () => settleExact([await authorize(payer, PRICE)]));
+  const ten: Awaited<ReturnType<typeof authorize>>[] = [];
+  for (let i = 0; i < 10; i++) ten.push(await authorize(i % 2 ? payer : other, PRICE));
+  await measure("PaymentChannels", "settleExact", "steady state: 10 authorizations, one payee transfer", () => settleExact(ten), 10);
+  // What x402's own facilitator sends per request (the payer's transfer to payTo), for comparison on the same token.
+  const direct = await authorize(payer, PRICE, other.address);
+  await measure("TestUSDC", "transferWithAuthorization", "funded payer to funded payee (x402 exact's facilitator call)", () =>
+    wallet(deviceKey).writeContract({
+      ...token,
+      functionName: "transferWithAuthorization",
+      args: [direct.from, other.address, direct.value, direct.validAfter, direct.validBefore, direct.nonce, direct.signature],
+    }),
+  );
+  // A front-runner submitted the authorization to the token: settleExact only sweeps.
+  const copied = await authorize(payer, PRICE);
+  await mined(
+    await wallet(other).writeContract({
+      ...token,
+      functionName: "transferWithAuthorization",
+      args: [copied.from, receiver, copied.value, copied.validAfter, copied.validBefore, copied.nonce, copied.signature],
+    }),
+  );
+  await measure("PaymentChannels", "settleExact", "after a front-runner submitted the authorization (skip, sweep, split)", () => settleExact([copied]));
+}
+
 const claimRow = measurements.find((m) => m.fn === "claim" && m.scenario.startsWith("steady state: 1 voucher"))!;
 const batchRow = measurements.find((m) => m.fn === "claimMany" && m.batch?.n === 100)!;
 const claimParts = await breakdown(claimRow);
@@ -560,6 +604,9 @@ function compare(m: Measurement): Comparison | undefined {
   if (m.fn === "claimMany" && m.batch?.n === 100 && m.scenario.startsWith("steady state")) {
     return { goal: 20_000, peers: ["x402 batch-settlement 21,439 per channel (no royalty)", "Raiden OneToN bulkClaim 55,400 per claim"] };
   }
+  if (m.fn === "settleExact" && m.scenario.startsWith("steady state: 1 authorization")) {
+    return { peers: ["x402 exact, one transfer per request 85,720-97,632 (no royalty split)"] };
+  }
   if (m.fn === "requestClose") return { peers: ["x402 batch-settlement withdraw initiate 52,677", "Raiden close 122,682"] };
   if (m.fn === "withdraw") return { peers: ["x402 batch-settlement withdraw finalize 60,226", "Raiden settle 116,222"] };
   if (m.fn === "closeCooperatively") return { peers: ["µRaiden cooperative close 193,057", "µRaiden close by receiver 104,740"] };
@@ -587,7 +634,7 @@ const goalCell = (m: Measurement, c?: Comparison) => {
   const ours = m.batch ? m.batch.perItem : m.gasUsed;
   return `<= ${fmt(c.goal)} ${ours <= c.goal ? "met" : "**missed**"}`;
 };
-const unit = (m: Measurement) => (m.contract === "FlightRecorder" ? "receipt" : "channel");
+const unit = (m: Measurement) => (m.contract === "FlightRecorder" ? "receipt" : m.fn === "settleExact" ? "authorization" : "channel");
 const oursCell = (m: Measurement) => (m.batch ? `${fmt(m.gasUsed)} (${fmt(m.batch.perItem)} per ${unit(m)})` : fmt(m.gasUsed));
 
 // The figures committed before this run (gas/snapshot.json at HEAD, or at the git ref in GAS_BASELINE, else the

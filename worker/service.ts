@@ -8,6 +8,8 @@ import { ChainReader } from "./chain.ts";
 import { resolveConfig, type ResolvedConfig, type WorkerConfig } from "./config.ts";
 import { digestSigner } from "./crypto.ts";
 import { createApp, type ServedModel } from "./http/app.ts";
+import { EXACT_MAX_TIMEOUT_SECONDS, EXACT_SETTLE_MARGIN_SECONDS, loadExactOffers, type ExactContext } from "./http/x402-exact.ts";
+import { ExactPayments } from "./store/exact.ts";
 import { unlockKeystore } from "./keystore.ts";
 import { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
@@ -258,6 +260,25 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     metrics.openChannels.set(open);
   };
 
+  // x402 `exact`: offered when the PaymentChannels contract has settleExact and every served token has an EIP-712
+  // domain (ERC-5267); a deployment from before either serves channels only.
+  let exact: ExactContext | undefined;
+  // A worker that serves sealed requests only does not offer `exact`: an exact request has no channel keys to seal with.
+  if (config.http.requireSealed) log("info", "x402 exact not offered: http.requireSealed is set");
+  else try {
+    exact = {
+      client: chain.client,
+      sender,
+      payments: new ExactPayments(store),
+      paymentChannels: config.contracts.paymentChannels,
+      offers: await loadExactOffers(chain.client, config.contracts.paymentChannels, device.address, models, (id, why) => log("info", `x402 exact not offered for model ${id}: ${why}`)),
+      maxTimeoutSeconds: EXACT_MAX_TIMEOUT_SECONDS,
+      settleMarginSeconds: EXACT_SETTLE_MARGIN_SECONDS,
+    };
+  } catch (error) {
+    log("info", `x402 exact not offered: ${(error as Error).message.split("\n")[0]}`);
+  }
+
   const app = createApp(
     {
       config,
@@ -274,6 +295,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       now,
       limiter: new UnpaidLimiter(config.http.unpaidPerClient),
       timings,
+      exact,
       recorder: { device: device.address, chainId, paymentChannels: config.contracts.paymentChannels, flightRecorder, log: recorderLog, proofs },
       settle: {
         device: device.address,

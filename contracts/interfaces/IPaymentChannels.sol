@@ -52,6 +52,22 @@ interface IPaymentChannels {
         bytes signature;
     }
 
+    /// @notice One EIP-3009 authorization of an x402 `exact` payment to an offering's receiver (`exactReceiver`).
+    struct ExactAuthorization {
+        /// @notice The payer (signer of the authorization).
+        address from;
+        /// @notice Amount in token units.
+        uint256 value;
+        /// @notice Valid only after this time (seconds).
+        uint256 validAfter;
+        /// @notice Valid only before this time (seconds).
+        uint256 validBefore;
+        /// @notice The payer's random single-use nonce.
+        bytes32 nonce;
+        /// @notice EIP-712 TransferWithAuthorization signature of `from`.
+        bytes signature;
+    }
+
     /// @notice No channel has these terms.
     /// @param channelId The id computed from the terms.
     error ChannelNotFound(bytes32 channelId);
@@ -186,6 +202,21 @@ interface IPaymentChannels {
     /// @param to The recipient.
     /// @param amount The amount.
     event CreditWithdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
+    /// @notice An offering's `exact` receiver held nothing to settle (every authorization given was used before and
+    /// its money swept already, or none was given).
+    /// @param receiver The offering's receiver.
+    /// @param token The token.
+    error NothingToSettle(address receiver, address token);
+
+    /// @notice x402 `exact` payments to an offering's receiver were settled: royalty accrued, the rest paid out.
+    /// @param device The device of the offering.
+    /// @param modelId The model of the offering.
+    /// @param token The token.
+    /// @param payee The device owner paid.
+    /// @param amount What the receiver held (payout + royalty).
+    /// @param royalty The model owner's share, accrued to `royaltiesOf(modelId, token)`.
+    event ExactSettled(address indexed device, uint256 indexed modelId, address indexed token, address payee, uint256 amount, uint256 royalty);
+
     /// @notice A model owner withdrew royalties.
     /// @param modelId The model.
     /// @param token The token.
@@ -216,6 +247,14 @@ interface IPaymentChannels {
     /// @notice Settles at once at `cumulativeAmount` signed by the device (payer only).
     function closeCooperatively(ChannelTerms calldata terms, uint256 cumulativeAmount, bytes calldata deviceSignature)
         external;
+    /// @notice Settles x402 `exact` payments to the offering (device, modelId, token): deploys its receiver if needed,
+    /// submits each authorization whose nonce is still unused (one a front-runner submitted already has paid the
+    /// receiver and is skipped), then splits everything the receiver holds: royalty (model's current royaltyBps)
+    /// accrued to the model, the rest to the device owner. Anyone may call it; the money can only go there.
+    /// @return amount What was split.
+    function settleExact(address device, uint256 modelId, address token, ExactAuthorization[] calldata auths)
+        external
+        returns (uint256 amount);
     /// @notice Sends a model's accrued royalties in `token` to `to` (model owner only).
     function withdrawRoyalties(uint256 modelId, address token, address to) external;
     /// @notice Sends the caller's credited balance in `token` (payouts or refunds whose transfer failed) to `to`.
@@ -229,6 +268,9 @@ interface IPaymentChannels {
     function royaltiesOf(uint256 modelId, address token) external view returns (uint256);
     /// @notice Balance credited to `account` in `token` because a transfer to it failed; see `withdrawCredit`.
     function creditOf(address account, address token) external view returns (uint256);
+    /// @notice The `payTo` of x402 `exact` payments for (device, modelId, token): a CREATE2 clone address,
+    /// deployed by the first `settleExact` of the offering.
+    function exactReceiver(address device, uint256 modelId, address token) external view returns (address);
     /// @notice EIP-712 digest of a voucher.
     function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);
     /// @notice EIP-712 digest of a cooperative close.

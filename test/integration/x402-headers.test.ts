@@ -6,6 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { BODY_HASH_HEADER, MAC_HEADER } from "../../protocol/session.ts";
 import { VOUCHER_HEADER } from "../../protocol/voucher.ts";
 import { decodeX402Header, encodeX402Header, PAYMENT_SIGNATURE_HEADER, X402_MAX_HEADER_CHARS } from "../../protocol/x402.ts";
+import { checkExactWindow } from "../../worker/http/x402-exact.ts";
 import { adoptPaymentSignature } from "../../worker/http/x402.ts";
 
 const CHAIN = 31337;
@@ -73,5 +74,23 @@ describe("x402 headers: codec and PAYMENT-SIGNATURE mapping", () => {
     expect(adoptPaymentSignature(request(valid()), CHAIN + 1)?.code).to.equal("x402_unsupported_network");
     const exact = valid({ accepted: { scheme: "exact", network: `eip155:${CHAIN}`, amount: "1", asset: "a", payTo: "b", maxTimeoutSeconds: 1, extra: {} } });
     expect(adoptPaymentSignature(request(exact), CHAIN)?.code).to.equal("x402_unsupported_scheme");
+    // A worker that offers `exact` hands the envelope to its exact path, and leaves the native headers unset.
+    const req = request(exact);
+    const taken = adoptPaymentSignature(req, CHAIN, true);
+    expect(taken && "exact" in taken && taken.exact.accepted.scheme).to.equal("exact");
+    expect([req.headers[VOUCHER_HEADER], req.headers[MAC_HEADER], req.headers[BODY_HASH_HEADER]]).to.deep.equal([undefined, undefined, undefined]);
+    expect((adoptPaymentSignature(request(valid({ accepted: { scheme: "upto", network: `eip155:${CHAIN}`, amount: "1", asset: "a", payTo: "b", maxTimeoutSeconds: 1, extra: {} } })), CHAIN, true) as { code: string }).code).to.equal("x402_unsupported_scheme");
+  });
+
+  it("exact window edges: validAfter < now, validBefore > now + margin (==, -1, +1)", () => {
+    const now = 1_000_000n;
+    const margin = 30n;
+    const w = (validAfter: bigint, validBefore: bigint) => {
+      const r = checkExactWindow({ validAfter, validBefore }, now, margin);
+      return r.valid ? "ok" : r.reason;
+    };
+    const far = now + 120n;
+    expect([w(now - 1n, far), w(now, far), w(now + 1n, far)]).to.deep.equal(["ok", "exact_not_yet_valid", "exact_not_yet_valid"]);
+    expect([w(0n, now + margin - 1n), w(0n, now + margin), w(0n, now + margin + 1n)]).to.deep.equal(["exact_expired", "exact_expired", "ok"]);
   });
 });

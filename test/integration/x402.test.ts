@@ -97,7 +97,8 @@ describe("x402 v2: worker transport and the edgepay-channel client scheme", func
     expect(native.error.code).to.equal("payment_required");
     const required = requiredOf(res);
     expect(required.resource.url).to.equal(url);
-    expect(required.accepts).to.have.length(1);
+    // edgepay-channel first; x402's exact beside it (test/integration/x402-exact.test.ts).
+    expect(required.accepts.map((a) => a.scheme)).to.deep.equal(["edgepay-channel", "exact"]);
     const a = required.accepts[0]!;
     expect([a.scheme, a.network, a.amount, a.asset.toLowerCase(), a.payTo.toLowerCase()]).to.deep.equal([
       "edgepay-channel",
@@ -144,10 +145,10 @@ describe("x402 v2: worker transport and the edgepay-channel client scheme", func
       ["x402Version 1", async () => ({ [PAYMENT_SIGNATURE_HEADER]: await paymentSignature(3n * PRICE, inferBody(vadInputs(3)), { x402Version: 1 }) }), 400, "x402_version"],
       ["x402Version 3", async () => ({ [PAYMENT_SIGNATURE_HEADER]: await paymentSignature(3n * PRICE, inferBody(vadInputs(3)), { x402Version: 3 }) }), 400, "x402_version"],
       [
-        "scheme exact",
+        "scheme upto",
         async () => ({
           [PAYMENT_SIGNATURE_HEADER]: await paymentSignature(3n * PRICE, inferBody(vadInputs(3)), {
-            accepted: { scheme: "exact", network: caip2(market.chainId), amount: "1000", asset: market.token, payTo: market.provider, maxTimeoutSeconds: 60, extra: {} },
+            accepted: { scheme: "upto", network: caip2(market.chainId), amount: "1000", asset: market.token, payTo: market.provider, maxTimeoutSeconds: 60, extra: {} },
           }),
         }),
         402,

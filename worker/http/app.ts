@@ -35,6 +35,7 @@ import { costOf, type UnitRule } from "@edgepay/protocol/units";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
 import { adoptPaymentSignature, setPaymentRequired, setPaymentResponse } from "./x402.ts";
+import { inferExact, type ExactContext } from "./x402-exact.ts";
 import { PAYMENT_SIGNATURE_HEADER } from "@edgepay/protocol/x402";
 
 export interface ServedModel {
@@ -71,6 +72,8 @@ export interface AppContext {
   limiter?: UnpaidLimiter;
   /** Per-phase request timings (config debug.timings; the benchmark's breakdown). */
   timings?: PhaseTimings;
+  /** x402 `exact` (one-shot EIP-3009 payments), when the chain's contracts support it. */
+  exact?: ExactContext;
 }
 
 const INFER_RE = /^\/v1\/infer\/([^/]+)$/;
@@ -148,7 +151,11 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
           if (error.code === "rate_limited" && ctx.limiter) res.setHeader("retry-after", String(ctx.limiter.retryAfter(ip)));
           // Refused before its body was read: close rather than read and discard a body nobody will use.
           if (!req.complete) res.setHeader("connection", "close");
-          if (error.status === 402 && error.extra?.payment) setPaymentRequired(req, res, ctx.device.publicKey, error.extra.payment as PaymentRequirementsWire, error.message);
+          if (error.status === 402 && error.extra?.payment) {
+            const payment = error.extra.payment as PaymentRequirementsWire;
+            const offer = ctx.exact?.offers.get(payment.modelId);
+            setPaymentRequired(req, res, ctx.device.publicKey, payment, error.message, offer && { offer, maxTimeoutSeconds: ctx.exact!.maxTimeoutSeconds });
+          }
           sendError(res, error);
         }
         return;
@@ -269,7 +276,10 @@ async function infer(ctx: AppContext, req: IncomingMessage, res: ServerResponse,
   const arrived = performance.timeOrigin + started;
   const sw = stopwatch(ctx.timings, "paid");
   const model = modelOf(ctx, modelParam);
-  const x402 = adoptPaymentSignature(req, ctx.chainId);
+  const x402 = adoptPaymentSignature(req, ctx.chainId, ctx.exact !== undefined);
+  if (x402 && "exact" in x402) {
+    return inferExact(ctx, ctx.exact!, req, res, model, x402.exact, (code, message, units) => paymentError(ctx, code, message, model, units));
+  }
   if (x402) throw paymentError(ctx, x402.code, x402.message, model, undefined);
   // A sealed request's Content-Type names its inner encoding, swapped in here so the encoding is read from it.
   const sealed = sealedRequest(req, ctx.config.http.requireSealed);

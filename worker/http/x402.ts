@@ -7,6 +7,7 @@ import { BODY_HASH_HEADER, MAC_HEADER } from "@edgepay/protocol/session";
 import { VOUCHER_HEADER } from "@edgepay/protocol/voucher";
 import type { ErrorCode, PaymentRequirementsWire } from "@edgepay/protocol/wire";
 import type { SignedReceiptWire } from "@edgepay/protocol/receipt";
+import { exactRequirement, type ExactOffer } from "./x402-exact.ts";
 import {
   caip2,
   decodeX402Header,
@@ -15,10 +16,12 @@ import {
   PAYMENT_REQUIRED_HEADER,
   PAYMENT_RESPONSE_HEADER,
   PAYMENT_SIGNATURE_HEADER,
+  X402_EXACT_SCHEME,
   X402_MAX_HEADER_CHARS,
   X402_SCHEME,
   X402_VERSION,
   x402PaymentPayloadWire,
+  type X402PaymentPayloadWire,
   type X402PaymentRequiredWire,
   type X402SettleResponseWire,
 } from "@edgepay/protocol/x402";
@@ -34,12 +37,20 @@ export interface X402Refusal {
   message: string;
 }
 
+/** An `exact` PaymentPayload, handed to worker/http/x402-exact.ts (its payload is parsed there). */
+export interface X402Exact {
+  exact: X402PaymentPayloadWire;
+}
+
 /**
  * Maps PAYMENT-SIGNATURE onto the native payment headers. Returns a refusal for a header that is oversized, not
  * base64, not JSON, of another x402 version, scheme or network, or with a payload that is not ours; nothing is
- * read from the body and nothing is stored before that.
+ * read from the body and nothing is stored before that. An `exact` payment (when `exact` is offered) is returned
+ * as it is, for its own path.
  */
-export function adoptPaymentSignature(req: IncomingMessage, chainId: number): X402Refusal | undefined {
+export function adoptPaymentSignature(req: IncomingMessage, chainId: number): X402Refusal | undefined;
+export function adoptPaymentSignature(req: IncomingMessage, chainId: number, exact: boolean): X402Refusal | X402Exact | undefined;
+export function adoptPaymentSignature(req: IncomingMessage, chainId: number, exact = false): X402Refusal | X402Exact | undefined {
   const raw = req.headers[PAYMENT_SIGNATURE_HEADER];
   if (raw === undefined) return undefined;
   const bad = (message: string): X402Refusal => ({ code: "x402_malformed", message });
@@ -54,8 +65,12 @@ export function adoptPaymentSignature(req: IncomingMessage, chainId: number): X4
   if (!envelope.success) return bad(`${PAYMENT_SIGNATURE_HEADER} is not an x402 PaymentPayload: ${envelope.error.issues[0]?.path.join(".")}: ${envelope.error.issues[0]?.message}`);
   const p = envelope.data;
   if (p.x402Version !== X402_VERSION) return { code: "x402_version", message: `x402Version ${p.x402Version} is not supported; this worker speaks x402Version ${X402_VERSION}` };
-  if (p.accepted.scheme !== X402_SCHEME) return { code: "x402_unsupported_scheme", message: `scheme "${p.accepted.scheme.slice(0, 64)}" is not accepted here; use "${X402_SCHEME}"` };
+  const schemes = exact ? `"${X402_SCHEME}" or "${X402_EXACT_SCHEME}"` : `"${X402_SCHEME}"`;
+  if (p.accepted.scheme !== X402_SCHEME && !(exact && p.accepted.scheme === X402_EXACT_SCHEME)) {
+    return { code: "x402_unsupported_scheme", message: `scheme "${p.accepted.scheme.slice(0, 64)}" is not accepted here; use ${schemes}` };
+  }
   if (p.accepted.network !== caip2(chainId)) return { code: "x402_unsupported_network", message: `network "${p.accepted.network.slice(0, 64)}" is not this worker's ${caip2(chainId)}` };
+  if (p.accepted.scheme === X402_EXACT_SCHEME) return { exact: p };
   const payload = edgepayPayloadWire.safeParse(p.payload);
   if (!payload.success) return bad(`the ${X402_SCHEME} payload needs voucher, mac and bodySha256: ${payload.error.issues[0]?.path.join(".")}: ${payload.error.issues[0]?.message}`);
   // From here the native path decides: a bad voucher, MAC or hash gets the same code as in the native headers.
@@ -67,7 +82,14 @@ export function adoptPaymentSignature(req: IncomingMessage, chainId: number): X4
 }
 
 /** Adds PAYMENT-REQUIRED to a 402 of the paid route, built from the same requirements as its JSON body. */
-export function setPaymentRequired(req: IncomingMessage, res: ServerResponse, devicePublicKey: string, payment: PaymentRequirementsWire, error: string) {
+export function setPaymentRequired(
+  req: IncomingMessage,
+  res: ServerResponse,
+  devicePublicKey: string,
+  payment: PaymentRequirementsWire,
+  error: string,
+  exact?: { offer: ExactOffer; maxTimeoutSeconds: number },
+) {
   const { scheme: _scheme, ...terms } = payment;
   // The amount of this request when the worker metered it; otherwise the least a voucher adds (one unit).
   const amount = payment.cost ?? (BigInt(payment.required) - BigInt(payment.lastAccepted)).toString();
@@ -85,6 +107,8 @@ export function setPaymentRequired(req: IncomingMessage, res: ServerResponse, de
         maxTimeoutSeconds: 60,
         extra: { ...terms, devicePublicKey },
       },
+      // One-shot alternative for buyers without a channel, at the same amount (x402-exact.ts).
+      ...(exact && exact.offer.token.toLowerCase() === payment.token.toLowerCase() ? [exactRequirement(payment.chainId, exact.offer, amount, exact.maxTimeoutSeconds)] : []),
     ],
   };
   res.setHeader(PAYMENT_REQUIRED_HEADER, encodeX402Header(required));

@@ -54,6 +54,26 @@ CREATE TABLE IF NOT EXISTS txs (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_state ON txs (state);
+-- x402 exact payments (worker/store/exact.ts): stored before the inference runs, like an accepted voucher. Created
+-- on first open by CREATE TABLE IF NOT EXISTS, so databases from before x402 exact gain it without a migration step.
+CREATE TABLE IF NOT EXISTS exact_payments (
+  payer TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  receiver TEXT NOT NULL,
+  token TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  value TEXT NOT NULL,
+  valid_after TEXT NOT NULL,
+  valid_before TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  body_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  tx_hash TEXT,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (payer, nonce)
+);
 CREATE TABLE IF NOT EXISTS answers (
   channel_id TEXT PRIMARY KEY,
   amount TEXT NOT NULL,
