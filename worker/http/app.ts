@@ -36,6 +36,9 @@ import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
 import { adoptPaymentSignature, setPaymentRequired, setPaymentResponse } from "./x402.ts";
 import { PAYMENT_SIGNATURE_HEADER } from "@edgepay/protocol/x402";
+import { DISCOVERY_PATH, MCP_PATH } from "@edgepay/protocol/discovery";
+import { handleDiscovery, httpExtensions } from "./discovery.ts";
+import { forwardedClient, handleMcp } from "./mcp.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -95,7 +98,8 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       res.end();
       return;
     }
-    const ip = clientAddress(req.socket);
+    // A tool call of the MCP route reaches the paid route over loopback on behalf of the MCP client.
+    const ip = forwardedClient(req) ?? clientAddress(req.socket);
     try {
       // A client that only sends requests that pay nothing is held to its budget before any work is done.
       if (ctx.limiter && !ctx.limiter.allowed(ip) && pathname !== "/healthz" && pathname !== "/metrics") {
@@ -108,6 +112,11 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       } else if (options.unpaidRoute && (m = UNPAID_RE.exec(pathname))) {
         allow(req, "POST");
         await inferUnpaid(ctx, req, res, decodePart(m[1]!));
+      } else if (pathname === DISCOVERY_PATH) {
+        allow(req, "GET");
+        handleDiscovery(ctx, req, res, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)));
+      } else if (pathname === MCP_PATH) {
+        await handleMcp(ctx, req, res);
       } else if (pathname === "/v1/offerings") {
         allow(req, "GET");
         sendJson(res, 200, offerings(ctx));
@@ -148,7 +157,10 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
           if (error.code === "rate_limited" && ctx.limiter) res.setHeader("retry-after", String(ctx.limiter.retryAfter(ip)));
           // Refused before its body was read: close rather than read and discard a body nobody will use.
           if (!req.complete) res.setHeader("connection", "close");
-          if (error.status === 402 && error.extra?.payment) setPaymentRequired(req, res, ctx.device.publicKey, error.extra.payment as PaymentRequirementsWire, error.message);
+          if (error.status === 402 && error.extra?.payment) {
+            const payment = error.extra.payment as PaymentRequirementsWire;
+            setPaymentRequired(req, res, ctx.device.publicKey, payment, error.message, httpExtensions(ctx, payment.modelId));
+          }
           sendError(res, error);
         }
         return;
@@ -220,7 +232,7 @@ function sha256Hex(body: Buffer): Hex {
  * header, unknown channel, stale amount) gets no `units`/`cost`, and `required` is then the least the next voucher
  * must carry: one unit's price above the last accepted amount.
  */
-function requirements(ctx: AppContext, model: ServedModel, units: number | undefined, ch?: Channel): PaymentRequirementsWire {
+export function requirements(ctx: AppContext, model: ServedModel, units: number | undefined, ch?: Channel): PaymentRequirementsWire {
   const price = ch && ch.terms.modelId === model.runtime.modelId ? ch.terms.price : model.price;
   const ours = ch && ch.terms.device.toLowerCase() === ctx.device.address.toLowerCase() && ch.terms.modelId === model.runtime.modelId;
   const last = ours ? ch.acceptedAmount : 0n;

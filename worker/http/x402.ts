@@ -66,26 +66,35 @@ export function adoptPaymentSignature(req: IncomingMessage, chainId: number): X4
   return undefined;
 }
 
-/** Adds PAYMENT-REQUIRED to a 402 of the paid route, built from the same requirements as its JSON body. */
-export function setPaymentRequired(req: IncomingMessage, res: ServerResponse, devicePublicKey: string, payment: PaymentRequirementsWire, error: string) {
+/** The `accepts` of a 402 (and of a discovery item), built from the native requirements. */
+export function acceptsOf(devicePublicKey: string, payment: PaymentRequirementsWire): X402PaymentRequiredWire["accepts"] {
   const { scheme: _scheme, ...terms } = payment;
   // The amount of this request when the worker metered it; otherwise the least a voucher adds (one unit).
   const amount = payment.cost ?? (BigInt(payment.required) - BigInt(payment.lastAccepted)).toString();
+  return [
+    {
+      scheme: X402_SCHEME,
+      network: caip2(payment.chainId),
+      amount,
+      asset: payment.token,
+      payTo: payment.payee,
+      maxTimeoutSeconds: 60,
+      extra: { ...terms, devicePublicKey },
+    },
+  ];
+}
+
+/**
+ * Adds PAYMENT-REQUIRED to a 402 of the paid route, built from the same requirements as its JSON body;
+ * `extensions` (the bazaar discovery description, worker/http/discovery.ts) are carried as given.
+ */
+export function setPaymentRequired(req: IncomingMessage, res: ServerResponse, devicePublicKey: string, payment: PaymentRequirementsWire, error: string, extensions?: Record<string, unknown>) {
   const required: X402PaymentRequiredWire = {
     x402Version: X402_VERSION,
     error,
     resource: { url: resourceUrl(req), description: `inference on model ${payment.modelId}, paid from an Edgepay channel`, mimeType: "application/json" },
-    accepts: [
-      {
-        scheme: X402_SCHEME,
-        network: caip2(payment.chainId),
-        amount,
-        asset: payment.token,
-        payTo: payment.payee,
-        maxTimeoutSeconds: 60,
-        extra: { ...terms, devicePublicKey },
-      },
-    ],
+    accepts: acceptsOf(devicePublicKey, payment),
+    ...(extensions ? { extensions } : {}),
   };
   res.setHeader(PAYMENT_REQUIRED_HEADER, encodeX402Header(required));
   res.setHeader("access-control-expose-headers", X402_EXPOSED);
