@@ -62,6 +62,21 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
   );
 
   server.registerTool(
+    "list_offerings",
+    {
+      title: "List paid resources (x402 discovery)",
+      description:
+        "Every device's paid resources in x402's discovery shape (the same listing as `npm run market -- list --json`): per model the HTTP route and the worker's MCP tool, with accepts, price, model hash, input/output JSON Schemas and health; devices that do not answer are listed as unreachable.",
+      inputSchema: { model_id: modelId.optional() },
+    },
+    (args) => guarded(async () => {
+      const listing = await market.listing(args.model_id === undefined ? {} : { modelId: BigInt(args.model_id) });
+      const down = listing.devices.filter((d) => !d.reachable).length;
+      return okResult(`${listing.items.length} paid resource(s) on ${listing.devices.length - down} reachable device(s), ${down} unreachable`, listing as unknown as Record<string, unknown>);
+    }),
+  );
+
+  server.registerTool(
     "infer",
     {
       title: "Run a paid inference",
