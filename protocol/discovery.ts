@@ -41,15 +41,14 @@ function elementSchema(type: string): JsonSchema {
 /** JSON Schema of one wire tensor `{type, dims, data}` with this spec: fixed sizes are constants. */
 export function tensorJsonSchema(spec: TensorSpec): JsonSchema {
   const known = spec.dims.map((d) => typeof d === "number" && d >= 0);
-  const shape = spec.dims.map((d) => (typeof d === "number" && d >= 0 ? `${d}` : typeof d === "string" && d !== "" ? d : "?")).join(", ");
+  // No descriptions: x402 clients echo the extension into PAYMENT-SIGNATURE, so every byte here is sent twice.
   return {
     type: "object",
-    description: `${spec.type}[${shape}]; data holds the product of dims values, row-major`,
     properties: {
       type: { type: "string", const: spec.type },
       dims: {
         type: "array",
-        prefixItems: spec.dims.map((d, i) => (known[i] ? { type: "integer", const: d } : { type: "integer", minimum: 0 })),
+        prefixItems: spec.dims.map((d, i) => (known[i] ? { const: d } : { type: "integer", minimum: 0 })),
         minItems: spec.dims.length,
         maxItems: spec.dims.length,
       },
@@ -79,7 +78,7 @@ export function outputJsonSchema(outputs: TensorSpec[]): JsonSchema {
     type: "object",
     properties: {
       outputs: mapSchema(outputs),
-      receipt: { type: "object", description: "device-signed receipt (EIP-712 Receipt), verify before trusting the outputs" },
+      receipt: { type: "object" },
       price: uint,
       units: { type: "integer", minimum: 1 },
       cost: uint,
@@ -90,9 +89,10 @@ export function outputJsonSchema(outputs: TensorSpec[]): JsonSchema {
 
 /**
  * Largest example the extension carries (elements over all inputs). A client echoes the extension into its
- * PAYMENT-SIGNATURE, which the worker bounds at 8 KiB; bigger tensors get an empty `data` in the example.
+ * PAYMENT-SIGNATURE, which the worker bounds at 8 KiB; a bigger example keeps its dims with an empty `data` (the
+ * schema gives the element type, data holds the product of dims values, row-major).
  */
-const EXAMPLE_MAX_ELEMENTS = 300;
+const EXAMPLE_MAX_ELEMENTS = 64;
 
 /** A request body that fits the inputs' schema: zeros, dynamic sizes as 1. */
 export function exampleInputs(inputs: TensorSpec[]): { inputs: Record<string, { type: string; dims: number[]; data: number[] }> } {
@@ -305,4 +305,29 @@ export function parseDiscoveryQuery(params: URLSearchParams): { ok: true; type?:
   const offset = int("offset", 0, 0, 999_999);
   if (offset === undefined) return { ok: false, message: "offset must be a non-negative integer" };
   return { ok: true, ...(type ? { type } : {}), limit, offset };
+}
+
+/**
+ * Most characters of the bazaar extension a 402 carries. x402 clients echo a 402's extensions into their
+ * PAYMENT-SIGNATURE, which the worker reads up to 8 KiB of base64 (X402_MAX_HEADER_CHARS) beside the payment itself
+ * (~1.3 KB of JSON with the echoed requirements); 3.5 KiB of extension keeps the whole under 6.5 KiB of base64.
+ */
+export const BAZAAR_402_MAX_CHARS = 3584;
+
+/**
+ * The extension as a 402 carries it: whole when it fits BAZAAR_402_MAX_CHARS, else first without the output's
+ * schema, then with a generic body schema too (a model with many tensors); the discovery list always has it whole.
+ */
+export function fitBazaar(ext: BazaarExtension, maxChars = BAZAAR_402_MAX_CHARS): BazaarExtension {
+  if (JSON.stringify(ext).length <= maxChars) return ext;
+  const props = ext.schema.properties;
+  const withoutOutput: BazaarExtension = { ...ext, schema: { ...ext.schema, properties: { ...props, output: { type: "object", properties: { type: { type: "string" } }, required: ["type"] } } } };
+  if (JSON.stringify(withoutOutput).length <= maxChars) return withoutOutput;
+  const input = props.input as { properties: Record<string, unknown> };
+  const key = "body" in input.properties ? "body" : "inputSchema";
+  return {
+    ...withoutOutput,
+    info: { ...ext.info, input: { ...ext.info.input, ...(key === "body" ? { body: { inputs: {} } } : { example: { inputs: {} } }) } as BazaarExtension["info"]["input"] },
+    schema: { ...withoutOutput.schema, properties: { ...withoutOutput.schema.properties, input: { ...input, properties: { ...input.properties, [key]: { type: "object" } } } } },
+  };
 }

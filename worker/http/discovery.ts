@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   BAZAAR,
+  fitBazaar,
   httpBazaar,
   inferToolName,
   mcpBazaar,
@@ -39,7 +40,7 @@ export function mcpBazaarOf(model: ServedModel): BazaarExtension {
 /** `extensions` of a 402 of the paid HTTP route for the model with this id (none for an id the worker lacks). */
 export function httpExtensions(ctx: AppContext, modelId: string): Record<string, unknown> | undefined {
   const model = ctx.models.get(modelId);
-  return model ? { [BAZAAR]: httpBazaarOf(model) } : undefined;
+  return model ? { [BAZAAR]: fitBazaar(httpBazaarOf(model)) } : undefined;
 }
 
 /** The origin agents reach this worker at, as the Host header names it (what x402's resource URLs use too). */

@@ -11,6 +11,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import {
   BAZAAR,
+  fitBazaar,
   INFER_TOOL_RE,
   inferToolName,
   inputJsonSchema,
@@ -129,7 +130,7 @@ async function callTool(ctx: AppContext, req: IncomingMessage, model: ServedMode
       error: oversized ?? message,
       resource: { url: `${originOf(req)}${MCP_PATH}`, description: mcpToolDescription(model.runtime), mimeType: "application/json" },
       accepts: acceptsOf(ctx.device.publicKey, refused.data.payment),
-      extensions: { [BAZAAR]: mcpBazaarOf(model) },
+      extensions: { [BAZAAR]: fitBazaar(mcpBazaarOf(model)) },
     };
     return {
       isError: true,
