@@ -176,6 +176,11 @@ describe("x402 MCP transport: paid tools on the worker's /mcp", function () {
     const pay = scheme.wrap(wrapFetchWithPayment(fetch, client));
     const refused = await pay(`${market.worker!.url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: vadInputs(7) }) }).catch((e: unknown) => e);
     expect(String(refused)).to.match(/per_call/);
+    // The scheme's own maxPerRequest goes through the same hook: refused before the voucher, not after signing it.
+    const capped = new EdgepayChannelScheme(buyer, { deposit: 10n * PRICE, maxPerRequest: PRICE - 1n });
+    const cappedPay = capped.wrap(wrapFetchWithPayment(fetch, new x402Client().register("eip155:*", capped).setSpendControls({ allowedAssets: [{ network: caip2(market.chainId) as `${string}:${string}`, asset: market.token }] })));
+    const over = await cappedPay(`${market.worker!.url}/v1/infer/${modelId}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: vadInputs(7) }) }).catch((e: unknown) => e);
+    expect(String(over)).to.match(/maxPerRequest/);
     // MCP: the same hook through callPaidTool.
     const viaMcp = await callPaidTool(buyer, { callTool, endpoint: market.worker!.url, modelId, inputs: tensors(vadInputs(8)), authorize: budget.authorizer() }).catch((e: unknown) => e);
     expect(String(viaMcp)).to.match(/per_call/);
