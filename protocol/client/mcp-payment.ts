@@ -80,6 +80,8 @@ export async function callPaidTool(buyer: Buyer, call: McpPaidCall): Promise<Inf
     resource: required.resource,
     accepted,
     payload: { voucher: payment.voucher, mac: payment.mac, bodySha256: payment.bodyHash },
+    // Echoed as bazaar.md asks of clients (the worker bounds the 402's copy so the echo fits its 8 KiB limit).
+    ...(required.extensions ? { extensions: required.extensions } : {}),
   };
   let result: McpToolResult;
   try {

@@ -120,6 +120,8 @@ describe("x402 MCP transport: paid tools on the worker's /mcp", function () {
     // The same tools/call again, byte for byte (a client retrying after a lost answer): the stored answer.
     const paid = sent.at(-1)!;
     expect(paid._meta?.[MCP_PAYMENT_META]).to.be.an("object");
+    // The bazaar extension of the PaymentRequired was echoed (bazaar.md, client behaviour) and the payment still fit.
+    expect((paid._meta![MCP_PAYMENT_META] as { extensions?: Record<string, unknown> }).extensions).to.have.property(BAZAAR);
     const replay = (await mcp.callTool(paid)) as McpToolResult;
     expect(replay.isError, JSON.stringify(replay.content)).to.not.equal(true);
     const settled = x402SettleResponseWire.parse(replay._meta?.[MCP_PAYMENT_RESPONSE_META]);
