@@ -4,6 +4,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import type { SpendIntent } from "../protocol/client/index.ts";
 
 export interface BudgetCaps {
   perCall: bigint;
@@ -113,6 +114,21 @@ export class Budget {
     this.#total += amount;
     this.#recent.push({ at: this.now(), amount });
     await this.#persist();
+  }
+
+  /**
+   * The `authorize` hook (protocol/client InferOptions.authorize, EdgepayChannelScheme's option) of one call: a
+   * deposit is checked against the caps, a voucher's rise over what was signed is checked and recorded before it
+   * is signed. Make one per call: the per-call cap counts what this function authorized.
+   */
+  authorizer(): (intent: SpendIntent) => Promise<void> {
+    let callSpent = 0n;
+    return async (intent) => {
+      if (intent.kind === "open") return this.check(intent.cost, callSpent);
+      const fresh = intent.amount > intent.signed ? intent.amount - intent.signed : 0n;
+      await this.spend(fresh, callSpent);
+      callSpent += fresh;
+    };
   }
 
   #lastHour(): bigint {

@@ -3,6 +3,8 @@
 import { isAddressEqual, type Address, type PublicClient } from "viem";
 import { deviceRegistryAbi, modelRegistryAbi } from "../protocol/generated/contracts.ts";
 import { readRegistries, type Buyer, type Registries } from "../protocol/client/index.ts";
+import { DISCOVERY_MAX_LIMIT, DISCOVERY_PATH, discoveryListWire, type DiscoveredResource, type MarketListing } from "../protocol/discovery.ts";
+import { X402_VERSION } from "../protocol/x402.ts";
 
 const DEVICE_STATUS = ["none", "active", "paused", "exiting", "removed", "withdrawn"] as const;
 
@@ -101,6 +103,67 @@ export class Market {
       .filter((d) => d.status === "active" && d.live.reachable && d.live.healthy && d.live.models.some((m) => m.modelId === modelId))
       .sort((a, b) => (price(a) < price(b) ? -1 : price(a) > price(b) ? 1 : 0))
       .map((d) => d.endpoint);
+  }
+
+  /**
+   * The market for agents in x402's discovery shape: every reachable device's own discovery items
+   * (GET /discovery/resources, checked against the registry: the worker must be the device it is listed as), and
+   * every registered device with its on-chain offers, an offline one kept with `reachable: false` and the reason.
+   */
+  async listing(filter: { modelId?: bigint } = {}): Promise<MarketListing> {
+    const [devices, chainId] = await Promise.all([this.devices(filter), this.publicClient.getChainId()]);
+    const items: DiscoveredResource[] = [];
+    const rows: MarketListing["devices"] = [];
+    await Promise.all(
+      devices.map(async (d) => {
+        let error = d.live.reachable ? undefined : d.live.error;
+        if (d.live.reachable) {
+          try {
+            items.push(...(await this.#discovery(d.device, d.endpoint)).filter((i) => filter.modelId === undefined || i.metadata.modelId === filter.modelId.toString()));
+          } catch (e) {
+            error = (e as Error).message;
+          }
+        }
+        rows.push({
+          device: d.device,
+          status: d.status,
+          endpoint: d.endpoint,
+          offers: d.offers.map((o) => ({ modelId: o.modelId.toString(), token: o.token, price: o.price.toString() })),
+          reachable: error === undefined,
+          ...(error !== undefined ? { error } : {}),
+        });
+      }),
+    );
+    // Stable order for agents and diffs: by device, then resource and type.
+    rows.sort((a, b) => a.device.toLowerCase().localeCompare(b.device.toLowerCase()));
+    items.sort((a, b) => a.metadata.device.toLowerCase().localeCompare(b.metadata.device.toLowerCase()) || Number(BigInt(a.metadata.modelId) - BigInt(b.metadata.modelId)) || a.type.localeCompare(b.type));
+    return {
+      x402Version: X402_VERSION,
+      chainId,
+      paymentChannels: this.buyer.paymentChannels,
+      generatedAt: Math.floor(Date.now() / 1000),
+      items,
+      pagination: { limit: items.length, offset: 0, total: items.length },
+      devices: rows,
+    };
+  }
+
+  /** A worker's whole discovery list (pages of the spec's maximum size), each item checked to name the device. */
+  async #discovery(device: Address, endpoint: string): Promise<DiscoveredResource[]> {
+    const out: DiscoveredResource[] = [];
+    for (let offset = 0; ; ) {
+      const url = new URL(`${DISCOVERY_PATH}?limit=${DISCOVERY_MAX_LIMIT}&offset=${offset}`, endpoint);
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.healthTimeoutMs) });
+      if (!res.ok) throw new Error(`${url.href} answered HTTP ${res.status}`);
+      const parsed = discoveryListWire.safeParse(await res.json());
+      if (!parsed.success) throw new Error(`${url.href} is not a discovery list: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+      for (const item of parsed.data.items) {
+        if (!isAddressEqual(item.metadata.device as Address, device)) throw new Error(`${url.href} lists a resource of device ${item.metadata.device}, not ${device}`);
+        out.push(item);
+      }
+      offset += parsed.data.items.length;
+      if (parsed.data.items.length === 0 || offset >= parsed.data.pagination.total) return out;
+    }
   }
 
   async #live(device: Address, endpoint: string): Promise<DeviceListing["live"]> {

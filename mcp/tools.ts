@@ -4,7 +4,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { CLS_LABELS, initialVadState, sileroVadInputs } from "../protocol/client/inputs.ts";
-import type { Buyer, InferResult, SpendIntent } from "../protocol/client/index.ts";
+import type { Buyer, InferResult } from "../protocol/client/index.ts";
 import { tensorMapWire, tensorToWire, type Tensor } from "../protocol/tensors.ts";
 import { costOf, unitsOf, type UnitRule } from "../protocol/units.ts";
 import type { Budget } from "./budget.ts";
@@ -62,6 +62,21 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
   );
 
   server.registerTool(
+    "list_offerings",
+    {
+      title: "List paid resources (x402 discovery)",
+      description:
+        "Every device's paid resources in x402's discovery shape (the same listing as `npm run market -- list --json`): per model the HTTP route and the worker's MCP tool, with accepts, price, model hash, input/output JSON Schemas and health; devices that do not answer are listed as unreachable.",
+      inputSchema: { model_id: modelId.optional() },
+    },
+    (args) => guarded(async () => {
+      const listing = await market.listing(args.model_id === undefined ? {} : { modelId: BigInt(args.model_id) });
+      const down = listing.devices.filter((d) => !d.reachable).length;
+      return okResult(`${listing.items.length} paid resource(s) on ${listing.devices.length - down} reachable device(s), ${down} unreachable`, listing as unknown as Record<string, unknown>);
+    }),
+  );
+
+  server.registerTool(
     "infer",
     {
       title: "Run a paid inference",
@@ -83,14 +98,8 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
       const input = await resolveInput(args, ctx.filesDir);
       const workers = args.worker ? [args.worker] : await market.workersFor(model);
       if (workers.length === 0) throw new ToolFailure("no_device", `no active, healthy device offers model ${model}; see list_devices`);
-      let callSpent = 0n;
       // Asked by the buyer before a deposit and before each voucher: the budget check is the last step before money moves.
-      const authorize = async (intent: SpendIntent) => {
-        if (intent.kind === "open") return budget.check(intent.cost, callSpent);
-        const fresh = intent.amount > intent.signed ? intent.amount - intent.signed : 0n;
-        await budget.spend(fresh, callSpent);
-        callSpent += fresh;
-      };
+      const authorize = budget.authorizer();
       const autoOpen = ctx.deposit !== undefined && !args.channel_id ? { deposit: ctx.deposit } : undefined;
       const run = (inputs: Record<string, Tensor>) =>
         buyer.infer(model, inputs, { workers, authorize, ...(autoOpen ? { autoOpen } : {}), ...(args.channel_id ? { channelId: args.channel_id.toLowerCase() as Hex } : {}) });

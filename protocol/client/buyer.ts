@@ -831,13 +831,24 @@ export class Buyer {
    * Signs the payment of one request that another transport sends (x402's PAYMENT-SIGNATURE, protocol/client/
    * x402-scheme.ts): picks or opens a channel as `infer` does, signs voucher and MAC over exactly `body`, and holds
    * the channel's lock until the caller settles the outcome, so the next request signs on top of this one's.
+   * `authorize` is asked exactly as `infer` asks it (before a deposit, before the voucher), so a spending cap holds
+   * whichever transport carries the payment.
    */
-  async preparePayment(endpoint: string, modelId: bigint, inputs: Record<string, Tensor>, body: Uint8Array, encoding: InferEncoding, autoOpen: AutoOpen | undefined): Promise<PreparedPayment> {
+  async preparePayment(
+    endpoint: string,
+    modelId: bigint,
+    inputs: Record<string, Tensor>,
+    body: Uint8Array,
+    encoding: InferEncoding,
+    autoOpen: AutoOpen | undefined,
+    authorize?: InferOptions["authorize"],
+  ): Promise<PreparedPayment> {
     const { offers, offer, modelHash } = await this.#offerFor(endpoint, modelId);
     const token = offer.token as Address;
     const units = unitsBeforePaying(endpoint, offer.unit as UnitRule, inputs);
     const selectKey = `select:${offers.device}:${modelId}:${token}`.toLowerCase();
-    const record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units));
+    const opening = authorize && { authorize, price: BigInt(offer.price) };
+    const record = await this.#withLock(selectKey, () => this.#channelFor(endpoint, offers.device, modelId, token, autoOpen, units, opening));
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let entered!: () => void;
@@ -852,6 +863,10 @@ export class Buyer {
       const amount = fresh.paid + cost;
       if (fresh.closing || amount > fresh.deposit) {
         throw new EdgepayClientError("insufficient_credit", `channel ${fresh.channelId} has ${fresh.deposit - fresh.paid} left, the request costs ${cost}`);
+      }
+      if (authorize) {
+        const { device, token: channelToken } = fresh.terms;
+        await authorize({ kind: "voucher", channelId: fresh.channelId, device, modelId, token: channelToken, amount, signed: fresh.signed, units, price: fresh.terms.price, cost });
       }
       const voucher = await this.#sign(fresh, amount);
       if (amount > fresh.signed) {

@@ -74,3 +74,4 @@ export {
   type InferRequestBody,
 } from "./worker-api.ts";
 export { decodeTensorFrame, encodeTensorFrame, TENSORS_MEDIA_TYPE, TensorFrameError } from "../tensor-binary.ts";
+export { callPaidTool, paymentRequiredOf, toolErrorOf, type McpCallTool, type McpPaidCall, type McpToolResult } from "./mcp-payment.ts";

@@ -10,7 +10,7 @@ import { decodeTensorFrame, TENSORS_MEDIA_TYPE } from "../tensor-binary.ts";
 import { tensorFromWire, type Tensor } from "../tensors.ts";
 import { inferRequestWire } from "../wire.ts";
 import { caip2, edgepayExtraWire, X402_SCHEME, X402_VERSION, type EdgepayPayloadWire } from "../x402.ts";
-import type { AutoOpen, Buyer, InferResult, PreparedPayment } from "./buyer.ts";
+import type { AutoOpen, Buyer, InferOptions, InferResult, PreparedPayment, SpendIntent } from "./buyer.ts";
 import { EdgepayClientError } from "./errors.ts";
 import { encodeInferRequest, readInferAnswer, type InferEncoding } from "./worker-api.ts";
 
@@ -22,6 +22,11 @@ export interface EdgepayChannelSchemeOptions {
   deposit: bigint | DepositPolicy;
   /** Refuse a request costing more than this (token units), whatever the worker asks. */
   maxPerRequest?: bigint;
+  /**
+   * Asked before a channel is opened and before each voucher is signed (the same hook as `InferOptions.authorize`);
+   * throwing refuses the payment with nothing deposited or signed. An agent's budget lives here.
+   */
+  authorize?: InferOptions["authorize"];
   /** Called with every verified receipt. */
   onReceipt?: (result: InferResult) => void;
 }
@@ -73,11 +78,14 @@ export class EdgepayChannelScheme implements SchemeNetworkClient {
         ? { deposit: policy }
         : policy({ device: extra.device as Address, modelId, token: extra.token as Address, price: BigInt(extra.price), cost });
     // The Buyer computes the cost from the inputs and the offering it verified on-chain, not from the 402.
-    const payment = await this.#buyer.preparePayment(pending.endpoint, modelId, inputs, body, encoding, autoOpen(BigInt(requirements.amount)));
-    if (this.#opts.maxPerRequest !== undefined && payment.cost > this.#opts.maxPerRequest) {
-      payment.release();
-      throw new EdgepayClientError("bad_argument", `the request costs ${payment.cost}, more than maxPerRequest ${this.#opts.maxPerRequest}`);
-    }
+    // maxPerRequest is checked in the hook, before a deposit or a voucher: refused after signing, the voucher would
+    // already count as signed on the channel.
+    const max = this.#opts.maxPerRequest;
+    const authorize = async (intent: SpendIntent) => {
+      if (max !== undefined && intent.cost > max) throw new EdgepayClientError("bad_argument", `the request costs ${intent.cost}, more than maxPerRequest ${max}`);
+      await this.#opts.authorize?.(intent);
+    };
+    const payment = await this.#buyer.preparePayment(pending.endpoint, modelId, inputs, body, encoding, autoOpen(BigInt(requirements.amount)), authorize);
     pending.payment = payment;
     const payload: EdgepayPayloadWire = { voucher: payment.voucher, mac: payment.mac, bodySha256: payment.bodyHash };
     pending.payload = { x402Version: X402_VERSION, payload };

@@ -15,6 +15,7 @@ import { FileBuyerStore } from "../../protocol/node/file-store.ts";
 import { PNG } from "pngjs";
 import { deviceRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { fetchChannelInfo } from "../../protocol/client/index.ts";
+import { marketListingWire } from "../../protocol/discovery.ts";
 import { encodeWav16 } from "../../protocol/node/inputs.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
@@ -112,7 +113,7 @@ describe("mcp: agents find and pay devices within a budget", function () {
 
   it("lists the tools, the models with prices and the device with its health", async () => {
     const tools = (await client!.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).to.deep.equal(["budget", "channels", "close_channel", "infer", "list_devices", "list_models", "receipts"]);
+    expect(tools).to.deep.equal(["budget", "channels", "close_channel", "infer", "list_devices", "list_models", "list_offerings", "receipts"]);
     const { models } = await ok("list_models");
     const list = models as unknown as { modelId: string; name: string; offers: { device: string; price: string }[] }[];
     expect(list.map((m) => [m.modelId, m.name, m.offers.map((o) => o.price)])).to.deep.equal([
@@ -126,6 +127,13 @@ describe("mcp: agents find and pay devices within a budget", function () {
     expect(dev.endpoint).to.equal(market.worker!.url);
     expect(dev.live.reachable && dev.live.healthy).to.equal(true);
     expect(dev.live.models.map((m) => m.price)).to.deep.equal(["1000", "5000"]);
+    // The x402 discovery listing (the same code as `npm run market -- list --json`), filtered to model 2.
+    const listing = marketListingWire.parse(await ok("list_offerings", { model_id: 2 }));
+    expect(listing.items.map((i) => [i.type, i.metadata.modelId, i.metadata.price])).to.deep.equal([
+      ["http", "2", "5000"],
+      ["mcp", "2", "5000"],
+    ]);
+    expect(listing.devices.map((d) => d.reachable)).to.deep.equal([true]);
   });
 
   it("pays for a WAV file per frame and for JSON tensors, opening a channel with the operator's deposit", async () => {

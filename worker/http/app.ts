@@ -35,8 +35,11 @@ import { costOf, type UnitRule } from "@edgepay/protocol/units";
 import { stopwatch, type PhaseTimings } from "../perf/phase-timings.ts";
 import { DEBUG_TIMINGS_PATH, handleTimings } from "./debug-routes.ts";
 import { adoptPaymentSignature, setPaymentRequired, setPaymentResponse } from "./x402.ts";
-import { inferExact, type ExactContext } from "./x402-exact.ts";
+import { exactAccept, inferExact, type ExactContext } from "./x402-exact.ts";
 import { PAYMENT_SIGNATURE_HEADER } from "@edgepay/protocol/x402";
+import { DISCOVERY_PATH, MCP_PATH } from "@edgepay/protocol/discovery";
+import { handleDiscovery, httpExtensions } from "./discovery.ts";
+import { forwardedClient, handleMcp } from "./mcp.ts";
 
 export interface ServedModel {
   runtime: ModelRuntime;
@@ -98,7 +101,8 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       res.end();
       return;
     }
-    const ip = clientAddress(req.socket);
+    // A tool call of the MCP route reaches the paid route over loopback on behalf of the MCP client.
+    const ip = forwardedClient(req) ?? clientAddress(req.socket);
     try {
       // A client that only sends requests that pay nothing is held to its budget before any work is done.
       if (ctx.limiter && !ctx.limiter.allowed(ip) && pathname !== "/healthz" && pathname !== "/metrics") {
@@ -111,6 +115,11 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
       } else if (options.unpaidRoute && (m = UNPAID_RE.exec(pathname))) {
         allow(req, "POST");
         await inferUnpaid(ctx, req, res, decodePart(m[1]!));
+      } else if (pathname === DISCOVERY_PATH) {
+        allow(req, "GET");
+        handleDiscovery(ctx, req, res, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)));
+      } else if (pathname === MCP_PATH) {
+        await handleMcp(ctx, req, res);
       } else if (pathname === "/v1/offerings") {
         allow(req, "GET");
         sendJson(res, 200, offerings(ctx));
@@ -153,8 +162,7 @@ export function createApp(ctx: AppContext, options: { unpaidRoute: boolean }) {
           if (!req.complete) res.setHeader("connection", "close");
           if (error.status === 402 && error.extra?.payment) {
             const payment = error.extra.payment as PaymentRequirementsWire;
-            const offer = ctx.exact?.offers.get(payment.modelId);
-            setPaymentRequired(req, res, ctx.device.publicKey, payment, error.message, offer && { offer, maxTimeoutSeconds: ctx.exact!.maxTimeoutSeconds });
+            setPaymentRequired(req, res, ctx.device.publicKey, payment, error.message, { exact: exactAccept(ctx.exact, payment.modelId), extensions: httpExtensions(ctx, payment.modelId) });
           }
           sendError(res, error);
         }
@@ -227,7 +235,7 @@ function sha256Hex(body: Buffer): Hex {
  * header, unknown channel, stale amount) gets no `units`/`cost`, and `required` is then the least the next voucher
  * must carry: one unit's price above the last accepted amount.
  */
-function requirements(ctx: AppContext, model: ServedModel, units: number | undefined, ch?: Channel): PaymentRequirementsWire {
+export function requirements(ctx: AppContext, model: ServedModel, units: number | undefined, ch?: Channel): PaymentRequirementsWire {
   const price = ch && ch.terms.modelId === model.runtime.modelId ? ch.terms.price : model.price;
   const ours = ch && ch.terms.device.toLowerCase() === ctx.device.address.toLowerCase() && ch.terms.modelId === model.runtime.modelId;
   const last = ours ? ch.acceptedAmount : 0n;

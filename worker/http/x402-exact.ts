@@ -59,6 +59,18 @@ export interface ExactContext {
   settleMarginSeconds: number;
 }
 
+/** A worker's one-shot `exact` offer for a model, as a 402's accepts carries it. */
+export interface ExactAccept {
+  offer: ExactOffer;
+  maxTimeoutSeconds: number;
+}
+
+/** The `exact` offer of model `modelId` (decimal) for a 402's accepts, when this worker makes one. */
+export function exactAccept(ex: ExactContext | undefined, modelId: string): ExactAccept | undefined {
+  const offer = ex?.offers.get(modelId);
+  return offer && { offer, maxTimeoutSeconds: ex!.maxTimeoutSeconds };
+}
+
 /**
  * Reads, once at start, each served model's receiver and its token's EIP-712 domain (ERC-5267 eip712Domain()). A
  * model whose token has no such domain is not offered with `exact` (`skipped` says why); a PaymentChannels without

@@ -7,7 +7,7 @@ import { BODY_HASH_HEADER, MAC_HEADER } from "@edgepay/protocol/session";
 import { VOUCHER_HEADER } from "@edgepay/protocol/voucher";
 import type { ErrorCode, PaymentRequirementsWire } from "@edgepay/protocol/wire";
 import type { SignedReceiptWire } from "@edgepay/protocol/receipt";
-import { exactRequirement, type ExactOffer } from "./x402-exact.ts";
+import { exactRequirement, type ExactAccept } from "./x402-exact.ts";
 import {
   caip2,
   decodeX402Header,
@@ -81,35 +81,44 @@ export function adoptPaymentSignature(req: IncomingMessage, chainId: number, exa
   return undefined;
 }
 
-/** Adds PAYMENT-REQUIRED to a 402 of the paid route, built from the same requirements as its JSON body. */
+/** The `accepts` of a 402 (and of a discovery item), built from the native requirements. */
+export function acceptsOf(devicePublicKey: string, payment: PaymentRequirementsWire, exact?: ExactAccept): X402PaymentRequiredWire["accepts"] {
+  const { scheme: _scheme, ...terms } = payment;
+  // The amount of this request when the worker metered it; otherwise the least a voucher adds (one unit).
+  const amount = payment.cost ?? (BigInt(payment.required) - BigInt(payment.lastAccepted)).toString();
+  return [
+    {
+      scheme: X402_SCHEME,
+      network: caip2(payment.chainId),
+      amount,
+      asset: payment.token,
+      payTo: payment.payee,
+      maxTimeoutSeconds: 60,
+      extra: { ...terms, devicePublicKey },
+    },
+    // One-shot alternative for buyers without a channel, at the same amount (x402-exact.ts).
+    ...(exact && exact.offer.token.toLowerCase() === payment.token.toLowerCase() ? [exactRequirement(payment.chainId, exact.offer, amount, exact.maxTimeoutSeconds)] : []),
+  ];
+}
+
+/**
+ * Adds PAYMENT-REQUIRED to a 402 of the paid route, built from the same requirements as its JSON body;
+ * `extensions` (the bazaar discovery description, worker/http/discovery.ts) are carried as given.
+ */
 export function setPaymentRequired(
   req: IncomingMessage,
   res: ServerResponse,
   devicePublicKey: string,
   payment: PaymentRequirementsWire,
   error: string,
-  exact?: { offer: ExactOffer; maxTimeoutSeconds: number },
+  options: { exact?: ExactAccept; extensions?: Record<string, unknown> } = {},
 ) {
-  const { scheme: _scheme, ...terms } = payment;
-  // The amount of this request when the worker metered it; otherwise the least a voucher adds (one unit).
-  const amount = payment.cost ?? (BigInt(payment.required) - BigInt(payment.lastAccepted)).toString();
   const required: X402PaymentRequiredWire = {
     x402Version: X402_VERSION,
     error,
     resource: { url: resourceUrl(req), description: `inference on model ${payment.modelId}, paid from an Edgepay channel`, mimeType: "application/json" },
-    accepts: [
-      {
-        scheme: X402_SCHEME,
-        network: caip2(payment.chainId),
-        amount,
-        asset: payment.token,
-        payTo: payment.payee,
-        maxTimeoutSeconds: 60,
-        extra: { ...terms, devicePublicKey },
-      },
-      // One-shot alternative for buyers without a channel, at the same amount (x402-exact.ts).
-      ...(exact && exact.offer.token.toLowerCase() === payment.token.toLowerCase() ? [exactRequirement(payment.chainId, exact.offer, amount, exact.maxTimeoutSeconds)] : []),
-    ],
+    accepts: acceptsOf(devicePublicKey, payment, options.exact),
+    ...(options.extensions ? { extensions: options.extensions } : {}),
   };
   res.setHeader(PAYMENT_REQUIRED_HEADER, encodeX402Header(required));
   res.setHeader("access-control-expose-headers", X402_EXPOSED);
