@@ -20,6 +20,8 @@ const t0 = performance.now();
 log(`targets: ${JSON.stringify(targets)} (SCALE=${factor}); machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
 const chain = await startChain({ port: await freePort() });
 const deploymentId = `scale-${chain.port}`;
+chain.process.once("exit", (code, signal) => log(`the Hardhat node exited (${signal ?? code})`));
+chain.process.stderr?.on("data", (d: Buffer) => process.stderr.write(`[hardhat node] ${d.toString()}`));
 try {
   const d = await deployLocal({ rpcPort: chain.port, deploymentId, parameters: { challengePeriod: 86_400n } });
   log(`chain ${chain.url}, contracts deployed`);
