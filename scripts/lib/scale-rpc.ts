@@ -9,6 +9,9 @@ interface RpcResponse<T> {
   error?: { message: string; data?: unknown };
 }
 
+/** Methods that change the node's state: never retried blindly. */
+const WRITES = new Set(["eth_sendTransaction", "eth_sendRawTransaction", "evm_mine", "hardhat_mine"]);
+
 export interface BulkTx {
   from: Address;
   to: Address;
@@ -33,6 +36,20 @@ export class BulkRpc {
 
   async batch<T>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
     if (calls.length === 0) return [];
+    // A keep-alive connection the node closed while we were busy signing fails the next request before the node
+    // read it: reads are retried; sends are not (a retry could send twice), so send() wakes the connection first.
+    const readOnly = calls.every((c) => !WRITES.has(c.method));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#batchOnce<T>(calls);
+      } catch (error) {
+        if (!readOnly || attempt >= 3 || !(error instanceof TypeError)) throw error;
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
+  }
+
+  async #batchOnce<T>(calls: { method: string; params: unknown[] }[]): Promise<T[]> {
     const body = calls.map((c) => ({ jsonrpc: "2.0", id: ++this.#id, method: c.method, params: c.params }));
     const res = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     const out = (await res.json()) as RpcResponse<T>[] | RpcResponse<T>;
@@ -68,6 +85,7 @@ export class BulkRpc {
   async send(txs: readonly BulkTx[], options: { batchSize?: number; onProgress?: (done: number) => void } = {}): Promise<bigint> {
     const batchSize = options.batchSize ?? 400;
     let gasUsed = 0n;
+    await this.blockNumber();
     for (let i = 0; i < txs.length; i += batchSize) {
       const chunk = txs.slice(i, i + batchSize);
       const hashes = await this.batch<Hex>(
