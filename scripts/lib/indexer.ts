@@ -31,6 +31,15 @@ export interface RunningIndexer {
   stop(): Promise<void>;
 }
 
+/** The last lines the indexer logged, shortened (its JSON log lines can be kilobytes long). */
+function tailOf(child: ManagedChild): string {
+  return child
+    .tail(6)
+    .split("\n")
+    .map((l) => (l.length > 300 ? `${l.slice(0, 297)}...` : l))
+    .join("\n");
+}
+
 /** Starts `ponder start` for indexer/ and waits until its HTTP server answers /health. */
 export async function startIndexer(options: IndexerOptions): Promise<RunningIndexer> {
   const env: NodeJS.ProcessEnv = {
@@ -59,10 +68,10 @@ export async function startIndexer(options: IndexerOptions): Promise<RunningInde
   const deadline = Date.now() + 120_000;
   while (!(await httpOk(`${url}/health`, 2_000))) {
     const exited = child.exited();
-    if (exited) throw new Error(`indexer exited (${exited}) before its server answered:\n${child.tail(20)}`);
+    if (exited) throw new Error(`indexer exited (${exited}) before its server answered:\n${tailOf(child)}`);
     if (Date.now() > deadline) {
       await child.stop(5_000);
-      throw new Error(`indexer on ${url}: /health not answering after 120 s:\n${child.tail(20)}`);
+      throw new Error(`indexer on ${url}: /health not answering after 120 s:\n${tailOf(child)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -101,12 +110,12 @@ export async function waitCaughtUp(
   const deadline = started + (options.timeoutMs ?? 120_000);
   for (;;) {
     const exited = indexer.child.exited();
-    if (exited) throw new Error(`indexer exited (${exited}) while catching up:\n${indexer.child.tail(20)}`);
+    if (exited) throw new Error(`indexer exited (${exited}) while catching up:\n${tailOf(indexer.child)}`);
     const status = await indexerStatus(indexer.url);
     options.onProgress?.(status.indexedBlock, head);
     if (status.ready && status.indexedBlock !== undefined && status.indexedBlock >= head) return { head, seconds: (Date.now() - started) / 1000 };
     if (Date.now() > deadline) {
-      throw new Error(`indexer at ${indexer.url} not caught up after ${Math.round((Date.now() - started) / 1000)} s (indexed ${status.indexedBlock ?? "none"}, head ${head}, ready ${status.ready}):\n${indexer.child.tail(20)}`);
+      throw new Error(`indexer at ${indexer.url} not caught up after ${Math.round((Date.now() - started) / 1000)} s (indexed ${status.indexedBlock ?? "none"}, head ${head}, ready ${status.ready}):\n${tailOf(indexer.child)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

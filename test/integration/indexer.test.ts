@@ -1,5 +1,5 @@
 // The Ponder indexer (indexer/) against a real Hardhat chain with real activity: devices, models, licenses, channels,
-// single and batch claims, a top-up, a close request, royalties withdrawn, an anchor and a slash. Every table is
+// single and batch claims, a top-up, a close request, royalties withdrawn, anchors and a proven equivocation (a slash). Every table is
 // checked against the chain's own state and logs (amounts exact, one row per event). Faults: a reorg (evm_snapshot /
 // evm_revert, then other blocks), a restart in the middle of a sync, and an RPC that caps eth_getLogs ranges, fails
 // every few calls and is slow: the index must come out exactly equal to the chain each time.
@@ -14,6 +14,7 @@ import { signVoucher } from "../../protocol/voucher.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
 import { indexerQuery, indexerStatus, startIndexer, waitCaughtUp, type RunningIndexer } from "../../scripts/lib/indexer.ts";
 import { clientsFor, startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { receiptArg, signReceiptWith } from "../helpers/disputes.ts";
 import { startRpcProxy, type RpcProxy } from "../../scripts/lib/rpc-proxy.ts";
 import { MODEL_OWNER_INDEX, openChannel, PPOCR_DIRECTION_CLS, setupMarket, SILERO_VAD_V5, type Market, type TestChannel } from "../../scripts/lib/worker-fixture.ts";
 
@@ -64,8 +65,43 @@ describe("indexer: Ponder over the marketplace contracts", function () {
     return mined(clientsFor(net, 0).walletClient.writeContract({ account, address: market.contracts.flightRecorder, abi: flightRecorderAbi, functionName: "anchor", args: [root, fromSeq, toSeq, head] }));
   }
 
+  /** Two receipts for the same input with different outputs, signed by the device key: a proven equivocation slashes it. */
+  async function proveEquivocation() {
+    const ch = channels[0]!;
+    const base = {
+      channelId: ch.id,
+      cumulativeAmount: 1_000n,
+      units: 1n,
+      sequence: 1n,
+      modelId: ch.terms.modelId,
+      modelHash: market.models[0]!.hash,
+      inputHash: keccak256(toHex("input")),
+      outputHash: keccak256(toHex("output a")),
+      previous: `0x${"00".repeat(32)}` as Hex,
+      timestamp: 1n,
+    };
+    const a = await signReceiptWith(market.device.privateKey, base, market.chainId, market.contracts.paymentChannels);
+    const b = await signReceiptWith(market.device.privateKey, { ...base, outputHash: keccak256(toHex("output b")) }, market.chainId, market.contracts.paymentChannels);
+    const reporter = clientsFor(net, 7);
+    return mined(
+      reporter.walletClient.writeContract({
+        address: market.contracts.flightRecorder,
+        abi: flightRecorderAbi,
+        functionName: "reportEquivocation",
+        args: [market.device.address, receiptArg(a), a.signature, receiptArg(b), b.signature],
+      }),
+    );
+  }
+
+  /**
+   * Adds `blocks` empty blocks. hardhat_mine is fast but the blocks it reserves do not link (their parentHash is not
+   * the previous block's hash), which Ponder's live sync rightly takes for a reorg deeper than finality; so only
+   * blocks that end up below the finality window (30) come from it, the newest ones are mined one by one.
+   */
   async function mine(blocks: number) {
-    await rpc(net.chain.url, "hardhat_mine", [toHex(blocks)]);
+    const linked = Math.min(blocks, 40);
+    if (blocks > linked) await rpc(net.chain.url, "hardhat_mine", [toHex(blocks - linked)]);
+    for (let i = 0; i < linked; i++) await rpc(net.chain.url, "evm_mine");
   }
 
   async function start(rpcUrl: string, getLogsRange?: number) {
@@ -195,7 +231,12 @@ describe("indexer: Ponder over the marketplace contracts", function () {
     const slashLogs = await events(market.contracts.deviceRegistry, deviceRegistryAbi, "DeviceSlashed");
     expect(slashes.map((s) => s.amount).sort()).to.deep.equal(slashLogs.map((l) => (l.args.amount as bigint).toString()).sort());
     expect(devices[0]!.slashedTotal).to.equal(slashLogs.reduce((s, l) => s + (l.args.amount as bigint), 0n).toString());
-    return { channels: indexedChannels.length, claims: indexedClaims.length };
+    const disputes = await rows<{ kind: string; state: string; reporter: Hex; slashed: string | null; reward: string | null }>("disputes", "kind state reporter slashed reward");
+    const proven = await events(market.contracts.flightRecorder, flightRecorderAbi, "EquivocationProven");
+    expect(disputes.filter((d) => d.kind === "equivocation").map((d) => [d.state, d.reporter, d.slashed, d.reward])).to.deep.equal(
+      proven.map((l) => ["proven", lower(l.args.reporter as string), (l.args.slashed as bigint).toString(), (l.args.reward as bigint).toString()]),
+    );
+    return { channels: indexedChannels.length, claims: indexedClaims.length, slashes: slashes.length, disputes: disputes.length };
   }
 
   async function countLogs(): Promise<number> {
@@ -232,10 +273,6 @@ describe("indexer: Ponder over the marketplace contracts", function () {
       [channels[2]!, 3_331n],
     ]);
     await anchor(1n, 5n);
-    const admin = clientsFor(net, 0);
-    const role = await reader.readContract({ address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "SLASHER_ROLE" });
-    await mined(admin.walletClient.writeContract({ address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "grantRole", args: [role, admin.account.address] }));
-    await mined(admin.walletClient.writeContract({ address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "slash", args: [market.device.address, 1_234n, admin.account.address, false] }));
     const buyer5 = clientsFor(net, 5);
     await mined(buyer5.walletClient.writeContract({ address: market.contracts.paymentChannels, abi: paymentChannelsAbi, functionName: "requestClose", args: [channels[2]!.terms] }));
     const owner = clientsFor(net, MODEL_OWNER_INDEX);
@@ -266,7 +303,7 @@ describe("indexer: Ponder over the marketplace contracts", function () {
         ` (${(logs / caught.seconds).toFixed(0)} events/s after start-up, ${total.toFixed(1)} s in all)`,
     );
     const counts = await expectIndexEqualsChain();
-    expect(counts).to.deep.equal({ channels: 3, claims: 4 });
+    expect(counts).to.deep.equal({ channels: 3, claims: 4, slashes: 0, disputes: 0 });
   });
 
   it("follows new blocks live, and a reorg (evm_snapshot, evm_revert, other blocks) leaves only the surviving chain", async () => {
@@ -293,7 +330,7 @@ describe("indexer: Ponder over the marketplace contracts", function () {
     await waitCaughtUp(indexer!, net.chain.url, { timeoutMs: 60_000 });
     const counts = await expectIndexEqualsChain();
     expect((await rows<{ id: Hex }>("channels", "id")).map((c) => c.id)).to.not.include(lower(doomed.id));
-    expect(counts).to.deep.equal({ channels: 3, claims: 6 });
+    expect(counts).to.deep.equal({ channels: 3, claims: 6, slashes: 0, disputes: 0 });
   });
 
   it("restarted in the middle of a sync through a capped, failing, slow RPC, it resumes without duplicates", async () => {
@@ -307,6 +344,7 @@ describe("indexer: Ponder over the marketplace contracts", function () {
     await anchor(6n, 9n);
     await claimOne(channels[2]!, 5_000n);
     await mine(150);
+    await proveEquivocation();
     const head = Number(await reader.getBlockNumber());
 
     proxy = await startRpcProxy(net.chain.url, { maxLogRange: 25, failEvery: 9, delayMs: 40 });
@@ -333,6 +371,8 @@ describe("indexer: Ponder over the marketplace contracts", function () {
     );
     expect(proxy.refused.transient).to.be.greaterThan(0);
     const counts = await expectIndexEqualsChain();
-    expect(counts).to.deep.equal({ channels: 3, claims: 9 });
+    expect(counts.claims).to.equal(9);
+    expect(counts.disputes).to.equal(1);
+    expect(counts.slashes).to.be.greaterThan(0);
   });
 });
