@@ -5,6 +5,7 @@ import { deviceRegistryAbi, modelRegistryAbi } from "../protocol/generated/contr
 import { readRegistries, type Buyer, type Registries } from "../protocol/client/index.ts";
 import { DISCOVERY_MAX_LIMIT, DISCOVERY_PATH, discoveryListWire, type DiscoveredResource, type MarketListing } from "../protocol/discovery.ts";
 import { X402_VERSION } from "../protocol/x402.ts";
+import { getContractEventsPaged } from "../protocol/paged-logs.ts";
 
 const DEVICE_STATUS = ["none", "active", "paused", "exiting", "removed", "withdrawn"] as const;
 
@@ -49,7 +50,7 @@ export class Market {
   /** Latest OfferingSet per (device, model, token); a price of 0 removed it. */
   async #offerings() {
     const { deviceRegistry } = await this.registries();
-    const logs = await this.publicClient.getContractEvents({ address: deviceRegistry, abi: deviceRegistryAbi, eventName: "OfferingSet", fromBlock: 0n, toBlock: "latest" });
+    const logs = await getContractEventsPaged(this.publicClient, { address: deviceRegistry, abi: deviceRegistryAbi, eventName: "OfferingSet" }, { fromBlock: 0n });
     const latest = new Map<string, { device: Address; modelId: bigint; token: Address; price: bigint }>();
     for (const { args } of logs) {
       if (!args.device || args.modelId === undefined || !args.token || args.price === undefined) continue;
@@ -81,7 +82,7 @@ export class Market {
   async devices(filter: { modelId?: bigint } = {}): Promise<DeviceListing[]> {
     const { deviceRegistry } = await this.registries();
     const [registered, offers] = await Promise.all([
-      this.publicClient.getContractEvents({ address: deviceRegistry, abi: deviceRegistryAbi, eventName: "DeviceRegistered", fromBlock: 0n, toBlock: "latest" }),
+      getContractEventsPaged(this.publicClient, { address: deviceRegistry, abi: deviceRegistryAbi, eventName: "DeviceRegistered" }, { fromBlock: 0n }),
       this.#offerings(),
     ]);
     const devices = [...new Set(registered.map((l) => l.args.device).filter((d): d is Address => d !== undefined))];

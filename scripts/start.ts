@@ -9,6 +9,10 @@
 // `npm start -- --no-web` (or EDGEPAY_NO_WEB=1): chain, contracts, models and worker only, for buyers who bring
 // their own client (no dashboard build, WEB_PORT unused).
 //
+// `npm start -- --indexer` (or EDGEPAY_INDEXER=1): also the Ponder indexer (indexer/) on INDEXER_PORT (42069), with
+// its PGlite database in the state directory; started right after the deploy, in parallel with the rest, and "ready"
+// waits until it has caught up with the chain. Off by default: Ponder's build and PGlite set-up take 10-40 s.
+//
 // Ports: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000). State: .edgepay/ (or EDGEPAY_STATE_DIR), fresh per
 // start because the chain is fresh: the worker's key and database, logs, and stack.json for `npm run demo`.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -18,20 +22,26 @@ import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { isPortFree, rpc, startChain, waitFor, type RunningChain } from "./lib/chain.ts";
 import { deployLocal, ensureContractArtifacts } from "./lib/deploy.ts";
+import { startIndexer, waitCaughtUp, type RunningIndexer } from "./lib/indexer.ts";
 import { httpOk, killAllChildren, portHolder, spawnNode, watchLauncher, type ManagedChild } from "./lib/processes.ts";
 import { bold, fmtUsdc, paint, secs, step } from "./lib/progress.ts";
 import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
 import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
 
 const started = Date.now();
-const USAGE = `usage: npm start [-- --no-web]
+const USAGE = `usage: npm start [-- --no-web] [-- --indexer]
 
   --no-web   chain, contracts, demo models and worker only: no dashboard (also EDGEPAY_NO_WEB=1)
+  --indexer  also the Ponder indexer (indexer/), waited for until it has caught up (also EDGEPAY_INDEXER=1)
 
-environment: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000), EDGEPAY_STATE_DIR (.edgepay), EDGEPAY_DEPLOYMENT (local)`;
+environment: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000), INDEXER_PORT (42069), EDGEPAY_STATE_DIR (.edgepay),
+             EDGEPAY_DEPLOYMENT (local)`;
 const args = (() => {
   try {
-    return parseArgs({ options: { "no-web": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } }, strict: true }).values;
+    return parseArgs({
+      options: { "no-web": { type: "boolean", default: false }, indexer: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+      strict: true,
+    }).values;
   } catch (error) {
     console.error(`npm start: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -43,6 +53,8 @@ if (args.help) {
 }
 const noWebEnv = process.env.EDGEPAY_NO_WEB?.trim().toLowerCase();
 const withWeb = !args["no-web"] && !(noWebEnv && !["0", "false", "no"].includes(noWebEnv));
+const indexerEnv = process.env.EDGEPAY_INDEXER?.trim().toLowerCase();
+const withIndexer = args.indexer || Boolean(indexerEnv && !["0", "false", "no"].includes(indexerEnv));
 const deploymentId = process.env.EDGEPAY_DEPLOYMENT?.trim() || "local";
 const STATE = stateDir();
 const LOGS = path.join(STATE, "logs");
@@ -79,6 +91,7 @@ function fail(message: string): never {
 
 const ports = [readPort("CHAIN_PORT", 8545, "the chain (JSON-RPC)"), readPort("WORKER_PORT", 8787, "the worker")];
 if (withWeb) ports.push(readPort("WEB_PORT", 3000, "the dashboard"));
+if (withIndexer) ports.push(readPort("INDEXER_PORT", 42069, "the indexer"));
 {
   const seen = new Map<number, string>();
   for (const p of ports) {
@@ -87,13 +100,16 @@ if (withWeb) ports.push(readPort("WEB_PORT", 3000, "the dashboard"));
     seen.set(p.port, p.variable);
   }
 }
-const [chainPort, workerPort, webPort] = ports.map((p) => p.port) as [number, number, number | undefined];
+const [chainPort, workerPort] = ports.map((p) => p.port) as [number, number];
+const webPort = ports.find((p) => p.variable === "WEB_PORT")?.port;
+const indexerPort = ports.find((p) => p.variable === "INDEXER_PORT")?.port;
 
 // ------------------------------------------------------------------ lifecycle
 
 let chain: RunningChain | undefined;
 let worker: ManagedChild | undefined;
 let web: ManagedChild | undefined;
+let indexer: RunningIndexer | undefined;
 let build: Promise<unknown> | undefined;
 let dashboardStarted = 0;
 let shuttingDown: Promise<void> | undefined;
@@ -102,11 +118,12 @@ let firstSignalAt = 0;
 async function shutdown(code: number, reason?: string) {
   shuttingDown ??= (async () => {
     if (reason) console.log(`\n${reason}`);
-    const parts = [web && "dashboard", worker && "worker", chain && "chain"].filter(Boolean);
+    const parts = [web && "dashboard", indexer && "indexer", worker && "worker", chain && "chain"].filter(Boolean);
     if (parts.length) console.log(`stopping ${parts.join(", ")}...`);
     rmSync(stackFile(), { force: true });
     // The dashboard and worker first: the worker's final claims need the chain.
     if (web) await web.stop(10_000).then(() => step("ok", "dashboard", "stopped"));
+    if (indexer) await indexer.stop().then(() => step("ok", "indexer", "stopped"));
     if (worker) {
       const crashed = worker.exited();
       await worker.stop(30_000);
@@ -198,6 +215,7 @@ await part("ports", async () => {
 
 // Fresh state: the chain starts empty, so an old device key or database would describe another world.
 rmSync(path.join(STATE, "worker"), { recursive: true, force: true });
+rmSync(path.join(STATE, "indexer"), { recursive: true, force: true });
 rmSync(stackFile(), { force: true });
 rmSync(LOGS, { recursive: true, force: true });
 mkdirSync(LOGS, { recursive: true });
@@ -250,6 +268,12 @@ const webUrl = webPort ? `http://127.0.0.1:${webPort}` : undefined;
 // worker), so its build and `next start` run while the market is set up; it reads the fresh generated module.
 const dashboard = webUrl ? startDashboard(webUrl) : undefined;
 dashboard?.catch(() => undefined);
+// The indexer needs only the addresses: it starts now and backfills while the models and the worker are set up;
+// "caught up" is then measured against the head once they are (their transactions are what it should show).
+let marketSetUp: () => void = () => undefined;
+const marketReady = new Promise<void>((resolve) => (marketSetUp = resolve));
+const indexing = indexerPort ? startIndexerPart(indexerPort) : undefined;
+indexing?.catch(() => undefined);
 
 // Loaded only now: the generated ABIs it imports were just regenerated.
 const market = await import("./lib/marketplace.ts");
@@ -293,10 +317,12 @@ const device = await part("worker", async () => {
   return provisioned;
 });
 
+marketSetUp();
 if (dashboard) {
   if (!web) step("run", "dashboard", `waiting for the dashboard (${secs(dashboardStarted)} so far; a first build takes a minute or two)...`);
   await dashboard;
 }
+if (indexing) await indexing;
 
 const info: StackInfo = {
   version: 1,
@@ -344,6 +370,35 @@ console.log(`  ${b("Chain:")}  ${rpcUrl} (chain id ${deployment.chainId})     ${
   Ctrl-C (or SIGTERM to this process or to npm) stops everything.`);
 
 // ------------------------------------------------------------------ helpers
+
+/** The Ponder indexer on `port` (PGlite in the state directory), then waits until it has indexed the chain's head. */
+function startIndexerPart(port: number): Promise<void> {
+  return part("indexer", async () => {
+    const t = Date.now();
+    step("run", "indexer", `starting Ponder on http://127.0.0.1:${port} (build and database set-up take a while)...`);
+    indexer = await startIndexer({
+      rpcUrl,
+      chainId: deployment.chainId,
+      contracts,
+      port,
+      dataDir: path.join(STATE, "indexer", "pglite"),
+      logFile: path.join(LOGS, "indexer.log"),
+    });
+    watchExit(indexer.child, "the indexer");
+    step("ok", "indexer", `serving on ${indexer.url} (pid ${indexer.child.pid}) in ${secs(t)}`);
+    await marketReady;
+    let shown = 0;
+    const caught = await waitCaughtUp(indexer, rpcUrl, {
+      timeoutMs: 180_000,
+      onProgress: (indexed, head) => {
+        if (Date.now() - shown < 2_000) return;
+        shown = Date.now();
+        step("run", "indexer", `indexed block ${indexed ?? "-"} of ${head}`);
+      },
+    });
+    step("ok", "indexer", `caught up with block ${caught.head} in ${took("indexer", t)}; GraphQL ${indexer.url}/graphql, SQL over HTTP ${indexer.url}/sql`);
+  });
+}
 
 /** The production build (reused when its inputs did not change), then `next start`, until `/` answers. */
 function startDashboard(url: string): Promise<void> {

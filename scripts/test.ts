@@ -19,6 +19,8 @@ const stages: Stage[] = [
   { name: "build contracts", args: [HARDHAT_CLI, "build"], counts: false },
   { name: "codegen", args: ["scripts/codegen.ts"], counts: false },
   { name: "typecheck (tsc)", args: [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], counts: false },
+  // The indexer has its own project: its handlers import Ponder's virtual modules (ponder:registry, ponder:schema).
+  { name: "typecheck indexer (tsc)", args: [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "indexer"], counts: false },
   { name: "contracts: solidity fuzz/invariant tests", args: [HARDHAT_CLI, "test", "solidity"], counts: true },
   { name: "contracts: mocha tests", args: [HARDHAT_CLI, "test", "mocha"], counts: true },
   { name: "integration: worker, client, chain", args: [MOCHA_CLI], counts: true },

@@ -213,7 +213,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
         proofs,
         sender,
         device: device.address,
-        options: { ...config.recorder, fromBlock: config.fromBlock, log: (msg) => log("info", msg) },
+        options: { ...config.recorder, fromBlock: config.fromBlock, getLogsRange: config.index.getLogsRange, log: (msg) => log("info", msg) },
       })
     : undefined;
   if (!anchorer) log("info", "no FlightRecorder configured (contracts.flightRecorder): receipts are logged but not anchored");

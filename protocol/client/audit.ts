@@ -8,6 +8,7 @@ import { anchoredGaps, channelContinuityBreaks, coverageKind, type CoverageKind,
 import { hasProof, type AuditLine } from "../audit-export.ts";
 import { processProof, receiptLeaf } from "../merkle.ts";
 import { flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi } from "../generated/contracts.ts";
+import { getContractEventsPaged } from "../paged-logs.ts";
 import { receiptDigest, recoverReceiptSigner, type SignedReceipt } from "../receipt.ts";
 
 export type Check = { valid: true } | { valid: false; reason: string; detail?: string };
@@ -24,6 +25,8 @@ export interface AuditContext {
   modelRegistry: Address;
   /** First block to search for Anchored events. */
   fromBlock?: bigint;
+  /** Blocks per eth_getLogs (default DEFAULT_LOG_RANGE; a provider's smaller cap is followed when it names it). */
+  getLogsRange?: number;
 }
 
 /** Everything from one FlightRecorder address: its PaymentChannels, that contract's ModelRegistry, the chain id. */
@@ -314,14 +317,11 @@ async function signatureCheck(r: SignedReceipt, device: Address, ctx: AuditConte
 }
 
 async function anchorTx(ctx: AuditContext, device: Address, fromSeq: bigint): Promise<{ transactionHash?: Hex; blockNumber?: bigint }> {
-  const events = await ctx.client.getContractEvents({
-    address: ctx.flightRecorder,
-    abi: flightRecorderAbi,
-    eventName: "Anchored",
-    args: { device, fromSeq },
-    fromBlock: ctx.fromBlock ?? 0n,
-    toBlock: "latest",
-  });
+  const events = await getContractEventsPaged(
+    ctx.client,
+    { address: ctx.flightRecorder, abi: flightRecorderAbi, eventName: "Anchored", args: { device, fromSeq } },
+    { fromBlock: ctx.fromBlock ?? 0n, maxRange: ctx.getLogsRange },
+  );
   const ev = events[events.length - 1];
   return ev ? { transactionHash: ev.transactionHash, blockNumber: ev.blockNumber } : {};
 }
@@ -329,14 +329,11 @@ async function anchorTx(ctx: AuditContext, device: Address, fromSeq: bigint): Pr
 /** The price per unit in a channel's terms (its ChannelOpened event), or undefined when not found. */
 async function channelPrice(ctx: AuditContext, channelId: Hex): Promise<bigint | undefined> {
   try {
-    const events = await ctx.client.getContractEvents({
-      address: ctx.paymentChannels,
-      abi: paymentChannelsAbi,
-      eventName: "ChannelOpened",
-      args: { channelId },
-      fromBlock: ctx.fromBlock ?? 0n,
-      toBlock: "latest",
-    });
+    const events = await getContractEventsPaged(
+      ctx.client,
+      { address: ctx.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { channelId } },
+      { fromBlock: ctx.fromBlock ?? 0n, maxRange: ctx.getLogsRange },
+    );
     return events[0]?.args.terms?.price;
   } catch {
     return undefined;

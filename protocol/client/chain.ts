@@ -17,6 +17,7 @@ import {
 } from "viem";
 import { getEip712Domain } from "viem/actions";
 import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../generated/contracts.ts";
+import { getContractEventsPaged } from "../paged-logs.ts";
 import { channelIdOf, type ChannelTerms } from "../terms.ts";
 import { EdgepayClientError, describeContractError } from "./errors.ts";
 import { permitTypes } from "../eip712.ts";
@@ -27,6 +28,8 @@ export type BuyerWallet = WalletClient<Transport, Chain | undefined, Account>;
 export interface ChainContext {
   publicClient: PublicClient;
   paymentChannels: Address;
+  /** Blocks per eth_getLogs in scans (default DEFAULT_LOG_RANGE). */
+  getLogsRange?: number;
 }
 
 export interface Registries {
@@ -143,14 +146,11 @@ export interface ChannelListing {
 
 /** Every channel `payer` opened, from ChannelOpened logs, with its current state. */
 export async function listChannelsOf(ctx: ChainContext, payer: Address, fromBlock: bigint = 0n): Promise<ChannelListing[]> {
-  const logs = await ctx.publicClient.getContractEvents({
-    address: ctx.paymentChannels,
-    abi: paymentChannelsAbi,
-    eventName: "ChannelOpened",
-    args: { payer },
-    fromBlock,
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(
+    ctx.publicClient,
+    { address: ctx.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { payer } },
+    { fromBlock, maxRange: ctx.getLogsRange },
+  );
   const block = await ctx.publicClient.getBlock({ blockTag: "latest" });
   return Promise.all(
     logs.map(async (log) => {

@@ -5,6 +5,7 @@
 import { decodeFunctionData, formatEther, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { deviceRegistryAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import type { Contracts } from "../../worker/config.ts";
+import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
 
 export interface ReportScope {
   contracts: Contracts;
@@ -100,15 +101,15 @@ export async function readDemoReport(client: PublicClient, scope: ReportScope): 
   const pc = scope.contracts.paymentChannels;
   const range = { fromBlock: scope.fromBlock, toBlock: scope.toBlock };
   const deviceSet = new Set(scope.devices.map((d) => d.toLowerCase()));
-  const opened = (await client.getContractEvents({ address: pc, abi: paymentChannelsAbi, eventName: "ChannelOpened", ...range })).filter((l) =>
+  const opened = (await getContractEventsPaged(client, { address: pc, abi: paymentChannelsAbi, eventName: "ChannelOpened" }, { ...range })).filter((l) =>
     deviceSet.has(l.args.device!.toLowerCase()),
   );
   const channels = new Map(opened.map((l) => [l.args.channelId!, { terms: l.args.terms!, deposit: l.args.deposit! }]));
   const mine = <T extends { args: { channelId?: Hex } }>(logs: T[]) => logs.filter((l) => channels.has(l.args.channelId!));
-  const topUps = mine(await client.getContractEvents({ address: pc, abi: paymentChannelsAbi, eventName: "ChannelToppedUp", ...range }));
-  const claims = mine(await client.getContractEvents({ address: pc, abi: paymentChannelsAbi, eventName: "Claimed", ...range }));
-  const settled = mine(await client.getContractEvents({ address: pc, abi: paymentChannelsAbi, eventName: "ChannelSettled", ...range }));
-  const withdrawals = await client.getContractEvents({ address: pc, abi: paymentChannelsAbi, eventName: "RoyaltiesWithdrawn", ...range });
+  const topUps = mine(await getContractEventsPaged(client, { address: pc, abi: paymentChannelsAbi, eventName: "ChannelToppedUp" }, { ...range }));
+  const claims = mine(await getContractEventsPaged(client, { address: pc, abi: paymentChannelsAbi, eventName: "Claimed" }, { ...range }));
+  const settled = mine(await getContractEventsPaged(client, { address: pc, abi: paymentChannelsAbi, eventName: "ChannelSettled" }, { ...range }));
+  const withdrawals = await getContractEventsPaged(client, { address: pc, abi: paymentChannelsAbi, eventName: "RoyaltiesWithdrawn" }, { ...range });
   for (const t of topUps) channels.get(t.args.channelId!)!.deposit += t.args.amount!;
 
   const devices = new Map<string, DeviceRow>();

@@ -28,6 +28,7 @@ import { PPOCR_DIRECTION_CLS, SILERO_VAD_V5 } from "../../worker/models/demo.ts"
 import { registerDevice } from "../../worker/register.ts";
 import { waitFor } from "./chain.ts";
 import { httpOk, spawnNode, type ManagedChild } from "./processes.ts";
+import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
 
 /**
  * Hardhat's well-known test keys (public; local chains only) and who plays which part. The dashboard's dev wallet
@@ -142,7 +143,7 @@ export interface PublishedModel {
  * content hash is reused, otherwise it is published now (sha256 of the real file, royalty, license fee).
  */
 export async function ensureDemoModels(m: Marketplace, catalog: readonly DemoModelSpec[] = DEMO_CATALOG): Promise<PublishedModel[]> {
-  const logs = await m.publicClient.getContractEvents({ address: m.contracts.modelRegistry, abi: modelRegistryAbi, eventName: "ModelPublished", fromBlock: 0n });
+  const logs = await getContractEventsPaged(m.publicClient, { address: m.contracts.modelRegistry, abi: modelRegistryAbi, eventName: "ModelPublished" }, { fromBlock: 0n });
   const out: PublishedModel[] = [];
   for (const spec of catalog) {
     const owner = privateKeyToAccount(TEST_KEYS[spec.owner]!).address;

@@ -6,6 +6,7 @@ import type { AuditLine } from "../../protocol/audit-export.ts";
 import { auditReceipt, type AuditContext, type ReceiptAudit } from "../../protocol/client/audit.ts";
 import { deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
 import type { SignedReceipt } from "../../protocol/receipt.ts";
+import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
 
 export interface AuditRequest {
   receipt: SignedReceipt;
@@ -39,14 +40,7 @@ export async function runAudit(req: AuditRequest, ctx: AuditContext, deviceRegis
 }
 
 async function deviceOfChannel(ctx: AuditContext, r: SignedReceipt): Promise<Address> {
-  const logs = await ctx.client.getContractEvents({
-    address: ctx.paymentChannels,
-    abi: paymentChannelsAbi,
-    eventName: "ChannelOpened",
-    args: { channelId: r.channelId },
-    fromBlock: ctx.fromBlock ?? 0n,
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(ctx.client, { address: ctx.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { channelId: r.channelId } }, { fromBlock: ctx.fromBlock ?? 0n });
   const device = logs[0]?.args.device;
   if (!device) throw new Error(`channel ${r.channelId} was never opened on PaymentChannels ${ctx.paymentChannels} (chain ${ctx.chainId}): the receipt is for another chain or contract, or the channel id is wrong`);
   return device;

@@ -9,6 +9,7 @@ import {
 } from "../../protocol/generated/contracts.ts";
 import type { ChannelTerms } from "../../protocol/terms.ts";
 import type { RuntimeConfig } from "./runtime-config.ts";
+import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
 
 export interface ModelInfo {
   modelId: bigint;
@@ -74,7 +75,7 @@ export async function readModels(client: PublicClient, c: RuntimeConfig): Promis
   const address = c.contracts.modelRegistry;
   const [count, logs] = await Promise.all([
     client.readContract({ address, abi: modelRegistryAbi, functionName: "modelCount" }),
-    client.getContractEvents({ address, abi: modelRegistryAbi, eventName: "ModelPublished", fromBlock: from(c), toBlock: "latest" }),
+    getContractEventsPaged(client, { address, abi: modelRegistryAbi, eventName: "ModelPublished" }, { fromBlock: from(c) }),
   ]);
   const blockOf = new Map(logs.map((l) => [l.args.modelId!, l.blockNumber]));
   const times = await blockTimes(client, [...new Set(logs.map((l) => l.blockNumber))]);
@@ -108,8 +109,8 @@ export async function readModels(client: PublicClient, c: RuntimeConfig): Promis
 export async function readDevices(client: PublicClient, c: RuntimeConfig): Promise<DeviceInfo[]> {
   const address = c.contracts.deviceRegistry;
   const [registered, offerings] = await Promise.all([
-    client.getContractEvents({ address, abi: deviceRegistryAbi, eventName: "DeviceRegistered", fromBlock: from(c), toBlock: "latest" }),
-    client.getContractEvents({ address, abi: deviceRegistryAbi, eventName: "OfferingSet", fromBlock: from(c), toBlock: "latest" }),
+    getContractEventsPaged(client, { address, abi: deviceRegistryAbi, eventName: "DeviceRegistered" }, { fromBlock: from(c) }),
+    getContractEventsPaged(client, { address, abi: deviceRegistryAbi, eventName: "OfferingSet" }, { fromBlock: from(c) }),
   ]);
   // Latest OfferingSet per (device, model, token) wins; price 0 means removed.
   const latest = new Map<string, Offering & { device: Address }>();
@@ -139,13 +140,7 @@ export async function readDevices(client: PublicClient, c: RuntimeConfig): Promi
 
 /** Licenses taken, per model. */
 export async function readLicenses(client: PublicClient, c: RuntimeConfig) {
-  const logs = await client.getContractEvents({
-    address: c.contracts.modelRegistry,
-    abi: modelRegistryAbi,
-    eventName: "LicenseTaken",
-    fromBlock: from(c),
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(client, { address: c.contracts.modelRegistry, abi: modelRegistryAbi, eventName: "LicenseTaken" }, { fromBlock: from(c) });
   return logs.map((l) => ({ modelId: l.args.modelId!, licensee: l.args.licensee!, payer: l.args.payer!, token: l.args.token!, fee: l.args.fee!, txHash: l.transactionHash }));
 }
 
@@ -156,14 +151,7 @@ export async function readChannels(
   filter: { payer?: Address; devices?: readonly Address[] } = {},
 ): Promise<ChannelInfo[]> {
   const address = c.contracts.paymentChannels;
-  const logs = await client.getContractEvents({
-    address,
-    abi: paymentChannelsAbi,
-    eventName: "ChannelOpened",
-    args: filter.payer ? { payer: filter.payer } : undefined,
-    fromBlock: from(c),
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(client, { address, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: filter.payer ? { payer: filter.payer } : undefined }, { fromBlock: from(c) });
   const wanted = filter.devices ? new Set(filter.devices.map((d) => d.toLowerCase())) : undefined;
   const picked = logs.filter((l) => !wanted || wanted.has(l.args.device!.toLowerCase()));
   return Promise.all(
@@ -187,14 +175,7 @@ export async function readChannels(
 
 /** Claimed events (optionally for one payee), with block times. */
 export async function readClaims(client: PublicClient, c: RuntimeConfig, payee?: Address): Promise<ClaimInfo[]> {
-  const logs = await client.getContractEvents({
-    address: c.contracts.paymentChannels,
-    abi: paymentChannelsAbi,
-    eventName: "Claimed",
-    args: payee ? { payee } : undefined,
-    fromBlock: from(c),
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(client, { address: c.contracts.paymentChannels, abi: paymentChannelsAbi, eventName: "Claimed", args: payee ? { payee } : undefined }, { fromBlock: from(c) });
   const times = await blockTimes(client, [...new Set(logs.map((l) => l.blockNumber))]);
   return logs.map((l) => ({
     channelId: l.args.channelId!,
@@ -234,14 +215,7 @@ export interface CreditInfo {
  */
 export async function readCredits(client: PublicClient, c: RuntimeConfig, account: Address): Promise<CreditInfo[]> {
   const address = c.contracts.paymentChannels;
-  const logs = await client.getContractEvents({
-    address,
-    abi: paymentChannelsAbi,
-    eventName: "TransferCredited",
-    args: { account },
-    fromBlock: from(c),
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(client, { address, abi: paymentChannelsAbi, eventName: "TransferCredited", args: { account } }, { fromBlock: from(c) });
   const tokens = [...new Map(logs.map((l) => [l.args.token!.toLowerCase(), l.args.token!])).values()];
   const credits = await Promise.all(
     tokens.map(async (token) => {
@@ -270,14 +244,7 @@ export interface AnchorInfo {
 /** FlightRecorder `Anchored` events of one device (none when no FlightRecorder is configured). */
 export async function readAnchors(client: PublicClient, c: RuntimeConfig, device: Address): Promise<AnchorInfo[]> {
   if (!c.contracts.flightRecorder) return [];
-  const logs = await client.getContractEvents({
-    address: c.contracts.flightRecorder,
-    abi: flightRecorderAbi,
-    eventName: "Anchored",
-    args: { device },
-    fromBlock: from(c),
-    toBlock: "latest",
-  });
+  const logs = await getContractEventsPaged(client, { address: c.contracts.flightRecorder, abi: flightRecorderAbi, eventName: "Anchored", args: { device } }, { fromBlock: from(c) });
   const times = await blockTimes(client, [...new Set(logs.map((l) => l.blockNumber))]);
   return logs.map((l) => ({
     fromSeq: l.args.fromSeq!,

@@ -7,6 +7,7 @@ import { encodeFunctionData, type Address, type Hex, type PublicClient, type Tra
 import type { ChannelTerms } from "@edgepay/protocol/terms";
 import { flightRecorderAbi } from "@edgepay/protocol/generated/contracts";
 import { anchorBatch, type AnchorBatch } from "@edgepay/protocol/audit";
+import { getContractEventsPaged } from "@edgepay/protocol/paged-logs";
 import type { TxSender } from "../settlement/sender.ts";
 import type { RecorderLog } from "./log.ts";
 import type { ProofCache } from "./proofs.ts";
@@ -15,6 +16,8 @@ export interface AnchorerOptions {
   anchorIntervalSeconds: number;
   maxAnchorReceipts: number;
   fromBlock: bigint;
+  /** Blocks per eth_getLogs in its scans (config index.getLogsRange). */
+  getLogsRange?: number;
   /** Answer omission challenges against this device automatically (default true). */
   answerChallenges: boolean;
   log: (msg: string) => void;
@@ -76,14 +79,11 @@ export class Anchorer {
   async sync(): Promise<bigint> {
     const onchain = await this.chainAnchoredSeq();
     if (onchain <= this.#log.anchoredSeq()) return onchain;
-    const events = await this.#client.getContractEvents({
-      address: this.flightRecorder,
-      abi: flightRecorderAbi,
-      eventName: "Anchored",
-      args: { device: this.#device },
-      fromBlock: this.#eventsFrom,
-      toBlock: "latest",
-    });
+    const events = await getContractEventsPaged(
+      this.#client,
+      { address: this.flightRecorder, abi: flightRecorderAbi, eventName: "Anchored", args: { device: this.#device } },
+      { fromBlock: this.#eventsFrom, maxRange: this.#opts.getLogsRange },
+    );
     for (const ev of events) {
       const { fromSeq, toSeq, root, head } = ev.args as { fromSeq: bigint; toSeq: bigint; root: Hex; head: Hex };
       if (BigInt(fromSeq) !== this.#log.anchoredSeq() + 1n) continue;
@@ -153,14 +153,11 @@ export class Anchorer {
     if (!this.#opts.answerChallenges) return;
     const latest = await this.#client.getBlockNumber();
     if (latest < this.#challengesFrom) return;
-    const events = await this.#client.getContractEvents({
-      address: this.flightRecorder,
-      abi: flightRecorderAbi,
-      eventName: "OmissionChallenged",
-      args: { device: this.#device },
-      fromBlock: this.#challengesFrom,
-      toBlock: latest,
-    });
+    const events = await getContractEventsPaged(
+      this.#client,
+      { address: this.flightRecorder, abi: flightRecorderAbi, eventName: "OmissionChallenged", args: { device: this.#device } },
+      { fromBlock: this.#challengesFrom, toBlock: latest, maxRange: this.#opts.getLogsRange },
+    );
     this.#challengesFrom = latest + 1n;
     for (const ev of events) {
       const digest = ev.args.digest as Hex;
