@@ -3,13 +3,17 @@
 // blocks (SCALE=0.02 for a fiftieth; CI runs test/integration/scale.test.ts at that size), reads every page's list
 // the way the dashboard does today (event scans + one view per row), and prints time, rows and JSON-RPC requests per
 // page, plus the seeding's own throughput. Environment: SCALE (default 1), SCALE_JSON=file writes the figures.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { freePort, startChain } from "./lib/chain.ts";
 import { deployLocal, forgetDeployment } from "./lib/deploy.ts";
 import { BulkRpc } from "./lib/scale-rpc.ts";
 import { scaledTargets, seedMarket } from "./lib/scale-seed.ts";
-import { measureScans } from "./lib/scale-measure.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startIndexer, waitCaughtUp } from "./lib/indexer.ts";
+import { measureIndexed, measureScans, type PageRead } from "./lib/scale-measure.ts";
 
 const factor = Number(process.env.SCALE ?? 1);
 if (!(factor > 0 && factor <= 1)) throw new Error(`SCALE must be in (0, 1], got ${process.env.SCALE}`);
@@ -38,16 +42,62 @@ try {
     fromBlock: "0",
     workers: [],
   };
-  log("reading every page's lists as the dashboard does today (event scans from block 0, one view per row)...");
+  log("reading every page's lists as the dashboard does today (paged event scans from block 0, one view per row)...");
   const reads = await measureScans(config, seeded);
-  console.log("\npage          what                                   rows   seconds   JSON-RPC requests");
-  for (const r of reads) console.log(`${r.page.padEnd(13)} ${r.what.padEnd(38)} ${String(r.rows).padStart(6)} ${r.seconds.toFixed(2).padStart(9)} ${String(r.rpcRequests).padStart(19)}`);
-  console.log(
-    "\nThese are today's scans (no index). The goal is < 1 s per page at full size with an index; a provider that caps" +
-      "\neth_getLogs ranges (1k-10k blocks) refuses the single-range scans above outright.",
-  );
-  if (process.env.SCALE_JSON) writeFileSync(process.env.SCALE_JSON, JSON.stringify({ targets, seeded: { ...seeded, gasUsed: seeded.gasUsed.toString() }, head: head.toString(), reads }, null, 2));
+
+  // The indexer from an empty database: catch-up time over the whole chain, then the same lists from it.
+  const dataDir = mkdtempSync(path.join(tmpdir(), "edgepay-scale-indexer-"));
+  let indexed: PageRead[] = [];
+  let catchUp: { seconds: number; rssMB: number } | undefined;
+  try {
+    const t1 = performance.now();
+    const indexer = await startIndexer({ rpcUrl: chain.url, chainId: d.chainId, contracts: config.contracts, port: await freePort(), dataDir, schema: deploymentId });
+    try {
+      let last = 0;
+      await waitCaughtUp(indexer, chain.url, {
+        timeoutMs: 4 * 3600_000,
+        onProgress: (at, h) => {
+          if (performance.now() - last < 15_000) return;
+          last = performance.now();
+          log(`indexer at block ${at ?? "-"} of ${h}`);
+        },
+      });
+      catchUp = { seconds: (performance.now() - t1) / 1000, rssMB: rssOf(indexer.child.pid) };
+      log(`indexer caught up in ${catchUp.seconds.toFixed(1)} s (from spawn, ${eventCount(targets)} events: ${(eventCount(targets) / catchUp.seconds).toFixed(0)} events/s), RSS ${catchUp.rssMB.toFixed(0)} MB`);
+      indexed = await measureIndexed(indexer.url, seeded);
+    } finally {
+      await indexer.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  console.log("\npage          what (today: RPC scans | indexer: one GraphQL page)            rows   seconds   requests");
+  for (const [kind, list] of [["today", reads], ["indexer", indexed]] as const) {
+    for (const r of list) console.log(`${r.page.padEnd(13)} ${`${kind}: ${r.what}`.padEnd(58)} ${String(r.rows).padStart(7)} ${r.seconds.toFixed(3).padStart(9)} ${String(kind === "today" ? r.rpcRequests : 1).padStart(10)}`);
+  }
+  console.log("\nrows: what the read returned (today: every row; indexer: the total the database counted, a page of it sent).");
+  if (process.env.SCALE_JSON) {
+    writeFileSync(process.env.SCALE_JSON, JSON.stringify({ targets, seeded: { ...seeded, gasUsed: seeded.gasUsed.toString() }, head: head.toString(), reads, catchUp, indexed }, null, 2));
+  }
 } finally {
   await chain.stop();
   await forgetDeployment(deploymentId);
+}
+
+/** Resident memory of a process, MB (Linux /proc). */
+function rssOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Events the seeding emitted that the indexer stores (publish, licence, registration, offering, open, claim). */
+function eventCount(t: ReturnType<typeof scaledTargets>): number {
+  const owners = Math.ceil(t.devices / 10);
+  return t.models + owners * 2 + t.devices * 3 + t.channels + t.claims;
 }

@@ -39,3 +39,46 @@ export async function measureScans(config: RuntimeConfig, who: { busyBuyer: Addr
   out.push(await timed(url, "Model owner", "models + licenses", async (c) => (await readModels(c, config)).length + (await readLicenses(c, config)).length));
   return out;
 }
+
+/**
+ * The same lists from the indexer (GraphQL; the database filters, sorts and pages): a page of `pageSize` rows, as the
+ * dashboard shows them, with the total the database counted. One HTTP request per page.
+ */
+export async function measureIndexed(indexerUrl: string, who: { busyBuyer: Address; busyProvider: Address }, pageSize = 100): Promise<PageRead[]> {
+  const query = async (page: string, what: string, q: string, rowsOf: (data: Record<string, { totalCount: number; items: unknown[] }>) => number): Promise<PageRead> => {
+    const t0 = performance.now();
+    const res = await fetch(`${indexerUrl}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: q }) });
+    const body = (await res.json()) as { data?: Record<string, { totalCount: number; items: unknown[] }>; errors?: { message: string }[] };
+    if (!body.data || body.errors?.length) throw new Error(`indexer GraphQL for ${page}: ${body.errors?.map((e) => e.message).join("; ") ?? `HTTP ${res.status}`}`);
+    return { page, what, rows: rowsOf(body.data), seconds: (performance.now() - t0) / 1000, rpcRequests: 0 };
+  };
+  const buyer = who.busyBuyer.toLowerCase();
+  const provider = who.busyProvider.toLowerCase();
+  const total = (d: Record<string, { totalCount: number }>) => Object.values(d).reduce((n, t) => n + t.totalCount, 0);
+  return [
+    await query(
+      "Market",
+      `models + devices, first ${pageSize} of each`,
+      `{ models(limit: ${pageSize}, orderBy: "id") { totalCount items { id name royaltyBps licenses } } devices(limit: ${pageSize}, orderBy: "registeredBlock", orderDirection: "desc") { totalCount items { id owner stake status endpoint } } offerings(limit: ${pageSize * 2}, where: { active: true }) { totalCount items { device modelId price } } }`,
+      (d) => d.models!.totalCount + d.devices!.totalCount,
+    ),
+    await query(
+      "Buy",
+      `busy buyer's channels, newest ${pageSize}`,
+      `{ channels(where: { payer: "${buyer}" }, limit: ${pageSize}, orderBy: "openedBlock", orderDirection: "desc") { totalCount items { id device modelId deposit claimed state closesAt } } }`,
+      total,
+    ),
+    await query(
+      "Provider",
+      `busy provider's claims, newest ${pageSize}`,
+      `{ claims(where: { payee: "${provider}" }, limit: ${pageSize}, orderBy: "block", orderDirection: "desc") { totalCount items { channelId providerAmount royalty txGasUsed block timestamp txHash } } }`,
+      total,
+    ),
+    await query(
+      "Model owner",
+      `models + licenses, first ${pageSize} of each`,
+      `{ models(limit: ${pageSize}, orderBy: "id") { totalCount items { id name licenses } } licenses(limit: ${pageSize}) { totalCount items { modelId licensee fee } } }`,
+      total,
+    ),
+  ];
+}

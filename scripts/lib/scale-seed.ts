@@ -50,6 +50,7 @@ const PRICE = 1_000n;
 const ROYALTY_BPS = 500;
 const DEPOSIT = 1_000_000n;
 const CLAIMS_PER_BATCH = 100;
+const TIP_BLOCKS = 64;
 /** claimMany transactions per JSON-RPC request: 100 claims are ~70 KB of calldata hex, and the node caps request bodies. */
 const CLAIM_TXS_PER_REQUEST = 4;
 
@@ -202,7 +203,10 @@ export async function seedMarket(
   await step(`${claimCount} claims in ${claimTxs.length} claimMany transactions`, claimTxs, CLAIM_TXS_PER_REQUEST);
 
   const now = await rpc.blockNumber();
-  if (now < BigInt(t.blocks)) await rpc.padBlocks(t.blocks - Number(now));
+  if (now < BigInt(t.blocks)) await rpc.padBlocks(t.blocks - Number(now) - TIP_BLOCKS);
+  // hardhat_mine's blocks do not chain their parent hashes; an indexer following the head (Ponder checks parents
+  // within its 30-block finality window) would take them for a deep reorg. The tip is mined block by block.
+  for (let i = 0; i < TIP_BLOCKS; i++) await rpc.call("evm_mine");
   await rpc.setAutomine(true);
   return {
     busyBuyer: payers[0]!,
