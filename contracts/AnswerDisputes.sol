@@ -144,7 +144,10 @@ contract AnswerDisputes is IAnswerDisputes, ReentrancyGuardTransient {
 
     /// @inheritdoc IAnswerDisputes
     function commitEvidence(bytes32 commitment) external {
-        if (_commitments[commitment] != 0) revert CommitmentExists(commitment);
+        // An expired commitment may be renewed; a live one may not be moved (the hash binds the reporter, so whoever
+        // sends it, only the reporter can open with it).
+        uint256 committedAt = _commitments[commitment];
+        if (committedAt != 0 && block.number <= committedAt + OPEN_WINDOW_BLOCKS) revert CommitmentExists(commitment);
         _commitments[commitment] = block.number;
         emit EvidenceCommitted(msg.sender, commitment);
     }

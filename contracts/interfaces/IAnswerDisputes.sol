@@ -190,7 +190,7 @@ interface IAnswerDisputes is IStakeGuard {
     /// @notice No commitment by the caller with this hash (never committed, or committed by another address).
     /// @param commitment keccak256(abi.encode(caller, evidenceHash, salt)).
     error CommitmentNotFound(bytes32 commitment);
-    /// @notice The commitment exists already.
+    /// @notice The commitment exists already and its open window has not ended.
     /// @param commitment The commitment.
     error CommitmentExists(bytes32 commitment);
     /// @notice The open comes in the commitment's block: it must come at least one block later.
@@ -337,7 +337,8 @@ interface IAnswerDisputes is IStakeGuard {
     function joinPool(uint256 modelId, address device) external;
     /// @notice Leaves the pool (not while seated on an open committee) and refunds the bond left.
     function leavePool(uint256 modelId, address device) external;
-    /// @notice Commits to evidence: `commitment = keccak256(abi.encode(msg.sender, evidenceHash, salt))`.
+    /// @notice Commits to evidence: `commitment = keccak256(abi.encode(msg.sender, evidenceHash, salt))`. An expired
+    /// commitment can be committed again.
     function commitEvidence(bytes32 commitment) external;
     /// @notice Opens a dispute with the committed evidence; pulls the reporter bond.
     function openDispute(address device, Evidence calldata evidence, bytes32 salt) external returns (bytes32 id);

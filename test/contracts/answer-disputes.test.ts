@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { Wallet, ZeroAddress, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { Hex } from "viem";
 import { answerDisputesAbi } from "../../protocol/generated/contracts.ts";
-import { MIN_STAKE, Status, UNBONDING_DELAY, ethers, idOf, networkHelpers, termsFor } from "./fixtures.ts";
+import { MAX_UINT96 as MAX_UINT96_LOCAL, MIN_STAKE, Status, UNBONDING_DELAY, ethers, idOf, networkHelpers, registerDevice, termsFor } from "./fixtures.ts";
 import { OTHER_DEVICE_WALLET } from "./flight-recorder.helpers.ts";
 import {
   CLAIMED_OUTPUTS,
@@ -177,6 +177,26 @@ describe("AnswerDisputes", () => {
       await expect(c.disputes.connect(v.owner).leavePool(2n, v.device)).to.be.revertedWithCustomError(c.disputes, "NotVerifier").withArgs(2n, v.device.address);
     });
 
+    it("caps a model's pool at MAX_POOL", async () => {
+      const c = await loadFixture(disputesFixture);
+      const max = Number(await c.disputes.MAX_POOL());
+      const owner = c.other;
+      await c.usdc.faucet(owner, 1_000_000_000n);
+      await c.usdc.connect(owner).approve(c.models, MAX_UINT96_LOCAL);
+      await c.models.connect(owner).takeLicense(c.modelId, owner, MAX_UINT96_LOCAL);
+      await c.usdc.connect(owner).approve(c.disputes, MAX_UINT96_LOCAL);
+      const stake = MIN_STAKE;
+      let device: Wallet | undefined;
+      for (let i = (await c.disputes.poolOf(c.modelId)).length; i <= max; i++) {
+        device = new Wallet(keccak256(toUtf8Bytes(`pool filler ${i}`)));
+        if (i % 10 === 0) await c.usdc.faucet(owner, 1_000_000_000n);
+        await registerDevice(c, owner, device, stake);
+        if (i < max) await c.disputes.connect(owner).joinPool(c.modelId, device);
+      }
+      expect((await c.disputes.poolOf(c.modelId)).length).to.equal(max);
+      await expect(c.disputes.connect(owner).joinPool(c.modelId, device!)).to.be.revertedWithCustomError(c.disputes, "PoolFull").withArgs(c.modelId, max);
+    });
+
     it("keeps a seated verifier in the pool until the dispute is resolved", async () => {
       const c = await loadFixture(votingFixture);
       const m = c.members[0]!;
@@ -256,6 +276,26 @@ describe("AnswerDisputes", () => {
       await expect(c.disputes.connect(c.payer).openDispute(c.deviceKey, ev, SALT))
         .to.be.revertedWithCustomError(c.disputes, "CommitmentExpired")
         .withArgs(at, at + window);
+    });
+
+    it("refuses an open in the commitment's own block (CommitmentTooFresh), and lets an expired commitment be renewed", async () => {
+      const c = await loadFixture(disputesFixture);
+      const ev = await evidence(c);
+      const opener = await ethers.deployContract("SameBlockOpener");
+      const commitment = await commitmentOf(c, await opener.getAddress(), ev);
+      const block = (await ethers.provider.getBlockNumber()) + 1;
+      await expect(opener.getFunction("commitAndOpen")(c.disputes, commitment, c.deviceKey, ev, SALT))
+        .to.be.revertedWithCustomError(c.disputes, "CommitmentTooFresh")
+        .withArgs(block);
+      // The payer's commitment, let expire, then committed again and usable.
+      await commit(c, ev);
+      const mine256 = Number(await c.disputes.OPEN_WINDOW_BLOCKS());
+      const own = await commitmentOf(c, await c.payer.getAddress(), ev);
+      await expect(c.disputes.connect(c.payer).commitEvidence(own)).to.be.revertedWithCustomError(c.disputes, "CommitmentExists");
+      await mine(mine256);
+      await c.disputes.connect(c.payer).commitEvidence(own);
+      await c.disputes.connect(c.payer).openDispute(c.deviceKey, ev, SALT);
+      expect((await c.disputes.stakeLock(c.deviceKey))[0]).to.equal(1n);
     });
 
     it("accepts an open exactly OPEN_WINDOW_BLOCKS after the commitment", async () => {
@@ -433,6 +473,16 @@ describe("AnswerDisputes", () => {
     it("refuses votes from outside the committee, a second commit, a reveal that does not match, and reveals outside the window", async () => {
       const c = await loadFixture(votingFixture);
       await expect(c.disputes.connect(c.other).commitVote(c.id, keccak256("0x01"))).to.be.revertedWithCustomError(c.disputes, "NotSeated").withArgs(c.id, await c.other.getAddress());
+      const unknown = keccak256("0x1234");
+      for (const call of [
+        c.disputes.commitVote(unknown, keccak256("0x01")),
+        c.disputes.revealVote(unknown, true, keccak256("0x01")),
+        c.disputes.drawCommittee(unknown),
+        c.disputes.replaceAbsent(unknown),
+        c.disputes.resolve(unknown),
+      ]) {
+        await expect(call).to.be.revertedWithCustomError(c.disputes, "WrongPhase").withArgs(unknown, Phase.None);
+      }
       await commitVotes(c, [false, false, true]);
       const m = c.members[0]!;
       await expect(c.disputes.connect(m.device).commitVote(c.id, keccak256("0x01"))).to.be.revertedWithCustomError(c.disputes, "NotSeated").withArgs(c.id, m.device.address);
@@ -488,6 +538,9 @@ describe("AnswerDisputes", () => {
       const seats = await c.disputes.getSeats(c.id);
       expect(seats.map((s) => s.verifier)).to.deep.equal([...c.members.map((m) => m.device.address), spare.device.address]);
       expect(seats[2]!.state).to.equal(SeatState.Replaced);
+      await expect(c.disputes.connect(absent.device).commitVote(c.id, keccak256("0x01")))
+        .to.be.revertedWithCustomError(c.disputes, "NotSeated")
+        .withArgs(c.id, absent.device.address);
       // The newcomer commits in the new window; with all present there is nothing to replace.
       await c.disputes.connect(spare.device).commitVote(c.id, voteCommitment(c.id, spare.device.address, false, voteSalt(spare.device.address)));
       const d2 = await c.disputes.getDispute(c.id);
