@@ -566,6 +566,37 @@ describe("AnswerDisputes", () => {
       expect(await c.usdc.balanceOf(c.disputes)).to.equal(await owed(c));
     });
 
+    it("does not draw a verifier whose bond fell below the verifier bond after a penalty", async () => {
+      const c = await loadFixture(votingFixture);
+      await commitVotes(c, [false, false, true]);
+      await revealVotes(c, [false, false, true]);
+      await afterReveal(c);
+      await c.disputes.resolve(c.id);
+      const penalised = c.members[2]!.device.address;
+      expect((await c.disputes.getVerifier(c.modelId, penalised)).bond).to.be.lessThan(VERIFIER_BOND);
+      // A second device of the same model is accused now (the first was removed). Paused devices are not drawn either:
+      // with the spare and the first provider's second device paused, only the two majority members are eligible,
+      // so a draw that ignored the bond would seat the penalised one for certain.
+      const spare = c.honest.find((v) => !c.members.includes(v))!;
+      await c.devices.connect(spare.owner).pause(spare.device);
+      await c.devices.connect(c.provider).pause(c.accusedSibling);
+      await c.usdc.connect(c.provider2).approve(c.models, MAX_UINT96_LOCAL);
+      await c.models.connect(c.provider2).takeLicense(c.modelId, c.provider2, MAX_UINT96_LOCAL);
+      await registerDevice(c, c.provider2, c.deviceKey2);
+      await c.devices.connect(c.provider2).setOffering(c.deviceKey2, c.modelId, c.usdc, 1_000n);
+      const terms = await termsFor(c, { device: await c.deviceKey2.getAddress(), payee: await c.provider2.getAddress(), salt: 7n });
+      await c.channels.connect(c.payer).open(terms, 1_000_000n);
+      const receipt = receiptFor(c, INPUTS, DEVICE_OUTPUTS, { channelId: idOf(terms) as Hex });
+      const ev = await evidence(c, { receipt, terms, signature: await signReceipt(c, receipt, c.deviceKey2) });
+      await commit(c, ev);
+      await c.disputes.connect(c.payer).openDispute(c.deviceKey2, ev, SALT);
+      const id = await c.disputes.disputeId(c.deviceKey2, digestOf(c, receipt));
+      await mine(1);
+      await c.disputes.drawCommittee(id);
+      const seats = (await c.disputes.getSeats(id)).map((x) => x.verifier);
+      expect([...seats].sort()).to.deep.equal([c.members[0]!.device.address, c.members[1]!.device.address].sort());
+    });
+
     it("stops replacing after MAX_ROUNDS and then lets the present members reveal", async () => {
       const c = await loadFixture(votingFixture);
       await commitVotes(c, [false, false, undefined]);
