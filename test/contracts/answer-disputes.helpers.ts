@@ -1,8 +1,9 @@
 // Fixtures of the AnswerDisputes tests: the market with an open channel, a FlightRecorder and AnswerDisputes both
 // holding SLASHER_ROLE (AnswerDisputes is the registry's stake guard and passes the recorder's lock on), a verifier
 // pool for the model, and evidence of a wrong answer built with the protocol's tensor encoding.
-import { AbiCoder, Wallet, ZeroHash, hexlify, keccak256, parseEther, toUtf8Bytes, type Signer } from "ethers";
-import type { Hex } from "viem";
+import { Wallet, ZeroHash, hexlify, keccak256, parseEther, toUtf8Bytes, type Signer } from "ethers";
+import type { Address, Hex } from "viem";
+import { evidenceCommitment, evidenceHash, voteCommitment as protocolVoteCommitment } from "../../protocol/answer-disputes.ts";
 import { answerDisputesAbi, flightRecorderAbi } from "../../protocol/generated/contracts.ts";
 import { receiptTypes } from "../../protocol/eip712.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
@@ -180,10 +181,13 @@ export async function evidence(c: DisputesContext, over: Partial<Evidence> = {})
 
 export const SALT = keccak256(toUtf8Bytes("reporter salt"));
 
-/** keccak256(abi.encode(reporter, evidenceHash, salt)). */
+/** keccak256(abi.encode(reporter, evidenceHash, salt)), from protocol/answer-disputes.ts, checked against the contract. */
 export async function commitmentOf(c: DisputesContext, reporter: string, ev: Evidence, salt = SALT): Promise<string> {
-  const evidenceHash = await c.disputes.evidenceHash(digestOf(c, ev.receipt), ev.claimedOutputs);
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32", "bytes32"], [reporter, evidenceHash, salt]));
+  const digest = digestOf(c, ev.receipt);
+  const onChain = await c.disputes.evidenceHash(digest, ev.claimedOutputs);
+  const offChain = evidenceHash(digest, ev.claimedOutputs as Hex);
+  if (onChain !== offChain) throw new Error(`evidenceHash differs: contract ${onChain}, protocol ${offChain}`);
+  return evidenceCommitment(reporter as Address, offChain, salt as Hex);
 }
 
 /** Commits (one block) then returns the open call (the next block); the reporter is the payer unless given. */
@@ -192,7 +196,7 @@ export async function commit(c: DisputesContext, ev: Evidence, reporter: Signer 
 }
 
 export function voteCommitment(id: string, verifier: string, deviceRight: boolean, salt: string): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "address", "bool", "bytes32"], [id, verifier, deviceRight, salt]));
+  return protocolVoteCommitment(id as Hex, verifier as Address, deviceRight, salt as Hex);
 }
 
 export const voteSalt = (verifier: string): string => keccak256(toUtf8Bytes(`vote salt ${verifier}`));

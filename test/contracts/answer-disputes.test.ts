@@ -3,6 +3,7 @@
 import { expect } from "chai";
 import { Wallet, ZeroAddress, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { Hex } from "viem";
+import { answerDisputeId } from "../../protocol/answer-disputes.ts";
 import { answerDisputesAbi } from "../../protocol/generated/contracts.ts";
 import { MAX_UINT96 as MAX_UINT96_LOCAL, MIN_STAKE, Status, UNBONDING_DELAY, ethers, idOf, networkHelpers, registerDevice, termsFor } from "./fixtures.ts";
 import { OTHER_DEVICE_WALLET } from "./flight-recorder.helpers.ts";
@@ -219,6 +220,7 @@ describe("AnswerDisputes", () => {
         .to.emit(c.disputes, "DisputeOpened")
         .withArgs(id, await c.deviceKey.getAddress(), await c.payer.getAddress(), c.modelId, digest, keccak256(ev.claimedOutputs), REPORTER_BOND, block + 1);
       expect(await c.usdc.balanceOf(c.payer)).to.equal(before - REPORTER_BOND);
+      expect(id).to.equal(answerDisputeId((await c.deviceKey.getAddress()) as Hex, digest));
       const d = await c.disputes.getDispute(id);
       expect(d.phase).to.equal(Phase.Drawing);
       expect(d.deviceOwner).to.equal(await c.provider.getAddress());
