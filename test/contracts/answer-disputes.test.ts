@@ -4,6 +4,10 @@ import { expect } from "chai";
 import { Wallet, ZeroAddress, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { Hex } from "viem";
 import { answerDisputeId } from "../../protocol/answer-disputes.ts";
+import { disputeEvidence } from "../../protocol/client/dispute-evidence.ts";
+import type { SpotCheckEvidence } from "../../protocol/client/spot-check-records.ts";
+import type { ChannelTerms } from "../../protocol/terms.ts";
+import { tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { answerDisputesAbi } from "../../protocol/generated/contracts.ts";
 import { MAX_UINT96 as MAX_UINT96_LOCAL, MIN_STAKE, Status, UNBONDING_DELAY, ethers, idOf, networkHelpers, registerDevice, termsFor } from "./fixtures.ts";
 import { OTHER_DEVICE_WALLET } from "./flight-recorder.helpers.ts";
@@ -708,6 +712,31 @@ describe("AnswerDisputes", () => {
       const before = await c.usdc.balanceOf(owner);
       await c.devices.connect(c.provider).withdrawStake(c.deviceKey);
       expect(await c.usdc.balanceOf(owner)).to.equal(before + stake);
+    });
+  });
+
+  describe("from a failed spot check (protocol/client/dispute-evidence.ts)", () => {
+    const wire = (t: Record<string, Tensor>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, tensorToWire(v)]));
+
+    it("builds evidence the contract accepts, and names what is wrong with evidence it would refuse", async () => {
+      const c = await loadFixture(disputesFixture);
+      const receipt = receiptFor(c);
+      const signature = (await signReceipt(c, receipt)) as Hex;
+      const spot: SpotCheckEvidence = { receipt: { ...receipt, signature }, inputs: wire(INPUTS), outputs: wire(DEVICE_OUTPUTS), reference: wire(CLAIMED_OUTPUTS) };
+      const terms = c.terms as unknown as ChannelTerms;
+      const built = disputeEvidence(spot, terms);
+      if (!built.valid) throw new Error(`evidence refused: ${built.reason}`);
+      const ev = { ...built.evidence, terms: c.terms };
+      await commit(c, ev);
+      await c.disputes.connect(c.payer).openDispute(c.deviceKey, ev, SALT);
+      expect((await c.disputes.stakeLock(c.deviceKey))[0]).to.equal(1n);
+
+      const reasonOf = (r: ReturnType<typeof disputeEvidence>) => (r.valid ? "valid" : r.reason);
+      expect(reasonOf(disputeEvidence({ ...spot, inputs: wire({ x: f32([1, 4], [1, 2, 3, 5]) }) }, terms))).to.equal("input_hash_mismatch");
+      expect(reasonOf(disputeEvidence({ ...spot, outputs: wire(CLAIMED_OUTPUTS) }, terms))).to.equal("output_hash_mismatch");
+      expect(reasonOf(disputeEvidence(spot, { ...terms, salt: 99n }))).to.equal("channel_mismatch");
+      expect(reasonOf(disputeEvidence({ ...spot, reference: wire({ y: f32([1, 3000], new Array(3000).fill(0)) }) }, terms))).to.equal("outputs_too_large");
+      expect(reasonOf(disputeEvidence({ ...spot, reference: { y: { type: "float32", dims: [1, 3], data: [1] } } }, terms))).to.equal("invalid_tensors");
     });
   });
 
