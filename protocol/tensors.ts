@@ -93,6 +93,11 @@ export class TensorError extends Error {
  * Float -0 is hashed as +0: JSON has no -0 (JSON.stringify(-0) is "0"), so both ends hash what the wire carries.
  */
 export function hashTensors(tensors: Record<string, Tensor>): Hex {
+  return sha256(encodeTensors(tensors));
+}
+
+/** The canonical encoding hashTensors hashes; AnswerDisputes takes it as evidence and decodes it on-chain. */
+export function encodeTensors(tensors: Record<string, Tensor>): Uint8Array {
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [encoder.encode("edgepay.tensors.v1")];
   for (const name of Object.keys(tensors).sort()) {
@@ -124,7 +129,7 @@ export function hashTensors(tensors: Record<string, Tensor>): Hex {
     all.set(p, offset);
     offset += p.length;
   }
-  return sha256(all);
+  return all;
 }
 
 /** A float array with every -0 replaced by +0 (the same array when it has none). */

@@ -12,6 +12,7 @@ const CONTRACTS: Record<string, string> = {
   deviceRegistry: "contracts/DeviceRegistry.sol/DeviceRegistry.json",
   paymentChannels: "contracts/PaymentChannels.sol/PaymentChannels.json",
   flightRecorder: "contracts/FlightRecorder.sol/FlightRecorder.json",
+  answerDisputes: "contracts/AnswerDisputes.sol/AnswerDisputes.json",
   testUsdc: "contracts/token/TestUSDC.sol/TestUSDC.json",
 };
 
@@ -22,6 +23,7 @@ const DEPLOYED_NAMES: Record<string, string> = {
   DeviceRegistry: "deviceRegistry",
   PaymentChannels: "paymentChannels",
   FlightRecorder: "flightRecorder",
+  AnswerDisputes: "answerDisputes",
 };
 
 const out: string[] = [
@@ -45,6 +47,7 @@ interface Deployment {
   deviceRegistry: string;
   paymentChannels: string;
   flightRecorder?: string;
+  answerDisputes?: string;
 }
 
 const deployments: Deployment[] = [];
@@ -79,6 +82,8 @@ out.push(
   "  paymentChannels: `0x${string}`;",
   "  /** Receipt anchors and disputes; absent from deployments made before it existed. */",
   "  flightRecorder?: `0x${string}`;",
+  "  /** Disputes about wrong answers; absent from deployments made before it existed. */",
+  "  answerDisputes?: `0x${string}`;",
   "}",
   "",
   "/** Every Ignition deployment found when this file was generated. */",

@@ -22,6 +22,7 @@ import { hardhat } from "viem/chains";
 import { channelsDomain, closeTypes, deviceBindingTypes, deviceRegistryDomain, transferWithAuthorizationTypes, voucherTypes } from "../protocol/eip712.ts";
 import { channelIdOf, type ChannelTerms } from "../protocol/terms.ts";
 import { TEST_KEYS } from "./lib/localnet.ts";
+import { measureAnswerDisputes } from "./lib/gas-answer-disputes.ts";
 import { measureFlightRecorder } from "./lib/gas-flight-recorder.ts";
 import { ROOT } from "./lib/paths.ts";
 
@@ -568,6 +569,7 @@ const batchParts = await breakdown(batchRow);
 
 // The flight recorder's own section (scripts/lib/gas-flight-recorder.ts deploys its own marketplace, Hardhat account 8).
 const flightRecorder = await measureFlightRecorder(connection.provider as unknown as EIP1193Provider, generated, measure);
+const answerDisputesNotes = await measureAnswerDisputes(connection.provider as unknown as EIP1193Provider, generated, measure);
 
 await connection.close();
 
@@ -759,6 +761,10 @@ const md: string[] = [
   "## Flight recorder",
   "",
   ...flightRecorder.notes,
+  "",
+  "## Disputes about wrong answers",
+  "",
+  ...answerDisputesNotes,
   "",
   "## Every external state-changing function",
   "",

@@ -18,6 +18,23 @@ export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
   const answerWindow = m.getParameter("answerWindow", 24n * 3600n);
   const challengeBond = m.getParameter("challengeBond", 1_000_000n);
 
+  // Wrong-answer disputes (README, "Disputes about wrong answers"): committees of 3 verifiers; a device found wrong
+  // loses its whole stake, 20 % to the reporter, 30 % to the majority verifiers, the rest to the treasury; a false
+  // reporter loses its 5-token bond (30 % to the majority verifiers, the rest to the device owner); a verifier that
+  // does not reveal or votes against the majority loses half its 1-token bond. 1 hour to commit, 1 hour to reveal.
+  const disputeConfig = {
+    treasury,
+    committeeSize: m.getParameter("committeeSize", 3n),
+    slashBps,
+    reporterBps,
+    verifierBps: m.getParameter("verifierBps", 3_000n),
+    penaltyBps: m.getParameter("penaltyBps", 5_000n),
+    commitWindow: m.getParameter("voteCommitWindow", 3600n),
+    revealWindow: m.getParameter("voteRevealWindow", 3600n),
+    reporterBond: m.getParameter("reporterBond", 5_000_000n),
+    verifierBond: m.getParameter("verifierBond", 1_000_000n),
+  };
+
   const modelRegistry = m.contract("ModelRegistry");
   const deviceRegistry = m.contract("DeviceRegistry", [token, minStake, unbondingDelay, modelRegistry, admin]);
   const paymentChannels = m.contract("PaymentChannels", [deviceRegistry, modelRegistry, challengePeriod]);
@@ -30,13 +47,20 @@ export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
     answerWindow,
     challengeBond,
   ]);
+  // The registry consults one stake guard: AnswerDisputes is it and passes the recorder's lock on (innerGuard).
+  const answerDisputes = m.contract("AnswerDisputes", [paymentChannels, deviceRegistry, modelRegistry, flightRecorder, disputeConfig]);
   const slasherRole = m.staticCall(deviceRegistry, "SLASHER_ROLE");
   const grant = m.call(deviceRegistry, "grantRole", [slasherRole, flightRecorder], { from: admin, id: "GrantSlasherToFlightRecorder" });
-  // The recorder holds stakes while disputes are open or can still be opened (DeviceRegistry.withdrawStake).
-  const guard = m.call(deviceRegistry, "setStakeGuard", [flightRecorder], { from: admin, id: "SetStakeGuard", after: [grant] });
+  const grantDisputes = m.call(deviceRegistry, "grantRole", [slasherRole, answerDisputes], {
+    from: admin,
+    id: "GrantSlasherToAnswerDisputes",
+    after: [grant],
+  });
+  // Stakes stay while disputes of either kind are open or can still be opened (DeviceRegistry.withdrawStake).
+  const guard = m.call(deviceRegistry, "setStakeGuard", [answerDisputes], { from: admin, id: "SetStakeGuard", after: [grantDisputes] });
   // Wired once, then nobody administers roles: the deployer renounces DEFAULT_ADMIN_ROLE, so no key can ever grant
   // itself SLASHER_ROLE and take stakes (README, "Tokens and trust model").
   const adminRole = m.staticCall(deviceRegistry, "DEFAULT_ADMIN_ROLE", [], 0, { id: "AdminRole" });
-  m.call(deviceRegistry, "renounceRole", [adminRole, admin], { from: admin, id: "RenounceAdmin", after: [grant, guard] });
-  return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder };
+  m.call(deviceRegistry, "renounceRole", [adminRole, admin], { from: admin, id: "RenounceAdmin", after: [grant, grantDisputes, guard] });
+  return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder, answerDisputes };
 }

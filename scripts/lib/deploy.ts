@@ -13,6 +13,8 @@ export interface LocalDeployment {
   deviceRegistry: `0x${string}`;
   paymentChannels: `0x${string}`;
   flightRecorder: `0x${string}`;
+  /** Absent from deployments made before AnswerDisputes existed. */
+  answerDisputes?: `0x${string}`;
 }
 
 /** Ignition parameters of ignition/modules/core.ts (defaults there). */
@@ -233,6 +235,7 @@ export async function readDeployment(deploymentId: string): Promise<LocalDeploym
     deviceRegistry: pick("DeviceRegistry"),
     paymentChannels: pick("PaymentChannels"),
     flightRecorder: pick("FlightRecorder"),
+    ...(addresses["EdgepayLocal#AnswerDisputes"] ? { answerDisputes: addresses["EdgepayLocal#AnswerDisputes"] } : {}),
   };
 }
 

@@ -886,7 +886,10 @@ describe("FlightRecorder", () => {
       const role = await deployed.deviceRegistry.getFunction("SLASHER_ROLE")();
       expect(role).to.equal(SLASHER_ROLE);
       expect(await deployed.deviceRegistry.getFunction("hasRole")(SLASHER_ROLE, recorder)).to.equal(true);
-      expect(await deployed.deviceRegistry.getFunction("stakeGuard")()).to.equal(await recorder.getAddress());
+      // AnswerDisputes is the registry's guard and passes the recorder's lock on.
+      expect(await deployed.deviceRegistry.getFunction("stakeGuard")()).to.equal(await deployed.answerDisputes.getAddress());
+      expect(await deployed.answerDisputes.getFunction("innerGuard")()).to.equal(await recorder.getAddress());
+      expect(await deployed.deviceRegistry.getFunction("hasRole")(SLASHER_ROLE, deployed.answerDisputes)).to.equal(true);
       // The deployer renounced the admin role: nobody can grant SLASHER_ROLE (or anything) any more.
       expect(await deployed.deviceRegistry.getFunction("hasRole")(ZeroHash, TEST_ADDRESS_0)).to.equal(false);
       await expect(deployed.deviceRegistry.getFunction("grantRole")(SLASHER_ROLE, TEST_ADDRESS_0))
