@@ -63,7 +63,8 @@ export async function startIndexer(options: IndexerOptions): Promise<RunningInde
   const child = spawnNode(
     "indexer",
     [PONDER_CLI, "start", "--root", INDEXER_DIR, "--port", String(options.port), "--hostname", "127.0.0.1", "--schema", options.schema ?? "edgepay", "--log-format", "json"],
-    { env, logFile: options.logFile, onLine: options.onLine },
+    // Ponder writes generated/schema.graphql under its working directory (whatever --root says): keep it in indexer/.
+    { env, cwd: INDEXER_DIR, logFile: options.logFile, onLine: options.onLine },
   );
   const deadline = Date.now() + 120_000;
   while (!(await httpOk(`${url}/health`, 2_000))) {

@@ -95,6 +95,8 @@ export interface ManagedChild {
 
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repository root). */
+  cwd?: string;
   /** Append the child's output here. */
   logFile?: string;
   /** Called with each output line (after it went to the log file). */
@@ -106,7 +108,7 @@ export interface SpawnOptions {
 /** Starts `node <args>` with the Node that runs us (Node 22 from the `node` package), in its own process group. */
 export function spawnNode(name: string, args: string[], options: SpawnOptions = {}): ManagedChild {
   const child = spawnWatchedNode(args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", NEXT_TELEMETRY_DISABLED: "1", ...options.env },
     detached: true,
     graceMs: options.orphanGraceMs,
