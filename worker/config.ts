@@ -156,6 +156,12 @@ export const workerConfigSchema = z.object({
    * device with a battery or UPS, or whose owner accepts that risk; docs/performance.md has the measured difference.
    */
   durability: z.enum(["full", "os-buffered"]).default("full"),
+  /**
+   * x402 `exact`: the EIP-712 name and version of payment tokens that do not report them (no ERC-5267
+   * `eip712Domain()`, e.g. Circle's USDC: name "USD Coin" or "USDC", version "2"). Checked at start against the
+   * token's `DOMAIN_SEPARATOR()`; a token whose entry does not match is not offered with `exact`.
+   */
+  exactTokens: z.array(z.object({ token: address, name: z.string().min(1), version: z.string().min(1) })).default([]),
   /** Diagnostics. `timings`: GET /v1/debug/timings serves per-phase request times (benchmarks; off in production). */
   debug: z.object({ timings: z.boolean().default(false) }).default({ timings: false }),
 });

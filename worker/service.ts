@@ -260,8 +260,8 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     metrics.openChannels.set(open);
   };
 
-  // x402 `exact`: offered when the PaymentChannels contract has settleExact and every served token has an EIP-712
-  // domain (ERC-5267); a deployment from before either serves channels only.
+  // x402 `exact`: offered when the PaymentChannels contract has settleExact, per model whose token's EIP-712 domain is
+  // known (ERC-5267, or `exactTokens` checked against DOMAIN_SEPARATOR()); a deployment from before serves channels only.
   let exact: ExactContext | undefined;
   // A worker that serves sealed requests only does not offer `exact`: an exact request has no channel keys to seal with.
   if (config.http.requireSealed) log("info", "x402 exact not offered: http.requireSealed is set");
@@ -271,7 +271,10 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
       sender,
       payments: new ExactPayments(store),
       paymentChannels: config.contracts.paymentChannels,
-      offers: await loadExactOffers(chain.client, config.contracts.paymentChannels, device.address, models, (id, why) => log("info", `x402 exact not offered for model ${id}: ${why}`)),
+      offers: await loadExactOffers(chain.client, config.contracts.paymentChannels, device.address, models, (id, why) => log("info", `x402 exact not offered for model ${id}: ${why}`), {
+        chainId,
+        domains: config.exactTokens,
+      }),
       maxTimeoutSeconds: EXACT_MAX_TIMEOUT_SECONDS,
       settleMarginSeconds: EXACT_SETTLE_MARGIN_SECONDS,
     };

@@ -6,7 +6,7 @@
 // authorization's nonce and cumulativeAmount its value.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
-import { encodeFunctionData, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, hashDomain, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
 import { paymentChannelsAbi, testUsdcAbi } from "@edgepay/protocol/generated/contracts";
 import { transferWithAuthorizationTypes } from "@edgepay/protocol/eip712";
 import { receiptToWire, type SignedReceipt } from "@edgepay/protocol/receipt";
@@ -71,26 +71,56 @@ export function exactAccept(ex: ExactContext | undefined, modelId: string): Exac
   return offer && { offer, maxTimeoutSeconds: ex!.maxTimeoutSeconds };
 }
 
+/** The EIP-712 domain of a token, as the worker signs and checks `TransferWithAuthorization` under it. */
+export interface ExactTokenDomain {
+  token: Address;
+  name: string;
+  version: string;
+}
+
+const EIP712_DOMAIN_TYPES = {
+  EIP712Domain: [
+    { name: "name", type: "string" },
+    { name: "version", type: "string" },
+    { name: "chainId", type: "uint256" },
+    { name: "verifyingContract", type: "address" },
+  ],
+} as const;
+
 /**
- * Reads, once at start, each served model's receiver and its token's EIP-712 domain (ERC-5267 eip712Domain()). A
- * model whose token has no such domain is not offered with `exact` (`skipped` says why); a PaymentChannels without
- * exactReceiver throws (no model can be offered).
+ * Reads, once at start, each served model's receiver and its token's EIP-712 domain: the configured name and version
+ * (`exactTokens`) when the token has an entry, checked against its DOMAIN_SEPARATOR(), else ERC-5267 eip712Domain().
+ * A model whose token's domain cannot be established is not offered with `exact` (`skipped` says why); a
+ * PaymentChannels without exactReceiver throws (no model can be offered).
  */
 export async function loadExactOffers(
   client: PublicClient,
   paymentChannels: Address,
   device: Address,
-  models: Map<string, ServedModel>,
+  models: Map<string, { token: Address; runtime: { modelId: bigint } }>,
   skipped: (modelId: string, why: string) => void,
+  options: { chainId: number; domains?: readonly ExactTokenDomain[] },
 ): Promise<Map<string, ExactOffer>> {
   const offers = new Map<string, ExactOffer>();
   for (const [id, m] of models) {
     const receiver = await client.readContract({ address: paymentChannels, abi: paymentChannelsAbi, functionName: "exactReceiver", args: [device, m.runtime.modelId, m.token] });
+    const configured = options.domains?.find((d) => d.token.toLowerCase() === m.token.toLowerCase());
     try {
+      if (configured) {
+        const onChain = await client.readContract({ address: m.token, abi: testUsdcAbi, functionName: "DOMAIN_SEPARATOR" });
+        const expected = hashDomain({ domain: { name: configured.name, version: configured.version, chainId: BigInt(options.chainId), verifyingContract: m.token }, types: EIP712_DOMAIN_TYPES });
+        if (onChain.toLowerCase() !== expected.toLowerCase()) {
+          skipped(id, `exactTokens names ("${configured.name}", "${configured.version}") for ${m.token}, but its DOMAIN_SEPARATOR() is another domain's: fix the name or version`);
+          continue;
+        }
+        offers.set(id, { token: m.token, receiver, name: configured.name, version: configured.version });
+        continue;
+      }
       const domain = await client.readContract({ address: m.token, abi: testUsdcAbi, functionName: "eip712Domain" });
       offers.set(id, { token: m.token, receiver, name: domain[1], version: domain[2] });
     } catch (error) {
-      skipped(id, `token ${m.token} has no ERC-5267 eip712Domain(): ${(error as Error).message.split("\n")[0]}`);
+      const what = configured ? "no DOMAIN_SEPARATOR()" : "no ERC-5267 eip712Domain() (name its domain in exactTokens)";
+      skipped(id, `token ${m.token} has ${what}: ${(error as Error).message.split("\n")[0]}`);
     }
   }
   return offers;
