@@ -3,14 +3,13 @@
 // member, and resolution with committees of 3 and 5. Deploys its own marketplace on the chain it is given, as
 // scripts/lib/gas-flight-recorder.ts does, so it runs as a section of scripts/gas-report.ts.
 import { encodeAbiParameters, keccak256, toBytes, toHex, zeroHash, type Address, type EIP1193Provider, type Hex, type PrivateKeyAccount } from "viem";
-import { createPublicClient, createWalletClient, custom } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { hardhat } from "viem/chains";
 import { channelsDomain, deviceBindingTypes, deviceRegistryDomain, receiptTypes } from "../../protocol/eip712.ts";
 import { receiptDigest, type Receipt } from "../../protocol/receipt.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
 import { encodeTensors, hashTensors, type Tensor } from "../../protocol/tensors.ts";
 import type { Measure } from "./gas-flight-recorder.ts";
+import { gasClients } from "./gas-clients.ts";
 import { TEST_KEYS } from "./localnet.ts";
 
 type Generated = typeof import("../../protocol/generated/contracts.ts");
@@ -26,19 +25,7 @@ const f32 = (values: number[]): Tensor => ({ type: "float32", dims: [1, values.l
  * reports it (who reports does not change the gas); six derived owners, funded by it, own one verifier device each.
  */
 export async function measureAnswerDisputes(provider: EIP1193Provider, generated: Generated, measure: Measure): Promise<string[]> {
-  const transport = custom(provider);
-  const publicClient = createPublicClient({ chain: hardhat, transport });
-  const send = (account: PrivateKeyAccount) => createWalletClient({ account, chain: hardhat, transport });
-  const mined = async (hash: Hex) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
-    return receipt;
-  };
-  const deploy = async (hash: Hex): Promise<Address> => {
-    const address = (await mined(hash)).contractAddress;
-    if (!address) throw new Error("deployment without an address");
-    return address;
-  };
+  const { publicClient, wallet: send, mined, deploy } = gasClients(provider);
   const advance = async (seconds: bigint) => {
     await provider.request({ method: "evm_increaseTime", params: [toHex(seconds)] } as never);
     await provider.request({ method: "evm_mine", params: [] } as never);

@@ -2,9 +2,9 @@
 // claims, and the dispute calls. Deploys its own marketplace on the chain it is given, so it can run as a section
 // of scripts/gas-report.ts (pass its `measure`) or alone: `npx node scripts/lib/gas-flight-recorder.ts`.
 import { fileURLToPath } from "node:url";
+import { gasClients } from "./gas-clients.ts";
 import {
   createPublicClient,
-  createWalletClient,
   custom,
   keccak256,
   toBytes,
@@ -48,19 +48,7 @@ const FAR = 2n ** 40n;
  * pays for everything; accounts 0-7 are left to the caller.
  */
 export async function measureFlightRecorder(provider: EIP1193Provider, generated: Generated, measure: Measure): Promise<FlightRecorderGas> {
-  const transport = custom(provider);
-  const publicClient = createPublicClient({ chain: hardhat, transport });
-  const wallet = (account: PrivateKeyAccount) => createWalletClient({ account, chain: hardhat, transport });
-  const mined = async (hash: Hex) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
-    return receipt;
-  };
-  const deploy = async (hash: Hex): Promise<Address> => {
-    const address = (await mined(hash)).contractAddress;
-    if (!address) throw new Error("deployment without an address");
-    return address;
-  };
+  const { publicClient, wallet, mined, deploy } = gasClients(provider);
   const chainId = await publicClient.getChainId();
 
   // One funded Hardhat account plays deployer, provider, payer and reporter (who sends does not change the gas of

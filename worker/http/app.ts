@@ -22,7 +22,7 @@ import type { Metrics } from "../metrics.ts";
 import type { ModelRuntime } from "../models/runtime.ts";
 import type { IssuedReceipt } from "../store/committer.ts";
 import type { GroupCommitter } from "../store/committer.ts";
-import type { Store } from "../store/db.ts";
+import { signedReceiptOf, type Store } from "../store/db.ts";
 import { HttpError, isAborted, readBody, sendError, sendJson, sendJsonText } from "./io.ts";
 import { paidAnswerText } from "./answer-text.ts";
 import { clientAddress, type UnpaidLimiter } from "./limits.ts";
@@ -463,22 +463,9 @@ function replayAnswer(ctx: AppContext, ch: Channel, voucher: Voucher, model: Ser
   }
   replays.set(ch, count + 1);
   ctx.metrics.replays.inc();
-  const receipt = {
-    channelId: last.channelId,
-    cumulativeAmount: last.amount,
-    units: last.units,
-    sequence: last.sequence,
-    modelId: last.modelId,
-    modelHash: last.modelHash,
-    inputHash: last.inputHash,
-    outputHash: last.outputHash,
-    previous: last.previous,
-    timestamp: last.timestamp,
-    signature: last.signature,
-  };
   return {
     outputs: JSON.parse(stored.outputs) as InferResponseWire["outputs"],
-    receipt: receiptToWire(receipt),
+    receipt: receiptToWire(signedReceiptOf(last)),
     price: ch.terms.price.toString(),
     units: Number(last.units),
     cost: costOf(ch.terms.price, last.units).toString(),

@@ -10,6 +10,7 @@ import { encodeFunctionData, hashDomain, recoverTypedDataAddress, type Address, 
 import { paymentChannelsAbi, testUsdcAbi } from "@edgepay/protocol/generated/contracts";
 import { transferWithAuthorizationTypes } from "@edgepay/protocol/eip712";
 import { receiptToWire, type SignedReceipt } from "@edgepay/protocol/receipt";
+import { signedReceiptOf } from "../store/db.ts";
 import { tensorToWire, type Tensor } from "@edgepay/protocol/tensors";
 import { costOf } from "@edgepay/protocol/units";
 import type { ErrorCode, InferResponseWire } from "@edgepay/protocol/wire";
@@ -373,19 +374,7 @@ function storedAnswer(ctx: AppContext, nonce: Hex, model: ServedModel): (Omit<In
   const answer = ctx.store.answerOf(nonce);
   const last = ctx.store.lastReceiptOf(nonce);
   if (!answer || !last || last.modelId !== model.runtime.modelId) return undefined;
-  const receipt = receiptToWire({
-    channelId: last.channelId,
-    cumulativeAmount: last.amount,
-    units: last.units,
-    sequence: last.sequence,
-    modelId: last.modelId,
-    modelHash: last.modelHash,
-    inputHash: last.inputHash,
-    outputHash: last.outputHash,
-    previous: last.previous,
-    timestamp: last.timestamp,
-    signature: last.signature,
-  });
+  const receipt = receiptToWire(signedReceiptOf(last));
   // The price is what was paid per unit: value / units (exact division: value was units x price when accepted).
   const price = last.units === 0n ? last.amount : last.amount / last.units;
   return { outputs: JSON.parse(answer.outputs) as InferResponseWire["outputs"], receipt, price: price.toString(), units: Number(last.units), cost: last.amount.toString() };

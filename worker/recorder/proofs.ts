@@ -3,8 +3,7 @@
 // receipts of the same recent anchors.
 import type { Address, Hex } from "viem";
 import { anchorBatch, receiptProof, type AnchorBatch, type ReceiptProof } from "@edgepay/protocol/audit";
-import type { SignedReceipt } from "@edgepay/protocol/receipt";
-import type { ReceiptRow } from "../store/db.ts";
+import { signedReceiptOf } from "../store/db.ts";
 import type { RecorderLog } from "./log.ts";
 
 export type ProofFailure = "unknown_receipt" | "receipt_not_anchored";
@@ -12,22 +11,6 @@ export type ProofFailure = "unknown_receipt" | "receipt_not_anchored";
 export type ProofResult = { ok: true; value: ReceiptProof } | { ok: false; code: ProofFailure; message: string };
 
 const CACHE_SIZE = 8;
-
-export function signedReceiptOf(r: ReceiptRow): SignedReceipt {
-  return {
-    channelId: r.channelId,
-    cumulativeAmount: r.amount,
-    units: r.units,
-    sequence: r.sequence,
-    modelId: r.modelId,
-    modelHash: r.modelHash,
-    inputHash: r.inputHash,
-    outputHash: r.outputHash,
-    previous: r.previous,
-    timestamp: r.timestamp,
-    signature: r.signature,
-  };
-}
 
 export class ProofCache {
   readonly #log: RecorderLog;

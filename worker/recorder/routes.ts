@@ -8,7 +8,8 @@ import { receiptProofToWire } from "@edgepay/protocol/audit";
 import { receiptToWire } from "@edgepay/protocol/receipt";
 import { HttpError, sendJson } from "../http/io.ts";
 import type { RecorderLog } from "./log.ts";
-import { signedReceiptOf, type ProofCache } from "./proofs.ts";
+import type { ProofCache } from "./proofs.ts";
+import { signedReceiptOf } from "../store/db.ts";
 
 export interface RecorderRoutesContext {
   device: Address;

@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Address, Hex } from "viem";
 import type { ChannelTerms } from "@edgepay/protocol/terms";
+import type { SignedReceipt } from "@edgepay/protocol/receipt";
 
 export const DB_FILE = "worker.sqlite";
 
@@ -114,6 +115,23 @@ export interface ReceiptRow {
   timestamp: bigint;
   digest: Hex;
   signature: Hex;
+}
+
+/** A logged receipt as the device signed it (the row stores the cumulative amount as `amount`). */
+export function signedReceiptOf(r: ReceiptRow): SignedReceipt {
+  return {
+    channelId: r.channelId,
+    cumulativeAmount: r.amount,
+    units: r.units,
+    sequence: r.sequence,
+    modelId: r.modelId,
+    modelHash: r.modelHash,
+    inputHash: r.inputHash,
+    outputHash: r.outputHash,
+    previous: r.previous,
+    timestamp: r.timestamp,
+    signature: r.signature,
+  };
 }
 
 /** Transaction states: `signed` is recorded before the first broadcast, so a restart can never send a second one. */
