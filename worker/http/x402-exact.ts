@@ -11,6 +11,7 @@ import { paymentChannelsAbi, testUsdcAbi } from "@edgepay/protocol/generated/con
 import { transferWithAuthorizationTypes } from "@edgepay/protocol/eip712";
 import { receiptToWire, type SignedReceipt } from "@edgepay/protocol/receipt";
 import { signedReceiptOf } from "../store/db.ts";
+import { getContractEventsPaged } from "@edgepay/protocol/paged-logs";
 import { tensorToWire, type Tensor } from "@edgepay/protocol/tensors";
 import { costOf } from "@edgepay/protocol/units";
 import type { ErrorCode, InferResponseWire } from "@edgepay/protocol/wire";
@@ -360,13 +361,11 @@ async function transferOf(ex: ExactContext, token: Address, auth: SignedAuth): P
   if (!used) return undefined;
   // The authorization was valid at most maxTimeoutSeconds ago, so its log is in the last few thousand blocks.
   const latest = await ex.client.getBlockNumber({ cacheTime: 0 });
-  const logs = await ex.client.getContractEvents({
-    address: token,
-    abi: testUsdcAbi,
-    eventName: "AuthorizationUsed",
-    args: { authorizer: auth.from, nonce: auth.nonce },
-    fromBlock: latest > 5_000n ? latest - 5_000n : 0n,
-  });
+  const logs = await getContractEventsPaged(
+    ex.client,
+    { address: token, abi: testUsdcAbi, eventName: "AuthorizationUsed", args: { authorizer: auth.from, nonce: auth.nonce } },
+    { fromBlock: latest > 5_000n ? latest - 5_000n : 0n, toBlock: latest },
+  );
   return logs[0]?.transactionHash ?? undefined;
 }
 
