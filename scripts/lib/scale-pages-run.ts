@@ -73,7 +73,7 @@ const cell = (s: string, n: number) => s.padEnd(n);
 /** The README table: one line per page, before and after side by side, then the follow figures. */
 export function formatScalePages(r: ScalePagesResult): string {
   const time = (l: PagesRun["loads"][number] | undefined) =>
-    !l ? "-" : l.error ? `error` : l.seconds === undefined ? `>${l.timeoutSeconds} s` : `${l.seconds.toFixed(2)} s`;
+    !l ? "-" : l.error ? `error` : `${l.seconds === undefined ? `>${l.timeoutSeconds} s` : `${l.seconds.toFixed(2)} s`}${l.walletSeconds === undefined ? "" : ` (w ${l.walletSeconds.toFixed(1)})`}`;
   const lines = [
     `${cell("page", 12)} ${cell("before: time to content", 24)} ${cell("rows", 6)} ${cell("after: time to content", 23)} ${cell("rows", 6)} source`,
   ];
@@ -83,6 +83,7 @@ export function formatScalePages(r: ScalePagesResult): string {
   }
   const errors = [...(r.before?.loads ?? []), ...r.after.loads].filter((l) => l.error).map((l) => `  ${l.page}: ${l.error}`);
   if (errors.length) lines.push("errors:", ...errors);
+  lines.push("(w s): when the page showed the wallet connected, from navigation start.");
   lines.push(
     `dashboard RSS: before ${r.before ? `${r.before.dashboardRssMB.toFixed(0)} MB` : "-"}, after ${r.after.dashboardRssMB.toFixed(0)} MB; indexer RSS ${r.indexerRssMB ? `${r.indexerRssMB.toFixed(0)} MB` : "unknown (no indexerPid in the state)"}`,
   );

@@ -94,6 +94,8 @@ export interface PageLoad {
   /** Navigation start to the first row visible; undefined when the timeout passed first. */
   seconds: number | undefined;
   timeoutSeconds: number;
+  /** Navigation start to the wallet shown as connected (pages with an account): splits reconnecting from reading. */
+  walletSeconds?: number;
   /** Rows of the list in the page when its first row became visible. */
   rows: number;
   /** Where the list came from, by the `data-read-source` attribute on the list's container ("unmarked": none set). */
@@ -192,6 +194,8 @@ async function loadPage(browser: Browser, baseUrl: string, rpcUrl: string, chain
     try {
       const handle = await page.waitForFunction(
         (selector) => {
+          const w = window as unknown as { __scaleWalletAt?: number };
+          if (w.__scaleWalletAt === undefined && document.querySelector('[data-testid="account"]')) w.__scaleWalletAt = performance.now();
           const row = document.querySelector(selector);
           return row && row.getClientRects().length > 0 ? performance.now() : 0;
         },
@@ -205,9 +209,10 @@ async function loadPage(browser: Browser, baseUrl: string, rpcUrl: string, chain
     const seen = await page.evaluate((selector) => {
       const rows = [...document.querySelectorAll(selector)];
       const sources = new Set(rows.map((r) => r.closest("[data-read-source]")?.getAttribute("data-read-source") ?? "unmarked"));
-      return { rows: rows.length, sources: [...sources] };
+      return { rows: rows.length, sources: [...sources], walletAt: (window as unknown as { __scaleWalletAt?: number }).__scaleWalletAt };
     }, spec.rowSelector);
     out.rows = seen.rows;
+    if (spec.account && seen.walletAt !== undefined) out.walletSeconds = seen.walletAt / 1000;
     out.source = seen.sources.length > 1 ? "mixed" : seen.sources[0] === "indexer" || seen.sources[0] === "rpc" ? seen.sources[0] : "unmarked";
   } catch (error) {
     out.error = (error as Error).message.split("\n")[0];
@@ -245,7 +250,8 @@ export async function measurePages(
     for (const spec of specs) {
       const load = await loadPage(browser, dashboard.url, target.chainUrl, target.chainId, spec, timeoutMs);
       rss = Math.max(rss, dashboard.rssMB());
-      log(`${options.label} ${spec.page}: ${load.seconds === undefined ? `>${load.timeoutSeconds} s` : `${load.seconds.toFixed(2)} s`}, ${load.rows} rows, source ${load.source}${load.error ? `, error: ${load.error}` : ""}`);
+      const wallet = load.walletSeconds === undefined ? "" : ` (wallet connected at ${load.walletSeconds.toFixed(2)} s)`;
+      log(`${options.label} ${spec.page}: ${load.seconds === undefined ? `>${load.timeoutSeconds} s` : `${load.seconds.toFixed(2)} s`}${wallet}, ${load.rows} rows, source ${load.source}${load.error ? `, error: ${load.error}` : ""}`);
       loads.push(load);
     }
     return { label: options.label, indexerUrl: target.indexerUrl, configIndexerUrl: dashboard.configIndexerUrl, loads, dashboardRssMB: rss };

@@ -1,4 +1,4 @@
-// The scale rehearsal's browser half, small (1/50 of `npm run scale` seeded, then `npm run scale:pages`' functions):
+// The scale rehearsal's browser half, small (1/500 of `npm run scale` seeded, then `npm run scale:pages`' functions):
 // the production dashboard in Chromium shows the busy buyer's channels, the busy provider's claims, the market and a
 // model owner's models, before (RPC scans) and with the indexer configured; a page with nothing to list is reported
 // as timed out, not as fast. Then a short live load (real opens and claims on 1 s blocks) that the indexer must
@@ -21,7 +21,8 @@ import type { ScaleState } from "../../scripts/lib/scale-state.ts";
 
 describe("scale rehearsal, small: pages in chromium before/after the indexer, and the indexer following 20 tx/s", function () {
   this.timeout(600_000);
-  const targets = scaledTargets(0.02);
+  // Tiny on purpose: the pages' speed at size is the script's job; this checks what they show and how it is timed.
+  const targets = scaledTargets(0.002);
   let net: Localnet;
   let seeded: SeedResult;
   let indexer: RunningIndexer;
@@ -31,12 +32,16 @@ describe("scale rehearsal, small: pages in chromium before/after the indexer, an
   let result: ScalePagesResult;
 
   before(async () => {
+    const t0 = performance.now();
+    const step = (what: string) => console.log(`      [${((performance.now() - t0) / 1000).toFixed(0)} s] ${what}`);
     net = await startLocalnet({ challengePeriod: 86_400n });
     const d = net.deployment;
     seeded = await seedMarket(new BulkRpc(net.chain.url), { chainId: d.chainId, token: d.token, modelRegistry: d.modelRegistry, deviceRegistry: d.deviceRegistry, paymentChannels: d.paymentChannels }, targets, () => {});
+    step(`seeded ${JSON.stringify(targets)}`);
     dataDir = mkdtempSync(path.join(tmpdir(), "edgepay-scale-pages-"));
     indexer = await startIndexer({ rpcUrl: net.chain.url, chainId: d.chainId, contracts: d, port: await freePort(), dataDir, schema: `scale_pages_${net.chain.port}` });
     await waitCaughtUp(indexer, net.chain.url, { timeoutMs: 300_000 });
+    step("indexer caught up");
     client = createPublicClient({ transport: http(net.chain.url) }) as PublicClient;
     state = {
       chainUrl: net.chain.url,
@@ -56,7 +61,7 @@ describe("scale rehearsal, small: pages in chromium before/after the indexer, an
   });
 
   it("every page shows its list in chromium before and after, with the rows the chain holds", async () => {
-    result = await runScalePages(state, { pageTimeoutMs: 60_000, follow: { seconds: 0, txPerSecond: 1 } });
+    result = await runScalePages(state, { pageTimeoutMs: 90_000, follow: { seconds: 0, txPerSecond: 1 } });
     console.log(formatScalePages(result));
     const channelsOf = await client.getContractEvents({ address: state.contracts.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { payer: seeded.busyBuyer }, fromBlock: 0n });
     const claimsOf = await client.getContractEvents({ address: state.contracts.paymentChannels, abi: paymentChannelsAbi, eventName: "Claimed", args: { payee: seeded.busyProvider }, fromBlock: 0n });
@@ -67,7 +72,7 @@ describe("scale rehearsal, small: pages in chromium before/after the indexer, an
       for (const load of run.loads) {
         const what = `${run.label} ${load.page}`;
         expect(load.error, what).to.equal(undefined);
-        expect(load.seconds, `${what}: content appeared`).to.be.a("number").and.to.be.greaterThan(0).and.lessThan(60);
+        expect(load.seconds, `${what}: content appeared`).to.be.a("number").and.to.be.greaterThan(0).and.lessThan(90);
         expect(load.rows, `${what} rows`).to.be.greaterThan(0);
         const full = expectedRows[load.page];
         // RPC scans list every row; the indexer may page (never more rows than the chain holds).
