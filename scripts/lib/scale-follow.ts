@@ -74,6 +74,8 @@ export interface FollowResult {
   claims: number;
   blocks: number;
   blockTimeMs: number;
+  chainBlocksPerSecond: number;
+  indexerBlocksPerSecond: number;
   lagBlocks: { max: number; median: number };
   lagSeconds: { max: number; median: number };
   /** Median lag (blocks) over the first and the last third of the load: the lag grows when the last is clearly larger. */
@@ -231,11 +233,16 @@ export async function followLoad(o: FollowOptions): Promise<FollowResult> {
   const growing = lagTrend.lastThird > lagTrend.firstThird + Math.max(2, blocksPerSecond);
   const reason =
     reverted > 0 ? "transactions_reverted"
-    : catchUpAfterStop === undefined ? "not_caught_up_after_stop"
+    : during.length < 3 ? "too_few_samples"
     : growing ? "lag_growing"
     : lagSeconds.max > maxLagSeconds ? "lag_over_limit"
-    : during.length < 3 ? "too_few_samples"
+    : catchUpAfterStop === undefined ? "not_caught_up_after_stop"
     : "";
+  // How fast each side advanced over the load (blocks/s): an indexer slower than the chain falls further behind.
+  const indexedDuring = during.filter((s) => s.indexed !== undefined);
+  const firstIndexed = indexedDuring[0];
+  const lastIndexed = indexedDuring.at(-1);
+  const indexerBlocksPerSecond = firstIndexed && lastIndexed && lastIndexed.t > firstIndexed.t ? (lastIndexed.indexed! - firstIndexed.indexed!) / (lastIndexed.t - firstIndexed.t) : 0;
   const result: FollowResult = {
     seconds: loadSeconds,
     txPerSecondAsked: o.txPerSecond,
@@ -247,6 +254,8 @@ export async function followLoad(o: FollowOptions): Promise<FollowResult> {
     claims,
     blocks: finalHead - startHead,
     blockTimeMs,
+    chainBlocksPerSecond: blocksPerSecond,
+    indexerBlocksPerSecond,
     lagBlocks: { max: Math.max(0, ...during.map((s) => s.lagBlocks)), median: median(during.map((s) => s.lagBlocks)) },
     lagSeconds,
     lagTrend,
@@ -257,7 +266,7 @@ export async function followLoad(o: FollowOptions): Promise<FollowResult> {
     samples,
   };
   log(
-    `follow: ${mined}/${hashes.length} tx mined (${result.txPerSecondAchieved.toFixed(1)} tx/s, ${reverted} reverted) in ${result.blocks} blocks; lag max ${result.lagBlocks.max} blocks / ${lagSeconds.max.toFixed(2)} s, median ${result.lagBlocks.median} / ${lagSeconds.median.toFixed(2)} s; ` +
+    `follow: ${mined}/${hashes.length} tx mined (${result.txPerSecondAchieved.toFixed(1)} tx/s, ${reverted} reverted) in ${result.blocks} blocks (chain ${blocksPerSecond.toFixed(2)} blocks/s, indexer ${indexerBlocksPerSecond.toFixed(2)} blocks/s); lag max ${result.lagBlocks.max} blocks / ${lagSeconds.max.toFixed(2)} s, median ${result.lagBlocks.median} / ${lagSeconds.median.toFixed(2)} s; ` +
       `caught up ${catchUpAfterStop === undefined ? "not within grace" : `${catchUpAfterStop.toFixed(2)} s`} after stop; ${result.keptUp ? "kept up" : `did not keep up (${reason})`}`,
   );
   return result;

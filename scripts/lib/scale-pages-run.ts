@@ -91,7 +91,7 @@ export function formatScalePages(r: ScalePagesResult): string {
   const f = r.follow;
   if (f) {
     lines.push(
-      `follow: ${f.txPerSecondAsked} tx/s asked, ${f.txPerSecondAchieved.toFixed(1)} tx/s mined (${f.opens} opens, ${f.claims} claims, ${f.txReverted} reverted) over ${f.seconds.toFixed(0)} s in ${f.blocks} blocks (${f.blockTimeMs ? `${f.blockTimeMs} ms blocks` : "automine"})`,
+      `follow: ${f.txPerSecondAsked} tx/s asked, ${f.txPerSecondAchieved.toFixed(1)} tx/s mined (${f.opens} opens, ${f.claims} claims, ${f.txReverted} reverted) over ${f.seconds.toFixed(0)} s in ${f.blocks} blocks (${f.blockTimeMs ? `${f.blockTimeMs} ms blocks` : "automine"}): chain ${f.chainBlocksPerSecond.toFixed(2)} blocks/s, indexer ${f.indexerBlocksPerSecond.toFixed(2)} blocks/s`,
       `        indexer lag: max ${f.lagBlocks.max} blocks / ${f.lagSeconds.max.toFixed(2)} s, median ${f.lagBlocks.median} blocks / ${f.lagSeconds.median.toFixed(2)} s; first/last third median ${f.lagTrend.firstThird}/${f.lagTrend.lastThird} blocks; ` +
         `caught up ${f.catchUpAfterStop === undefined ? "not within the grace period" : `${f.catchUpAfterStop.toFixed(2)} s`} after the load stopped: ${f.keptUp ? "KEPT UP" : `DID NOT KEEP UP (${f.reason})`}`,
     );
