@@ -3,7 +3,7 @@
 // claims and disputes (scripts/lib/immune-run.ts says exactly what is simulated). Prints the table; SIM_JSON=file
 // writes every figure and run.
 //
-// Settings (env): IMMUNE_CALLS (2000 calls per life), IMMUNE_RUNS (10 lives per cell), IMMUNE_CHECK_RATES
+// Settings (env): IMMUNE_CALLS (2000 calls per life), IMMUNE_RUNS (40 lives per cell), IMMUNE_CHECK_RATES
 // (0.005,0.02,0.1), IMMUNE_CHEAT_RATES (0.01,0.1,1), IMMUNE_PRICE (1000 = 0.001 USDC per call),
 // IMMUNE_COMPUTE_SHARE (0.5: an honest answer costs the device half its price), IMMUNE_CLAIM_EVERY (500),
 // IMMUNE_SEED (1), SIM_JSON (file).
@@ -37,7 +37,7 @@ function rates(name: string, fallback: number[]): number[] {
 }
 
 const CALLS = num("IMMUNE_CALLS", 2_000, (n) => Number.isInteger(n) && n >= 1, "a whole number >= 1");
-const RUNS = num("IMMUNE_RUNS", 10, (n) => Number.isInteger(n) && n >= 1, "a whole number >= 1");
+const RUNS = num("IMMUNE_RUNS", 40, (n) => Number.isInteger(n) && n >= 1, "a whole number >= 1");
 const CHECK_RATES = rates("IMMUNE_CHECK_RATES", [0.005, DEFAULT_SPOT_CHECK_RATE, 0.1]);
 const CHEAT_RATES = rates("IMMUNE_CHEAT_RATES", [0.01, 0.1, 1]);
 const PRICE = BigInt(num("IMMUNE_PRICE", 1_000, (n) => Number.isInteger(n) && n >= 1, "a whole number of token units >= 1"));
