@@ -308,7 +308,8 @@ async function main() {
       retries: 1,
       retryDelayMs: 100,
       // With a rogue in the market every buyer re-checks a share of its calls on another honest device (paid).
-      ...(ROGUE ? { spotCheck: { rate: SPOT_CHECK_RATE, verifier: { kind: "device" as const, workers: offering } } } : {}),
+      // Verifiers in the buyer's own order, so checks spread over the honest devices as the buyers do.
+      ...(ROGUE ? { spotCheck: { rate: SPOT_CHECK_RATE, verifier: { kind: "device" as const, workers: [...offering.slice(ordinal), ...offering.slice(0, ordinal)] } } } : {}),
       onEvent: (event) => {
         if (event.type !== "spot_check" || event.check.outcome !== "failed" || caught || !rogue || event.check.device.toLowerCase() !== rogue.device.toLowerCase()) return;
         const check = event.check;
