@@ -81,11 +81,11 @@ const started = Date.now();
 /** `--rogue <p>` or DEMO_ROGUE=<p>: the share of wrong answers of the extra rogue device (0 < p <= 1), or none. */
 function rogueSetting(): number | undefined {
   const i = process.argv.indexOf("--rogue");
-  const raw = i >= 0 ? process.argv[i + 1] : process.env.DEMO_ROGUE?.trim() || undefined;
+  const raw = i >= 0 ? (process.argv[i + 1] ?? "") : process.env.DEMO_ROGUE?.trim() || undefined;
   if (raw === undefined) return undefined;
   const p = Number(raw);
   if (!(p > 0 && p <= 1)) {
-    console.error(`npm run demo: --rogue takes the share of wrong answers, a number in (0, 1]; got ${raw ?? "nothing"}`);
+    console.error(`npm run demo: --rogue takes the share of wrong answers, a number in (0, 1]; got ${raw === "" ? "nothing" : raw}`);
     process.exit(2);
   }
   return p;

@@ -7,7 +7,7 @@
 // Boundary on purpose: protocol/client/answer-dispute.ts (reporter and verifier steps) and the worker's verifier
 // daemon (worker/disputes/) are being written in parallel. Once they land, `openAnswerDispute` and
 // `voteAsCommittee` should call them instead; `runAnswerDispute`'s signature and DisputeMoney stay what callers use.
-import { decodeFunctionData, keccak256, parseEventLogs, toHex, type Address, type Hex, type LocalAccount, type PublicClient, type TransactionReceipt, type WalletClient } from "viem";
+import { decodeFunctionData, parseEventLogs, toHex, type Address, type Hex, type LocalAccount, type PublicClient, type TransactionReceipt, type WalletClient } from "viem";
 import { answerDisputeId, evidenceCommitment, evidenceHash, voteCommitment } from "../../protocol/answer-disputes.ts";
 import type { AnswerDisputeEvidence } from "../../protocol/client/dispute-evidence.ts";
 import { answerDisputesAbi, deviceRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
@@ -87,6 +87,10 @@ export interface DisputeMoney {
   gas: GasSpent[];
 }
 
+function randomSalt(): Hex {
+  return toHex(globalThis.crypto.getRandomValues(new Uint8Array(32)));
+}
+
 async function sent(chain: DisputeChain, account: LocalAccount, what: string, request: Record<string, unknown>): Promise<{ receipt: TransactionReceipt; gas: GasSpent }> {
   const hash = await chain.walletOf(account).writeContract({ address: chain.answerDisputes, abi: answerDisputesAbi, account, chain: null, ...request } as never);
   const receipt = await chain.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
@@ -97,7 +101,7 @@ async function sent(chain: DisputeChain, account: LocalAccount, what: string, re
 /** commitEvidence, then openDispute in a later block (the contract refuses a commitment from the same block). */
 export async function openAnswerDispute(chain: DisputeChain, reporter: LocalAccount, evidence: AnswerDisputeEvidence): Promise<OpenedDispute> {
   const digest = receiptDigest(evidence.receipt, chain.chainId, chain.paymentChannels);
-  const salt = keccak256(toHex(`immune ${digest} ${Date.now()} ${Math.random()}`));
+  const salt = randomSalt();
   const commitment = evidenceCommitment(reporter.address, evidenceHash(digest, evidence.claimedOutputs), salt);
   const commit = await sent(chain, reporter, "commitEvidence", { functionName: "commitEvidence", args: [commitment] });
   const open = await sent(chain, reporter, "openDispute", { functionName: "openDispute", args: [evidence.terms.device, evidence, salt] });
@@ -131,7 +135,8 @@ export async function voteAsCommittee(chain: DisputeChain, opened: OpenedDispute
     const key = committee.keys.get(seat.verifier.toLowerCase());
     if (!key) continue;
     const deviceRight = await committee.judge(evidence.receipt.modelId, inputs, outputs);
-    const salt = keccak256(toHex(`vote ${opened.id} ${seat.verifier} ${Math.random()}`));
+    // Unpredictable, or a member's sealed vote could be guessed (two possible values) before the reveal.
+    const salt = randomSalt();
     gas.push((await sent(chain, key, "commitVote", { functionName: "commitVote", args: [opened.id, voteCommitment(opened.id, key.address, deviceRight, salt)] })).gas);
     const v = await chain.publicClient.readContract({ address: chain.answerDisputes, abi: answerDisputesAbi, functionName: "getVerifier", args: [dispute.modelId, seat.verifier] });
     votes.push({ verifier: seat.verifier, owner: v.owner, deviceRight, key, salt });

@@ -5,7 +5,7 @@
 // in the range; and the rogue: caught, disputed, its whole stake slashed and split as DisputeResolved says, with every
 // balance change (its owner's, the reporter's, the committee owners', the treasury's) read from the chain.
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -226,5 +226,17 @@ describe("npm run demo (short setting)", function () {
     expect(demo.report.gas.gasUsed).to.equal(gas.toString());
     expect(demo.report.gas.costWei).to.equal(wei.toString());
     expect(demo.report.gas.share).to.be.greaterThan(0);
+  });
+
+  it("refuses a rogue share outside (0, 1] or missing, before starting anything", () => {
+    for (const [args, message] of [
+      [["--rogue", "1.5"], "got 1.5"],
+      [["--rogue", "0"], "got 0"],
+      [["--rogue"], "got nothing"],
+    ] as const) {
+      const r = spawnSync(process.execPath, ["scripts/demo.ts", ...args], { cwd: ROOT, env: { ...process.env, DEMO_ROGUE: "" }, encoding: "utf8", timeout: 60_000 });
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.include(`--rogue takes the share of wrong answers, a number in (0, 1]; ${message}`);
+    }
   });
 });

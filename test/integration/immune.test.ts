@@ -3,6 +3,7 @@
 // properties the README's claim rests on must hold: a device cheating on every call under 10 % checks is always
 // caught and loses its whole stake, and at the default check rate the honest device out-earns the cheater.
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import { parseEventLogs, type Address } from "viem";
 import { DEFAULT_SPOT_CHECK_RATE } from "../../protocol/client/spot-check.ts";
 import { answerDisputesAbi, deviceRegistryAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
@@ -11,6 +12,7 @@ import { setupImmuneMarket, type ImmuneMarket } from "../../scripts/lib/immune-m
 import { latencyQuantile, runSweep, type SweepResult } from "../../scripts/lib/immune-sweep.ts";
 import { decodeTensors } from "../../scripts/lib/immune-tensors.ts";
 import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
+import { ROOT } from "../../scripts/lib/paths.ts";
 
 const CALLS = 200;
 const PRICE = 1_000n;
@@ -125,5 +127,18 @@ describe("npm run immune (tiny sweep on a real chain)", function () {
     expect((back.a!.data as BigInt64Array)[0]).to.equal(16_000n);
     expect(() => decodeTensors(bytes.subarray(0, bytes.length - 1))).to.throw(/truncated|bytes for dims/);
     expect(() => decodeTensors(new TextEncoder().encode("edgepay.tensors.v0"))).to.throw(/does not start/);
+  });
+
+  it("refuses bad settings with a readable message and exit code 2, before starting a chain", () => {
+    const run = (env: Record<string, string>) => spawnSync(process.execPath, ["scripts/immune.ts"], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
+    for (const [env, message] of [
+      [{ IMMUNE_RUNS: "0" }, "IMMUNE_RUNS=0 is not a whole number >= 1"],
+      [{ IMMUNE_CHECK_RATES: "0.02,1.01" }, "IMMUNE_CHECK_RATES=0.02,1.01 is not a comma-separated list of rates within 0..1"],
+    ] as const) {
+      const r = run(env);
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.include(message);
+      expect(r.stdout, "no chain started").to.not.include("hardhat node");
+    }
   });
 });
