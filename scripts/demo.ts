@@ -11,18 +11,28 @@
 // Settings: DEMO_SECONDS (60), DEMO_BUYERS (5), DEMO_DEPOSIT (channel deposit in USDC, 2), DEMO_ETH_USD (3000) and
 // DEMO_REFERENCE_GWEI (0.01) to value gas, DEMO_CHAIN_PORT (own chain). Ctrl-C ends the run early and settles;
 // a second Ctrl-C aborts.
+//
+// A rogue: `npm run demo -- --rogue 0.3` (or DEMO_ROGUE=0.3) adds a fourth device serving the VAD model that answers
+// wrong on 30 % of calls (scripts/lib/demo-rogue.ts); every buyer then spot-checks at DEMO_SPOT_CHECK (default
+// DEFAULT_SPOT_CHECK_RATE) with the honest devices as verifiers, the one that catches it opens a dispute, the honest
+// devices vote as the committee, and the report shows from the chain when it was caught, what it earned and lost,
+// and what checking cost.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { createBuyer, type Buyer } from "../protocol/client/index.ts";
+import { createBuyer, DEFAULT_SPOT_CHECK_RATE, EdgepayClientError, type Buyer } from "../protocol/client/index.ts";
+import type { SpotCheckRecord } from "../protocol/client/spot-check-records.ts";
 import { initialVadState, ocrClsInput, sileroVadInputs, vadFrames, CLS_LABELS } from "../protocol/client/inputs.ts";
-import { deployments, deviceRegistryAbi, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
+import { answerDisputesAbi, deployments, deviceRegistryAbi, paymentChannelsAbi } from "../protocol/generated/contracts.ts";
 import type { Tensor } from "../protocol/tensors.ts";
 import type { Contracts } from "../worker/config.ts";
 import { freePort, rpc, startChain, type RunningChain } from "./lib/chain.ts";
 import { deployLocal, forgetDeployment } from "./lib/deploy.ts";
 import { formatReport, readDemoReport, reportJson, usdc } from "./lib/demo-report.ts";
+import { answerDisputesOf, decideRogueDispute, disputeChain, ensureTolerance, joinPool, openRogueDispute, startRogue, type Rogue } from "./lib/demo-rogue.ts";
+import { formatRogueReport, readRogueReport } from "./lib/demo-rogue-report.ts";
+import type { OpenedDispute } from "./lib/immune-dispute.ts";
 import { speechSamples, textImages, type SpeechSample, type TextImage } from "./lib/demo-inputs.ts";
 import {
   connectMarketplace,
@@ -58,9 +68,28 @@ const BUYERS = Math.floor(setting("DEMO_BUYERS", 5, 1));
 const DEPOSIT = BigInt(Math.round(setting("DEMO_DEPOSIT", 2, 0.01) * 1e6));
 const ETH_USD = setting("DEMO_ETH_USD", 3000);
 const REFERENCE_GWEI = setting("DEMO_REFERENCE_GWEI", 0.01);
+const ROGUE = rogueSetting();
+const SPOT_CHECK_RATE = setting("DEMO_SPOT_CHECK", DEFAULT_SPOT_CHECK_RATE);
+if (SPOT_CHECK_RATE > 1) {
+  console.error(`npm run demo: DEMO_SPOT_CHECK=${SPOT_CHECK_RATE} is not a rate within 0..1`);
+  process.exit(2);
+}
 const DIR = path.join(stateDir(), "demo");
 const LOGS = path.join(DIR, "logs");
 const started = Date.now();
+
+/** `--rogue <p>` or DEMO_ROGUE=<p>: the share of wrong answers of the extra rogue device (0 < p <= 1), or none. */
+function rogueSetting(): number | undefined {
+  const i = process.argv.indexOf("--rogue");
+  const raw = i >= 0 ? (process.argv[i + 1] ?? "") : process.env.DEMO_ROGUE?.trim() || undefined;
+  if (raw === undefined) return undefined;
+  const p = Number(raw);
+  if (!(p > 0 && p <= 1)) {
+    console.error(`npm run demo: --rogue takes the share of wrong answers, a number in (0, 1]; got ${raw === "" ? "nothing" : raw}`);
+    process.exit(2);
+  }
+  return p;
+}
 
 // ------------------------------------------------------------------ where to run
 
@@ -146,6 +175,7 @@ interface DemoBuyer {
 
 let target: Target | undefined;
 let fleet: DemoDevice[] = [];
+let rogue: Rogue | undefined;
 let runUntil = 0;
 let settling = false;
 let aborting = false;
@@ -169,7 +199,7 @@ async function abort(reason: string, code = 130) {
   if (aborting) return;
   aborting = true;
   console.log(`\n${reason}: stopping the demo's workers${target?.own ? " and chain" : ""}...`);
-  await Promise.all(fleet.map((d) => d.worker?.stop(15_000)));
+  await Promise.all([...fleet.map((d) => d.worker?.stop(15_000)), rogue?.worker.stop()]);
   if (target?.own) {
     await target.own.chain.stop();
     await forgetDeployment(target.own.deploymentId);
@@ -178,7 +208,9 @@ async function abort(reason: string, code = 130) {
 }
 
 async function main() {
-  console.log(`${bold("Edgepay demo")}: ${SECONDS} s of paid inference by ${BUYERS} buyers on 3 devices (files in ${DIR}/)`);
+  console.log(
+    `${bold("Edgepay demo")}: ${SECONDS} s of paid inference by ${BUYERS} buyers on 3 devices${ROGUE ? ` and a rogue wrong on ${ROGUE * 100} % of its answers` : ""} (files in ${DIR}/)`,
+  );
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
 
@@ -227,6 +259,33 @@ async function main() {
     step("ok", "devices", `${plan.label} ${device.device} (owner #${i === 0 ? ROLES.provider : ROLES.provider2}) on ${device.endpoint}: ${offers} USDC (${secs(t)})`);
   }
 
+  // The rogue: the honest VAD devices form the model's verifier pool (the dispute's committee), the model gets a
+  // tolerance if it has none, and the faulty worker starts in this process (faults are programmatic only).
+  let disputes: Address | undefined;
+  if (ROGUE) {
+    const tol = await ensureTolerance(m, vad, TEST_KEYS[ROLES.vadOwner]!);
+    step("ok", "rogue", `model #${vad.modelId} tolerance ${tol.kind} ${tol.bound}e-9${tol.changed ? " (set now by its owner: it had none)" : ""}`);
+    disputes = await answerDisputesOf(m);
+    const honestVad = fleet.filter((d) => d.offerings.some((o) => o.modelId === vad.modelId));
+    if (disputes) {
+      await joinPool(m, disputes, vad.modelId, honestVad.map((d) => ({ device: d.device, ownerKey: plans[fleet.indexOf(d)]!.owner })));
+      step("ok", "rogue", `${honestVad.map((d) => d.label).join(", ")} joined the verifier pool of AnswerDisputes ${disputes}`);
+    } else step("fail", "rogue", "this deployment has no AnswerDisputes (DeviceRegistry.stakeGuard): the rogue can be caught, not disputed");
+    rogue = await startRogue(m, {
+      ownerKey: TEST_KEYS[ROLES.rogueOwner]!,
+      dataDir: path.join(DIR, "devices", "edge-rogue"),
+      port: await freePort(),
+      model: vad,
+      price: 700n,
+      probability: ROGUE,
+      logFile: path.join(LOGS, "edge-rogue.log"),
+      settlement: { claimThreshold: "200000", maxAgeSeconds: 20, closeSafetySeconds: 30, minBatch: 1, pollIntervalMs: 500, stuckAfterMs: 30_000 },
+    });
+    step("ok", "rogue", `edge-rogue ${rogue.device} (owner #${ROLES.rogueOwner}) on ${rogue.endpoint}: #${vad.modelId} at ${fmtUsdc(700n)} USDC (the cheapest), wrong on ${ROGUE * 100} % of answers`);
+  }
+  let caught: { buyer: Address; block: bigint; checkId: string; label: string } | undefined;
+  const catching: Promise<void>[] = [];
+
   // Buyers: fresh accounts funded with ETH for gas and test USDC; each pays through the buyer client, which opens
   // a channel (session key as voucher signer) on first use and fails over to the next device if one stops answering.
   const buyers: DemoBuyer[] = [];
@@ -238,6 +297,7 @@ async function main() {
     const ordinal = Math.floor(i / 2) % offering.length;
     const key = generatePrivateKey();
     const address = privateKeyToAccount(key).address;
+    const label = `buyer-${i + 1} (${kind === "vad" ? "speech" : "text"})`;
     await sendEth(m, address, "1");
     await faucet(m, TEST_KEYS[ROLES.funder]!, address, 10n * DEPOSIT);
     const client = createBuyer({
@@ -247,14 +307,28 @@ async function main() {
       autoOpen: { deposit: DEPOSIT },
       retries: 1,
       retryDelayMs: 100,
+      // With a rogue in the market every buyer re-checks a share of its calls on another honest device (paid).
+      // Verifiers in the buyer's own order, so checks spread over the honest devices as the buyers do.
+      ...(ROGUE ? { spotCheck: { rate: SPOT_CHECK_RATE, verifier: { kind: "device" as const, workers: [...offering.slice(ordinal), ...offering.slice(0, ordinal)] } } } : {}),
+      onEvent: (event) => {
+        if (event.type !== "spot_check" || event.check.outcome !== "failed" || caught || !rogue || event.check.device.toLowerCase() !== rogue.device.toLowerCase()) return;
+        const check = event.check;
+        catching.push(
+          publicClient.getBlockNumber().then((block) => {
+            caught ??= { buyer: address, block, checkId: check.id, label };
+            step("fail", "rogue", `${label} caught edge-rogue: spot check ${check.id.slice(0, 10)}… failed (${check.reason}) at block ${block}; quarantined`);
+          }),
+        );
+      },
     });
     buyers.push({
-      label: `buyer-${i + 1} (${kind === "vad" ? "speech" : "text"})`,
+      label,
       key,
       address,
       kind,
       model,
-      workers: [...offering.slice(ordinal), ...offering.slice(0, ordinal)],
+      // The rogue is the cheapest VAD device: speech buyers try it first.
+      workers: [...(rogue && kind === "vad" ? [rogue.endpoint] : []), ...offering.slice(ordinal), ...offering.slice(0, ordinal)],
       client,
       answers: new Map(),
       errors: 0,
@@ -274,6 +348,24 @@ async function main() {
   clearInterval(ticker);
   printProgress(buyers, fleet, runStart);
   settling = true;
+  await Promise.all(catching);
+
+  // The buyer that caught the rogue reports it at once (before the channels settle): commit, then open.
+  let opened: OpenedDispute | undefined;
+  const checks: SpotCheckRecord[] = [];
+  for (const b of buyers) checks.push(...(await b.client.spotChecks()));
+  if (rogue && caught && disputes) {
+    const reporter = buyers.find((b) => b.address === caught!.buyer)!;
+    const check = checks.find((c) => c.id === caught!.checkId)!;
+    const record = (await reporter.client.store.listChannels()).find((c) => c.channelId === check.channelId);
+    const treasury = await publicClient.readContract({ address: disputes, abi: answerDisputesAbi, functionName: "treasury" });
+    try {
+      opened = await openRogueDispute(m, disputeChain(m, disputes, treasury), reporter.key, check, record!.terms);
+      step("ok", "rogue", `${reporter.label} opened dispute ${opened.id.slice(0, 10)}… at block ${opened.openBlock} (bond and evidence: the device-signed receipt, inputs, both outputs)`);
+    } catch (error) {
+      step("fail", "rogue", `opening the dispute failed: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
 
   // ---------------------------------------------------------------- settlement
   console.log(`\n${bold("Settling")}...`);
@@ -293,7 +385,7 @@ async function main() {
   }
   step("ok", "buyers", `closed ${closed} channels cooperatively (device-signed final amount, refund in the same transaction) in ${secs(t)}`);
   t = Date.now();
-  await Promise.all(fleet.map((d) => d.worker?.stop(30_000)));
+  await Promise.all([...fleet.map((d) => d.worker?.stop(30_000)), rogue?.worker.stop()]);
   step("ok", "devices", `workers stopped; their settlers flushed and claimed anything still unclaimed (${secs(t)})`);
   t = Date.now();
   for (const model of models) {
@@ -309,14 +401,28 @@ async function main() {
     });
     step("ok", "royalties", `owner ${model.owner} withdrew ${usdc(owed)} USDC of model #${model.modelId} (${secs(t)})`);
   }
+  // The committee: the honest VAD devices' keys vote (this script re-runs the model for each), then resolve. The
+  // vote windows (an hour each) are skipped with evm_increaseTime: a local chain only.
+  if (rogue && opened && disputes) {
+    t = Date.now();
+    const treasury = await publicClient.readContract({ address: disputes, abi: answerDisputesAbi, functionName: "treasury" });
+    const committee = fleet.filter((d) => d.offerings.some((o) => o.modelId === vad.modelId)).map((d) => d.dataDir);
+    try {
+      const { resolution, votes } = await decideRogueDispute(disputeChain(m, disputes, treasury), opened, buyers.find((b) => b.address === caught!.buyer)!.key, vad, committee);
+      step("ok", "rogue", `committee voted ${votes.map((v) => (v.deviceRight ? "right" : "wrong")).join(", ")}; resolved at block ${resolution.block}: slashed ${usdc(resolution.slashed)} USDC (${secs(t)})`);
+    } catch (error) {
+      step("fail", "rogue", `the committee could not decide the dispute here (${(error as Error).message.split("\n")[0]}); it stays open on-chain`);
+    }
+  }
   const toBlock = await publicClient.getBlockNumber();
 
   // ---------------------------------------------------------------- the table
-  const labels = new Map<string, string>([...fleet.map((d) => [d.device.toLowerCase(), d.label] as const), ...buyers.map((b) => [b.address.toLowerCase(), b.label] as const)]);
+  const devicesInReport = [...fleet, ...(rogue ? [rogue] : [])];
+  const labels = new Map<string, string>([...devicesInReport.map((d) => [d.device.toLowerCase(), d.label] as const), ...buyers.map((b) => [b.address.toLowerCase(), b.label] as const)]);
   const report = await readDemoReport(publicClient as PublicClient, {
     contracts: m.contracts,
-    devices: fleet.map((d) => d.device),
-    accounts: [...buyers.map((b) => b.address), ...fleet.map((d) => d.device), ...models.map((x) => x.owner)],
+    devices: devicesInReport.map((d) => d.device),
+    accounts: [...buyers.map((b) => b.address), ...devicesInReport.map((d) => d.device), ...models.map((x) => x.owner)],
     fromBlock,
     toBlock,
     ethUsd: ETH_USD,
@@ -324,11 +430,32 @@ async function main() {
   });
   console.log(`\n${bold("Result")}\n`);
   console.log(formatReport(report, labels));
+  const rogueReport = rogue
+    ? await readRogueReport(publicClient as PublicClient, {
+        paymentChannels: m.contracts.paymentChannels,
+        deviceRegistry: m.contracts.deviceRegistry,
+        ...(disputes ? { answerDisputes: disputes } : {}),
+        rogue: { device: rogue.device, owner: rogue.owner, probability: rogue.probability },
+        ...(caught ? { caught: { buyer: caught.buyer, block: caught.block, checkId: caught.checkId } } : {}),
+        ...(opened ? { disputeId: opened.id } : {}),
+        checks,
+        fromBlock,
+        toBlock,
+      })
+    : undefined;
+  if (rogueReport) console.log(`\n${formatRogueReport(rogueReport)}`);
 
   // The buyers' own counts, only as a check of the chain's figures: every answer paid, nothing paid without one.
   const clientCounts = new Map<string, number>();
   for (const b of buyers) for (const [url, n] of b.answers) clientCounts.set(url, (clientCounts.get(url) ?? 0) + n);
-  const mismatches = fleet.filter((d) => BigInt(clientCounts.get(d.endpoint) ?? 0) !== report.devices.find((r) => isAddressEqual(r.device, d.device))!.inferences);
+  // Spot checks are paid calls too: the verifier's answer, one call at its price per check.
+  for (const c of checks) {
+    if (c.verifier?.kind !== "device" || c.cost === 0n) continue;
+    const v = c.verifier;
+    const price = fleet.find((d) => d.endpoint === v.endpoint)?.offerings.find((o) => o.modelId === c.modelId)?.price;
+    if (price) clientCounts.set(v.endpoint, (clientCounts.get(v.endpoint) ?? 0) + Number(c.cost / price));
+  }
+  const mismatches = devicesInReport.filter((d) => BigInt(clientCounts.get(d.endpoint) ?? 0) !== report.devices.find((r) => isAddressEqual(r.device, d.device))!.inferences);
   console.log(
     mismatches.length === 0
       ? `\nCheck: the buyers received exactly the units of work the chain says they paid for on every device (${[...clientCounts.values()].reduce((a, n) => a + n, 0)} units: frames and images).`
@@ -347,6 +474,7 @@ async function main() {
       rpcUrl: target.rpcUrl,
       contracts: m.contracts,
       fleet: fleet.map((d) => ({ label: d.label, device: d.device, owner: d.owner, endpoint: d.endpoint, offerings: d.offerings })),
+      ...(rogue ? { rogue: { label: rogue.label, device: rogue.device, owner: rogue.owner, endpoint: rogue.endpoint, probability: rogue.probability, offerings: rogue.offerings }, spotCheckRate: SPOT_CHECK_RATE, rogueReport } : {}),
       buyers: buyers.map((b) => ({ label: b.label, address: b.address, kind: b.kind, modelId: b.model.modelId, answers: Object.fromEntries(b.answers), errors: b.errors })),
       clientAnswers: Object.fromEntries(clientCounts),
       report,
@@ -363,6 +491,10 @@ async function main() {
       await sendTx(m, plans[i]!.owner, `pause ${d.label}`, { address: m.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "pause", args: [d.device] });
     }
     step("ok", "devices", `paused on-chain (their workers are stopped), so the dashboard's market no longer offers them`);
+  }
+  if (rogue && !target.own) {
+    const d = await publicClient.readContract({ address: m.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [rogue.device] });
+    if (d.status === 1) await sendTx(m, TEST_KEYS[ROLES.rogueOwner]!, "pause edge-rogue", { address: m.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "pause", args: [rogue.device] });
   }
   const healthy = report.anomalies.length === 0 && mismatches.length === 0 && report.totals.inferences > 0n;
   process.exit(healthy ? 0 : 1);
@@ -384,6 +516,13 @@ async function paidCall(b: DemoBuyer, inputs: Record<string, Tensor>): Promise<R
     if (b.workers[0] !== r.endpoint) b.workers = [r.endpoint, ...b.workers.filter((w) => w !== r.endpoint)];
     return r.outputs;
   } catch (error) {
+    if (error instanceof EdgepayClientError && error.code === "spot_check_failed") {
+      // Paid and received, but wrong: count the units the device was paid for; the answer is not used.
+      const failed = (await b.client.spotChecks()).filter((c) => c.outcome === "failed").at(-1);
+      const units = failed?.evidence?.receipt.units ?? 0n;
+      if (failed) b.answers.set(failed.endpoint, (b.answers.get(failed.endpoint) ?? 0) + Number(units));
+      return undefined;
+    }
     b.errors++;
     b.lastError = (error as Error).message.split("\n")[0];
     if (b.errors > 50) {

@@ -2,7 +2,9 @@
 // there. Seeds >= 1,000 devices, 200 models, 50,000 channels and 200,000 claims over a chain padded to 1,000,000
 // blocks (SCALE=0.02 for a fiftieth; CI runs test/integration/scale.test.ts at that size), reads every page's list
 // the way the dashboard does today (event scans + one view per row), and prints time, rows and JSON-RPC requests per
-// page, plus the seeding's own throughput. Environment: SCALE (default 1), SCALE_JSON=file writes the figures.
+// page, plus the seeding's own throughput. Environment: SCALE (default 1), SCALE_JSON=file writes the figures,
+// SCALE_HOLD=file keeps the chain and the caught-up indexer running after the run and writes where they are to that
+// file (`npm run scale:pages` reads it: page loads in Chromium and the 50 tx/s follow), until Ctrl-C or SIGTERM.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { freePort, startChain } from "./lib/chain.ts";
@@ -65,6 +67,10 @@ try {
       catchUp = { seconds: (performance.now() - t1) / 1000, rssMB: rssOf(indexer.child.pid) };
       log(`indexer caught up in ${catchUp.seconds.toFixed(1)} s (from spawn, ${eventCount(targets)} events: ${(eventCount(targets) / catchUp.seconds).toFixed(0)} events/s), RSS ${catchUp.rssMB.toFixed(0)} MB`);
       indexed = await measureIndexed(indexer.url, seeded);
+      if (process.env.SCALE_HOLD) {
+        report(reads, indexed, catchUp, head, seeded);
+        await hold(process.env.SCALE_HOLD, { chainUrl: chain.url, chainId: d.chainId, contracts: config.contracts, indexerUrl: indexer.url, busyBuyer: seeded.busyBuyer, busyProvider: seeded.busyProvider, deploymentId, indexerPid: indexer.child.pid, chainPid: chain.process.pid });
+      }
     } finally {
       await indexer.stop();
     }
@@ -72,6 +78,13 @@ try {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
+  if (!process.env.SCALE_HOLD) report(reads, indexed, catchUp, head, seeded);
+} finally {
+  await chain.stop();
+  await forgetDeployment(deploymentId);
+}
+
+function report(reads: PageRead[], indexed: PageRead[], catchUp: { seconds: number; rssMB: number } | undefined, head: bigint, seeded: Awaited<ReturnType<typeof seedMarket>>): void {
   console.log("\npage          what (today: RPC scans | indexer: one GraphQL page)            rows   seconds   requests");
   for (const [kind, list] of [["today", reads], ["indexer", indexed]] as const) {
     for (const r of list) console.log(`${r.page.padEnd(13)} ${`${kind}: ${r.what}`.padEnd(58)} ${String(r.rows).padStart(7)} ${r.seconds.toFixed(3).padStart(9)} ${String(kind === "today" ? r.rpcRequests : 1).padStart(10)}`);
@@ -80,9 +93,17 @@ try {
   if (process.env.SCALE_JSON) {
     writeFileSync(process.env.SCALE_JSON, JSON.stringify({ targets, seeded: { ...seeded, gasUsed: seeded.gasUsed.toString() }, head: head.toString(), reads, catchUp, indexed }, null, 2));
   }
-} finally {
-  await chain.stop();
-  await forgetDeployment(deploymentId);
+}
+
+/** Writes where the seeded chain and the indexer are, then waits for Ctrl-C / SIGTERM before the cleanup runs. */
+async function hold(file: string, state: Record<string, unknown>): Promise<void> {
+  writeFileSync(file, JSON.stringify(state, null, 2));
+  log(`holding the chain and the indexer (state in ${file}); Ctrl-C or SIGTERM to stop`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  log("stopping");
 }
 
 /** Resident memory of a process, MB (Linux /proc). */

@@ -12,9 +12,10 @@ import type { SpotCheckRecord, SpotCheckVerifierRecord } from "./spot-check-reco
 /**
  * Default share of paid calls re-checked: 2 %. A check costs one more call (to a device verifier) on the sampled
  * calls, so 2 % of spend. A device answering wrong on a fraction p of calls is caught after 1 / (0.02 p) calls of
- * this buyer on average, having earned about 50 prices per wrong answer it got away with, while its registration
- * stakes thousands of prices (10 USDC minimum stake = 10,000 calls at the demo's 0.001 USDC), which disputes
- * (issue 13 item 2) will slash. Raise it for high-value calls; `npm run immune` (issue 13 item 5) will measure it.
+ * this buyer on average; `npm run immune` (README, "Rogue devices") measured, with real channels and disputes, that
+ * cheating then has negative expected value at cheat rates 1 %, 10 % and 100 % (the slash of the 10 USDC minimum
+ * stake outweighs the compute a wrong answer saves), and that a buyer receives ~40 undetected wrong answers from a
+ * device that is always wrong (~170 at 0.5 %). Raise it for calls worth a lot against the device's stake.
  */
 export const DEFAULT_SPOT_CHECK_RATE = 0.02;
 

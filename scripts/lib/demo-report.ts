@@ -3,7 +3,7 @@
 // withdrawals (RoyaltiesWithdrawn), channel state (getChannel), owners from the registries, and the gas of every
 // transaction the demo's accounts sent in the block range (receipts: gasUsed x effectiveGasPrice).
 import { decodeFunctionData, formatEther, type Abi, type Address, type Hex, type PublicClient } from "viem";
-import { deviceRegistryAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { answerDisputesAbi, deviceRegistryAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import type { Contracts } from "../../worker/config.ts";
 import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
 
@@ -84,7 +84,7 @@ export interface DemoReport {
   anomalies: string[];
 }
 
-const ABIS: readonly Abi[] = [paymentChannelsAbi, flightRecorderAbi, testUsdcAbi, deviceRegistryAbi, modelRegistryAbi];
+const ABIS: readonly Abi[] = [paymentChannelsAbi, flightRecorderAbi, testUsdcAbi, deviceRegistryAbi, modelRegistryAbi, answerDisputesAbi];
 
 function kindOf(input: Hex): string {
   for (const abi of ABIS) {

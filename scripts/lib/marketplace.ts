@@ -46,6 +46,8 @@ export const ROLES = {
   provider: 3,
   /** A second provider for the demo fleet. */
   provider2: 4,
+  /** Owns the demo's rogue device (`npm run demo -- --rogue p`): never one of the committee's owners. */
+  rogueOwner: 5,
   /** Pays ETH for fresh accounts (demo buyers). */
   funder: 9,
 } as const;

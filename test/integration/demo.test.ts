@@ -1,14 +1,16 @@
-// `npm run demo` on a short setting (DEMO_SECONDS=10) against a chain this test owns, so the chain outlives the demo
-// and every figure of its table can be checked here, independently: inferences from channel state, earnings and
-// royalties as token balance changes of the owners over the run's blocks, refunds as the buyers' balance changes, the
-// contract left holding nothing of the run, gas from the receipts of the transactions in the range.
+// `npm run demo -- --rogue 1` on a short setting (DEMO_SECONDS=10, every call spot-checked) against a chain this test
+// owns, so the chain outlives the demo and every figure of its table can be checked here, independently: inferences
+// from channel state, earnings and royalties as token balance changes of the owners over the run's blocks, refunds as
+// the buyers' balance changes, the contract left holding nothing of the run, gas from the receipts of the transactions
+// in the range; and the rogue: caught, disputed, its whole stake slashed and split as DisputeResolved says, with every
+// balance change (its owner's, the reporter's, the committee owners', the treasury's) read from the chain.
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPublicClient, http, isAddressEqual, type Address, type Hex } from "viem";
-import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { answerDisputesAbi, deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { startLocalnet, type Localnet } from "../../scripts/lib/localnet.ts";
 
@@ -16,6 +18,15 @@ interface DemoFile {
   settings: { seconds: number; speech: string };
   fleet: { label: string; device: Address; owner: Address; endpoint: string; offerings: { modelId: string; price: string }[] }[];
   buyers: { label: string; address: Address }[];
+  rogue: { label: string; device: Address; owner: Address; endpoint: string; probability: number };
+  rogueReport: {
+    earned: string;
+    stakeBefore: string;
+    stakeAfter: string;
+    caught?: { buyer: Address; block: string };
+    dispute?: { id: Hex; openBlock: string; reporter: Address; bond: string; resolved?: { outcome: number; slashed: string; reporterPaid: string; verifiersPaid: string; treasuryPaid: string } };
+    checking: { checks: number; failed: number; coveredOnChain: boolean };
+  };
   clientAnswers: Record<string, number>;
   report: {
     fromBlock: string;
@@ -48,6 +59,9 @@ describe("npm run demo (short setting)", function () {
         ...process.env,
         FORCE_COLOR: "0",
         DEMO_SECONDS: "10",
+        DEMO_ROGUE: "1",
+        // Every call checked: the rogue's first answer is caught, whatever the machine's speed.
+        DEMO_SPOT_CHECK: "1",
         EDGEPAY_STATE_DIR: state,
         EDGEPAY_RPC_URL: net.chain.url,
         EDGEPAY_PAYMENT_CHANNELS: d.paymentChannels,
@@ -85,9 +99,59 @@ describe("npm run demo (short setting)", function () {
     expect(demo.report.anomalies).to.deep.equal([]);
     expect(BigInt(demo.report.totals.inferences) > 0n).to.equal(true);
     expect(demo.report.devices.every((dv) => BigInt(dv.inferences) > 0n), "every device served").to.equal(true);
+    expect(output).to.match(/caught edge-rogue: spot check/);
   });
 
-  it("leaves its devices paused, since their workers are gone", async () => {
+  /** Balance changes of the dispute's parties, from its events: who sat, who won, what each owner received. */
+  async function disputePayouts() {
+    const pc = client();
+    const d = demo.rogueReport.dispute!;
+    const ad = (await pc.readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "stakeGuard" })) as Address;
+    expect(ad).to.equal(net.deployment.answerDisputes);
+    const [resolved] = await pc.getContractEvents({ address: ad, abi: answerDisputesAbi, eventName: "DisputeResolved", args: { id: d.id }, fromBlock: 0n });
+    const revealed = await pc.getContractEvents({ address: ad, abi: answerDisputesAbi, eventName: "VoteRevealed", args: { id: d.id }, fromBlock: 0n });
+    const winners = revealed.filter((r) => r.args.deviceRight === false);
+    const { modelId } = await pc.readContract({ address: ad, abi: answerDisputesAbi, functionName: "getDispute", args: [d.id] });
+    const perOwner = new Map<string, bigint>();
+    for (const w of winners) {
+      const v = await pc.readContract({ address: ad, abi: answerDisputesAbi, functionName: "getVerifier", args: [BigInt(modelId), w.args.verifier!] });
+      perOwner.set(v.owner.toLowerCase(), (perOwner.get(v.owner.toLowerCase()) ?? 0n) + resolved!.args.verifiersPaid! / BigInt(winners.length));
+    }
+    return { resolved: resolved!, perOwner };
+  }
+
+  it("the rogue is caught, disputed by the buyer that caught it, and loses its whole stake (read from the chain)", async () => {
+    const pc = client();
+    const r = demo.rogueReport;
+    const from = BigInt(demo.report.fromBlock) - 1n;
+    const to = BigInt(demo.report.toBlock);
+    const device = (blockNumber: bigint) => pc.readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [demo.rogue.device], blockNumber });
+    expect((await device(from)).stake, "stake before").to.equal(10_000_000n);
+    expect((await device(to)).stake, "stake after").to.equal(0n);
+    expect((await device(to)).status, "removed").to.equal(4);
+    expect(r.stakeBefore).to.equal("10000000");
+    expect(r.stakeAfter).to.equal("0");
+    expect(r.caught, "caught").to.not.equal(undefined);
+    expect(r.dispute?.reporter).to.equal(r.caught!.buyer);
+    expect(BigInt(r.dispute!.openBlock) >= BigInt(r.caught!.block), "opened after the catch").to.equal(true);
+    const { resolved } = await disputePayouts();
+    expect(Number(resolved.args.outcome), "device lost").to.equal(1);
+    expect(resolved.args.slashed).to.equal(10_000_000n);
+    expect(r.dispute!.resolved!.slashed).to.equal("10000000");
+    expect(resolved.args.reporterPaid! - 5_000_000n + resolved.args.verifiersPaid! + resolved.args.treasuryPaid!, "the slash, split").to.equal(10_000_000n);
+    // What it earned before: its owner's only token movement in the run is its channels' claims.
+    const earned = (await balanceAt(demo.rogue.owner, to)) - (await balanceAt(demo.rogue.owner, from));
+    expect(earned > 0n, "the rogue was paid for its answers").to.equal(true);
+    expect(r.earned).to.equal(earned.toString());
+    expect(demo.report.devices.find((dv) => isAddressEqual(dv.device, demo.rogue.device))!.earned).to.equal(earned.toString());
+    // The treasury (the deployer, test key 0) received its share of the slash and nothing else in the range.
+    const treasury = await pc.readContract({ address: net.deployment.answerDisputes!, abi: answerDisputesAbi, functionName: "treasury" });
+    expect((await balanceAt(treasury, to)) - (await balanceAt(treasury, from))).to.equal(resolved.args.treasuryPaid);
+    expect(r.checking.failed).to.be.greaterThan(0);
+    expect(r.checking.coveredOnChain).to.equal(true);
+  });
+
+  it("leaves its honest devices paused, since their workers are gone", async () => {
     for (const f of demo.fleet) {
       const d = await client().readContract({ address: net.deployment.deviceRegistry, abi: deviceRegistryAbi, functionName: "getDevice", args: [f.device] });
       expect(d.status, `${f.label} status`).to.equal(2); // Status.Paused
@@ -106,7 +170,7 @@ describe("npm run demo (short setting)", function () {
         count += ch.claimed / log.args.terms!.price;
       }
       expect(count.toString(), `inferences of ${row.device}`).to.equal(row.inferences);
-      const endpoint = demo.fleet.find((f) => isAddressEqual(f.device, row.device))!.endpoint;
+      const endpoint = [...demo.fleet, demo.rogue].find((f) => isAddressEqual(f.device, row.device))!.endpoint;
       expect(demo.clientAnswers[endpoint] ?? 0, `answers received from ${endpoint}`).to.equal(Number(row.inferences));
     }
   });
@@ -115,20 +179,25 @@ describe("npm run demo (short setting)", function () {
     const from = BigInt(demo.report.fromBlock) - 1n;
     const to = BigInt(demo.report.toBlock);
     const delta = async (who: Address) => (await balanceAt(who, to)) - (await balanceAt(who, from));
-    // Device owners: their earnings are their only token movement during the run.
+    // Device owners: their earnings, plus their committee members' share of the slash, are their only token
+    // movements during the run.
+    const { resolved, perOwner } = await disputePayouts();
     for (const owner of new Set(demo.report.devices.map((dv) => dv.owner))) {
       const earned = demo.report.devices.filter((dv) => isAddressEqual(dv.owner, owner)).reduce((a, dv) => a + BigInt(dv.earned), 0n);
-      expect(await delta(owner), `earnings of ${owner}`).to.equal(earned);
+      expect(await delta(owner), `earnings of ${owner}`).to.equal(earned + (perOwner.get(owner.toLowerCase()) ?? 0n));
     }
+    expect([...perOwner.values()].reduce((a, b) => a + b, 0n), "majority members paid").to.equal(resolved.args.verifiersPaid);
     // Model owners withdrew their royalties at the end: the balance change is the royalty accrued in the run.
     for (const o of demo.report.owners) {
       expect(BigInt(o.royalty) > 0n).to.equal(true);
       expect(o.withdrawn).to.equal(o.royalty);
       expect(await delta(o.owner), `royalties of ${o.owner}`).to.equal(BigInt(o.royalty));
     }
-    // Buyers: deposits out, refunds back; the difference is what they paid.
+    // Buyers: deposits out, refunds back; the difference is what they paid. The reporter also got its bond back
+    // and the reporter's share of the slash.
     for (const b of demo.report.buyers) {
-      expect(await delta(b.payer), `buyer ${b.payer}`).to.equal(BigInt(b.refunded) - BigInt(b.deposited));
+      const reward = isAddressEqual(b.payer, demo.rogueReport.dispute!.reporter) ? resolved.args.reporterPaid! - BigInt(demo.rogueReport.dispute!.bond) : 0n;
+      expect(await delta(b.payer), `buyer ${b.payer}`).to.equal(BigInt(b.refunded) - BigInt(b.deposited) + reward);
       expect(BigInt(b.deposited) - BigInt(b.refunded)).to.equal(BigInt(b.paid));
     }
     const t = demo.report.totals;
@@ -140,7 +209,7 @@ describe("npm run demo (short setting)", function () {
 
   it("gas is the sum of the receipts of every transaction the demo's accounts sent in the range", async () => {
     const pc = client();
-    const accounts = new Set([...demo.buyers.map((b) => b.address), ...demo.fleet.map((f) => f.device), ...demo.report.models.map((mo) => mo.owner)].map((a) => a.toLowerCase()));
+    const accounts = new Set([...demo.buyers.map((b) => b.address), ...demo.fleet.map((f) => f.device), demo.rogue.device, ...demo.report.models.map((mo) => mo.owner)].map((a) => a.toLowerCase()));
     const hashes: Hex[] = [];
     for (let n = BigInt(demo.report.fromBlock); n <= BigInt(demo.report.toBlock); n++) {
       const block = await pc.getBlock({ blockNumber: n, includeTransactions: true });
@@ -157,5 +226,16 @@ describe("npm run demo (short setting)", function () {
     expect(demo.report.gas.gasUsed).to.equal(gas.toString());
     expect(demo.report.gas.costWei).to.equal(wei.toString());
     expect(demo.report.gas.share).to.be.greaterThan(0);
+  });
+
+  it("refuses a rogue share outside (0, 1] or missing, before starting anything", () => {
+    for (const [args, message] of [
+      [["--rogue", "1.5"], "got 1.5"],
+      [["--rogue"], "got nothing"],
+    ] as const) {
+      const r = spawnSync(process.execPath, ["scripts/demo.ts", ...args], { cwd: ROOT, env: { ...process.env, DEMO_ROGUE: "" }, encoding: "utf8", timeout: 60_000 });
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.include(`--rogue takes the share of wrong answers, a number in (0, 1]; ${message}`);
+    }
   });
 });
