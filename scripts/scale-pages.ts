@@ -1,6 +1,6 @@
 // `npm run scale:pages`: the dashboard's pages in real Chromium on a held scale run, before (RPC scans) and after
 // (indexer), then 50 tx/s of real channel opens and claims while the indexer follows. Attaches to the run through its
-// state file (SCALE_STATE=path, written by `SCALE_HOLD=1 npm run scale`; format in scripts/lib/scale-state.ts).
+// state file (SCALE_STATE=path, written by `SCALE_HOLD=state.json npm run scale`; format in scripts/lib/scale-state.ts).
 // Environment: SCALE_STATE (required), SCALE_PAGES_JSON=file (the figures), SCALE_PAGE_TIMEOUT_S (120),
 // SCALE_SKIP_BEFORE=1, SCALE_FOLLOW_SECONDS (60; 0 skips), SCALE_FOLLOW_TPS (50), SCALE_FOLLOW_BLOCK_MS (1000; 0 = automine).
 import { writeFileSync } from "node:fs";
@@ -23,7 +23,7 @@ function numberEnv(name: string, fallback: number, min = 0): number {
 
 const stateFile = process.env.SCALE_STATE?.trim();
 if (!stateFile) {
-  console.error("SCALE_STATE is not set: point it at the state file of a held scale run (SCALE_HOLD=1 npm run scale writes it).");
+  console.error("SCALE_STATE is not set: point it at the state file of a held scale run (SCALE_HOLD=state.json npm run scale writes it).");
   process.exit(2);
 }
 try {

@@ -1,4 +1,4 @@
-// The state file of a held scale run (`SCALE_HOLD=1 npm run scale` keeps the chain and the indexer running and writes
+// The state file of a held scale run (`SCALE_HOLD=state.json npm run scale` keeps the chain and the indexer running and writes
 // it): everything `npm run scale:pages` needs to attach to that run without seeding again. Addresses are 0x hex,
 // URLs as this machine reaches them. Validated on read, so a stale or hand-edited file fails with the field at fault.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -31,6 +31,8 @@ export const scaleState = z.object({
   modelOwner: address.optional(),
   /** Optional: the indexer's process id, so its resident memory can be reported. */
   indexerPid: z.number().int().positive().optional(),
+  /** Optional: the Hardhat node's process id (informational). */
+  chainPid: z.number().int().positive().optional(),
 });
 
 export type ScaleState = z.output<typeof scaleState>;
