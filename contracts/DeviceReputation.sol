@@ -133,11 +133,6 @@ contract DeviceReputation is IDeviceReputation {
         return uint256(uint160(device));
     }
 
-    /// @inheritdoc IDeviceReputation
-    function feedbackChannel(uint256 agentId, address clientAddress, uint64 feedbackIndex) external view returns (bytes32) {
-        return _entry(agentId, clientAddress, feedbackIndex).channelId;
-    }
-
     /// @dev Checks the caller may rate `terms.device` and stores the entry; split from giveFeedback for the stack.
     function _record(
         IPaymentChannels.ChannelTerms calldata terms,
@@ -149,11 +144,9 @@ contract DeviceReputation is IDeviceReputation {
         bytes32 channelId = keccak256(abi.encode(terms));
         if (paymentChannels.getChannel(channelId).deposit == 0) revert ChannelNotFound(channelId);
         if (msg.sender != terms.payer && msg.sender != terms.signer) revert NotChannelPayer(channelId, msg.sender);
-        // The payee is the owner at open; the owner may have changed since, so both are refused.
-        if (
-            msg.sender == terms.device || msg.sender == terms.payee
-                || msg.sender == deviceRegistry.getDevice(terms.device).owner
-        ) revert SelfFeedback(terms.device, msg.sender);
+        // The channel opened only if the payee was the device's owner, and a device never changes owner (DeviceRegistry
+        // has no transfer), so the payee is the owner: no registry call needed.
+        if (msg.sender == terms.device || msg.sender == terms.payee) revert SelfFeedback(terms.device, msg.sender);
         if (valueDecimals > MAX_DECIMALS) revert InvalidValueDecimals(valueDecimals);
         _checkLength(bytes(tag1).length, MAX_TAG_BYTES);
         _checkLength(bytes(tag2).length, MAX_TAG_BYTES);
@@ -161,7 +154,7 @@ contract DeviceReputation is IDeviceReputation {
         uint256 agentId = uint256(uint160(terms.device));
         Feedback[] storage entries = _feedback[agentId][msg.sender];
         if (entries.length == 0) _clients[agentId].push(msg.sender);
-        entries.push(Feedback(value, valueDecimals, false, channelId, tag1, tag2));
+        entries.push(Feedback(value, valueDecimals, false, tag1, tag2));
         feedbackIndex = uint64(entries.length);
         emit FeedbackChannel(terms.device, msg.sender, feedbackIndex, channelId);
     }

@@ -21,8 +21,6 @@ interface IDeviceReputation {
         uint8 valueDecimals;
         /// @notice Revoked by its giver.
         bool isRevoked;
-        /// @notice The channel it was given against.
-        bytes32 channelId;
         /// @notice First tag (what was measured).
         string tag1;
         /// @notice Second tag (a sub-dimension).
@@ -36,7 +34,7 @@ interface IDeviceReputation {
     /// @param channelId The channel.
     /// @param caller The caller.
     error NotChannelPayer(bytes32 channelId, address caller);
-    /// @notice The caller is the device key, the channel's payee or the device's current owner: no self-rating.
+    /// @notice The caller is the device key or the channel's payee (the device's owner): no self-rating.
     /// @param device The device.
     /// @param caller The caller.
     error SelfFeedback(address device, address caller);
@@ -81,7 +79,8 @@ interface IDeviceReputation {
     );
     /// @notice ERC-8004 revocation event.
     event FeedbackRevoked(uint256 indexed agentId, address indexed clientAddress, uint64 indexed feedbackIndex);
-    /// @notice The payment channel a feedback was given against (Edgepay addition: proof of payment on chain).
+    /// @notice The payment channel a feedback was given against (Edgepay addition: proof of payment, kept in the log
+    /// only).
     /// @param device The device key.
     /// @param clientAddress The buyer.
     /// @param feedbackIndex The feedback's index.
@@ -122,6 +121,4 @@ interface IDeviceReputation {
     function getIdentityRegistry() external view returns (address);
     /// @notice The agentId of a device: its key as a number.
     function agentIdOf(address device) external pure returns (uint256);
-    /// @notice Channel a feedback entry was given against.
-    function feedbackChannel(uint256 agentId, address clientAddress, uint64 feedbackIndex) external view returns (bytes32);
 }

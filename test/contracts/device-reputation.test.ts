@@ -50,7 +50,6 @@ describe("DeviceReputation", () => {
       expect(await c.reputation.getClients(c.agentId)).to.deep.equal([payer]);
       const [value, decimals, tag1, tag2, revoked] = await c.reputation.readFeedback(c.agentId, payer, 2n);
       expect([value, decimals, tag1, tag2, revoked]).to.deep.equal([0n, 0n, "spotCheck", "1", false]);
-      expect(await c.reputation.feedbackChannel(c.agentId, payer, 1n)).to.equal(c.id);
     });
 
     it("accepts the channel's session key (voucher signer) as the client", async () => {
@@ -135,7 +134,7 @@ describe("DeviceReputation", () => {
         .withArgs(c.agentId, payer, 1n);
       expect((await c.reputation.readFeedback(c.agentId, payer, 1n))[4]).to.equal(true);
       await expect(c.reputation.readFeedback(c.agentId, payer, 2n)).to.be.revertedWithCustomError(c.reputation, "FeedbackNotFound");
-      await expect(c.reputation.feedbackChannel(c.agentId, payer, 0n)).to.be.revertedWithCustomError(c.reputation, "FeedbackNotFound");
+      await expect(c.reputation.readFeedback(c.agentId, payer, 0n)).to.be.revertedWithCustomError(c.reputation, "FeedbackNotFound");
     });
   });
 
