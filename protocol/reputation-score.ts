@@ -17,7 +17,7 @@ export interface ReputationCounts {
   disputesWon: number;
   /** Disputes decided against it: AnswerDisputes DeviceLost, FlightRecorder EquivocationProven, OmissionEnforced. */
   disputesLost: number;
-  /** DeviceRegistry DeviceSlashed events and their total. */
+  /** Transactions with DeviceRegistry DeviceSlashed logs (a dispute's payout to several beneficiaries is one) and their total. */
   slashes: number;
   slashedAmount: bigint;
 }

@@ -84,7 +84,8 @@ export async function readReputation(
   const counts: ReputationCounts = { ...EMPTY_COUNTS };
 
   const slashes = await getContractEventsPaged(client, { address: sources.deviceRegistry, abi: deviceRegistryAbi, eventName: "DeviceSlashed", args: { device } }, scan);
-  counts.slashes = slashes.length;
+  // One slash per transaction: a dispute pays reporter and treasury in two DeviceSlashed logs of one transaction.
+  counts.slashes = new Set(slashes.map((e) => e.transactionHash)).size;
   counts.slashedAmount = slashes.reduce((sum, e) => sum + e.args.amount!, 0n);
 
   if (sources.flightRecorder) {
