@@ -16,6 +16,8 @@ export const indexerSettings = z.object({
     deviceRegistry: address,
     paymentChannels: address,
     flightRecorder: address.optional(),
+    answerDisputes: address.optional(),
+    deviceReputation: address.optional(),
   }),
   /** Largest eth_getLogs range Ponder asks for; unset: Ponder learns the provider's cap from its error messages. */
   getLogsRange: positiveInt.optional(),
@@ -28,7 +30,8 @@ export type IndexerSettings = z.infer<typeof indexerSettings>;
 
 /**
  * Reads the settings: EDGEPAY_DEPLOYMENT (default "local") picks a generated deployment; EDGEPAY_CHAIN_ID,
- * EDGEPAY_RPC_URL, EDGEPAY_MODEL_REGISTRY, EDGEPAY_DEVICE_REGISTRY, EDGEPAY_PAYMENT_CHANNELS, EDGEPAY_FLIGHT_RECORDER
+ * EDGEPAY_RPC_URL, EDGEPAY_MODEL_REGISTRY, EDGEPAY_DEVICE_REGISTRY, EDGEPAY_PAYMENT_CHANNELS, EDGEPAY_FLIGHT_RECORDER,
+ * EDGEPAY_ANSWER_DISPUTES, EDGEPAY_DEVICE_REPUTATION
  * and EDGEPAY_FROM_BLOCK override it; EDGEPAY_GETLOGS_RANGE, EDGEPAY_INDEXER_POLL_MS, EDGEPAY_INDEXER_DIR and
  * DATABASE_URL tune the indexer. Throws naming the variable at fault.
  */
@@ -50,6 +53,10 @@ export function readIndexerSettings(env: NodeJS.ProcessEnv = process.env): Index
   // A FlightRecorder is bound to one PaymentChannels: the generated one only goes with the generated channels.
   const flightRecorder =
     get("EDGEPAY_FLIGHT_RECORDER") ?? (generated?.paymentChannels.toLowerCase() === paymentChannels.toLowerCase() ? generated.flightRecorder : undefined);
+  // AnswerDisputes and DeviceReputation read one PaymentChannels too: same rule as the FlightRecorder.
+  const sameChannels = generated?.paymentChannels.toLowerCase() === paymentChannels.toLowerCase();
+  const answerDisputes = get("EDGEPAY_ANSWER_DISPUTES") ?? (sameChannels ? generated?.answerDisputes : undefined);
+  const deviceReputation = get("EDGEPAY_DEVICE_REPUTATION") ?? (sameChannels ? generated?.deviceReputation : undefined);
   const candidate = {
     deploymentId,
     chainId: get("EDGEPAY_CHAIN_ID") ?? generated?.chainId ?? 31337,
@@ -60,6 +67,8 @@ export function readIndexerSettings(env: NodeJS.ProcessEnv = process.env): Index
       deviceRegistry: pick("EDGEPAY_DEVICE_REGISTRY", generated?.deviceRegistry),
       paymentChannels,
       ...(flightRecorder ? { flightRecorder } : {}),
+      ...(answerDisputes ? { answerDisputes } : {}),
+      ...(deviceReputation ? { deviceReputation } : {}),
     },
     getLogsRange: get("EDGEPAY_GETLOGS_RANGE"),
     pollingIntervalMs: get("EDGEPAY_INDEXER_POLL_MS") ?? 1_000,

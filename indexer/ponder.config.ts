@@ -1,5 +1,5 @@
-// Ponder configuration: one chain, the marketplace's four contracts, ABIs from the generated module.
-import { deviceRegistryAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi } from "@edgepay/protocol/generated/contracts";
+// Ponder configuration: one chain, the marketplace's contracts, ABIs from the generated module.
+import { answerDisputesAbi, deviceRegistryAbi, deviceReputationAbi, flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi } from "@edgepay/protocol/generated/contracts";
 import { createConfig } from "ponder";
 import { readIndexerSettings } from "./deployment.ts";
 
@@ -26,5 +26,8 @@ export default createConfig({
     // Receipts give each claim transaction's gas used.
     PaymentChannels: { chain, abi: paymentChannelsAbi, address: settings.contracts.paymentChannels, startBlock: settings.startBlock, includeTransactionReceipts: true },
     FlightRecorder: { chain, abi: flightRecorderAbi, address: settings.contracts.flightRecorder ?? NO_CONTRACT, startBlock: settings.startBlock },
+    // Wrong-answer disputes and buyers' feedback: the reputation table (src/reputation.ts).
+    AnswerDisputes: { chain, abi: answerDisputesAbi, address: settings.contracts.answerDisputes ?? NO_CONTRACT, startBlock: settings.startBlock },
+    DeviceReputation: { chain, abi: deviceReputationAbi, address: settings.contracts.deviceReputation ?? NO_CONTRACT, startBlock: settings.startBlock },
   },
 });

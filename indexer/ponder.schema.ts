@@ -202,7 +202,7 @@ export const dispute = onchainTable(
     device: t.hex().notNull(),
     /** Challenger (omission) or reporter (equivocation). */
     reporter: t.hex().notNull(),
-    /** open, answered, enforced (omission) or proven (equivocation). */
+    /** open, answered, enforced (omission), proven (equivocation); open, resolved (answer, from AnswerDisputes). */
     state: t.text().notNull(),
     digest: t.hex().notNull(),
     digestB: t.hex(),
@@ -213,6 +213,8 @@ export const dispute = onchainTable(
     answerer: t.hex(),
     slashed: t.bigint(),
     reward: t.bigint(),
+    /** Answer disputes once resolved: device_lost, reporter_lost or no_decision. */
+    outcome: t.text(),
     openedBlock: t.bigint().notNull(),
     updatedBlock: t.bigint().notNull(),
   }),
@@ -232,4 +234,70 @@ export const slash = onchainTable(
     txHash: t.hex().notNull(),
   }),
   (table) => ({ deviceIdx: index().on(table.device) }),
+);
+
+/** Buyers' feedback (DeviceReputation NewFeedback / FeedbackRevoked / FeedbackChannel), one row per entry. */
+export const feedback = onchainTable(
+  "feedback",
+  (t) => ({
+    /** device:client:feedbackIndex. */
+    id: t.text().primaryKey(),
+    device: t.hex().notNull(),
+    client: t.hex().notNull(),
+    feedbackIndex: t.bigint().notNull(),
+    value: t.bigint().notNull(),
+    valueDecimals: t.integer().notNull(),
+    tag1: t.text().notNull(),
+    tag2: t.text().notNull(),
+    endpoint: t.text().notNull(),
+    feedbackUri: t.text().notNull(),
+    feedbackHash: t.hex().notNull(),
+    /** The payment channel it was given against. */
+    channelId: t.hex(),
+    revoked: t.boolean().notNull(),
+    block: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+  }),
+  (table) => ({ deviceIdx: index().on(table.device), clientIdx: index().on(table.client) }),
+);
+
+/** FeedbackChannel logs, which precede their NewFeedback in the same transaction: joined into `feedback`. */
+export const feedbackChannel = onchainTable("feedback_channel", (t) => ({ id: t.text().primaryKey(), channelId: t.hex().notNull() }));
+
+/** Failed spot checks per device and buyer, not revoked: a device's failingClients counts rows with failed > 0. */
+export const feedbackClient = onchainTable(
+  "feedback_client",
+  (t) => ({ device: t.hex().notNull(), client: t.hex().notNull(), failed: t.integer().notNull() }),
+  (table) => ({ pk: primaryKey({ columns: [table.device, table.client] }) }),
+);
+
+/** Transactions that slashed a device (device:txHash): a slash paid to several beneficiaries counts once. */
+export const slashTx = onchainTable("slash_tx", (t) => ({ id: t.text().primaryKey() }));
+
+/**
+ * Per device: the counts of protocol/reputation-score.ts ReputationCounts and the score, kept up to date by the
+ * handlers of FlightRecorder, AnswerDisputes, DeviceRegistry and DeviceReputation (equal to protocol/reputation.ts
+ * readReputation over the same blocks).
+ */
+export const reputation = onchainTable(
+  "reputation",
+  (t) => ({
+    id: t.hex().primaryKey(),
+    receiptsAnchored: t.bigint().notNull(),
+    spotChecksPassed: t.integer().notNull(),
+    spotChecksFailed: t.integer().notNull(),
+    failingClients: t.integer().notNull(),
+    uptimeReports: t.integer().notNull(),
+    /** Sum of the uptime reports in basis points (uptimeBps = floor(sum / reports)). */
+    uptimeBpsSum: t.bigint().notNull(),
+    uptimeBps: t.integer(),
+    disputesWon: t.integer().notNull(),
+    disputesLost: t.integer().notNull(),
+    slashes: t.integer().notNull(),
+    slashedAmount: t.bigint().notNull(),
+    /** 0..100, protocol/reputation-score.ts reputationScore. */
+    score: t.integer().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (table) => ({ scoreIdx: index().on(table.score) }),
 );

@@ -13,6 +13,7 @@ const CONTRACTS: Record<string, string> = {
   paymentChannels: "contracts/PaymentChannels.sol/PaymentChannels.json",
   flightRecorder: "contracts/FlightRecorder.sol/FlightRecorder.json",
   answerDisputes: "contracts/AnswerDisputes.sol/AnswerDisputes.json",
+  deviceReputation: "contracts/DeviceReputation.sol/DeviceReputation.json",
   testUsdc: "contracts/token/TestUSDC.sol/TestUSDC.json",
 };
 
@@ -24,6 +25,7 @@ const DEPLOYED_NAMES: Record<string, string> = {
   PaymentChannels: "paymentChannels",
   FlightRecorder: "flightRecorder",
   AnswerDisputes: "answerDisputes",
+  DeviceReputation: "deviceReputation",
 };
 
 const out: string[] = [
@@ -48,6 +50,7 @@ interface Deployment {
   paymentChannels: string;
   flightRecorder?: string;
   answerDisputes?: string;
+  deviceReputation?: string;
 }
 
 const deployments: Deployment[] = [];
@@ -84,6 +87,8 @@ out.push(
   "  flightRecorder?: `0x${string}`;",
   "  /** Disputes about wrong answers; absent from deployments made before it existed. */",
   "  answerDisputes?: `0x${string}`;",
+  "  /** Buyers' feedback about devices (ERC-8004-shaped); absent from deployments made before it existed. */",
+  "  deviceReputation?: `0x${string}`;",
   "}",
   "",
   "/** Every Ignition deployment found when this file was generated. */",

@@ -562,6 +562,32 @@ await measure("PaymentChannels", "withdrawRoyalties", "to a funded recipient", (
   await measure("PaymentChannels", "settleExact", "after a front-runner submitted the authorization (skip, sweep, split)", () => settleExact([copied]));
 }
 
+// Reputation (contracts/DeviceReputation.sol): a buyer's feedback against its open channel `steady`.
+{
+  const reputation = {
+    address: await deployed(
+      await wallet(deployer).deployContract({
+        abi: generated.deviceReputationAbi,
+        bytecode: generated.deviceReputationBytecode,
+        args: [channelsAddress, devicesAddress],
+      }),
+    ),
+    abi: generated.deviceReputationAbi,
+  } as const;
+  const give = (value: bigint, decimals: number, tag1: string) =>
+    wallet(payer).writeContract({
+      ...reputation,
+      functionName: "giveFeedback",
+      args: [steady, value, decimals, tag1, MODEL.toString(), ENDPOINT, "", `0x${"00".repeat(32)}`],
+    });
+  await measure("DeviceReputation", "giveFeedback", "first from this buyer for this device: spot check passed", () => give(1n, 0, "spotCheck"));
+  await measure("DeviceReputation", "giveFeedback", "steady state: spot check failed", () => give(0n, 0, "spotCheck"));
+  await measure("DeviceReputation", "giveFeedback", "steady state: uptime 99.50 %", () => give(9_950n, 2, "uptime"));
+  await measure("DeviceReputation", "revokeFeedback", "the giver revokes one entry", () =>
+    wallet(payer).writeContract({ ...reputation, functionName: "revokeFeedback", args: [BigInt(deviceKey.address), 2n] }),
+  );
+}
+
 const claimRow = measurements.find((m) => m.fn === "claim" && m.scenario.startsWith("steady state: 1 voucher"))!;
 const batchRow = measurements.find((m) => m.fn === "claimMany" && m.batch?.n === 100)!;
 const claimParts = await breakdown(claimRow);

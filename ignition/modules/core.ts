@@ -49,6 +49,8 @@ export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
   ]);
   // The registry consults one stake guard: AnswerDisputes is it and passes the recorder's lock on (innerGuard).
   const answerDisputes = m.contract("AnswerDisputes", [paymentChannels, deviceRegistry, modelRegistry, flightRecorder, disputeConfig]);
+  // Feedback from buyers that paid a device (README, "Reputation"): no parameters, no admin.
+  const deviceReputation = m.contract("DeviceReputation", [paymentChannels, deviceRegistry]);
   const slasherRole = m.staticCall(deviceRegistry, "SLASHER_ROLE");
   const grant = m.call(deviceRegistry, "grantRole", [slasherRole, flightRecorder], { from: admin, id: "GrantSlasherToFlightRecorder" });
   const grantDisputes = m.call(deviceRegistry, "grantRole", [slasherRole, answerDisputes], {
@@ -62,5 +64,5 @@ export function deployCore(m: IgnitionModuleBuilder, token: ArgumentType) {
   // itself SLASHER_ROLE and take stakes (README, "Tokens and trust model").
   const adminRole = m.staticCall(deviceRegistry, "DEFAULT_ADMIN_ROLE", [], 0, { id: "AdminRole" });
   m.call(deviceRegistry, "renounceRole", [adminRole, admin], { from: admin, id: "RenounceAdmin", after: [grant, grantDisputes, guard] });
-  return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder, answerDisputes };
+  return { modelRegistry, deviceRegistry, paymentChannels, flightRecorder, answerDisputes, deviceReputation };
 }

@@ -1,5 +1,6 @@
 import { ponder } from "ponder:registry";
-import { device, offering, slash } from "ponder:schema";
+import { device, offering, slash, slashTx } from "ponder:schema";
+import { bumpReputation } from "./reputation.ts";
 import { deviceStatusName } from "./status.ts";
 
 ponder.on("DeviceRegistry:DeviceRegistered", async ({ event, context }) => {
@@ -41,6 +42,10 @@ ponder.on("DeviceRegistry:DeviceSlashed", async ({ event, context }) => {
   const { device: id, beneficiary, amount, removed } = event.args;
   await context.db.update(device, { id }).set((row) => ({ stake: row.stake - amount, slashedTotal: row.slashedTotal + amount, updatedBlock: event.block.number }));
   await context.db.insert(slash).values({ id: event.id, device: id, beneficiary, amount, removed, block: event.block.number, txHash: event.transaction.hash });
+  const txKey = `${id.toLowerCase()}:${event.transaction.hash}`;
+  const again = (await context.db.find(slashTx, { id: txKey })) !== null;
+  if (!again) await context.db.insert(slashTx).values({ id: txKey });
+  await bumpReputation(context.db, id, event.block.number, (c) => ({ slashes: c.slashes + (again ? 0 : 1), slashedAmount: c.slashedAmount + amount }));
 });
 
 ponder.on("DeviceRegistry:OfferingSet", async ({ event, context }) => {

@@ -1,11 +1,13 @@
 import { ponder } from "ponder:registry";
 import { anchor, dispute } from "ponder:schema";
+import { bumpReputation } from "./reputation.ts";
 
 const omissionId = (device: string, digest: string) => `omission:${device.toLowerCase()}:${digest.toLowerCase()}`;
 
 ponder.on("FlightRecorder:Anchored", async ({ event, context }) => {
   const { device, fromSeq, toSeq, root, head } = event.args;
   await context.db.insert(anchor).values({ id: event.id, device, fromSeq, toSeq, root, head, block: event.block.number, timestamp: event.block.timestamp, txHash: event.transaction.hash });
+  await bumpReputation(context.db, device, event.block.number, (c) => ({ receiptsAnchored: c.receiptsAnchored + (toSeq - fromSeq + 1n) }));
 });
 
 ponder.on("FlightRecorder:OmissionChallenged", async ({ event, context }) => {
@@ -21,11 +23,13 @@ ponder.on("FlightRecorder:OmissionChallenged", async ({ event, context }) => {
 ponder.on("FlightRecorder:OmissionAnswered", async ({ event, context }) => {
   const { device, digest, answerer } = event.args;
   await context.db.update(dispute, { id: omissionId(device, digest) }).set({ state: "answered", answerer, updatedBlock: event.block.number });
+  await bumpReputation(context.db, device, event.block.number, (c) => ({ disputesWon: c.disputesWon + 1 }));
 });
 
 ponder.on("FlightRecorder:OmissionEnforced", async ({ event, context }) => {
   const { device, digest, slashed, reward } = event.args;
   await context.db.update(dispute, { id: omissionId(device, digest) }).set({ state: "enforced", slashed, reward, updatedBlock: event.block.number });
+  await bumpReputation(context.db, device, event.block.number, (c) => ({ disputesLost: c.disputesLost + 1 }));
 });
 
 ponder.on("FlightRecorder:EquivocationProven", async ({ event, context }) => {
@@ -43,4 +47,5 @@ ponder.on("FlightRecorder:EquivocationProven", async ({ event, context }) => {
     openedBlock: event.block.number,
     updatedBlock: event.block.number,
   });
+  await bumpReputation(context.db, device, event.block.number, (c) => ({ disputesLost: c.disputesLost + 1 }));
 });

@@ -13,6 +13,8 @@
 //   never sent to another device (that would pay twice for one answer), and `recover()` re-sends it unchanged to
 //   the same device, which replays the paid answer. No new voucher is signed on that channel meanwhile.
 // - Requests on one channel are serialised in this process; cumulative vouchers need an order.
+import type { Reputation } from "../reputation.ts";
+import { BuyerReputation, type BuyerReputationOptions, type FeedbackSent } from "./reputation.ts";
 import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { closeTypes, channelsDomain } from "../eip712.ts";
@@ -100,6 +102,11 @@ export interface BuyerOptions {
    * tolerance; a device that fails is quarantined (no new vouchers to it). Off when not given.
    */
   spotCheck?: SpotCheckOptions;
+  /**
+   * Route by price and reputation (protocol/reputation.ts) and post spot-check outcomes as feedback to
+   * DeviceReputation (README, "Reputation"). Off when not given: workers are tried in the caller's order.
+   */
+  reputation?: BuyerReputationOptions;
 }
 
 export type BuyerEvent =
@@ -111,7 +118,9 @@ export type BuyerEvent =
   | { type: "in_doubt"; endpoint: string; channelId: Hex; amount: bigint; error: string }
   | { type: "recovered"; endpoint: string; channelId: Hex; amount: bigint; outcome: RecoveryOutcome["status"] }
   | { type: "spot_check"; check: SpotCheckRecord }
-  | { type: "quarantined"; quarantine: QuarantineRecord };
+  | { type: "quarantined"; quarantine: QuarantineRecord }
+  | { type: "feedback"; feedback: FeedbackSent }
+  | { type: "feedback_failed"; device: Address; error: string };
 
 /** What `recover()` found out about a request in doubt. */
 export type RecoveryOutcome =
@@ -218,6 +227,7 @@ export class Buyer {
   readonly #lastSequence = new Map<string, bigint>();
   /** Workers that stopped answering, until when they go to the back of the list. */
   readonly #down = new Map<string, number>();
+  readonly #reputation?: BuyerReputation;
 
   constructor(options: BuyerOptions) {
     this.#opts = options;
@@ -227,6 +237,9 @@ export class Buyer {
     this.store = options.store ?? new MemoryBuyerStore();
     this.#ctx = { publicClient: options.publicClient, paymentChannels: options.paymentChannels };
     if (options.spotCheck) this.#spotCheck = checkSpotCheckOptions(options.spotCheck);
+    if (options.reputation) {
+      this.#reputation = new BuyerReputation(options.publicClient, async () => (await this.#getRegistries()).deviceRegistry, options.reputation);
+    }
   }
 
   // ------------------------------------------------------------------ channels
@@ -448,6 +461,7 @@ export class Buyer {
     }
     await this.store.addSpotCheck(check);
     this.#emit({ type: "spot_check", check });
+    await this.#postSpotCheck(check);
     if (check.outcome === "failed") {
       const quarantine: QuarantineRecord = {
         device: call.device,
@@ -462,6 +476,19 @@ export class Buyer {
       this.#emit({ type: "quarantined", quarantine });
     }
     return check;
+  }
+
+  /** Posts a spot check's verdict as on-chain feedback when reputation is on and a wallet is set; never throws. */
+  async #postSpotCheck(check: SpotCheckRecord) {
+    if (!this.#reputation?.options.deviceReputation || !this.wallet) return;
+    const record = await this.store.getChannel(check.channelId);
+    if (!record) return;
+    try {
+      const feedback = await this.#reputation.postSpotCheck(this.wallet, check, record.terms);
+      if (feedback) this.#emit({ type: "feedback", feedback });
+    } catch (error) {
+      this.#emit({ type: "feedback_failed", device: check.device, error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   /** The verifier's outputs; a paid verifier call goes through the caller's `authorize` (its budget covers checks). */
@@ -491,17 +518,26 @@ export class Buyer {
     // A worker that recently stopped answering is tried last, so each call does not wait for it to time out again.
     const now = Date.now();
     const isDown = (w: string) => (this.#down.get(w) ?? 0) > now;
-    const ordered = [...options.workers.filter((w) => !isDown(w)), ...options.workers.filter(isDown)];
+    let ordered = [...options.workers.filter((w) => !isDown(w)), ...options.workers.filter(isDown)];
+    // With reputation on, each group (answering, recently down) is ordered by price per reputation point; a channel
+    // the caller named fixes the device, so there is nothing to choose.
+    if (this.#reputation && !options.channelId && options.workers.length > 1) {
+      ordered = [...(await this.#rank(modelId, ordered.filter((w) => !isDown(w)))), ...(await this.#rank(modelId, ordered.filter(isDown)))];
+    }
     for (const endpoint of ordered) {
       try {
         const result = options.channelId
           ? await this.#inferOn(endpoint, options.channelId, modelId, request, inputHash, options.authorize)
           : await this.#inferAt(endpoint, modelId, request, inputHash, options.autoOpen ?? this.#opts.autoOpen, options.authorize, options.device);
         this.#down.delete(endpoint);
+        this.#reputation?.observe(result.device, true);
         return result;
       } catch (error) {
         if (error instanceof EdgepayClientError && (error.code === "worker_unreachable" || error.code === "answer_in_doubt")) {
           this.#down.set(endpoint, Date.now() + (this.#opts.downSeconds ?? 30) * 1000);
+          // Uptime as this buyer saw it: the device behind the endpoint, when its offerings were read before.
+          const seen = this.#offerings.get(endpoint)?.value;
+          if (this.#reputation && seen) await seen.then((o) => this.#reputation?.observe(o.device, false), () => undefined);
         }
         if (!(error instanceof EdgepayClientError) || !canFailOver(error) || options.workers.length === 1) throw error;
         failures.push(error.message);
@@ -509,6 +545,41 @@ export class Buyer {
       }
     }
     throw new EdgepayClientError("all_workers_failed", `no worker could serve model ${modelId}:\n  ${failures.join("\n  ")}`);
+  }
+
+  /** Workers in price-per-reputation order (protocol/client/reputation.ts BuyerReputation.order). */
+  async #rank(modelId: bigint, endpoints: readonly string[]): Promise<string[]> {
+    if (!this.#reputation || endpoints.length < 2) return [...endpoints];
+    const views = await Promise.all(
+      endpoints.map(async (endpoint) => {
+        try {
+          const offers = await this.offerings(endpoint);
+          const offer = offers.models.find((m) => BigInt(m.modelId) === modelId);
+          return { endpoint, device: offers.device, price: offer ? BigInt(offer.price) : undefined, quarantined: (await this.store.getQuarantine(offers.device)) !== undefined };
+        } catch {
+          return { endpoint, quarantined: false };
+        }
+      }),
+    );
+    return this.#reputation.order(views);
+  }
+
+  /** A device's reputation from the chain (cached; needs BuyerOptions.reputation). */
+  async reputation(device: Address): Promise<Reputation> {
+    if (!this.#reputation) throw new EdgepayClientError("bad_argument", "reputation is off: pass BuyerOptions.reputation");
+    return this.#reputation.of(device);
+  }
+
+  /**
+   * Posts, per device, the share of requests it answered since the last report (feedback tag "uptime"), against a
+   * channel this payer has with it. Batched by design: call it now and then (one transaction per device).
+   */
+  async reportUptime(): Promise<FeedbackSent[]> {
+    if (!this.#reputation) throw new EdgepayClientError("bad_argument", "reputation is off: pass BuyerOptions.reputation");
+    const wallet = this.#requireWallet("post uptime feedback");
+    const sent = await this.#reputation.reportUptime(wallet, await this.store.listChannels());
+    for (const feedback of sent) this.#emit({ type: "feedback", feedback });
+    return sent;
   }
 
   /** Offerings of a worker, checked against the chain (cached for `offeringsTtlSeconds`). */

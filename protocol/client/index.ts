@@ -43,6 +43,7 @@ export {
   type SpotCheckVerifierRecord,
 } from "./spot-check-records.ts";
 export { addressOfPublicKey, randomUint256 } from "./keys.ts";
+export { BuyerReputation, type BuyerReputationOptions, type FeedbackSent, type WorkerView } from "./reputation.ts";
 export {
   MemoryBuyerStore,
   channelRecordFromJson,

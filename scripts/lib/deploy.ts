@@ -15,6 +15,8 @@ export interface LocalDeployment {
   flightRecorder: `0x${string}`;
   /** Absent from deployments made before AnswerDisputes existed. */
   answerDisputes?: `0x${string}`;
+  /** Absent from deployments made before DeviceReputation existed. */
+  deviceReputation?: `0x${string}`;
 }
 
 /** Ignition parameters of ignition/modules/core.ts (defaults there). */
@@ -236,6 +238,7 @@ export async function readDeployment(deploymentId: string): Promise<LocalDeploym
     paymentChannels: pick("PaymentChannels"),
     flightRecorder: pick("FlightRecorder"),
     ...(addresses["EdgepayLocal#AnswerDisputes"] ? { answerDisputes: addresses["EdgepayLocal#AnswerDisputes"] } : {}),
+    ...(addresses["EdgepayLocal#DeviceReputation"] ? { deviceReputation: addresses["EdgepayLocal#DeviceReputation"] } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ const PONDER_CLI = path.join(ROOT, "node_modules/ponder/dist/esm/bin/ponder.js")
 export interface IndexerOptions {
   rpcUrl: string;
   chainId: number;
-  contracts: { modelRegistry: string; deviceRegistry: string; paymentChannels: string; flightRecorder?: string };
+  contracts: { modelRegistry: string; deviceRegistry: string; paymentChannels: string; flightRecorder?: string; answerDisputes?: string; deviceReputation?: string };
   port: number;
   /** PGlite data directory (ignored with databaseUrl). */
   dataDir: string;
@@ -49,6 +49,8 @@ export async function startIndexer(options: IndexerOptions): Promise<RunningInde
     EDGEPAY_DEVICE_REGISTRY: options.contracts.deviceRegistry,
     EDGEPAY_PAYMENT_CHANNELS: options.contracts.paymentChannels,
     EDGEPAY_FLIGHT_RECORDER: options.contracts.flightRecorder ?? "",
+    EDGEPAY_ANSWER_DISPUTES: options.contracts.answerDisputes ?? "",
+    EDGEPAY_DEVICE_REPUTATION: options.contracts.deviceReputation ?? "",
     EDGEPAY_FROM_BLOCK: String(options.startBlock ?? 0),
     EDGEPAY_GETLOGS_RANGE: options.getLogsRange ? String(options.getLogsRange) : "",
     EDGEPAY_INDEXER_POLL_MS: String(options.pollingIntervalMs ?? 250),

@@ -12,6 +12,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { erc20Abi, type Abi, type Address, type Hex } from "viem";
 import { deviceRegistryAbi, flightRecorderAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { Buyer, MemoryBuyerStore } from "../../protocol/client/index.ts";
+import { readReputation } from "../../protocol/reputation.ts";
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { channelIdOf, type ChannelTerms } from "../../protocol/terms.ts";
 import { signVoucher } from "../../protocol/voucher.ts";
@@ -320,6 +321,13 @@ describe("dashboard in chromium: credits, provider onboarding, device page and B
       // Anchors: exactly the FlightRecorder's Anchored events of this device.
       await until("the anchors", async () => (await v.getByTestId("device-anchor").count()) === anchorsOnChain.length);
       expect(anchorsOnChain.length).to.be.greaterThan(0);
+      // Reputation: the counts and score protocol/reputation.ts reads from the same chain.
+      const { deviceRegistry, flightRecorder, answerDisputes, deviceReputation } = net.deployment;
+      const rep = await readReputation(reads(), { deviceRegistry, flightRecorder, answerDisputes, deviceReputation }, device);
+      expect(rep.receiptsAnchored > 0n).to.equal(true);
+      await until("the reputation section", async () => (await v.getByTestId("reputation-anchored").innerText()) === rep.receiptsAnchored.toString());
+      expect(await v.locator("[aria-label=reputation] [data-reputation-score]").getAttribute("data-reputation-score")).to.equal(String(rep.score));
+      expect(await v.getByTestId("reputation-slashes").innerText()).to.equal(String(rep.slashes));
       // Health history: the polled checks are listed (the live worker answers).
       await until("a health check in the history", async () => (await v.locator("[data-testid=health-history] li[data-ok=true]").count()) >= 1, 20_000);
       expect(await v.getByTestId("health-summary").innerText()).to.match(/^up in \d+ of the last \d+ checks$/);

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { useMemo, useState } from "react";
 import { Addr } from "../components/Addr.tsx";
 import { Health } from "../components/Health.tsx";
+import { Reputation } from "../components/Reputation.tsx";
 import { useDevices } from "../hooks/useDevices.ts";
 import { useLicenses } from "../hooks/useLicenses.ts";
 import { useModels } from "../hooks/useModels.ts";
@@ -109,6 +110,7 @@ export default function MarketPage() {
                 <th>Offerings (price per inference)</th>
                 <th>Endpoint</th>
                 <th>Health</th>
+                <th title="0..100 from spot checks, uptime, disputes and slashes on chain">Reputation</th>
                 <th />
               </tr>
             </thead>
@@ -139,6 +141,9 @@ export default function MarketPage() {
                   </td>
                   <td>
                     <Health endpoint={d.endpoint} />
+                  </td>
+                  <td>
+                    <Reputation device={d.device} />
                   </td>
                   <td>
                     {d.status === "Active" && d.buy && (

@@ -18,6 +18,9 @@ export const runtimeConfigWire = z.object({
     paymentChannels: address,
     /** Receipt anchors (the flight recorder); absent on deployments made before it existed. */
     flightRecorder: address.optional(),
+    /** Wrong-answer disputes and buyers' feedback (reputation); absent on older deployments. */
+    answerDisputes: address.optional(),
+    deviceReputation: address.optional(),
   }),
   /** First block worth scanning for events (the deployment block, or 0 on a local chain). */
   fromBlock: z.string().regex(/^[0-9]+$/),

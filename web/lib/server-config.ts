@@ -29,6 +29,10 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeC
   const flightRecorder =
     env.EDGEPAY_FLIGHT_RECORDER?.trim() ||
     (generated?.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase() ? generated?.flightRecorder : undefined);
+  // Bound to one PaymentChannels like the flight recorder: the generated addresses only go with the generated channels.
+  const sameChannels = generated?.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase();
+  const answerDisputes = env.EDGEPAY_ANSWER_DISPUTES?.trim() || (sameChannels ? generated?.answerDisputes : undefined);
+  const deviceReputation = env.EDGEPAY_DEVICE_REPUTATION?.trim() || (sameChannels ? generated?.deviceReputation : undefined);
   const chainId = Number(env.EDGEPAY_CHAIN_ID?.trim() || generated?.chainId || 31337);
   const candidate = {
     chainId,
@@ -40,6 +44,8 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeC
       deviceRegistry: pick("EDGEPAY_DEVICE_REGISTRY", generated?.deviceRegistry),
       paymentChannels,
       ...(flightRecorder ? { flightRecorder } : {}),
+      ...(answerDisputes ? { answerDisputes } : {}),
+      ...(deviceReputation ? { deviceReputation } : {}),
     },
     fromBlock: env.EDGEPAY_FROM_BLOCK?.trim() || "0",
     workers: (env.EDGEPAY_WORKERS ?? "")

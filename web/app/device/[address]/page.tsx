@@ -5,6 +5,7 @@ import { erc20Abi, getAddress, isAddress, type Address } from "viem";
 import { useReadContracts } from "wagmi";
 import { Addr } from "../../../components/Addr.tsx";
 import { Health } from "../../../components/Health.tsx";
+import { Reputation } from "../../../components/Reputation.tsx";
 import { useDeviceActivity } from "../../../hooks/useDeviceActivity.ts";
 import { useDevices } from "../../../hooks/useDevices.ts";
 import { useEdgepay } from "../../../hooks/useEdgepay.ts";
@@ -43,6 +44,11 @@ function Device({ address }: { address: Address }) {
       {d && (
         <>
           <Summary device={d} />
+          <section className="card" aria-label="reputation section">
+            <h2>Reputation</h2>
+            <Reputation device={d.device} detailed />
+            <p className="muted">From the chain: FlightRecorder anchors, buyers&apos; feedback in DeviceReputation (ERC-8004 shaped), dispute outcomes and slashes.</p>
+          </section>
           <Offerings device={d} />
           <HealthHistory endpoint={d.endpoint} />
           <ClaimsAndAnchors device={d} />
