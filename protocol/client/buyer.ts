@@ -13,6 +13,7 @@
 //   never sent to another device (that would pay twice for one answer), and `recover()` re-sends it unchanged to
 //   the same device, which replays the paid answer. No new voucher is signed on that channel meanwhile.
 // - Requests on one channel are serialised in this process; cumulative vouchers need an order.
+import { listChannels, type ChannelSource } from "./indexed-channels.ts";
 import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { closeTypes, channelsDomain } from "../eip712.ts";
@@ -100,6 +101,8 @@ export interface BuyerOptions {
    * tolerance; a device that fails is quarantined (no new vouchers to it). Off when not given.
    */
   spotCheck?: SpotCheckOptions;
+  /** Where `channels()` lists from: the indexer when given and answering, else a paged scan of the chain. */
+  channelSource?: ChannelSource;
 }
 
 export type BuyerEvent =
@@ -206,6 +209,7 @@ export class Buyer {
   readonly store: BuyerStore;
   readonly #opts: BuyerOptions;
   readonly #ctx: ChainContext;
+  readonly #channelSource: ChannelSource;
   readonly #spotCheck?: Required<SpotCheckOptions>;
   #chainId?: number;
   #registries?: Promise<Registries>;
@@ -226,6 +230,7 @@ export class Buyer {
     this.paymentChannels = options.paymentChannels;
     this.store = options.store ?? new MemoryBuyerStore();
     this.#ctx = { publicClient: options.publicClient, paymentChannels: options.paymentChannels };
+    this.#channelSource = options.channelSource ?? {};
     if (options.spotCheck) this.#spotCheck = checkSpotCheckOptions(options.spotCheck);
   }
 
@@ -355,7 +360,7 @@ export class Buyer {
   async channels(payer?: Address, fromBlock?: bigint): Promise<ChannelSummary[]> {
     const who = payer ?? this.wallet?.account.address;
     if (!who) throw new EdgepayClientError("bad_argument", "no payer given and no wallet configured");
-    const listed = await listChannelsOf(this.#ctx, who, fromBlock);
+    const listed = await listChannels(this.#ctx, who, fromBlock, this.#channelSource);
     return Promise.all(
       listed.map(async (c) => {
         const record = await this.store.getChannel(c.channelId);
