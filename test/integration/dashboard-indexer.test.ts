@@ -80,9 +80,12 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
       ],
     });
     reader = clientsFor(net, 0).publicClient;
+    const t0 = Date.now();
+    const note = (what: string) => process.env.EDGEPAY_TEST_PROGRESS && console.log(`  [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
     // Buyer A: five channels (two models), buyer B: two; claims on four of them, in separate blocks; two anchors.
     for (let i = 0; i < 5; i++) opened.push(await openChannel(market, { buyer: buyerA, deposit: 100_000n + BigInt(i), modelId: market.models[i % 2]!.modelId }));
     for (let i = 0; i < 2; i++) opened.push(await openChannel(market, { buyer: buyerB, deposit: 50_000n + BigInt(i) }));
+    note("channels opened");
     await claim(opened[0]!, 10_000n);
     await claim(opened[1]!, 2_000n);
     await claim(opened[0]!, 15_000n);
@@ -90,6 +93,7 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
     await anchor(1n, 3n);
     await anchor(4n, 6n);
 
+    note("claims and anchors sent");
     dir = mkdtempSync(path.join(tmpdir(), "edgepay-dash-ix-"));
     proxy = await startRpcProxy(net.chain.url);
     indexer = await startIndexer({
@@ -100,7 +104,9 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
       dataDir: path.join(dir, "pglite"),
       logFile: path.join(dir, "indexer.log"),
     });
+    note("indexer serving");
     await waitCaughtUp(indexer, net.chain.url);
+    note("indexer caught up");
     const config: RuntimeConfig = {
       chainId: market.chainId,
       rpcUrl: net.chain.url,
