@@ -9,9 +9,10 @@
 // `npm start -- --no-web` (or EDGEPAY_NO_WEB=1): chain, contracts, models and worker only, for buyers who bring
 // their own client (no dashboard build, WEB_PORT unused).
 //
-// `npm start -- --indexer` (or EDGEPAY_INDEXER=1): also the Ponder indexer (indexer/) on INDEXER_PORT (42069), with
-// its PGlite database in the state directory; started right after the deploy, in parallel with the rest, and "ready"
-// waits until it has caught up with the chain. Off by default: Ponder's build and PGlite set-up take 10-40 s.
+// The Ponder indexer (indexer/) runs on INDEXER_PORT (42069), with its PGlite database in the state directory; it is
+// started right after the deploy, in parallel with the rest, "ready" waits until it has caught up with the chain, and
+// the dashboard gets its URL (EDGEPAY_INDEXER_URL) so its lists come from it. `npm start -- --no-indexer` (or
+// EDGEPAY_INDEXER=0) skips it: the dashboard then scans the chain in bounded ranges.
 //
 // Ports: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000). State: .edgepay/ (or EDGEPAY_STATE_DIR), fresh per
 // start because the chain is fresh: the worker's key and database, logs, and stack.json for `npm run demo`.
@@ -29,17 +30,23 @@ import { stackFile, stateDir, type StackInfo } from "./lib/stack.ts";
 import { ensureWebBuild, NEXT_CLI } from "./lib/web-build.ts";
 
 const started = Date.now();
-const USAGE = `usage: npm start [-- --no-web] [-- --indexer]
+const USAGE = `usage: npm start [-- --no-web] [-- --no-indexer]
 
-  --no-web   chain, contracts, demo models and worker only: no dashboard (also EDGEPAY_NO_WEB=1)
-  --indexer  also the Ponder indexer (indexer/), waited for until it has caught up (also EDGEPAY_INDEXER=1)
+  --no-web      chain, contracts, demo models and worker only: no dashboard (also EDGEPAY_NO_WEB=1)
+  --no-indexer  no Ponder indexer (also EDGEPAY_INDEXER=0): the dashboard scans the chain for its lists
+  --indexer     accepted for compatibility (the indexer is on by default)
 
 environment: CHAIN_PORT (8545), WORKER_PORT (8787), WEB_PORT (3000), INDEXER_PORT (42069), EDGEPAY_STATE_DIR (.edgepay),
              EDGEPAY_DEPLOYMENT (local)`;
 const args = (() => {
   try {
     return parseArgs({
-      options: { "no-web": { type: "boolean", default: false }, indexer: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+      options: {
+        "no-web": { type: "boolean", default: false },
+        indexer: { type: "boolean", default: false },
+        "no-indexer": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
       strict: true,
     }).values;
   } catch (error) {
@@ -54,7 +61,11 @@ if (args.help) {
 const noWebEnv = process.env.EDGEPAY_NO_WEB?.trim().toLowerCase();
 const withWeb = !args["no-web"] && !(noWebEnv && !["0", "false", "no"].includes(noWebEnv));
 const indexerEnv = process.env.EDGEPAY_INDEXER?.trim().toLowerCase();
-const withIndexer = args.indexer || Boolean(indexerEnv && !["0", "false", "no"].includes(indexerEnv));
+if (args.indexer && args["no-indexer"]) {
+  console.error(`npm start: --indexer and --no-indexer contradict each other\n\n${USAGE}`);
+  process.exit(2);
+}
+const withIndexer = args.indexer || (!args["no-indexer"] && !(indexerEnv && ["0", "false", "no"].includes(indexerEnv)));
 const deploymentId = process.env.EDGEPAY_DEPLOYMENT?.trim() || "local";
 const STATE = stateDir();
 const LOGS = path.join(STATE, "logs");
@@ -333,10 +344,11 @@ const info: StackInfo = {
   deploymentId,
   contracts,
   dashboardUrl: webUrl ?? null,
+  indexerUrl: indexer?.url ?? null,
   workers: [{ url: workerUrl, device: device.device, owner: device.owner, pid: worker!.pid, dataDir: device.dataDir }],
   models: models.map((p) => ({ modelId: p.modelId.toString(), name: p.name, owner: p.owner, royaltyBps: p.royaltyBps, file: p.file })),
   account: { index: market.ROLES.you, address: you as Address },
-  pids: { chain: chain.process.pid!, worker: worker!.pid, ...(web ? { dashboard: web.pid } : {}) },
+  pids: { chain: chain.process.pid!, worker: worker!.pid, ...(web ? { dashboard: web.pid } : {}), ...(indexer ? { indexer: indexer.child.pid } : {}) },
 };
 writeFileSync(stackFile(), JSON.stringify(info, null, 2) + "\n");
 
@@ -428,6 +440,8 @@ function startDashboard(url: string): Promise<void> {
         EDGEPAY_DEVICE_REGISTRY: contracts.deviceRegistry,
         EDGEPAY_PAYMENT_CHANNELS: contracts.paymentChannels,
         EDGEPAY_WORKERS: workerUrl,
+        // The browser reaches the indexer directly (Ponder answers CORS with *), as it reaches the chain's RPC.
+        ...(indexerPort ? { EDGEPAY_INDEXER_URL: `http://127.0.0.1:${indexerPort}` } : {}),
         PORT: String(webPort),
       },
     });

@@ -8,6 +8,8 @@ import { anchoredGaps, channelContinuityBreaks, coverageKind, type CoverageKind,
 import { hasProof, type AuditLine } from "../audit-export.ts";
 import { processProof, receiptLeaf } from "../merkle.ts";
 import { flightRecorderAbi, modelRegistryAbi, paymentChannelsAbi } from "../generated/contracts.ts";
+import { IndexerError, type IndexerClient } from "../indexer/client.ts";
+import { anchorsPage, channelById } from "../indexer/queries.ts";
 import { getContractEventsPaged } from "../paged-logs.ts";
 import { receiptDigest, recoverReceiptSigner, type SignedReceipt } from "../receipt.ts";
 
@@ -27,6 +29,11 @@ export interface AuditContext {
   fromBlock?: bigint;
   /** Blocks per eth_getLogs (default DEFAULT_LOG_RANGE; a provider's smaller cap is followed when it names it). */
   getLogsRange?: number;
+  /**
+   * The indexer, when configured: anchors' transactions and channels' prices come from it; what it lacks (not indexed
+   * yet) or when it does not answer, from a paged scan of the chain's logs.
+   */
+  indexer?: IndexerClient;
 }
 
 /** Everything from one FlightRecorder address: its PaymentChannels, that contract's ModelRegistry, the chain id. */
@@ -317,6 +324,8 @@ async function signatureCheck(r: SignedReceipt, device: Address, ctx: AuditConte
 }
 
 async function anchorTx(ctx: AuditContext, device: Address, fromSeq: bigint): Promise<{ transactionHash?: Hex; blockNumber?: bigint }> {
+  const indexed = await fromIndex(ctx, async (ix) => (await anchorsPage(ix, { device, fromSeq }, { offset: 0, limit: 1 })).items[0]);
+  if (indexed) return { transactionHash: indexed.txHash, blockNumber: indexed.block };
   const events = await getContractEventsPaged(
     ctx.client,
     { address: ctx.flightRecorder, abi: flightRecorderAbi, eventName: "Anchored", args: { device, fromSeq } },
@@ -328,6 +337,8 @@ async function anchorTx(ctx: AuditContext, device: Address, fromSeq: bigint): Pr
 
 /** The price per unit in a channel's terms (its ChannelOpened event), or undefined when not found. */
 async function channelPrice(ctx: AuditContext, channelId: Hex): Promise<bigint | undefined> {
+  const indexed = await fromIndex(ctx, (ix) => channelById(ix, channelId));
+  if (indexed) return indexed.terms.price;
   try {
     const events = await getContractEventsPaged(
       ctx.client,
@@ -337,6 +348,17 @@ async function channelPrice(ctx: AuditContext, channelId: Hex): Promise<bigint |
     return events[0]?.args.terms?.price;
   } catch {
     return undefined;
+  }
+}
+
+/** A read from the indexer, or undefined when none is configured or it does not answer (the caller scans the chain). */
+async function fromIndex<T>(ctx: AuditContext, read: (ix: IndexerClient) => Promise<T | undefined>): Promise<T | undefined> {
+  if (!ctx.indexer) return undefined;
+  try {
+    return await read(ctx.indexer);
+  } catch (error) {
+    if (error instanceof IndexerError && error.code === "indexer_unreachable") return undefined;
+    throw error;
   }
 }
 

@@ -15,6 +15,7 @@
 // - Requests on one channel are serialised in this process; cumulative vouchers need an order.
 import type { Reputation } from "../reputation.ts";
 import { BuyerReputation, type BuyerReputationOptions, type FeedbackSent } from "./reputation.ts";
+import { listChannels, type ChannelSource } from "./indexed-channels.ts";
 import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { closeTypes, channelsDomain } from "../eip712.ts";
@@ -107,6 +108,8 @@ export interface BuyerOptions {
    * DeviceReputation (README, "Reputation"). Off when not given: workers are tried in the caller's order.
    */
   reputation?: BuyerReputationOptions;
+  /** Where `channels()` lists from: the indexer when given and answering, else a paged scan of the chain. */
+  channelSource?: ChannelSource;
 }
 
 export type BuyerEvent =
@@ -215,6 +218,7 @@ export class Buyer {
   readonly store: BuyerStore;
   readonly #opts: BuyerOptions;
   readonly #ctx: ChainContext;
+  readonly #channelSource: ChannelSource;
   readonly #spotCheck?: Required<SpotCheckOptions>;
   #chainId?: number;
   #registries?: Promise<Registries>;
@@ -236,6 +240,7 @@ export class Buyer {
     this.paymentChannels = options.paymentChannels;
     this.store = options.store ?? new MemoryBuyerStore();
     this.#ctx = { publicClient: options.publicClient, paymentChannels: options.paymentChannels };
+    this.#channelSource = options.channelSource ?? {};
     if (options.spotCheck) this.#spotCheck = checkSpotCheckOptions(options.spotCheck);
     if (options.reputation) {
       this.#reputation = new BuyerReputation(options.publicClient, async () => (await this.#getRegistries()).deviceRegistry, options.reputation);
@@ -368,7 +373,7 @@ export class Buyer {
   async channels(payer?: Address, fromBlock?: bigint): Promise<ChannelSummary[]> {
     const who = payer ?? this.wallet?.account.address;
     if (!who) throw new EdgepayClientError("bad_argument", "no payer given and no wallet configured");
-    const listed = await listChannelsOf(this.#ctx, who, fromBlock);
+    const listed = await listChannels(this.#ctx, who, fromBlock, this.#channelSource);
     return Promise.all(
       listed.map(async (c) => {
         const record = await this.store.getChannel(c.channelId);

@@ -1,6 +1,6 @@
 // Audit command:
 //   npm run audit -- export --worker URL --device 0x.. [--channel 0x..] [--from ISO] [--to ISO] > file.jsonl
-//   npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x..] [--json]
+//   npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x..] [--indexer URL] [--json]
 // `export` pages through the worker's GET /v1/receipts (hashes only) and writes one receipt per line with its proof.
 // `verify` checks every line offline against the chain: signature, inclusion proof against the on-chain anchor,
 // model hash against the ModelRegistry, hash-chain links; each receipt is proven, missing or contradicted.
@@ -9,6 +9,8 @@
 // its amounts; a file without a coverage line is taken to claim everything (a deleted line is never passed over).
 // Exit code: 0 all proven and nothing absent, 1 some missing or absent, 2 some contradicted, 64 usage,
 // 65 unreadable input, 70 other failure.
+// With an indexer (--indexer or EDGEPAY_INDEXER_URL), anchors' transactions and channels' prices come from it; without
+// one, or for what it does not hold yet, or when it does not answer, from paged scans of the chain's logs.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createPublicClient, http, isAddress, type Address } from "viem";
@@ -16,12 +18,14 @@ import { coverageLineWire, isCoverageLine, type CoverageLineWire, type ExportCov
 import { auditLineWire, receiptPageWire, type AuditLine, type AuditLineWire } from "../audit-export.ts";
 import { auditContext, auditExport, type DeviceCoverage } from "../client/audit.ts";
 import { deployments } from "../generated/contracts.ts";
+import { indexerClient } from "../indexer/client.ts";
 
 class UsageError extends Error {}
 
 const USAGE = `usage:
   npm run audit -- export --worker URL --device 0x<address> [--channel 0x<channel id>] [--from ISO] [--to ISO] > file.jsonl
-  npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x<address>] [--json]`;
+  npm run audit -- verify file.jsonl [--rpc URL] [--flight-recorder 0x<address>] [--indexer URL] [--json]
+environment: EDGEPAY_RPC_URL, EDGEPAY_FLIGHT_RECORDER, EDGEPAY_INDEXER_URL (the indexer, e.g. http://127.0.0.1:42069)`;
 
 async function exportReceipts(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { worker: { type: "string" }, device: { type: "string" }, channel: { type: "string" }, from: { type: "string" }, to: { type: "string" } } });
@@ -76,7 +80,7 @@ async function verify(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { rpc: { type: "string" }, "flight-recorder": { type: "string" }, json: { type: "boolean" } },
+    options: { rpc: { type: "string" }, "flight-recorder": { type: "string" }, indexer: { type: "string" }, json: { type: "boolean" } },
   });
   const file = positionals[0];
   if (!file) throw new UsageError("verify needs the export file");
@@ -125,6 +129,11 @@ async function verify(argv: string[]): Promise<number> {
   const ctx = await auditContext(client, recorder as Address).catch((e: unknown) => {
     throw new Error(`cannot read FlightRecorder ${recorder} at ${rpc}: ${(e as Error).message.split("\n")[0]}`);
   });
+  const indexerUrl = values.indexer ?? process.env.EDGEPAY_INDEXER_URL?.trim();
+  if (indexerUrl) {
+    if (!/^https?:\/\/[^\s]+$/.test(indexerUrl)) throw new UsageError(`--indexer must be an http(s) URL (got ${indexerUrl})`);
+    ctx.indexer = indexerClient(indexerUrl);
+  }
   if (lines.length === 0 && coverage.length === 0) {
     process.stderr.write(`${file} holds no receipts and no coverage line: it proves nothing (make exports with \`npm run audit -- export\`)\n`);
     return 1;

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, formatUnits, http, isAddress, parseUnits, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deployments, testUsdcAbi } from "../generated/contracts.ts";
+import { indexerClient } from "../indexer/client.ts";
 import { Buyer, EdgepayClientError, describeContractError, type BuyerEvent, type InferResult, type SpotCheckOptions } from "../client/index.ts";
 import { CLS_LABELS, initialVadState, sileroVadInputs } from "../client/inputs.ts";
 import type { Tensor } from "../tensors.ts";
@@ -42,7 +43,9 @@ amounts are in token units with decimals (e.g. 2.5). environment:
   EDGEPAY_BUYER_KEY        payer private key (0x..)
   EDGEPAY_RPC_URL          chain RPC (default http://127.0.0.1:8545)
   EDGEPAY_PAYMENT_CHANNELS PaymentChannels address (default: the generated deployment of the chain)
-  EDGEPAY_BUYER_HOME       store directory (default ~/.edgepay/buyer)`;
+  EDGEPAY_BUYER_HOME       store directory (default ~/.edgepay/buyer)
+  EDGEPAY_INDEXER_URL      indexer (indexer/, e.g. http://127.0.0.1:42069): \`channels\` lists from it; without it (or
+                           when it does not answer) the chain's logs are scanned in bounded ranges`;
 
 const { positionals, values } = (() => {
   try {
@@ -102,7 +105,14 @@ async function main(cmd: string) {
   const chain = { id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } };
   const wallet = account ? createWalletClient({ account, chain, transport: http(rpcUrl) }) : undefined;
   const store = new FileBuyerStore(process.env.EDGEPAY_BUYER_HOME ?? path.join(homedir(), ".edgepay", "buyer"));
-  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent, spotCheck: await spotCheckArgs() });
+  const indexerUrl = process.env.EDGEPAY_INDEXER_URL?.trim();
+  const channelSource = indexerUrl
+    ? {
+        indexer: indexerClient(indexerUrl),
+        onIndexerFallback: (e: Error) => process.stderr.write(`${e.message}: scanning the chain's logs instead\n`),
+      }
+    : undefined;
+  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent, spotCheck: await spotCheckArgs(), channelSource });
   const needWallet = () => {
     if (!wallet) throw new Error("set EDGEPAY_BUYER_KEY to the payer's private key");
     return wallet;

@@ -18,6 +18,8 @@ export interface StackInfo {
   contracts: Contracts;
   /** null when started with --no-web. */
   dashboardUrl: string | null;
+  /** The indexer's GraphQL origin; null when started with --no-indexer. */
+  indexerUrl: string | null;
   workers: { url: string; device: Address; owner: Address; pid: number; dataDir: string }[];
   models: { modelId: string; name: string; owner: Address; royaltyBps: number; file: string }[];
   /** The test account the dashboard's dev wallet starts on. */

@@ -174,8 +174,8 @@ describe("npm start", function () {
     rmSync(state, { recursive: true, force: true });
   });
 
-  it("brings up chain, contracts, worker and dashboard printing each step's time, serves a paid inference, and SIGTERM to npm alone stops everything after the worker's final claim", async () => {
-    const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort(), WEB_PORT: await freePort() };
+  it("brings up chain, contracts, worker, indexer and dashboard printing each step's time, serves a paid inference, and SIGTERM to npm alone stops everything after the worker's final claim", async () => {
+    const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort(), WEB_PORT: await freePort(), INDEXER_PORT: await freePort() };
     const inputsBefore = webInputsHash();
     const buildWasFresh = webBuildFresh(inputsBefore);
     const contractsWereFresh = contractArtifactsFresh();
@@ -184,7 +184,8 @@ describe("npm start", function () {
     const stack = await waitReady(run, env);
     const out = run.output();
     expect(out).to.match(/✓ ports/);
-    expectTimedSteps(out, ["chain", "contracts", "codegen", "accounts", "worker", "dashboard"]);
+    expectTimedSteps(out, ["chain", "contracts", "codegen", "accounts", "worker", "indexer", "dashboard"]);
+    expect(out).to.match(/✓ indexer\s+caught up with block \d+/);
     expect(out).to.match(/✓ contracts\s+deployed with Ignition from artifacts\/ .*no compile/);
     expect(out).to.include(contractsWereFresh ? "build reused (sources unchanged)" : "built with hardhat build");
     expect(out).to.match(/✓ dashboard\s+(build reused \(inputs unchanged\)|built \(next build\)) in \d+\.\d s/);
@@ -201,13 +202,30 @@ describe("npm start", function () {
     expect(stack.rpcUrl).to.equal(`http://127.0.0.1:${ports.CHAIN_PORT}`);
     expect(stack.models.map((mo) => mo.name)).to.deep.equal(["Silero VAD v5", "PaddleOCR text direction classifier"]);
     expect(new Set(stack.models.map((mo) => mo.owner)).size, "models from different owners").to.equal(2);
-    expect(Object.keys(stack.pids).sort()).to.deep.equal(["chain", "dashboard", "worker"]);
+    expect(Object.keys(stack.pids).sort()).to.deep.equal(["chain", "dashboard", "indexer", "worker"]);
+    expect(stack.indexerUrl).to.equal(`http://127.0.0.1:${ports.INDEXER_PORT}`);
 
     // The dashboard: its page and its runtime config pointing at this chain, these contracts and this worker.
     const page = await fetch(stack.dashboardUrl!);
     expect(page.status).to.equal(200);
     expect(await page.text()).to.match(/<html/i);
-    const config = (await (await fetch(`${stack.dashboardUrl}/api/config`)).json()) as { rpcUrl: string; chainId: number; contracts: { paymentChannels: string }; workers: string[] };
+    const config = (await (await fetch(`${stack.dashboardUrl}/api/config`)).json()) as {
+      rpcUrl: string;
+      chainId: number;
+      contracts: { paymentChannels: string };
+      workers: string[];
+      indexerUrl?: string;
+    };
+    // The dashboard's lists come from the indexer, which the browser reaches directly (CORS) and which holds the models.
+    expect(config.indexerUrl).to.equal(stack.indexerUrl);
+    const gql = await fetch(`${stack.indexerUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: stack.dashboardUrl! },
+      body: JSON.stringify({ query: "{ models(orderBy: \"id\", orderDirection: \"asc\") { items { name } } }" }),
+    });
+    expect(gql.headers.get("access-control-allow-origin")).to.equal("*");
+    const indexed = (await gql.json()) as { data: { models: { items: { name: string }[] } } };
+    expect(indexed.data.models.items.map((mo) => mo.name)).to.deep.equal(stack.models.map((mo) => mo.name));
     expect(config.rpcUrl).to.equal(stack.rpcUrl);
     expect(config.chainId).to.equal(31337);
     expect(config.contracts.paymentChannels.toLowerCase()).to.equal(stack.contracts.paymentChannels.toLowerCase());
@@ -222,6 +240,7 @@ describe("npm start", function () {
     await expectAllGone(run, stack, ports, "SIGTERM to npm");
     const tail = run.output().slice(-1500);
     expect(tail).to.match(/✓ dashboard\s+stopped/);
+    expect(tail).to.match(/✓ indexer\s+stopped/);
     expect(tail).to.match(/✓ worker\s+stopped/);
     expect(tail).to.match(/✓ chain\s+stopped/);
     // The worker sent its final claim (the one inference was below its claim threshold) before the chain stopped.
@@ -238,7 +257,7 @@ describe("npm start", function () {
     const before = { artifacts: stamp("artifacts/contracts/PaymentChannels.sol/PaymentChannels.json"), next: stamp("web/.next/BUILD_ID") };
     const inputsBefore = webInputsHash();
 
-    const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort(), WEB_PORT: await freePort() };
+    const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort(), WEB_PORT: await freePort(), INDEXER_PORT: await freePort() };
     run = npmStart({ ...portsEnv(ports), EDGEPAY_STATE_DIR: state });
     const stack = await waitReady(run, { EDGEPAY_STATE_DIR: state });
     const out = run.output();
@@ -263,10 +282,11 @@ describe("npm start", function () {
     await expectAllGone(run, stack, ports, "SIGKILL of the start process");
   });
 
-  it("--no-web starts chain, contracts and worker without the dashboard, serves a paid inference, and SIGTERM to the start process stops everything", async () => {
+  it("--no-web --no-indexer starts chain, contracts and worker only, serves a paid inference, and SIGTERM to the start process stops everything", async () => {
     const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort() };
     const webPort = await freePort();
-    run = npmStart({ ...portsEnv(ports), WEB_PORT: String(webPort), EDGEPAY_STATE_DIR: state }, ["--no-web"]);
+    const indexerPort = await freePort();
+    run = npmStart({ ...portsEnv(ports), WEB_PORT: String(webPort), INDEXER_PORT: String(indexerPort), EDGEPAY_STATE_DIR: state }, ["--no-web", "--no-indexer"]);
     const stack = await waitReady(run, { EDGEPAY_STATE_DIR: state });
     const out = run.output();
     expect(out).to.include("without the dashboard (--no-web)");
@@ -275,8 +295,11 @@ describe("npm start", function () {
     expect(out).to.match(/ready in [\d.]+ s \(no dashboard\)/);
     expect(out).to.include(`npm run buyer -- infer --worker http://127.0.0.1:${ports.WORKER_PORT}`);
     expect(stack.dashboardUrl).to.equal(null);
+    expect(stack.indexerUrl).to.equal(null);
+    expect(out, "no indexer step").to.not.match(/indexer\s+(starting|serving|caught)/);
     expect(Object.keys(stack.pids).sort()).to.deep.equal(["chain", "worker"]);
     expect(await isPortFree(webPort), "nothing on WEB_PORT").to.equal(true);
+    expect(await isPortFree(indexerPort), "nothing on INDEXER_PORT").to.equal(true);
 
     await paidInference(stack);
 
@@ -288,7 +311,7 @@ describe("npm start", function () {
 
   it("SIGKILL of npm alone (the shell under it survives) still stops everything: the start process watches npm", async () => {
     const ports = { CHAIN_PORT: await freePort(), WORKER_PORT: await freePort() };
-    run = npmStart({ ...portsEnv(ports), EDGEPAY_STATE_DIR: state }, ["--no-web"]);
+    run = npmStart({ ...portsEnv(ports), EDGEPAY_STATE_DIR: state }, ["--no-web", "--no-indexer"]);
     const stack = await waitReady(run, { EDGEPAY_STATE_DIR: state });
     process.kill(run.child.pid!, "SIGKILL");
     await expectAllGone(run, stack, ports, "SIGKILL of npm");
@@ -301,7 +324,7 @@ describe("npm start", function () {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const taken = (blocker.address() as net.AddressInfo).port;
     try {
-      run = npmStart({ CHAIN_PORT: String(await freePort()), WORKER_PORT: String(taken), WEB_PORT: String(await freePort()), EDGEPAY_STATE_DIR: state });
+      run = npmStart({ CHAIN_PORT: String(await freePort()), WORKER_PORT: String(taken), WEB_PORT: String(await freePort()), INDEXER_PORT: String(await freePort()), EDGEPAY_STATE_DIR: state });
       const code = await run.exit;
       const out = run.output();
       expect(code).to.equal(1);

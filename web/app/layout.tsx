@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import "@fontsource-variable/inter";
 import "./globals.css";
+import { IndexStatus } from "../components/IndexStatus.tsx";
 import { Nav } from "../components/Nav.tsx";
 import { Providers } from "./providers.tsx";
 
@@ -16,7 +17,10 @@ export default function RootLayout({ children }: { children: ReactNode }) {
       <body>
         <Providers>
           <Nav />
-          <main>{children}</main>
+          <main>
+            <IndexStatus />
+            {children}
+          </main>
         </Providers>
       </body>
     </html>

@@ -68,7 +68,7 @@ export default function MarketPage() {
   return (
     <>
       <h1>Market</h1>
-      <p className="muted">Edge devices selling ONNX inference per call, and the models they serve. Everything here is read from the chain; health comes live from each worker.</p>
+      <p className="muted">Edge devices selling ONNX inference per call, and the models they serve. Lists come from the indexer when one is configured (its freshness shows above), else from the chain; health comes live from each worker.</p>
       <div className="card row">
         <label>
           Model

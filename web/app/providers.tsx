@@ -3,6 +3,7 @@ import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/reac
 import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { WagmiProvider, useBlockNumber } from "wagmi";
 import { EdgepayContext } from "../hooks/useEdgepay.ts";
+import { useIndexStatus } from "../hooks/useIndexStatus.ts";
 import { runtimeConfigWire, type RuntimeConfig } from "../lib/runtime-config.ts";
 import { makeWagmiConfig } from "../wagmi.ts";
 
@@ -44,6 +45,7 @@ export function Providers({ children }: { children: ReactNode }) {
       <WagmiProvider config={wagmiConfig} reconnectOnMount>
         <QueryClientProvider client={queryClient}>
           <RefreshOnNewBlocks />
+          <RefreshOnIndexProgress />
           {children}
         </QueryClientProvider>
       </WagmiProvider>
@@ -60,5 +62,20 @@ function RefreshOnNewBlocks() {
     // Worker answers (health, offerings, channel views) poll on their own clocks: they do not follow blocks.
     void queryClient.invalidateQueries({ predicate: (q) => !["blockNumber", "workerHealth", "workerOfferings"].includes(String(q.queryKey[0])) });
   }, [block, queryClient]);
+  return null;
+}
+
+/**
+ * The index lags the chain: a list read on a new block may come before the indexer has that block. Each time the
+ * indexer's block advances (or it comes back / goes away), the lists are read again.
+ */
+function RefreshOnIndexProgress() {
+  const queryClient = useQueryClient();
+  const status = useIndexStatus();
+  const mark = status.kind === "indexed" ? `indexed:${status.indexedBlock ?? "none"}` : status.kind;
+  useEffect(() => {
+    if (mark === "none" || mark === "loading") return;
+    void queryClient.invalidateQueries({ predicate: (q) => q.queryKey[0] === "edgepay" });
+  }, [mark, queryClient]);
   return null;
 }

@@ -1,20 +1,13 @@
 "use client";
-import { useQuery } from "@tanstack/react-query";
 import type { Address } from "viem";
-import { usePublicClient } from "wagmi";
-import { readAnchors, readDeviceClaims } from "../lib/chain-reads.ts";
-import { useEdgepay } from "./useEdgepay.ts";
+import { readAnchorsPage, readChannelsPage, readClaimsPage } from "../lib/list-reads.ts";
+import { usePaged } from "./usePaged.ts";
 
-/** One device's channels, the claims on them and its FlightRecorder anchors. */
+/** One device's channels, the claims on them and its FlightRecorder anchors, each a page at a time (newest first). */
 export function useDeviceActivity(device: Address | undefined) {
-  const config = useEdgepay();
-  const client = usePublicClient();
-  return useQuery({
-    queryKey: ["edgepay", "deviceActivity", config.contracts.paymentChannels, device ?? null],
-    queryFn: async () => {
-      const [{ channels, claims }, anchors] = await Promise.all([readDeviceClaims(client!, config, device!), readAnchors(client!, config, device!)]);
-      return { channels, claims, anchors };
-    },
-    enabled: !!client && !!device,
-  });
+  const enabled = !!device;
+  const channels = usePaged(["deviceChannels", device ?? null], (src, page) => readChannelsPage(src, { devices: [device!] }, page), { enabled });
+  const claims = usePaged(["deviceClaims", device ?? null], (src, page) => readClaimsPage(src, { devices: [device!] }, page), { enabled });
+  const anchors = usePaged(["deviceAnchors", device ?? null], (src, page) => readAnchorsPage(src, device!, page), { enabled });
+  return { channels, claims, anchors };
 }

@@ -1,16 +1,15 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
-import { usePublicClient } from "wagmi";
 import { readLicenses } from "../lib/chain-reads.ts";
-import { useEdgepay } from "./useEdgepay.ts";
+import { readAll, readLicensesPage } from "../lib/list-reads.ts";
+import { useListSource } from "./useListSource.ts";
 
-/** Every license taken (LicenseTaken events). */
+/** Every license taken (from the indexer when configured, else LicenseTaken events). */
 export function useLicenses() {
-  const config = useEdgepay();
-  const client = usePublicClient();
+  const src = useListSource();
   return useQuery({
-    queryKey: ["edgepay", "licenses", config.contracts.modelRegistry],
-    queryFn: () => readLicenses(client!, config),
-    enabled: !!client,
+    queryKey: ["edgepay", "licenses", src?.config.contracts.modelRegistry, src?.indexer?.url ?? null],
+    queryFn: () => readAll(src!, (s, p) => readLicensesPage(s, {}, p), () => readLicenses(src!.client, src!.config)),
+    enabled: !!src,
   });
 }

@@ -55,7 +55,8 @@ export interface ChannelInfo {
   closesAt: number;
   settled: boolean;
   openedBlock: bigint;
-  openedTx: Hex;
+  /** Known on the RPC path (the ChannelOpened log); the index keeps the block only. */
+  openedTx?: Hex;
 }
 
 export interface ClaimInfo {
@@ -66,6 +67,8 @@ export interface ClaimInfo {
   royalty: bigint;
   txHash: Hex;
   blockNumber: bigint;
+  /** Position in its block (with blockNumber, the chain order of claims). */
+  logIndex: number;
   timestamp: number;
 }
 
@@ -185,6 +188,7 @@ export async function readClaims(client: PublicClient, c: RuntimeConfig, payee?:
     royalty: l.args.royalty!,
     txHash: l.transactionHash,
     blockNumber: l.blockNumber,
+    logIndex: l.logIndex,
     timestamp: times.get(l.blockNumber) ?? 0,
   }));
 }
@@ -195,7 +199,7 @@ export async function readTxCosts(client: PublicClient, hashes: readonly Hex[]) 
   return new Map(receipts.map((r) => [r.transactionHash, { gasUsed: r.gasUsed, costWei: r.gasUsed * r.effectiveGasPrice, from: r.from }]));
 }
 
-async function blockTimes(client: PublicClient, blocks: readonly bigint[]): Promise<Map<bigint, number>> {
+export async function blockTimes(client: PublicClient, blocks: readonly bigint[]): Promise<Map<bigint, number>> {
   const entries = await Promise.all(
     blocks.map(async (n) => [n, Number((await client.getBlock({ blockNumber: n })).timestamp)] as const),
   );

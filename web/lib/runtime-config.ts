@@ -26,6 +26,11 @@ export const runtimeConfigWire = z.object({
   fromBlock: z.string().regex(/^[0-9]+$/),
   /** Worker URLs the operator announced (suggestions for the provider page; the market reads endpoints on-chain). */
   workers: z.array(z.string().url()),
+  /**
+   * The indexer's origin as the browser reaches it (Ponder sends `access-control-allow-origin: *`). When set, every
+   * list and history read goes to its GraphQL; when absent or not answering, the pages scan the chain in bounded ranges.
+   */
+  indexerUrl: z.string().url().optional(),
 });
 
 export type RuntimeConfigWire = z.input<typeof runtimeConfigWire>;

@@ -9,7 +9,8 @@ import { runtimeConfigWire, type RuntimeConfig } from "./runtime-config.ts";
  *   explicit addresses, which win over the generated deployment (a chain deployed after the build);
  * - EDGEPAY_FLIGHT_RECORDER: optional; else the deployment's FlightRecorder, but only when the PaymentChannels in use is
  *   that deployment's (a FlightRecorder is bound to one PaymentChannels);
- * - EDGEPAY_FROM_BLOCK (default 0); EDGEPAY_WORKERS: comma-separated worker URLs.
+ * - EDGEPAY_FROM_BLOCK (default 0); EDGEPAY_WORKERS: comma-separated worker URLs;
+ * - EDGEPAY_INDEXER_URL: optional; the indexer's origin as the browser reaches it (lists and history come from it).
  * Throws a readable error naming the variable at fault.
  */
 export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -52,6 +53,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): RuntimeC
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
+    ...(env.EDGEPAY_INDEXER_URL?.trim() ? { indexerUrl: env.EDGEPAY_INDEXER_URL.trim().replace(/\/+$/, "") } : {}),
   };
   const parsed = runtimeConfigWire.safeParse(candidate);
   if (!parsed.success) {

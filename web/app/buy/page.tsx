@@ -14,7 +14,9 @@ import { TxList } from "../../components/TxList.tsx";
 import { ActionError, FieldError } from "../../components/ActionError.tsx";
 import { useBuyerStore } from "../../hooks/useBuyerStore.ts";
 import { useChainNow } from "../../hooks/useChainNow.ts";
-import { useChannels } from "../../hooks/useChannels.ts";
+import { Pager } from "../../components/Pager.tsx";
+import { usePaged } from "../../hooks/usePaged.ts";
+import { readChannelsPage } from "../../lib/list-reads.ts";
 import { useDevices } from "../../hooks/useDevices.ts";
 import { useEdgepay } from "../../hooks/useEdgepay.ts";
 import { useModels } from "../../hooks/useModels.ts";
@@ -318,12 +320,14 @@ function OpenChannel({ runner, account }: { runner: Runner; account: Address }) 
 }
 
 function MyChannels({ runner, account }: { runner: Runner; account: Address }) {
-  const channels = useChannels({ payer: account });
-  const list = [...(channels.data ?? [])].sort((a, b) => Number(b.openedBlock - a.openedBlock));
+  // Newest first, one page at a time (the indexer's database sorts and cuts when configured).
+  const channels = usePaged(["myChannels", account], (src, page) => readChannelsPage(src, { payer: account }, page));
+  const list = channels.data?.items ?? [];
   return (
     <section className="card" aria-label="my channels">
-      <h2>Your channels</h2>
+      <h2>Your channels{channels.data ? ` (${channels.data.totalCount})` : ""}</h2>
       {channels.isLoading && <p className="muted">Reading channels…</p>}
+      {channels.error && <p className="error">{channels.error.message}</p>}
       {channels.data && list.length === 0 && <p className="muted">No channel yet.</p>}
       {list.length > 0 && (
         <table>
@@ -345,6 +349,7 @@ function MyChannels({ runner, account }: { runner: Runner; account: Address }) {
           </tbody>
         </table>
       )}
+      <Pager paged={channels} label="channels" />
     </section>
   );
 }

@@ -13,6 +13,9 @@ import { useChainNow } from "../../hooks/useChainNow.ts";
 import { useChannels } from "../../hooks/useChannels.ts";
 import { useClaimNow } from "../../hooks/useClaimNow.ts";
 import { useClaims } from "../../hooks/useClaims.ts";
+import { usePaged } from "../../hooks/usePaged.ts";
+import { Pager } from "../../components/Pager.tsx";
+import { readClaimsPage } from "../../lib/list-reads.ts";
 import { useDevices } from "../../hooks/useDevices.ts";
 import { useEdgepay } from "../../hooks/useEdgepay.ts";
 import { useLicenses } from "../../hooks/useLicenses.ts";
@@ -501,6 +504,8 @@ function ClaimNow({ device, endpoint }: { device: Address; endpoint: string }) {
 
 function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[] }) {
   const claims = useClaims(account);
+  // The history table: newest first, one page at a time (sorted and cut by the indexer's database when configured).
+  const history = usePaged(["providerClaims", account], (src, page) => readClaimsPage(src, { payee: account }, page));
   const token = useToken(account);
   const [ethPrice, setEthPrice] = useState("3000");
   const list = useMemo(() => [...(claims.data?.claims ?? [])].sort((a, b) => a.timestamp - b.timestamp || Number(a.blockNumber - b.blockNumber)), [claims.data]);
@@ -552,9 +557,9 @@ function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[
         formatX={(x) => new Date(x * 1000).toLocaleTimeString()}
         formatY={(y) => y.toFixed(2)}
       />
-      {list.length > 0 && (
+      {(history.data?.items.length ?? 0) > 0 && (
         <>
-          <h3>Claim history</h3>
+          <h3>Claim history ({history.data!.totalCount})</h3>
           <table>
             <thead>
               <tr>
@@ -568,7 +573,7 @@ function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[
               </tr>
             </thead>
             <tbody>
-              {[...list].reverse().map((c) => (
+              {history.data!.items.map((c) => (
                 <tr key={`${c.txHash}-${c.channelId}`} data-claim={c.txHash}>
                   <td>{formatTime(c.timestamp)}</td>
                   <td>
@@ -585,6 +590,7 @@ function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[
               ))}
             </tbody>
           </table>
+          <Pager paged={history} label="claims" />
         </>
       )}
     </section>

@@ -6,6 +6,7 @@ import { useReadContracts } from "wagmi";
 import { Addr } from "../../../components/Addr.tsx";
 import { Health } from "../../../components/Health.tsx";
 import { Reputation } from "../../../components/Reputation.tsx";
+import { Pager } from "../../../components/Pager.tsx";
 import { useDeviceActivity } from "../../../hooks/useDeviceActivity.ts";
 import { useDevices } from "../../../hooks/useDevices.ts";
 import { useEdgepay } from "../../../hooks/useEdgepay.ts";
@@ -192,18 +193,21 @@ function HealthHistory({ endpoint }: { endpoint: string }) {
 
 function ClaimsAndAnchors({ device: d }: { device: DeviceInfo }) {
   const activity = useDeviceActivity(d.device);
-  const tokens = [...new Set((activity.data?.channels ?? []).map((c) => c.terms.token))];
+  const channelPage = activity.channels.data?.items ?? [];
+  const offered = [...new Set(d.offerings.map((o) => o.token))];
+  const tokens = [...new Set([...channelPage.map((c) => c.terms.token), ...offered])];
   const format = useTokenMeta(tokens);
-  const tokenOf = (id: string) => activity.data?.channels.find((c) => c.channelId.toLowerCase() === id.toLowerCase())?.terms.token;
-  const claims = [...(activity.data?.claims ?? [])].sort((a, b) => Number(b.blockNumber - a.blockNumber));
-  const anchors = [...(activity.data?.anchors ?? [])].sort((a, b) => Number(b.blockNumber - a.blockNumber));
+  // A claim's token is its channel's; a channel off the page shown is priced in the device's one token when it has one.
+  const tokenOf = (id: string) => channelPage.find((c) => c.channelId.toLowerCase() === id.toLowerCase())?.terms.token ?? (offered.length === 1 ? offered[0] : undefined);
+  const claims = activity.claims.data?.items ?? [];
+  const anchors = activity.anchors.data?.items ?? [];
   return (
     <>
       <section className="card" aria-label="claims">
-        <h2>Claims ({claims.length})</h2>
-        <p className="muted small">Claimed events on channels whose terms name this device ({activity.data?.channels.length ?? "…"} channels opened to it).</p>
-        {activity.error && <p className="error">{activity.error.message}</p>}
-        {activity.data && claims.length === 0 && <p className="muted">No claim yet.</p>}
+        <h2>Claims ({activity.claims.data?.totalCount ?? "…"})</h2>
+        <p className="muted small">Claimed events on channels whose terms name this device ({activity.channels.data?.totalCount ?? "…"} channels opened to it).</p>
+        {activity.claims.error && <p className="error">{activity.claims.error.message}</p>}
+        {activity.claims.data && claims.length === 0 && <p className="muted">No claim yet.</p>}
         {claims.length > 0 && (
           <table>
             <thead>
@@ -238,11 +242,12 @@ function ClaimsAndAnchors({ device: d }: { device: DeviceInfo }) {
             </tbody>
           </table>
         )}
+        <Pager paged={activity.claims} label="claims" />
       </section>
       <section className="card" aria-label="anchors">
-        <h2>Anchors ({anchors.length})</h2>
+        <h2>Anchors ({activity.anchors.data?.totalCount ?? "…"})</h2>
         <p className="muted small">Merkle roots of this device&apos;s receipt log, anchored on the FlightRecorder with its claims.</p>
-        {activity.data && anchors.length === 0 && <p className="muted">No anchor yet.</p>}
+        {activity.anchors.data && anchors.length === 0 && <p className="muted">No anchor yet.</p>}
         {anchors.length > 0 && (
           <table>
             <thead>
@@ -275,6 +280,7 @@ function ClaimsAndAnchors({ device: d }: { device: DeviceInfo }) {
             </tbody>
           </table>
         )}
+        <Pager paged={activity.anchors} label="anchors" />
       </section>
     </>
   );
