@@ -2,7 +2,7 @@
 // (the contract keeps only hashes; DisputeOpened points at the transaction), decide the vote by re-running the
 // model on the inputs and comparing the device's outputs with its own under the model's on-chain tolerance, and
 // build the sealed vote and its reveal. Sending is left to the caller (a worker signs with its device key).
-import { decodeFunctionData, encodeFunctionData, sha256, type Address, type Hex, type PublicClient } from "viem";
+import { decodeFunctionData, encodeFunctionData, hexToBytes, sha256, type Address, type Hex, type PublicClient } from "viem";
 import { answerDisputesAbi } from "../generated/contracts.ts";
 import { voteCommitment } from "../answer-disputes.ts";
 import { getContractEventsPaged } from "../paged-logs.ts";
@@ -56,7 +56,7 @@ export async function readDisputedAnswer(
   };
   // The contract checked these hashes at the open; checking again costs nothing and guards the decoding.
   if (sha256(evidence.inputs) !== evidence.receipt.inputHash || sha256(evidence.outputs) !== evidence.receipt.outputHash) return undefined;
-  const bytes = (h: Hex) => Buffer.from(h.slice(2), "hex");
+  const bytes = (h: Hex) => hexToBytes(h);
   return { id, device, modelId: evidence.receipt.modelId, openTx: log.transactionHash, evidence, inputs: decodeTensors(bytes(evidence.inputs)), outputs: decodeTensors(bytes(evidence.outputs)) };
 }
 

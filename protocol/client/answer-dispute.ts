@@ -4,7 +4,7 @@
 // and resolve after the reveal window. What can be checked off-chain is checked before gas: the evidence against
 // the receipt (dispute-evidence.ts), the tolerance (a claim within it is refused on-chain anyway) and an existing
 // dispute about the same receipt.
-import { parseEventLogs, type Address, type Hex, type Log, type PublicClient } from "viem";
+import { hexToBytes, parseEventLogs, type Address, type Hex, type Log, type PublicClient } from "viem";
 import { answerDisputesAbi, modelRegistryAbi, testUsdcAbi } from "../generated/contracts.ts";
 import { answerDisputeId, evidenceCommitment, evidenceHash } from "../answer-disputes.ts";
 import { receiptDigest } from "../receipt.ts";
@@ -112,7 +112,7 @@ export async function readDisputeTolerance(ctx: DisputeContext, modelRegistry: A
 
 function decodeOrRefuse(bytes: Hex, what: string): Record<string, Tensor> {
   try {
-    return decodeTensors(Buffer.from(bytes.slice(2), "hex"));
+    return decodeTensors(hexToBytes(bytes));
   } catch (error) {
     if (error instanceof TensorError) throw new EdgepayClientError("dispute_refused", `the ${what} do not decode: ${error.message}`, { reason: "bad_evidence" });
     throw error;
