@@ -158,8 +158,9 @@ export async function openAnswerDispute(ctx: DisputeContext, wallet: BuyerWallet
   const salt = `0x${randomUint256().toString(16).padStart(64, "0")}` as Hex;
   const commitment = evidenceCommitment(reporter, evidenceHash(digest, evidence.claimedOutputs), salt);
   const commit = await sendDisputeTx(ctx, wallet, "commitEvidence", [commitment]);
-  // Mined in a later block than the commitment by construction: it is sent after the commitment's receipt.
-  const open = await sendDisputeTx(ctx, wallet, "openDispute", [device, evidence, salt]);
+  // Mined in a later block than the commitment by construction (sent after its receipt); simulated against the
+  // pending block, since a call on the commitment's own block is refused as CommitmentTooFresh.
+  const open = await sendDisputeTx(ctx, wallet, "openDispute", [device, evidence, salt], "pending");
   const opened = parseEventLogs({ abi: answerDisputesAbi, logs: open.logs, eventName: "DisputeOpened" })[0];
   if (!opened) throw new EdgepayClientError("transaction_failed", `openDispute ${open.hash} emitted no DisputeOpened event`);
   return { id: opened.args.id, reporter, commitTx: commit.hash, openTx: open.hash, seedBlock: opened.args.seedBlock, bond: opened.args.bond };
@@ -184,8 +185,9 @@ export async function advanceDispute(ctx: DisputeContext, wallet: BuyerWallet, i
   if (d.phase === "none") throw new EdgepayClientError("bad_argument", `no dispute ${id} on AnswerDisputes ${ctx.answerDisputes}`);
   if (d.phase === "resolved") return { step: "done" };
   if (d.phase === "drawing") {
-    if (block.number <= d.seedBlock) return { step: "waiting", waitingFor: `block ${d.seedBlock + 1n} (the seed block ${d.seedBlock} must be mined)` };
-    return { step: "drawn", hash: (await sendDisputeTx(ctx, wallet, "drawCommittee", [id])).hash };
+    // The draw needs the seed block's hash: it must be mined, and the draw comes in a later block (the pending one).
+    if (block.number < d.seedBlock) return { step: "waiting", waitingFor: `the seed block ${d.seedBlock} (now ${block.number})` };
+    return { step: "drawn", hash: (await sendDisputeTx(ctx, wallet, "drawCommittee", [id], "pending")).hash };
   }
   if (block.timestamp <= d.commitDeadline) return { step: "waiting", waitingFor: `the commit window (until ${d.commitDeadline})` };
   if (d.active > d.committed && d.rounds < 2) return { step: "replaced", hash: (await sendDisputeTx(ctx, wallet, "replaceAbsent", [id])).hash };
@@ -196,10 +198,16 @@ export async function advanceDispute(ctx: DisputeContext, wallet: BuyerWallet, i
 type DisputeFunction = "commitEvidence" | "openDispute" | "drawCommittee" | "replaceAbsent" | "resolve" | "joinPool" | "leavePool" | "commitVote" | "revealVote";
 
 /** Simulate (a revert is decoded into the contract's custom error), send, wait. */
-export async function sendDisputeTx(ctx: DisputeContext, wallet: BuyerWallet, functionName: DisputeFunction, args: readonly unknown[]): Promise<{ hash: Hex; blockNumber: bigint; logs: Log[] }> {
+export async function sendDisputeTx(
+  ctx: DisputeContext,
+  wallet: BuyerWallet,
+  functionName: DisputeFunction,
+  args: readonly unknown[],
+  blockTag: "latest" | "pending" = "latest",
+): Promise<{ hash: Hex; blockNumber: bigint; logs: Log[] }> {
   let hash: Hex;
   try {
-    const { request } = await ctx.publicClient.simulateContract({ account: wallet.account, address: ctx.answerDisputes, abi: answerDisputesAbi, functionName, args } as never);
+    const { request } = await ctx.publicClient.simulateContract({ account: wallet.account, address: ctx.answerDisputes, abi: answerDisputesAbi, functionName, args, blockTag } as never);
     hash = await wallet.writeContract(request as never);
   } catch (error) {
     throw new EdgepayClientError("transaction_failed", `${functionName} failed: ${describeContractError(error)}`, { cause: error });
