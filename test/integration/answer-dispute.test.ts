@@ -325,10 +325,19 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
     expect(await reporter.quarantined()).to.deep.equal([]);
   });
 
-  it("CLI: dispute and dispute-status; an offline member is replaced and penalised, the two present decide", async () => {
+  it("CLI: join-pool, dispute and dispute-status; an offline member is replaced and penalised, the two present decide", async () => {
     const d = offline.device.address;
-    await joinVerifierPool(ctx(), clientsFor(net, 7).walletClient, modelId, d);
-    const opened = await cli("dispute", cliCheckId);
+    // D's owner joins with the worker CLI while the reporter opens with the buyer CLI (two processes at once).
+    const [joined, opened] = await Promise.all([
+      promisify(execFile)(process.execPath, [path.join(ROOT, "worker/cli.ts"), "join-pool", "--config", offline.configFile], {
+        cwd: ROOT,
+        env: { ...process.env, EDGEPAY_OWNER_KEY: TEST_KEYS[7] },
+        timeout: 90_000,
+      }),
+      cli("dispute", cliCheckId),
+    ]);
+    expect(joined.stdout).to.match(new RegExp(`^model ${modelId}: ${d} joined the verifier pool \\(tx 0x[0-9a-f]{64}\\)`));
+    expect(await verifierBond(d)).to.equal(VERIFIER_BOND);
     expect(opened.code, opened.stderr).to.equal(0);
     const id = /^dispute (0x[0-9a-f]{64}) opened \(bond 5000000 posted by 0x/.exec(opened.stdout)?.[1] as Hex;
     expect(id, opened.stdout).to.not.equal(undefined);
