@@ -235,7 +235,7 @@ export function resolveConfig(input: unknown, source = "config", base = process.
       modelRegistry: pick("modelRegistry"),
       token: pick("token"),
       ...flightRecorderOf(c.contracts, fallback, pick("paymentChannels")),
-      ...(c.contracts.answerDisputes ? { answerDisputes: c.contracts.answerDisputes } : {}),
+      ...answerDisputesOf(c.contracts, fallback, pick("paymentChannels")),
     },
   };
 }
@@ -252,6 +252,19 @@ function flightRecorderOf(
   if (given.flightRecorder) return { flightRecorder: given.flightRecorder };
   if (fallback?.flightRecorder && fallback.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase()) {
     return { flightRecorder: fallback.flightRecorder as Address };
+  }
+  return {};
+}
+
+/** Like flightRecorderOf: the generated deployment's AnswerDisputes only with that deployment's PaymentChannels. */
+function answerDisputesOf(
+  given: { answerDisputes?: Address },
+  fallback: { paymentChannels?: string; answerDisputes?: string } | undefined,
+  paymentChannels: Address,
+): { answerDisputes?: Address } {
+  if (given.answerDisputes) return { answerDisputes: given.answerDisputes };
+  if (fallback?.answerDisputes && fallback.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase()) {
+    return { answerDisputes: fallback.answerDisputes as Address };
   }
   return {};
 }
