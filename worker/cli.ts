@@ -8,6 +8,7 @@ import { deployments } from "@edgepay/protocol/generated/contracts";
 import { ConfigError, loadConfig, readRawConfig } from "./config.ts";
 import { createKeystore, keystoreAddress, keystorePath, KeystoreError, PASSPHRASE_ENV, PASSPHRASE_FILE, unlockKeystore } from "./keystore.ts";
 import { registerDevice, signDeviceBinding } from "./register.ts";
+import { joinPools } from "./disputes/join.ts";
 import { startWorker } from "./service.ts";
 import { secp256k1 } from "./secp256k1-backend.ts";
 
@@ -26,12 +27,17 @@ const HELP = `edgepay worker
       device with stake (approving first), sets offerings (models[].price or --price), and on a local chain sends
       the device key a little ETH for its claim transactions.
 
+  npx node worker/cli.ts join-pool [--config file]
+      Run by the device owner ($EDGEPAY_OWNER_KEY): joins the device to the AnswerDisputes verifier pool of each model
+      in verifier.models (default: every served model), approving and posting the verifier bond. A worker with
+      \`verifier\` in its config then sits on the committees it is drawn for (re-runs the inputs, votes).
+
   npx node worker/cli.ts serve    [--config file] [--unpaid-route]
       Runs the worker. SIGINT/SIGTERM stop it gracefully (flush, final claims).
 
 Config: JSON file (--config or $EDGEPAY_CONFIG) with overrides from EDGEPAY_RPC_URL, EDGEPAY_PORT, EDGEPAY_HOST,
 EDGEPAY_DATA_DIR, EDGEPAY_PUBLIC_ENDPOINT, EDGEPAY_DEPLOYMENT, EDGEPAY_PAYMENT_CHANNELS, EDGEPAY_DEVICE_REGISTRY,
-EDGEPAY_MODEL_REGISTRY, EDGEPAY_TOKEN, EDGEPAY_LOG_LEVEL. See worker/README.md.
+EDGEPAY_MODEL_REGISTRY, EDGEPAY_TOKEN, EDGEPAY_ANSWER_DISPUTES, EDGEPAY_LOG_LEVEL. See worker/README.md.
 `;
 
 class UsageError extends Error {}
@@ -69,8 +75,10 @@ async function main(argv: string[]) {
       return register(values);
     case "serve":
       return serve(values);
+    case "join-pool":
+      return joinPool(values);
     default:
-      throw new UsageError(`unknown command "${command}" (init, register, serve)`);
+      throw new UsageError(`unknown command "${command}" (init, register, join-pool, serve)`);
   }
 }
 
@@ -195,6 +203,22 @@ async function register(flags: Flags) {
       `offerings: ${result.offerings.map((o) => `${o.modelId}@${o.price}`).join(", ") || "none"}\n`,
   );
   if (missing.length) process.stdout.write(`no price given for model(s) ${missing.join(", ")}: their offerings were left as they are (use --price)\n`);
+}
+
+async function joinPool(flags: Flags) {
+  const config = loadConfig(str(flags, "config"));
+  const ownerKey = process.env.EDGEPAY_OWNER_KEY;
+  if (!ownerKey || !/^0x[0-9a-fA-F]{64}$/.test(ownerKey)) throw new UsageError("join-pool needs the owner's private key in $EDGEPAY_OWNER_KEY (0x + 64 hex digits)");
+  const answerDisputes = config.contracts.answerDisputes;
+  if (!answerDisputes) throw new UsageError("join-pool needs contracts.answerDisputes (or $EDGEPAY_ANSWER_DISPUTES)");
+  await joinPools({
+    rpcUrl: config.rpcUrl,
+    answerDisputes,
+    ownerKey: ownerKey as Hex,
+    device: keystoreAddress(config.dataDir),
+    modelIds: config.verifier?.models ?? config.models.map((m) => m.modelId),
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
 }
 
 async function serve(flags: Flags) {

@@ -113,6 +113,8 @@ export const workerConfigSchema = z.object({
       modelRegistry: address.optional(),
       token: address.optional(),
       flightRecorder: address.optional(),
+      /** AnswerDisputes (wrong-answer disputes); needed by `verifier`. */
+      answerDisputes: address.optional(),
     })
     .default({}),
   host: z.string().default("127.0.0.1"),
@@ -162,6 +164,19 @@ export const workerConfigSchema = z.object({
    * token's `DOMAIN_SEPARATOR()`; a token whose entry does not match is not offered with `exact`.
    */
   exactTokens: z.array(z.object({ token: address, name: z.string().min(1), version: z.string().min(1) })).default([]),
+  /**
+   * Sit on wrong-answer dispute committees (worker/disputes/): when the device is drawn for a dispute about one of
+   * these served models (default: all), the worker re-runs the disputed inputs, then commits and reveals its vote with
+   * the device key. The owner joins the model's verifier pool (AnswerDisputes.joinPool, posting the bond; see
+   * `worker/cli.ts join-pool`); a served model whose pool the device is not in is named in the log at start.
+   */
+  verifier: z
+    .object({
+      models: z.array(z.union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]*$/, "expected a model id")]).transform(BigInt)).optional(),
+      /** How often seats and windows are checked (default: settlement.pollIntervalMs). */
+      pollIntervalMs: z.number().int().positive().optional(),
+    })
+    .optional(),
   /** Diagnostics. `timings`: GET /v1/debug/timings serves per-phase request times (benchmarks; off in production). */
   debug: z.object({ timings: z.boolean().default(false) }).default({ timings: false }),
 });
@@ -177,6 +192,8 @@ export interface Contracts {
   token: Address;
   /** FlightRecorder (receipt anchors); without it the worker keeps its receipt log but anchors nothing. */
   flightRecorder?: Address;
+  /** AnswerDisputes (wrong-answer disputes), for `verifier`. */
+  answerDisputes?: Address;
 }
 
 /** A validated config with every default applied and contract addresses resolved. */
@@ -218,6 +235,7 @@ export function resolveConfig(input: unknown, source = "config", base = process.
       modelRegistry: pick("modelRegistry"),
       token: pick("token"),
       ...flightRecorderOf(c.contracts, fallback, pick("paymentChannels")),
+      ...answerDisputesOf(c.contracts, fallback, pick("paymentChannels")),
     },
   };
 }
@@ -238,6 +256,19 @@ function flightRecorderOf(
   return {};
 }
 
+/** Like flightRecorderOf: the generated deployment's AnswerDisputes only with that deployment's PaymentChannels. */
+function answerDisputesOf(
+  given: { answerDisputes?: Address },
+  fallback: { paymentChannels?: string; answerDisputes?: string } | undefined,
+  paymentChannels: Address,
+): { answerDisputes?: Address } {
+  if (given.answerDisputes) return { answerDisputes: given.answerDisputes };
+  if (fallback?.answerDisputes && fallback.paymentChannels?.toLowerCase() === paymentChannels.toLowerCase()) {
+    return { answerDisputes: fallback.answerDisputes as Address };
+  }
+  return {};
+}
+
 /** Environment variables that override the file: name -> config path. */
 const ENV_OVERRIDES: Record<string, { path: string[]; kind: "string" | "int" }> = {
   EDGEPAY_RPC_URL: { path: ["rpcUrl"], kind: "string" },
@@ -251,6 +282,7 @@ const ENV_OVERRIDES: Record<string, { path: string[]; kind: "string" | "int" }> 
   EDGEPAY_MODEL_REGISTRY: { path: ["contracts", "modelRegistry"], kind: "string" },
   EDGEPAY_TOKEN: { path: ["contracts", "token"], kind: "string" },
   EDGEPAY_FLIGHT_RECORDER: { path: ["contracts", "flightRecorder"], kind: "string" },
+  EDGEPAY_ANSWER_DISPUTES: { path: ["contracts", "answerDisputes"], kind: "string" },
   EDGEPAY_LOG_LEVEL: { path: ["logLevel"], kind: "string" },
   EDGEPAY_OWNER: { path: ["owner"], kind: "string" },
 };

@@ -24,6 +24,7 @@ import { Store } from "./store/db.ts";
 import { lockDataDir } from "./store/lock.ts";
 import { ChainWatcher } from "./watcher.ts";
 import { Anchorer } from "./recorder/anchorer.ts";
+import { startDisputeMember, type RunningMember } from "./disputes/start.ts";
 import { RecorderLog } from "./recorder/log.ts";
 import { ProofCache } from "./recorder/proofs.ts";
 import { challengePeriodProblem, IndexFollower } from "./chain/channel-index.ts";
@@ -46,6 +47,8 @@ export interface RunningWorker {
     index: IndexFollower;
     guard: ConnectionGuard;
     models: Map<string, ServedModel>;
+    /** The dispute committee member (config `verifier`). */
+    disputes?: RunningMember;
   };
 }
 
@@ -381,6 +384,16 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
   }, config.settlement.pollIntervalMs);
   const verifyTimer = setInterval(() => void ledger.verifyAllDeferred().catch((e: unknown) => log("error", `verify: ${(e as Error).message}`)), config.verification.backgroundMs);
   settler.start();
+  let disputes: RunningMember | undefined;
+  try {
+    disputes = await startDisputeMember({ config, client: chain.client, sender, store, device: device.address, models, log: (l, m) => log(l, m) });
+  } catch (error) {
+    clearInterval(pollTimer);
+    clearInterval(verifyTimer);
+    server.close();
+    await settler.shutdown().catch(() => undefined);
+    await abort(error);
+  }
   log("info", `device ${device.address} serving ${[...models.values()].map((m) => `${m.runtime.modelId}:${m.runtime.name}`).join(", ")} at ${url} (chain ${chainId})`);
 
   let stopping: Promise<void> | undefined;
@@ -388,6 +401,7 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     stopping ??= (async () => {
       clearInterval(pollTimer);
       clearInterval(verifyTimer);
+      await disputes?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -408,5 +422,5 @@ export async function startWorker(input: WorkerConfig | ResolvedConfig, options:
     return stopping;
   };
 
-  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics, index, guard, models } };
+  return { url, device: device.address, stop, internals: { config, store, ledger, settler, watcher, metrics, index, guard, models, disputes } };
 }

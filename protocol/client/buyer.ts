@@ -50,6 +50,8 @@ import { MemoryBuyerStore, type BuyerStore, type ChannelRecord, type InDoubtRequ
 import { verifyReceipt } from "./verify.ts";
 import { checkSpotCheckOptions, drawSpotCheck, inconclusive, judge, SpotCheckUnavailable, type CheckedCall, type Reference, type SpotCheckOptions } from "./spot-check.ts";
 import type { QuarantineRecord, SpotCheckRecord } from "./spot-check-records.ts";
+import { disputeSpotCheck, reviewDisputedQuarantines, type BuyerDisputeOptions, type QuarantineReview } from "./buyer-disputes.ts";
+import type { OpenedDispute } from "./answer-dispute.ts";
 import type { Tolerance } from "../tolerance.ts";
 import { checkOfferedKey, checkRegistered } from "./identity.ts";
 import { sealBody, type SealedCall } from "./sealed-call.ts";
@@ -110,6 +112,8 @@ export interface BuyerOptions {
   reputation?: BuyerReputationOptions;
   /** Where `channels()` lists from: the indexer when given and answering, else a paged scan of the chain. */
   channelSource?: ChannelSource;
+  /** Disputes about wrong answers (protocol/client/buyer-disputes.ts): the contract, and whether a failed check opens one. */
+  disputes?: BuyerDisputeOptions;
 }
 
 export type BuyerEvent =
@@ -407,9 +411,17 @@ export class Buyer {
       const call = { device: result.device, endpoint: result.endpoint, modelId, receipt: result.receipt, inputs, outputs: result.outputs };
       const check = await this.#runSpotCheck(this.#spotCheck, call, options.authorize);
       if (check.outcome === "failed") {
+        let disputed = "";
+        if (this.#opts.disputes?.auto) {
+          // The paid answer is wrong either way; a dispute that cannot be opened is reported, not thrown instead.
+          disputed = await this.disputeAnswer(check.id).then(
+            (d) => `; dispute ${d.id} opened`,
+            (e: unknown) => `; no dispute opened: ${(e as Error).message}`,
+          );
+        }
         throw new EdgepayClientError(
           "spot_check_failed",
-          `${result.endpoint}: device ${result.device} answered model ${modelId} wrong (receipt ${check.id}, ${describeMismatch(check)}); it is quarantined and the evidence is kept (Buyer.spotChecks)`,
+          `${result.endpoint}: device ${result.device} answered model ${modelId} wrong (receipt ${check.id}, ${describeMismatch(check)}); it is quarantined and the evidence is kept (Buyer.spotChecks)${disputed}`,
           { reason: check.reason },
         );
       }
@@ -429,11 +441,27 @@ export class Buyer {
     return this.store.listQuarantines();
   }
 
-  /** Lets vouchers go to `device` again (for now by hand; a dispute outcome will do it later). Returns what was cleared. */
+  /** Lets vouchers go to `device` again by hand (a won dispute does it in reviewQuarantines). Returns what was cleared. */
   async clearQuarantine(device: Address): Promise<QuarantineRecord | undefined> {
     const q = await this.store.getQuarantine(device);
     if (q) await this.store.deleteQuarantine(device);
     return q;
+  }
+
+  /** Opens a dispute about failed spot check `checkId` with its kept evidence (options.disputes names the contract). */
+  async disputeAnswer(checkId: string): Promise<OpenedDispute> {
+    return disputeSpotCheck(this.store, this.#disputeContext(), this.wallet, checkId);
+  }
+
+  /** Lifts the quarantine of each device that won its dispute; a device that lost (or not yet resolved) stays out. */
+  async reviewQuarantines(): Promise<QuarantineReview[]> {
+    return reviewDisputedQuarantines(this.store, this.#disputeContext());
+  }
+
+  #disputeContext() {
+    const answerDisputes = this.#opts.disputes?.answerDisputes;
+    if (!answerDisputes) throw new EdgepayClientError("bad_argument", "no AnswerDisputes contract configured (BuyerOptions.disputes.answerDisputes)");
+    return { publicClient: this.publicClient, answerDisputes };
   }
 
   async #refuseQuarantined(device: Address, endpoint?: string) {

@@ -1,7 +1,7 @@
 // Errors of the buyer client: one class with a stable snake_case `code`, plus a decoder that turns contract
 // reverts into readable sentences ("ChannelClosing(channelId=0x.., closesAt=1700000000)").
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, type Hex } from "viem";
-import { deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../generated/contracts.ts";
+import { answerDisputesAbi, deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../generated/contracts.ts";
 
 export const CLIENT_ERROR_CODES = [
   /** The worker could not be reached or kept failing (network error, timeout, 5xx): try another device. */
@@ -54,6 +54,11 @@ export const CLIENT_ERROR_CODES = [
    * outputs. The device is now quarantined; the receipt, inputs and both outputs are kept as evidence.
    */
   "spot_check_failed",
+  /**
+   * A wrong-answer dispute was not opened because the chain would refuse it or it cannot succeed (see `reason`:
+   * within_tolerance, dispute_exists, no_evidence, bad_evidence, ...). Checked before any transaction: nothing was spent.
+   */
+  "dispute_refused",
 ] as const;
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 
@@ -75,7 +80,7 @@ export class EdgepayClientError extends Error {
   }
 }
 
-const KNOWN_ABIS: readonly Abi[] = [paymentChannelsAbi, deviceRegistryAbi, modelRegistryAbi, testUsdcAbi];
+const KNOWN_ABIS: readonly Abi[] = [paymentChannelsAbi, deviceRegistryAbi, modelRegistryAbi, answerDisputesAbi, testUsdcAbi];
 
 /** Decodes revert data against every Edgepay contract ABI; undefined when no error matches. */
 export function decodeEdgepayRevert(data: Hex): string | undefined {

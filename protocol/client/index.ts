@@ -42,6 +42,29 @@ export {
   type SpotCheckRecord,
   type SpotCheckVerifierRecord,
 } from "./spot-check-records.ts";
+export {
+  DISPUTE_OUTCOMES,
+  DISPUTE_PHASES,
+  SEAT_STATES,
+  advanceDispute,
+  joinVerifierPool,
+  openAnswerDispute,
+  readDispute,
+  readDisputeParameters,
+  readDisputeTolerance,
+  sendDisputeTx,
+  type AdvanceStep,
+  type DisputeContext,
+  type DisputeOutcome,
+  type DisputePhase,
+  type DisputeSeat,
+  type DisputeView,
+  type OpenedDispute,
+  type SeatState,
+} from "./answer-dispute.ts";
+export { commitVoteCall, judgeDisputedAnswer, readDisputedAnswer, revealVoteCall, type DisputedAnswer } from "./answer-dispute-vote.ts";
+export { DISPUTE_EVIDENCE_REASONS, disputeEvidence, type AnswerDisputeEvidence, type DisputeEvidenceReason, type DisputeEvidenceResult } from "./dispute-evidence.ts";
+export { disputeSpotCheck, reviewDisputedQuarantines, type BuyerDisputeOptions, type QuarantineReview } from "./buyer-disputes.ts";
 export { addressOfPublicKey, randomUint256 } from "./keys.ts";
 export { BuyerReputation, type BuyerReputationOptions, type FeedbackSent, type WorkerView } from "./reputation.ts";
 export {

@@ -51,7 +51,7 @@ export interface SpotCheckRecord {
   evidence?: SpotCheckEvidence;
 }
 
-/** A device the client signs no new voucher to, until `Buyer.clearQuarantine` (later: a dispute outcome). */
+/** A device the client signs no new voucher to, until `Buyer.clearQuarantine` or a dispute the device wins. */
 export interface QuarantineRecord {
   device: Address;
   modelId: bigint;
@@ -61,6 +61,8 @@ export interface QuarantineRecord {
   sequence: bigint;
   reason: string;
   at: number;
+  /** The AnswerDisputes dispute opened about the failed check; the quarantine is lifted when the device wins it. */
+  disputeId?: Hex;
 }
 
 export type SpotCheckRecordJson = ReturnType<typeof spotCheckRecordToJson>;

@@ -7,7 +7,7 @@ import { createPublicClient, createWalletClient, formatUnits, http, isAddress, p
 import { privateKeyToAccount } from "viem/accounts";
 import { deployments, testUsdcAbi } from "../generated/contracts.ts";
 import { indexerClient } from "../indexer/client.ts";
-import { Buyer, EdgepayClientError, describeContractError, type BuyerEvent, type InferResult, type SpotCheckOptions } from "../client/index.ts";
+import { Buyer, EdgepayClientError, advanceDispute, describeContractError, readDispute, type BuyerEvent, type InferResult, type SpotCheckOptions } from "../client/index.ts";
 import { CLS_LABELS, initialVadState, sileroVadInputs } from "../client/inputs.ts";
 import type { Tensor } from "../tensors.ts";
 import { FileBuyerStore } from "./file-store.ts";
@@ -36,6 +36,12 @@ commands:
   spot-checks [--device 0x..]                   spot checks run by this buyer (passed, failed with evidence, inconclusive)
   quarantine                                    devices this buyer signs no voucher to
   clear-quarantine --device 0x..                let vouchers go to a quarantined device again
+  dispute <spot-check id>                       open a dispute about a failed spot check's answer (AnswerDisputes): posts
+                                                the reporter bond; a committee of staked verifiers re-runs the inputs
+  dispute-status <dispute id>                   phase, deadlines, committee seats and votes, outcome
+  dispute-advance <dispute id>                  do what is due (anyone may): draw the committee, replace members that
+                                                did not commit, resolve after the reveal window
+  review-quarantine                             lift the quarantine of devices that won their dispute
   recover [--channel 0x..]                      re-send requests in doubt to their device and get the paid answers
   receipts [--channel 0x..]                     receipts kept for this buyer
 
@@ -45,7 +51,8 @@ amounts are in token units with decimals (e.g. 2.5). environment:
   EDGEPAY_PAYMENT_CHANNELS PaymentChannels address (default: the generated deployment of the chain)
   EDGEPAY_BUYER_HOME       store directory (default ~/.edgepay/buyer)
   EDGEPAY_INDEXER_URL      indexer (indexer/, e.g. http://127.0.0.1:42069): \`channels\` lists from it; without it (or
-                           when it does not answer) the chain's logs are scanned in bounded ranges`;
+                           when it does not answer) the chain's logs are scanned in bounded ranges
+  EDGEPAY_ANSWER_DISPUTES  AnswerDisputes address (default: the generated deployment of the chain)`;
 
 const { positionals, values } = (() => {
   try {
@@ -112,7 +119,27 @@ async function main(cmd: string) {
         onIndexerFallback: (e: Error) => process.stderr.write(`${e.message}: scanning the chain's logs instead\n`),
       }
     : undefined;
-  const buyer = new Buyer({ publicClient, wallet, paymentChannels, store, onEvent: logEvent, spotCheck: await spotCheckArgs(), channelSource });
+  const answerDisputes = (process.env.EDGEPAY_ANSWER_DISPUTES ?? (deployment?.paymentChannels === paymentChannels ? deployment?.answerDisputes : undefined)) as Address | undefined;
+  if (answerDisputes !== undefined && !isAddress(answerDisputes)) throw new Error(`EDGEPAY_ANSWER_DISPUTES must be an address, got "${answerDisputes}"`);
+  const buyer = new Buyer({
+    publicClient,
+    wallet,
+    paymentChannels,
+    store,
+    onEvent: logEvent,
+    spotCheck: await spotCheckArgs(),
+    channelSource,
+    ...(answerDisputes ? { disputes: { answerDisputes } } : {}),
+  });
+  const disputeCtx = () => {
+    if (!answerDisputes) throw new Error(`no AnswerDisputes address for chain ${chainId}: set EDGEPAY_ANSWER_DISPUTES`);
+    return { publicClient, answerDisputes };
+  };
+  const disputeIdArg = (): Hex => {
+    const id = positionals[1];
+    if (!id || !/^0x[0-9a-fA-F]{64}$/.test(id)) throw new Error(`give the dispute id (0x + 64 hex), got "${id ?? ""}"`);
+    return id.toLowerCase() as Hex;
+  };
   const needWallet = () => {
     if (!wallet) throw new Error("set EDGEPAY_BUYER_KEY to the payer's private key");
     return wallet;
@@ -230,7 +257,7 @@ async function main(cmd: string) {
     case "quarantine": {
       const list = await buyer.quarantined();
       if (values.json) return printJson(list);
-      for (const q of list) console.log(`${q.device} model=${q.modelId} failed check ${q.checkId} (${q.reason}) at ${new Date(q.at).toISOString()}`);
+      for (const q of list) console.log(`${q.device} model=${q.modelId} failed check ${q.checkId} (${q.reason}) at ${new Date(q.at).toISOString()}${q.disputeId ? ` dispute ${q.disputeId}` : ""}`);
       if (list.length === 0) console.log("no device is quarantined");
       return;
     }
@@ -238,6 +265,40 @@ async function main(cmd: string) {
       if (!values.device) throw new Error("--device 0x.. is required");
       const cleared = await buyer.clearQuarantine(addressArg("device", values.device));
       console.log(cleared ? `cleared ${cleared.device} (it failed check ${cleared.checkId})` : `${values.device} is not quarantined`);
+      return;
+    }
+    case "dispute": {
+      const checkId = positionals[1];
+      if (!checkId || !/^0x[0-9a-fA-F]{64}:[0-9]+$/.test(checkId)) throw new Error(`give the failed spot check's id (<channel id>:<sequence>, see spot-checks), got "${checkId ?? ""}"`);
+      disputeCtx();
+      needWallet();
+      const d = await buyer.disputeAnswer(checkId.toLowerCase());
+      if (values.json) return printJson(d);
+      console.log(`dispute ${d.id} opened (bond ${d.bond} posted by ${d.reporter}, open tx ${d.openTx}); the committee is drawn once block ${d.seedBlock} is mined: \`npm run buyer -- dispute-advance ${d.id}\``);
+      return;
+    }
+    case "dispute-status": {
+      const d = await readDispute(disputeCtx(), disputeIdArg());
+      if (values.json) return printJson(d);
+      if (d.phase === "none") throw new Error(`no dispute ${d.id} on AnswerDisputes ${answerDisputes}`);
+      console.log(`dispute ${d.id}: ${d.phase}${d.phase === "resolved" ? `, ${d.outcome}` : ""}`);
+      console.log(`  device ${d.device} (owner ${d.deviceOwner}), model ${d.modelId}, reporter ${d.reporter}, bond ${d.bond}`);
+      if (d.phase === "drawing") console.log(`  committee drawn from block ${d.seedBlock}`);
+      else console.log(`  commit until ${d.commitDeadline}, reveal until ${d.revealDeadline}; votes: ${d.votesWrong} wrong, ${d.votesRight} right; ${d.committed}/${d.active} committed, replacement rounds ${d.rounds}`);
+      for (const [i, seat] of d.seats.entries()) console.log(`  seat ${i}: ${seat.verifier} ${seat.state}${seat.state === "revealed" ? ` (device ${seat.deviceRight ? "right" : "wrong"})` : ""}`);
+      return;
+    }
+    case "dispute-advance": {
+      const r = await advanceDispute(disputeCtx(), needWallet(), disputeIdArg());
+      console.log(r.step === "waiting" ? `waiting for ${r.waitingFor}` : r.step === "done" ? "resolved already" : `${r.step} (tx ${r.hash})`);
+      return;
+    }
+    case "review-quarantine": {
+      disputeCtx();
+      const list = await buyer.reviewQuarantines();
+      if (values.json) return printJson(list);
+      for (const r of list) console.log(`${r.device}: dispute ${r.disputeId} ${r.outcome}, quarantine ${r.quarantine}`);
+      if (list.length === 0) console.log("no quarantined device has a dispute");
       return;
     }
     case "recover": {

@@ -34,6 +34,18 @@ export interface DeployParameters {
   answerWindow?: bigint;
   /** Bond of an omission challenge in stake-token units (default 1,000,000). */
   challengeBond?: bigint;
+  /** AnswerDisputes (ignition/modules/core.ts has the defaults): seats per committee (odd, 1..9). */
+  committeeSize?: bigint;
+  /** Share of the slashed stake (or of a losing reporter's bond) paid to the majority verifiers, basis points. */
+  verifierBps?: bigint;
+  /** Share of the verifier bond a member loses for not revealing or voting against the majority, basis points. */
+  penaltyBps?: bigint;
+  /** Seconds committee members have to commit, then to reveal. */
+  voteCommitWindow?: bigint;
+  voteRevealWindow?: bigint;
+  /** Bonds of a reporter opening a dispute and of a verifier joining a pool, in stake-token units. */
+  reporterBond?: bigint;
+  verifierBond?: bigint;
 }
 
 const DEFAULT_UNBONDING_DELAY = 7n * 24n * 3600n;

@@ -53,6 +53,8 @@ export interface MarketOptions {
    * device serving the same model ids (same provider, licensed once), e.g. a verifier or a rogue twin.
    */
   reuseModels?: MarketModel[];
+  /** Test key of the device owner (default PROVIDER_INDEX); devices of other owners can judge each other in disputes. */
+  providerIndex?: number;
 }
 
 export interface MarketModel {
@@ -68,7 +70,7 @@ export interface MarketModel {
 export interface Market {
   net: Localnet;
   chainId: number;
-  contracts: { paymentChannels: Address; deviceRegistry: Address; modelRegistry: Address; token: Address; flightRecorder: Address };
+  contracts: { paymentChannels: Address; deviceRegistry: Address; modelRegistry: Address; token: Address; flightRecorder: Address; answerDisputes?: Address };
   token: Address;
   modelOwner: Address;
   provider: Address;
@@ -98,9 +100,11 @@ export async function setupMarket(net: Localnet, options: MarketOptions = {}): P
     modelRegistry: deployment.modelRegistry,
     token: deployment.token,
     flightRecorder: deployment.flightRecorder,
+    ...(deployment.answerDisputes ? { answerDisputes: deployment.answerDisputes } : {}),
   };
   const owner = clientsFor(net, MODEL_OWNER_INDEX);
-  const provider = clientsFor(net, PROVIDER_INDEX);
+  const providerIndex = options.providerIndex ?? PROVIDER_INDEX;
+  const provider = clientsFor(net, providerIndex);
   const wait = async (hash: Promise<Hex>) => {
     const receipt = await owner.publicClient.waitForTransactionReceipt({ hash: await hash });
     if (receipt.status !== "success") throw new Error(`transaction ${receipt.transactionHash} reverted`);
@@ -144,7 +148,7 @@ export async function setupMarket(net: Localnet, options: MarketOptions = {}): P
   await registerDevice({
     rpcUrl: net.chain.url,
     contracts,
-    ownerKey: TEST_KEYS[PROVIDER_INDEX],
+    ownerKey: TEST_KEYS[providerIndex]!,
     devicePrivateKey: key.privateKey,
     endpoint: "http://127.0.0.1:0",
     models: models.map((m) => ({ modelId: m.modelId, price: m.price })),
