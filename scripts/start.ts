@@ -270,6 +270,8 @@ const contracts = {
   modelRegistry: deployment.modelRegistry,
   token: deployment.token,
   flightRecorder: deployment.flightRecorder,
+  ...(deployment.answerDisputes ? { answerDisputes: deployment.answerDisputes } : {}),
+  ...(deployment.deviceReputation ? { deviceReputation: deployment.deviceReputation } : {}),
 };
 
 const workerUrl = `http://127.0.0.1:${workerPort}`;
