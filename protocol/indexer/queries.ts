@@ -328,3 +328,36 @@ export type IndexedCredit = z.output<typeof creditRow>;
 export async function creditsPage(client: IndexerClient, account: Address, page: PageRequest): Promise<Page<IndexedCredit>> {
   return pageQuery(client, "credits", "credit", Object.keys(creditRow.shape).join(" "), creditRow, { account: account.toLowerCase() }, "token", page);
 }
+
+// ------------------------------------------------------------------ reputation
+
+const reputationRow = z.object({
+  id: addr,
+  receiptsAnchored: big,
+  spotChecksPassed: z.number().int().nonnegative(),
+  spotChecksFailed: z.number().int().nonnegative(),
+  failingClients: z.number().int().nonnegative(),
+  uptimeReports: z.number().int().nonnegative(),
+  uptimeBps: z.number().int().nonnegative().nullable(),
+  disputesWon: z.number().int().nonnegative(),
+  disputesLost: z.number().int().nonnegative(),
+  slashes: z.number().int().nonnegative(),
+  slashedAmount: big,
+  score: z.number().int().min(0).max(100),
+});
+export type IndexedReputation = z.output<typeof reputationRow>;
+
+/**
+ * Reputation rows of up to MAX_PAGE devices in one request (a list page's devices). A device with no row has no
+ * signal yet: the caller scores it as unrated (protocol/reputation-score.ts), the same as the chain reader does.
+ */
+export async function reputationsOf(client: IndexerClient, devices: readonly Address[]): Promise<Map<Address, IndexedReputation>> {
+  if (devices.length === 0) return new Map();
+  if (devices.length > MAX_PAGE) throw new Error(`at most ${MAX_PAGE} devices per reputation request (got ${devices.length})`);
+  const p = await pageQuery(client, "reputations", "reputation", Object.keys(reputationRow.shape).join(" "), reputationRow, { id_in: lowerAll(devices) }, "id", {
+    offset: 0,
+    limit: MAX_PAGE,
+    orderDirection: "asc",
+  });
+  return new Map(p.items.map((r) => [r.id, r]));
+}

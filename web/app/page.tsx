@@ -95,7 +95,7 @@ export default function MarketPage() {
         </label>
       </div>
 
-      <section className="card" aria-label="devices">
+      <section className="card" aria-label="devices" data-read-source={devices.data?.source}>
         <h2>Devices ({rows.length})</h2>
         {devices.isLoading && <p className="muted">Reading the device registry…</p>}
         {devices.error && <p className="error">{devices.error.message}</p>}

@@ -390,13 +390,17 @@ export function readAnchorsPage(src: ListSource, device: Address, page: PageRequ
  * A whole list (for selectors and summaries that need every row): page after page from the indexer when it answers
  * (1,000 rows per request), else the chain's bounded-range scan `viaRpc`.
  */
+/** Every row of a list, and which source answered (the lists' `data-read-source` attribute shows it). */
+export type SourcedRows<T> = T[] & { source: "indexer" | "rpc" };
+
 export async function readAll<T>(
   src: ListSource,
   readPage: (src: ListSource, page: PageRequest) => Promise<SourcedPage<T>>,
   viaRpc: () => Promise<T[]>,
   pageSize = MAX_PAGE,
-): Promise<T[]> {
-  if (!src.indexer) return viaRpc();
+): Promise<SourcedRows<T>> {
+  const rpc = async () => Object.assign(await viaRpc(), { source: "rpc" as const });
+  if (!src.indexer) return rpc();
   const out: T[] = [];
   for (let offset = 0; ; offset += pageSize) {
     // Only the indexer here: an unreachable one falls back to the one whole-list scan below, not a scan per page.
@@ -404,8 +408,8 @@ export async function readAll<T>(
       if (error instanceof IndexerError && error.code === "indexer_unreachable") return undefined;
       throw error;
     });
-    if (!p || p.source === "rpc") return viaRpc();
+    if (!p || p.source === "rpc") return rpc();
     out.push(...p.items);
-    if (p.items.length < pageSize || out.length >= p.totalCount) return out;
+    if (p.items.length < pageSize || out.length >= p.totalCount) return Object.assign(out, { source: "indexer" as const });
   }
 }

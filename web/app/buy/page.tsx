@@ -324,7 +324,7 @@ function MyChannels({ runner, account }: { runner: Runner; account: Address }) {
   const channels = usePaged(["myChannels", account], (src, page) => readChannelsPage(src, { payer: account }, page));
   const list = channels.data?.items ?? [];
   return (
-    <section className="card" aria-label="my channels">
+    <section className="card" aria-label="my channels" data-read-source={channels.data?.source}>
       <h2>Your channels{channels.data ? ` (${channels.data.totalCount})` : ""}</h2>
       {channels.isLoading && <p className="muted">Reading channels…</p>}
       {channels.error && <p className="error">{channels.error.message}</p>}

@@ -47,7 +47,7 @@ function Owner({ runner }: { runner: Runner }) {
   return (
     <>
       <Publish runner={runner} account={address!} mine={mine} />
-      <Royalties account={address!} mine={mine} runner={runner} />
+      <Royalties account={address!} mine={mine} runner={runner} source={models.data?.source} />
     </>
   );
 }
@@ -173,7 +173,7 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
   );
 }
 
-function Royalties({ account, mine, runner }: { account: Address; mine: ModelInfo[]; runner: Runner }) {
+function Royalties({ account, mine, runner, source }: { account: Address; mine: ModelInfo[]; runner: Runner; source: "indexer" | "rpc" | undefined }) {
   const edgepay = useEdgepay();
   const token = useToken(account);
   const channels = useChannels({});
@@ -209,7 +209,7 @@ function Royalties({ account, mine, runner }: { account: Address; mine: ModelInf
     .filter((s) => s.points.length > 0);
 
   return (
-    <section className="card" aria-label="your models">
+    <section className="card" aria-label="your models" data-read-source={source}>
       <h2>Your models and royalties</h2>
       {mine.length === 0 && <p className="muted">You have not published a model from this wallet.</p>}
       {series.length > 0 && (

@@ -526,7 +526,7 @@ function Earnings({ account, devices }: { account: Address; devices: DeviceInfo[
     points.push({ x: c.timestamp, y: Number(cumulative) / 10 ** token.decimals });
   }
   return (
-    <section className="card" aria-label="earnings">
+    <section className="card" aria-label="earnings" data-read-source={history.data?.source}>
       <h2>Earnings</h2>
       <div className="stats">
         <div className="stat">
