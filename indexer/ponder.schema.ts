@@ -106,6 +106,8 @@ export const channel = onchainTable(
   }),
   (table) => ({
     payerIdx: index().on(table.payer),
+    // A buyer's channels newest first (the Buy page) without sorting all of them.
+    payerOpenedIdx: index().on(table.payer, table.openedBlock),
     deviceIdx: index().on(table.device),
     payeeIdx: index().on(table.payee),
     modelIdx: index().on(table.modelId),
@@ -132,7 +134,14 @@ export const claim = onchainTable(
     txHash: t.hex().notNull(),
     logIndex: t.integer().notNull(),
   }),
-  (table) => ({ channelIdx: index().on(table.channelId), payeeIdx: index().on(table.payee), deviceIdx: index().on(table.device), blockIdx: index().on(table.block) }),
+  (table) => ({
+    channelIdx: index().on(table.channelId),
+    payeeIdx: index().on(table.payee),
+    // A provider's claim history newest first (the Provider page): tens of thousands of rows per busy provider.
+    payeeBlockIdx: index().on(table.payee, table.block),
+    deviceIdx: index().on(table.device),
+    blockIdx: index().on(table.block),
+  }),
 );
 
 /** Claim transactions: gas used and how many vouchers the transaction paid (batch claims pay several). */

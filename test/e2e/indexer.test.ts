@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { erc20Abi, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deviceRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { readReputation } from "../../protocol/reputation.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
 import { startIndexer, waitCaughtUp, type RunningIndexer } from "../../scripts/lib/indexer.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
@@ -98,6 +99,14 @@ describe("dashboard in chromium with the indexer: lists from it, freshness banne
     await until("caught-up banner", async () => (await banner(p).getAttribute("data-state")) === "caught-up");
     await p.locator(`tr[data-device="${market.device.address}"]`).waitFor({ timeout: 30_000 });
     expect(await p.locator("body").innerText()).to.contain("Silero VAD v5");
+    expect(await p.locator('section[aria-label="devices"]').getAttribute("data-read-source")).to.equal("indexer");
+    // The row's reputation badge comes from the index's reputation table (one request for the list) and says what
+    // the chain says (protocol/reputation.ts over the same logs).
+    const { deviceRegistry, flightRecorder, answerDisputes, deviceReputation } = net.deployment;
+    const rep = await readReputation(reads(), { deviceRegistry, flightRecorder, answerDisputes, deviceReputation }, market.device.address);
+    const badge = p.locator(`tr[data-device="${market.device.address}"] [data-reputation-score]`);
+    await badge.waitFor({ timeout: 30_000 });
+    expect(Number(await badge.getAttribute("data-reputation-score"))).to.equal(rep.score);
   });
 
   it("Buy: the buyer's three channels come from the index; a paid run from Try moves only the selected channel, on-chain", async () => {

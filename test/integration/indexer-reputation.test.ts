@@ -2,6 +2,8 @@
 // buyers' spot checks (passed, failed, one revoked), uptime reports, anchors, and a proven equivocation (a lost
 // dispute and a slash), indexed by the backfill, then one more failure indexed live. Every count and the score must
 // equal what the chain's logs say. One indexer start-up (Ponder's build and PGlite) dominates the runtime.
+import { indexerClient } from "../../protocol/indexer/client.ts";
+import { reputationsOf } from "../../protocol/indexer/queries.ts";
 import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,6 +60,13 @@ describe("indexer: reputation table equals protocol/reputation.ts", function () 
       const { device: _device, ...expected } = fromChain;
       // GraphQL returns bigints as decimal strings, integers as numbers.
       expect({ ...row, id: undefined }).to.deep.equal({ ...expected, id: undefined });
+    }
+    // The dashboard's batched read (protocol/indexer/queries.ts reputationsOf) gives the chain reader's values too.
+    const viaClient = await reputationsOf(indexerClient(indexer!.url), [a.device.address, b.device.address]);
+    for (const m of [a, b]) {
+      const { device: _d, ...fromChain } = await readReputation(reader, sources, m.device.address);
+      const { id: _id, ...got } = viaClient.get(m.device.address)!;
+      expect(got).to.deep.equal(fromChain);
     }
     return rows;
   }
