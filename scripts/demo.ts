@@ -339,7 +339,7 @@ async function main() {
   step("ok", "buyers", `${buyers.length} fresh accounts, each with 1 ETH and ${fmtUsdc(10n * DEPOSIT)} test USDC; channels of ${fmtUsdc(DEPOSIT)} USDC open on first use`);
 
   // ---------------------------------------------------------------- the run
-  const fromBlock = (await publicClient.getBlockNumber()) + 1n;
+  const fromBlock = (await publicClient.getBlockNumber({ cacheTime: 0 })) + 1n;
   runUntil = Date.now() + SECONDS * 1000;
   console.log(`\n${bold("Running")} for ${SECONDS} s (Ctrl-C ends early and settles)...`);
   const runStart = Date.now();
@@ -414,7 +414,8 @@ async function main() {
       step("fail", "rogue", `the committee could not decide the dispute here (${(error as Error).message.split("\n")[0]}); it stays open on-chain`);
     }
   }
-  const toBlock = await publicClient.getBlockNumber();
+  // Uncached: viem keeps a block number read seconds ago (the dispute's log scans read one), not the resolve's block.
+  const toBlock = await publicClient.getBlockNumber({ cacheTime: 0 });
 
   // ---------------------------------------------------------------- the table
   const devicesInReport = [...fleet, ...(rogue ? [rogue] : [])];

@@ -4,21 +4,22 @@
 // (commit, then reveal), the windows are advanced on the local chain, and the dispute is resolved. What moved is read
 // from the chain (token balances and the device's stake before and after), never computed from the contract's rates.
 //
-// Boundary on purpose: protocol/client/answer-dispute.ts (reporter and verifier steps) and the worker's verifier
-// daemon (worker/disputes/) are being written in parallel. Once they land, `openAnswerDispute` and
-// `voteAsCommittee` should call them instead; `runAnswerDispute`'s signature and DisputeMoney stay what callers use.
-import { decodeFunctionData, parseEventLogs, toHex, type Address, type Hex, type LocalAccount, type PublicClient, type TransactionReceipt, type WalletClient } from "viem";
-import { answerDisputeId, evidenceCommitment, evidenceHash, voteCommitment } from "../../protocol/answer-disputes.ts";
+// The transactions are the shared client's (protocol/client/answer-dispute.ts: open with its off-chain refusals,
+// sendDisputeTx for draw, votes and resolve; answer-dispute-vote.ts: the evidence read back from the open
+// transaction and the sealed votes); this file adds what the simulation measures (gas per transaction, timestamps)
+// and moves the local chain's clock through the windows instead of waiting for them.
+import { parseEventLogs, toHex, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { openAnswerDispute as openShared, readDispute, sendDisputeTx, type DisputeContext } from "../../protocol/client/answer-dispute.ts";
+import { commitVoteCall, readDisputedAnswer } from "../../protocol/client/answer-dispute-vote.ts";
+import type { BuyerWallet } from "../../protocol/client/chain.ts";
 import type { AnswerDisputeEvidence } from "../../protocol/client/dispute-evidence.ts";
 import { answerDisputesAbi, deviceRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
-import { receiptDigest } from "../../protocol/receipt.ts";
 import type { Tensor } from "../../protocol/tensors.ts";
-import { decodeTensors } from "./immune-tensors.ts";
 
 export interface DisputeChain {
   publicClient: PublicClient;
   chainId: number;
-  walletOf(account: LocalAccount): WalletClient;
+  walletOf(account: LocalAccount): BuyerWallet;
   paymentChannels: Address;
   answerDisputes: Address;
   deviceRegistry: Address;
@@ -91,26 +92,27 @@ function randomSalt(): Hex {
   return toHex(globalThis.crypto.getRandomValues(new Uint8Array(32)));
 }
 
-async function sent(chain: DisputeChain, account: LocalAccount, what: string, request: Record<string, unknown>): Promise<{ receipt: TransactionReceipt; gas: GasSpent }> {
-  const hash = await chain.walletOf(account).writeContract({ address: chain.answerDisputes, abi: answerDisputesAbi, account, chain: null, ...request } as never);
-  const receipt = await chain.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 });
-  if (receipt.status !== "success") throw new Error(`${what}: transaction ${hash} reverted`);
-  return { receipt, gas: { from: account.address, what, gasUsed: receipt.gasUsed, costWei: receipt.gasUsed * receipt.effectiveGasPrice } };
+const ctxOf = (chain: DisputeChain): DisputeContext => ({ publicClient: chain.publicClient, answerDisputes: chain.answerDisputes });
+
+/** The gas a sent transaction used, from its receipt. */
+async function gasOf(chain: DisputeChain, from: Address, what: string, hash: Hex): Promise<GasSpent> {
+  const receipt = await chain.publicClient.getTransactionReceipt({ hash });
+  return { from, what, gasUsed: receipt.gasUsed, costWei: receipt.gasUsed * receipt.effectiveGasPrice };
 }
 
-/** commitEvidence, then openDispute in a later block (the contract refuses a commitment from the same block). */
+/** One AnswerDisputes transaction through the shared client (simulated first, so a revert names its custom error). */
+async function sent(chain: DisputeChain, account: LocalAccount, what: "drawCommittee" | "commitVote" | "revealVote" | "resolve", args: readonly unknown[], blockTag: "latest" | "pending" = "latest") {
+  const tx = await sendDisputeTx(ctxOf(chain), chain.walletOf(account), what, args, blockTag);
+  return { tx, gas: await gasOf(chain, account.address, what, tx.hash) };
+}
+
+/** commitEvidence, then openDispute in a later block (protocol/client/answer-dispute.ts openAnswerDispute). */
 export async function openAnswerDispute(chain: DisputeChain, reporter: LocalAccount, evidence: AnswerDisputeEvidence): Promise<OpenedDispute> {
-  const digest = receiptDigest(evidence.receipt, chain.chainId, chain.paymentChannels);
-  const salt = randomSalt();
-  const commitment = evidenceCommitment(reporter.address, evidenceHash(digest, evidence.claimedOutputs), salt);
-  const commit = await sent(chain, reporter, "commitEvidence", { functionName: "commitEvidence", args: [commitment] });
-  const open = await sent(chain, reporter, "openDispute", { functionName: "openDispute", args: [evidence.terms.device, evidence, salt] });
-  const [event] = parseEventLogs({ abi: answerDisputesAbi, eventName: "DisputeOpened", logs: open.receipt.logs });
-  if (!event) throw new Error(`openDispute ${open.receipt.transactionHash}: no DisputeOpened event`);
-  const id = event.args.id!;
-  if (id !== answerDisputeId(evidence.terms.device, digest)) throw new Error(`dispute id ${id} is not the one computed off-chain`);
-  const block = await chain.publicClient.getBlock({ blockNumber: open.receipt.blockNumber });
-  return { id, openTx: open.receipt.transactionHash, openBlock: open.receipt.blockNumber, openedAt: block.timestamp, gas: [commit.gas, open.gas] };
+  const opened = await openShared(ctxOf(chain), chain.walletOf(reporter), evidence.terms.device, evidence);
+  const open = await chain.publicClient.getTransactionReceipt({ hash: opened.openTx });
+  const block = await chain.publicClient.getBlock({ blockNumber: open.blockNumber });
+  const gas = [await gasOf(chain, reporter.address, "commitEvidence", opened.commitTx), await gasOf(chain, reporter.address, "openDispute", opened.openTx)];
+  return { id: opened.id, openTx: opened.openTx, openBlock: open.blockNumber, openedAt: block.timestamp, gas };
 }
 
 /**
@@ -122,28 +124,25 @@ export async function voteAsCommittee(chain: DisputeChain, opened: OpenedDispute
   const gas: GasSpent[] = [];
   // The draw's seed is the hash of the block after the open: that block must exist first.
   await chain.mine();
-  gas.push((await sent(chain, drawer, "drawCommittee", { functionName: "drawCommittee", args: [opened.id] })).gas);
-  const tx = await chain.publicClient.getTransaction({ hash: opened.openTx });
-  const { args } = decodeFunctionData({ abi: answerDisputesAbi, data: tx.input });
-  const evidence = (args as readonly [Address, { receipt: { modelId: bigint }; inputs: Hex; outputs: Hex }, Hex])[1];
-  const inputs = decodeTensors(evidence.inputs);
-  const outputs = decodeTensors(evidence.outputs);
-  const seats = await chain.publicClient.readContract({ address: chain.answerDisputes, abi: answerDisputesAbi, functionName: "getSeats", args: [opened.id] });
-  const dispute = await chain.publicClient.readContract({ address: chain.answerDisputes, abi: answerDisputesAbi, functionName: "getDispute", args: [opened.id] });
+  gas.push((await sent(chain, drawer, "drawCommittee", [opened.id], "pending")).gas);
+  const answer = await readDisputedAnswer(chain.publicClient, chain.answerDisputes, opened.id, { fromBlock: opened.openBlock });
+  if (!answer) throw new Error(`dispute ${opened.id}: its evidence cannot be read from transaction ${opened.openTx}`);
+  const dispute = await readDispute(ctxOf(chain), opened.id);
   const votes: (MemberVote & { key: LocalAccount; salt: Hex })[] = [];
-  for (const seat of seats) {
+  for (const seat of dispute.seats) {
     const key = committee.keys.get(seat.verifier.toLowerCase());
     if (!key) continue;
-    const deviceRight = await committee.judge(evidence.receipt.modelId, inputs, outputs);
+    const deviceRight = await committee.judge(answer.modelId, answer.inputs, answer.outputs);
     // Unpredictable, or a member's sealed vote could be guessed (two possible values) before the reveal.
     const salt = randomSalt();
-    gas.push((await sent(chain, key, "commitVote", { functionName: "commitVote", args: [opened.id, voteCommitment(opened.id, key.address, deviceRight, salt)] })).gas);
+    const { commitment } = commitVoteCall(opened.id, key.address, deviceRight, salt);
+    gas.push((await sent(chain, key, "commitVote", [opened.id, commitment])).gas);
     const v = await chain.publicClient.readContract({ address: chain.answerDisputes, abi: answerDisputesAbi, functionName: "getVerifier", args: [dispute.modelId, seat.verifier] });
     votes.push({ verifier: seat.verifier, owner: v.owner, deviceRight, key, salt });
   }
-  await advancePast(chain, BigInt(dispute.commitDeadline));
-  for (const v of votes) gas.push((await sent(chain, v.key, "revealVote", { functionName: "revealVote", args: [opened.id, v.deviceRight, v.salt] })).gas);
-  await advancePast(chain, BigInt(dispute.revealDeadline));
+  await advancePast(chain, dispute.commitDeadline);
+  for (const v of votes) gas.push((await sent(chain, v.key, "revealVote", [opened.id, v.deviceRight, v.salt])).gas);
+  await advancePast(chain, dispute.revealDeadline);
   return { votes: votes.map(({ verifier, owner, deviceRight }) => ({ verifier, owner, deviceRight })), gas };
 }
 
@@ -154,21 +153,21 @@ async function advancePast(chain: DisputeChain, deadline: bigint) {
 
 /** resolve(id) and its DisputeResolved event. */
 export async function resolveAnswerDispute(chain: DisputeChain, id: Hex, caller: LocalAccount): Promise<{ resolution: Resolution; gas: GasSpent }> {
-  const { receipt, gas } = await sent(chain, caller, "resolve", { functionName: "resolve", args: [id] });
-  const [event] = parseEventLogs({ abi: answerDisputesAbi, eventName: "DisputeResolved", logs: receipt.logs });
-  if (!event) throw new Error(`resolve ${receipt.transactionHash}: no DisputeResolved event`);
+  const { tx, gas } = await sent(chain, caller, "resolve", [id]);
+  const [event] = parseEventLogs({ abi: answerDisputesAbi, eventName: "DisputeResolved", logs: tx.logs });
+  if (!event) throw new Error(`resolve ${tx.hash}: no DisputeResolved event`);
   const a = event.args;
-  const block = await chain.publicClient.getBlock({ blockNumber: receipt.blockNumber });
+  const block = await chain.publicClient.getBlock({ blockNumber: tx.blockNumber });
   return {
     resolution: {
       outcome: Number(a.outcome),
-      votesRight: a.votesRight!,
-      votesWrong: a.votesWrong!,
-      slashed: a.slashed!,
-      reporterPaid: a.reporterPaid!,
-      verifiersPaid: a.verifiersPaid!,
-      treasuryPaid: a.treasuryPaid!,
-      block: receipt.blockNumber,
+      votesRight: a.votesRight,
+      votesWrong: a.votesWrong,
+      slashed: a.slashed,
+      reporterPaid: a.reporterPaid,
+      verifiersPaid: a.verifiersPaid,
+      treasuryPaid: a.treasuryPaid,
+      block: tx.blockNumber,
       at: block.timestamp,
     },
     gas,

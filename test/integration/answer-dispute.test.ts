@@ -3,7 +3,9 @@
 // honest workers of other owners configured as verifiers (they watch for their seats, re-run the evidence on their
 // own model copy, commit and reveal with their device keys, on their own), a fourth pool member that is offline,
 // and buyers whose spot checks (onnxruntime-node locally) catch the rogue and open disputes, automatically or with
-// the CLI. Assertions are on money: stakes, bonds, rewards, penalties and the treasury.
+// the CLI. Assertions are on money: stakes, bonds, rewards, penalties and the treasury. The caught rogue's reputation
+// (protocol/reputation.ts, read from the chain) shows the failed check, the lost dispute and the slash, and a buyer
+// routing by reputation pays the honest device instead.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { parseEventLogs, type Address, type Hex } from "viem";
-import { answerDisputesAbi, deviceRegistryAbi, modelRegistryAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
+import { answerDisputesAbi, deviceRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import {
   Buyer,
   EdgepayClientError,
@@ -28,6 +30,7 @@ import {
 import { initialVadState, sileroVadInputs } from "../../protocol/client/inputs.ts";
 import { FileBuyerStore } from "../../protocol/node/file-store.ts";
 import { OnnxLocalVerifier } from "../../protocol/node/local-verifier.ts";
+import { readReputation, type ReputationSources } from "../../protocol/reputation.ts";
 import { tensorToWire, type Tensor } from "../../protocol/tensors.ts";
 import { clientsFor, startLocalnet, TEST_KEYS, type Localnet } from "../../scripts/lib/localnet.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
@@ -41,7 +44,8 @@ const STAKE = 10_000_000n; // the registry's minimum, what every fixture device 
 const REPORTER_BOND = 5_000_000n;
 const VERIFIER_BOND = 1_000_000n;
 // Test keys: 0 deployer and treasury, 1 model owner, 2 the rogue's owner, 3 reporter, 4/5/6 owners of the honest
-// verifiers A/B/C, 7 owner of the offline verifier D, 8 a buyer with a false report, 9 a lying reporter / caller.
+// verifiers A/B/C, 7 owner of the offline verifier D, 8 a buyer with a false report (later routing by reputation),
+// 9 a lying reporter / caller.
 const TREASURY = 0;
 
 function frame(seed: number): Record<string, Tensor> {
@@ -109,8 +113,17 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
     };
   }
 
-  function newBuyer(index: number, spotCheck?: SpotCheckOptions, auto = true) {
+  const reputationSources = (): ReputationSources => ({
+    deviceRegistry: net.deployment.deviceRegistry,
+    flightRecorder: net.deployment.flightRecorder,
+    answerDisputes,
+    deviceReputation: net.deployment.deviceReputation!,
+  });
+  const reputationOf = (device: Address) => readReputation(clientsFor(net, 0).publicClient, reputationSources(), device);
+
+  function newBuyer(index: number, spotCheck?: SpotCheckOptions, auto = true, reputation = false) {
     const { publicClient, walletClient } = clientsFor(net, index);
+    const { deviceRegistry: _registry, ...sources } = reputationSources();
     return new Buyer({
       publicClient,
       wallet: walletClient,
@@ -121,6 +134,7 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
       autoOpen: { deposit: 100n * PRICE },
       spotCheck,
       disputes: { answerDisputes, auto },
+      ...(reputation ? { reputation: { ...sources, ttlSeconds: 0 } } : {}),
     });
   }
 
@@ -148,6 +162,7 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
   before(async () => {
     net = await startLocalnet({ challengePeriod: 600n, slashBps: 5_000n, voteCommitWindow: WINDOW, voteRevealWindow: WINDOW });
     answerDisputes = net.deployment.answerDisputes!;
+    if (!net.deployment.deviceReputation) throw new Error("the local deployment has no DeviceReputation");
     rogue = await setupMarket(net, {
       models: [{ file: SILERO_VAD_V5, name: "Silero VAD v5", price: PRICE }],
       startOptions: { faults: { outputs: { probability: 1, delta: ROGUE_DELTA } } },
@@ -235,8 +250,9 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
     expect([await balance(8), await publicClient.getBalance({ address: account.address }), await publicClient.getTransactionCount({ address: account.address })]).to.deep.equal([tokens, eth, nonce]);
   });
 
-  it("the rogue is caught, the dispute opens by itself, the honest workers vote it wrong (one restarted between commit and reveal): stake slashed, reporter and verifiers paid, rogue stays quarantined", async () => {
-    const reporter = newBuyer(3, { rate: 1, verifier: { kind: "local", runner } });
+  it("the rogue is caught, the dispute opens by itself, the honest workers vote it wrong (one restarted between commit and reveal): stake slashed, reporter and verifiers paid, rogue stays quarantined, its reputation shows it and routing avoids it", async () => {
+    // The reporter also posts its spot checks as on-chain feedback (BuyerOptions.reputation).
+    const reporter = newBuyer(3, { rate: 1, verifier: { kind: "local", runner } }, true, true);
     const stake0 = await stakeOf(rogue.device.address);
     expect(stake0).to.equal(STAKE);
 
@@ -291,9 +307,31 @@ describe("disputes about wrong answers: reporter, committee of real workers, res
     d = await readDispute(ctx(), id);
     expect([d.phase, d.outcome]).to.deep.equal(["resolved", "device_lost"]);
 
-    // The device lost: the quarantine stays, and no voucher goes to it.
+    // The device lost: the quarantine stays, and no voucher goes to it (the channel's signed amount does not move).
     expect(await reporter.reviewQuarantines()).to.deep.equal([{ device: rogue.device.address, disputeId: id, outcome: "device_lost", quarantine: "kept" }]);
+    const rogueChannel = (await reporter.store.listChannels()).find((c) => c.terms.device === rogue.device.address)!;
+    expect(rogueChannel.signed).to.equal(PRICE);
     expect((await rejects(reporter.infer(modelId, frame(4), { workers: [url(rogue)] }))).code).to.equal("device_quarantined");
+    expect((await reporter.store.getChannel(rogueChannel.channelId))!.signed).to.equal(PRICE);
+
+    // Reputation, from the chain: the reporter's failed check (feedback it posted), the lost dispute, the slash.
+    const bad = await reputationOf(rogue.device.address);
+    expect(bad.spotChecksFailed).to.be.at.least(1);
+    expect([bad.failingClients, bad.disputesLost, bad.disputesWon, bad.slashes, bad.slashedAmount]).to.deep.equal([1, 1, 0, 1, slashed]);
+    const good = await reputationOf(honest[1]!.device.address);
+    expect([good.spotChecksFailed, good.disputesLost, good.slashes]).to.deep.equal([0, 0, 0]);
+    expect(bad.score).to.be.below(good.score);
+
+    // A buyer that never checked the rogue, routing by price and reputation, given [rogue, honest] at the same price:
+    // its only channel and every voucher go to the honest device.
+    const router = newBuyer(8, undefined, false, true);
+    const { publicClient, account } = clientsFor(net, 8);
+    const [routerTokens, fromBlock] = await Promise.all([balance(8), publicClient.getBlockNumber()]);
+    for (const seed of [6, 7]) expect((await router.infer(modelId, frame(seed), { workers: [url(rogue), url(honest[1]!)] })).device).to.equal(honest[1]!.device.address);
+    expect((await router.store.listChannels()).map((c) => [c.terms.device, c.signed])).to.deep.equal([[honest[1]!.device.address, 2n * PRICE]]);
+    expect(await balance(8)).to.equal(routerTokens - 100n * PRICE);
+    const opened = await publicClient.getContractEvents({ address: net.deployment.paymentChannels, abi: paymentChannelsAbi, eventName: "ChannelOpened", args: { payer: account.address }, fromBlock: fromBlock + 1n });
+    expect(opened.map((e) => e.args.device)).to.deep.equal([honest[1]!.device.address]);
   });
 
   it("a reporter whose reference is wrong loses its bond to the device owner and the majority, and its quarantine of the honest device is lifted", async () => {
