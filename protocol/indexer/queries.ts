@@ -136,30 +136,18 @@ export async function channelsPage(client: IndexerClient, filter: ChannelFilter,
   if (filter.modelIds) where.modelId_in = filter.modelIds.map(String);
   if (filter.states) where.state_in = [...filter.states];
   const p = await pageQuery(client, "channels", "channel", Object.keys(channelRow.shape).join(" "), channelRow, where, "openedBlock", page);
-  return {
-    ...p,
-    items: p.items.map((r) => ({
-      channelId: r.id,
-      terms: { payer: r.payer, signer: r.signer, device: r.device, payee: r.payee, token: r.token, modelId: r.modelId, price: r.price, royaltyBps: r.royaltyBps, salt: r.salt },
-      deposit: r.deposit,
-      claimed: r.claimed,
-      providerPaid: r.providerPaid,
-      royaltyPaid: r.royaltyPaid,
-      claims: r.claims,
-      state: r.state,
-      closesAt: r.closesAt ?? 0n,
-      openedBlock: r.openedBlock,
-      openedAt: r.openedAt,
-      updatedBlock: r.updatedBlock,
-    })),
-  };
+  return { ...p, items: p.items.map(indexedChannelOf) };
 }
 
 /** One channel by id, or undefined when the index has no such channel. */
 export async function channelById(client: IndexerClient, channelId: Hex): Promise<IndexedChannel | undefined> {
   const p = await pageQuery(client, "channels", "channel", Object.keys(channelRow.shape).join(" "), channelRow, { id: channelId.toLowerCase() }, "openedBlock", { offset: 0, limit: 1 });
   if (p.items.length === 0) return undefined;
-  const r = p.items[0]!;
+  return indexedChannelOf(p.items[0]!);
+}
+
+/** A channel row as the dashboard and the CLI use it: the terms gathered into one struct. */
+function indexedChannelOf(r: z.output<typeof channelRow>): IndexedChannel {
   return {
     channelId: r.id,
     terms: { payer: r.payer, signer: r.signer, device: r.device, payee: r.payee, token: r.token, modelId: r.modelId, price: r.price, royaltyBps: r.royaltyBps, salt: r.salt },

@@ -1,6 +1,6 @@
 // Reads of the marketplace's state: registries' views plus their event logs (the contracts keep no lists, the
 // logs are the index). Plain async functions over a viem PublicClient; hooks wrap them in react-query.
-import { erc20Abi, type Address, type Hex, type PublicClient } from "viem";
+import { erc20Abi, type Address, type ContractFunctionReturnType, type Hex, type PublicClient } from "viem";
 import {
   deviceRegistryAbi,
   flightRecorderAbi,
@@ -90,24 +90,31 @@ export async function readModels(client: PublicClient, c: RuntimeConfig): Promis
         client.readContract({ address, abi: modelRegistryAbi, functionName: "successorOf", args: [modelId] }),
       ]);
       const block = blockOf.get(modelId);
-      return {
-        modelId,
-        owner: m.owner,
-        name: m.name,
-        uri: m.uri,
-        contentHash: m.contentHash,
-        royaltyBps: Number(m.royaltyBps),
-        licenseToken: m.licenseToken,
-        licenseFee: m.licenseFee,
-        version: Number(m.version),
-        predecessor: BigInt(m.predecessor),
-        successor,
-        deprecated: m.deprecated,
-        publishedAt: block !== undefined ? BigInt(times.get(block) ?? 0) : 0n,
-      };
+      return modelInfoOf(modelId, m, successor, block !== undefined ? BigInt(times.get(block) ?? 0) : 0n);
     }),
   );
 }
+
+/** ModelRegistry.getModel's struct as the dashboard shows a model. */
+export function modelInfoOf(modelId: bigint, m: ModelStruct, successor: bigint, publishedAt: bigint): ModelInfo {
+  return {
+    modelId,
+    owner: m.owner,
+    name: m.name,
+    uri: m.uri,
+    contentHash: m.contentHash,
+    royaltyBps: Number(m.royaltyBps),
+    licenseToken: m.licenseToken,
+    licenseFee: m.licenseFee,
+    version: Number(m.version),
+    predecessor: BigInt(m.predecessor),
+    successor,
+    deprecated: m.deprecated,
+    publishedAt,
+  };
+}
+
+type ModelStruct = ContractFunctionReturnType<typeof modelRegistryAbi, "view", "getModel">;
 
 export async function readDevices(client: PublicClient, c: RuntimeConfig): Promise<DeviceInfo[]> {
   const address = c.contracts.deviceRegistry;

@@ -20,7 +20,7 @@ import {
   type PageRequest,
 } from "../../protocol/indexer/queries.ts";
 import { getContractEventsPaged } from "../../protocol/paged-logs.ts";
-import { blockTimes, DEVICE_STATUS, type AnchorInfo, type ChannelInfo, type ClaimInfo, type DeviceInfo, type DeviceStatus, type ModelInfo } from "./chain-reads.ts";
+import { blockTimes, DEVICE_STATUS, modelInfoOf, type AnchorInfo, type ChannelInfo, type ClaimInfo, type DeviceInfo, type DeviceStatus, type ModelInfo } from "./chain-reads.ts";
 import type { RuntimeConfig } from "./runtime-config.ts";
 
 export type { Page, PageRequest };
@@ -236,21 +236,7 @@ export function readModelsPage(src: ListSource, filter: { owner?: Address }, pag
         ]);
         const block = blockOf.get(modelId);
         const time = block !== undefined ? (await blockTimes(client, [block])).get(block) : undefined;
-        return {
-          modelId,
-          owner: m.owner,
-          name: m.name,
-          uri: m.uri,
-          contentHash: m.contentHash,
-          royaltyBps: Number(m.royaltyBps),
-          licenseToken: m.licenseToken,
-          licenseFee: m.licenseFee,
-          version: Number(m.version),
-          predecessor: BigInt(m.predecessor),
-          successor,
-          deprecated: m.deprecated,
-          publishedAt: BigInt(time ?? 0),
-        };
+        return modelInfoOf(modelId, m, successor, BigInt(time ?? 0));
       };
       const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
       if (!filter.owner) {
