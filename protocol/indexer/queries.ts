@@ -268,20 +268,60 @@ const offeringRow = z.object({ device: addr, modelId: big, token: addr, price: b
 export type IndexedOffering = z.output<typeof offeringRow>;
 export type IndexedDevice = z.output<typeof deviceRow> & { offerings: IndexedOffering[] };
 
+/** Columns the device list can be sorted by (ties broken by the device address, in the same direction). */
+export type DeviceOrder = "registeredBlock" | "stake" | "status";
+
+export interface DeviceFilter {
+  owner?: Address;
+  statuses?: readonly string[];
+  ids?: readonly Address[];
+  /** Case-insensitive substring of the endpoint or the metadata, or of the lowercase address. */
+  text?: string;
+}
+
+/** A LIKE pattern's wildcards taken literally (Ponder puts the value inside `%…%` unescaped). */
+const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function deviceWhere(filter: DeviceFilter): Record<string, unknown> {
+  const where: Record<string, unknown> = {};
+  if (filter.owner) where.owner = filter.owner.toLowerCase();
+  if (filter.statuses) where.status_in = [...filter.statuses];
+  if (filter.ids) where.id_in = lowerAll(filter.ids);
+  if (filter.text) {
+    const t = likeLiteral(filter.text);
+    where.OR = [{ endpoint_contains_nocase: t }, { metadata_contains_nocase: t }, { id_contains: t.toLowerCase() }];
+  }
+  return where;
+}
+
+/** Addresses of every device matching `filter` (all pages; for narrowing another list to them). */
+export async function deviceIds(client: IndexerClient, filter: DeviceFilter): Promise<Address[]> {
+  const row = z.object({ id: addr });
+  const rows = await allRows((page) => pageQuery(client, "devices", "device", "id", row, deviceWhere(filter), "id", page));
+  return rows.map((r) => r.id);
+}
+
+/** Active offerings (optionally of one model, or of some devices), cheapest first by default; ties by device, model, token. */
+export async function offeringsPage(client: IndexerClient, filter: { modelId?: bigint; devices?: readonly Address[] }, page: PageRequest): Promise<Page<IndexedOffering>> {
+  if (filter.devices?.length === 0) return { items: [], totalCount: 0, offset: page.offset, limit: page.limit };
+  const where: Record<string, unknown> = { active: true };
+  if (filter.modelId !== undefined) where.modelId = String(filter.modelId);
+  if (filter.devices) where.device_in = lowerAll(filter.devices);
+  return pageQuery(client, "offerings", "offering", Object.keys(offeringRow.shape).join(" "), offeringRow, where, "price", { orderDirection: "asc", ...page });
+}
+
 /**
  * Devices (optionally of one owner, or with given statuses, or offering one model), newest registered first by
  * default, each with its active offerings: two requests (the page, then the offerings of the page's devices).
  */
 export async function devicesPage(
   client: IndexerClient,
-  filter: { owner?: Address; statuses?: readonly string[]; ids?: readonly Address[] },
+  filter: DeviceFilter,
   page: PageRequest,
+  orderBy: DeviceOrder = "registeredBlock",
 ): Promise<Page<IndexedDevice>> {
-  const where: Record<string, unknown> = {};
-  if (filter.owner) where.owner = filter.owner.toLowerCase();
-  if (filter.statuses) where.status_in = [...filter.statuses];
-  if (filter.ids) where.id_in = lowerAll(filter.ids);
-  const p = await pageQuery(client, "devices", "device", Object.keys(deviceRow.shape).join(" "), deviceRow, where, "registeredBlock", page);
+  if (filter.ids?.length === 0) return { items: [], totalCount: 0, offset: page.offset, limit: page.limit };
+  const p = await pageQuery(client, "devices", "device", Object.keys(deviceRow.shape).join(" "), deviceRow, deviceWhere(filter), orderBy, page);
   if (p.items.length === 0) return { ...p, items: [] };
   const offerings = await pageQuery(
     client,

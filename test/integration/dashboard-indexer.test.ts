@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { keccak256, toHex, type Address, type Hex, type PublicClient } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { flightRecorderAbi, paymentChannelsAbi } from "../../protocol/generated/contracts.ts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { deviceRegistryAbi, flightRecorderAbi, paymentChannelsAbi, testUsdcAbi } from "../../protocol/generated/contracts.ts";
 import { indexerClient, indexLag, type IndexerClient } from "../../protocol/indexer/client.ts";
 import { signVoucher } from "../../protocol/voucher.ts";
 import { freePort, rpc } from "../../scripts/lib/chain.ts";
@@ -32,7 +32,9 @@ import {
   type PageRequest,
   type SourcedPage,
 } from "../../web/lib/list-reads.ts";
+import { readMarketDevicesPage, type MarketFilter, type MarketSort } from "../../web/lib/market-reads.ts";
 import type { RuntimeConfig } from "../../web/lib/runtime-config.ts";
+import { registerDevice } from "../../worker/register.ts";
 
 const run = promisify(execFile);
 const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x))) as unknown;
@@ -51,6 +53,7 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
   const buyerA = 3;
   const buyerB = 4;
   const opened: TestChannel[] = [];
+  const extraDevices: Record<"b" | "c" | "d" | "e", Address> = { b: "0x", c: "0x", d: "0x", e: "0x" };
 
   async function mined(hash: Promise<Hex>) {
     const receipt = await reader.waitForTransactionReceipt({ hash: await hash });
@@ -92,6 +95,19 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
     await claim(opened[5]!, 7_000n);
     await anchor(1n, 3n);
     await anchor(4n, 6n);
+    // Four more devices for the Market's paged list: stakes, prices (a tie, a device on two price pages), a LIKE
+    // wildcard in an endpoint, one without offerings, one paused.
+    const provider = clientsFor(net, 2);
+    const minStake = BigInt(await reader.readContract({ address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "minStake" }));
+    await mined(provider.walletClient.writeContract({ account: provider.account, chain: provider.walletClient.chain, address: market.token, abi: testUsdcAbi, functionName: "faucet", args: [provider.account.address, minStake * 10n] }));
+    const [m0, m1] = [market.models[0]!.modelId, market.models[1]!.modelId];
+    const extra = async (endpoint: string, metadata: string, stake: bigint, models: { modelId: bigint; price: bigint }[]) =>
+      (await registerDevice({ rpcUrl: net.chain.url, contracts: market.contracts, ownerKey: TEST_KEYS[2], devicePrivateKey: generatePrivateKey(), endpoint, metadata, stake, models, fundEth: "0" })).device;
+    extraDevices.b = await extra("http://b.example/eu-west", '{"region":"eu-west"}', minStake + 5_000n, [{ modelId: m0, price: 5_000n }, { modelId: m1, price: 30_000n }]);
+    extraDevices.c = await extra("http://c.example/us_east", "{}", minStake + 7_000n, [{ modelId: m1, price: 5_000n }]);
+    extraDevices.d = await extra("http://d.example/", "{}", minStake + 1n, []);
+    extraDevices.e = await extra("http://e.example/EU-north", "{}", minStake + 2n, [{ modelId: m0, price: 12_345n }]);
+    await mined(provider.walletClient.writeContract({ account: provider.account, chain: provider.walletClient.chain, address: market.contracts.deviceRegistry, abi: deviceRegistryAbi, functionName: "pause", args: [extraDevices.e] }));
 
     note("claims and anchors sent");
     dir = mkdtempSync(path.join(tmpdir(), "edgepay-dash-ix-"));
@@ -185,11 +201,62 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
     expect(models.map((m) => m.name).sort()).to.deep.equal(["PP-OCR cls", "Silero VAD v5"]);
     await agree("models of their owner", (src, p) => readModelsPage(src, { owner: market.modelOwner }, p));
     const devices = await agree("devices", (src, p) => readDevicesPage(src, {}, p));
-    expect(devices[0]!.offerings.length).to.equal(2);
+    expect(devices.find((d) => d.device === market.device.address)!.offerings.length).to.equal(2);
+    expect(devices).to.have.length(5);
     await agree("licenses", (src, p) => readLicensesPage(src, {}, p));
     await agree("licenses of model 2", (src, p) => readLicensesPage(src, { modelIds: [market.models[1]!.modelId] }, p));
     const anchors = await agree("anchors", (src, p) => readAnchorsPage(src, market.device.address, p));
     expect(anchors.map((x) => x.toSeq).sort()).to.deep.equal([3n, 6n]);
+  });
+
+  it("market devices: sorts, model and text filters by the source; the same page from the index and the chain", async () => {
+    const all = [market.device.address, extraDevices.b, extraDevices.c, extraDevices.d, extraDevices.e];
+    const [m0, m1] = [market.models[0]!.modelId, market.models[1]!.modelId];
+    const read = (filter: MarketFilter, sort: MarketSort) => (src: ListSource, p: PageRequest) => readMarketDevicesPage(src, filter, sort, p);
+    /** Every page of sizes 1, 2, 3, n-1, n, n+1 equal from both sources; the devices of the pages in order. */
+    async function pages(what: string, filter: MarketFilter, sort: MarketSort): Promise<{ total: number; rows: Address[][] }> {
+      const first = await read(filter, sort)(viaChain, { offset: 0, limit: 1000 });
+      const n = first.totalCount;
+      let rows: Address[][] = [];
+      for (const size of [...new Set([1, 2, 3, n - 1, n, n + 1])].filter((s) => s >= 1)) {
+        const seen: Address[][] = [];
+        for (let offset = 0; offset < Math.max(n, 1); offset += size) {
+          const page = { offset, limit: size };
+          const [a, b] = await Promise.all([read(filter, sort)(viaIndex, page), read(filter, sort)(viaChain, page)]);
+          expect([a.source, b.source], what).to.deep.equal(["indexer", "rpc"]);
+          expect([a.totalCount, b.totalCount], `${what} total, size ${size}`).to.deep.equal([n, n]);
+          expect(json(a.items), `${what} offset ${offset} size ${size}`).to.deep.equal(json(b.items));
+          seen.push(a.items.map((d) => d.device));
+        }
+        if (size === 1000 || size === n || (n === 0 && size === 1)) rows = seen;
+        if (sort !== "price") expect(seen.flat(), `${what}: size ${size} covers each device once`).to.deep.equal(first.items.map((d) => d.device));
+      }
+      return { total: n, rows };
+    }
+    const stake = await pages("by stake", {}, "stake");
+    expect(stake.rows.flat()).to.deep.equal([extraDevices.c, extraDevices.b, extraDevices.e, extraDevices.d, market.device.address]);
+    const status = await pages("by status", {}, "status");
+    expect(status.rows.flat().at(-1)).to.equal(extraDevices.e); // active before paused
+    expect(new Set(status.rows.flat())).to.deep.equal(new Set(all));
+    // Price: six active offerings; a page shows each of its devices once, at its cheapest; D (no offering) is absent.
+    const price = await pages("by price", {}, "price");
+    expect(price.total).to.equal(6);
+    const [lo, hi] = [extraDevices.b, extraDevices.c].sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1));
+    expect(price.rows).to.deep.equal([[market.device.address, lo, hi, extraDevices.e]]);
+    const twoByTwo = await Promise.all([0, 2, 4].map((offset) => readMarketDevicesPage(viaIndex, {}, "price", { offset, limit: 2 })));
+    expect(twoByTwo.map((p) => p.items.map((d) => d.device))).to.deep.equal([[market.device.address], [lo, hi], [extraDevices.e, extraDevices.b]]);
+    // Model filter: only devices offering that model, whatever the sort.
+    const ofM1 = await pages("model 2 by price", { modelId: m1 }, "price");
+    expect(ofM1.rows).to.deep.equal([[market.device.address, extraDevices.c, extraDevices.b]]);
+    expect((await pages("model 2 by stake", { modelId: m1 }, "stake")).rows.flat()).to.deep.equal([extraDevices.c, extraDevices.b, market.device.address]);
+    expect(new Set((await pages("model 1 by status", { modelId: m0 }, "status")).rows.flat())).to.deep.equal(new Set([market.device.address, extraDevices.b, extraDevices.e]));
+    // Text: case-insensitive over endpoint and metadata, wildcards literal, an address fragment.
+    expect(new Set((await pages("text eu-", { text: "EU-" }, "stake")).rows.flat())).to.deep.equal(new Set([extraDevices.b, extraDevices.e]));
+    expect((await pages("text us_east", { text: "us_east" }, "price")).rows.flat()).to.deep.equal([extraDevices.c]);
+    expect((await pages("text us%east", { text: "us%east" }, "stake")).total).to.equal(0);
+    expect((await pages("text _ by status", { text: "_" }, "status")).rows.flat()).to.deep.equal([extraDevices.c]);
+    expect((await pages("address fragment", { text: extraDevices.d.slice(5, 15).toUpperCase() }, "status")).rows.flat()).to.deep.equal([extraDevices.d]);
+    expect((await pages("text and model", { text: "eu", modelId: m1 }, "price")).rows.flat()).to.deep.equal([extraDevices.b]);
   });
 
   it("index behind by N: its RPC fails while N blocks are mined, the lag is exactly N; healed, it catches up to 0", async () => {

@@ -1,36 +1,42 @@
 "use client";
 import Link from "next/link";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Addr } from "../components/Addr.tsx";
 import { Health } from "../components/Health.tsx";
 import { Reputation } from "../components/Reputation.tsx";
-import { useDevices } from "../hooks/useDevices.ts";
+import { Pager } from "../components/Pager.tsx";
+import { useMarketDevices } from "../hooks/useMarketDevices.ts";
 import { useLicenses } from "../hooks/useLicenses.ts";
 import { useModels } from "../hooks/useModels.ts";
 import { useToken } from "../hooks/useToken.ts";
 import type { DeviceInfo, ModelInfo, Offering } from "../lib/chain-reads.ts";
+import type { MarketSort } from "../lib/market-reads.ts";
 import { formatBps } from "../lib/format.ts";
 
-type DeviceSort = "price" | "stake" | "status";
 type ModelSort = "id" | "royalty" | "fee" | "licenses";
 
 export default function MarketPage() {
-  const devices = useDevices();
   const models = useModels();
   const licenses = useLicenses();
   const token = useToken();
   const [modelFilter, setModelFilter] = useState("all");
   const [text, setText] = useState("");
-  const [deviceSort, setDeviceSort] = useState<DeviceSort>("price");
+  const [deviceSort, setDeviceSort] = useState<MarketSort>("price");
+  // The search goes to the source: one read when typing pauses, not one per key.
+  const [search, setSearch] = useState("");
+  useEffect(() => {
+    const t = setTimeout(() => setSearch(text.trim()), 300);
+    return () => clearTimeout(t);
+  }, [text]);
+  const devices = useMarketDevices({ modelId: modelFilter === "all" ? undefined : BigInt(modelFilter), text: search || undefined }, deviceSort);
   const [modelSort, setModelSort] = useState<ModelSort>("id");
   const [showDeprecated, setShowDeprecated] = useState(false);
 
   const modelName = (id: bigint) => models.data?.find((m) => m.modelId === id)?.name ?? `#${id}`;
 
+  // The page comes filtered and sorted by the source; here only what each row shows and what its Buy opens.
   const rows = useMemo(() => {
-    const list: (DeviceInfo & { price?: bigint; buy?: Offering })[] = (devices.data ?? [])
-      .filter((d) => modelFilter === "all" || d.offerings.some((o) => o.modelId.toString() === modelFilter))
-      .filter((d) => !text || `${d.endpoint} ${d.metadata} ${d.device}`.toLowerCase().includes(text.toLowerCase()))
+    const list: (DeviceInfo & { price?: bigint; buy?: Offering })[] = (devices.data?.items ?? [])
       .map((d) => {
         const shown = d.offerings.filter((o) => modelFilter === "all" || o.modelId.toString() === modelFilter);
         const prices = shown.map((o) => o.price);
@@ -38,13 +44,8 @@ export default function MarketPage() {
         const buyable = shown.filter((o) => o.token.toLowerCase() === token.address.toLowerCase()).sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : 0));
         return { ...d, price: prices.length ? prices.reduce((a, b) => (a < b ? a : b)) : undefined, buy: buyable[0] };
       });
-    const cmp = {
-      price: (a: typeof list[number], b: typeof list[number]) => Number((a.price ?? 2n ** 96n) - (b.price ?? 2n ** 96n)),
-      stake: (a: typeof list[number], b: typeof list[number]) => Number(b.stake - a.stake),
-      status: (a: typeof list[number], b: typeof list[number]) => a.status.localeCompare(b.status),
-    }[deviceSort];
-    return list.sort(cmp);
-  }, [devices.data, modelFilter, text, deviceSort, token.address]);
+    return list;
+  }, [devices.data, modelFilter, token.address]);
 
   const licenseCounts = useMemo(() => {
     const counts = new Map<bigint, number>();
@@ -87,7 +88,7 @@ export default function MarketPage() {
         </label>
         <label>
           Sort devices by
-          <select value={deviceSort} onChange={(e) => setDeviceSort(e.target.value as DeviceSort)} aria-label="sort devices">
+          <select value={deviceSort} onChange={(e) => setDeviceSort(e.target.value as MarketSort)} aria-label="sort devices">
             <option value="price">lowest price</option>
             <option value="stake">highest stake</option>
             <option value="status">status</option>
@@ -96,7 +97,8 @@ export default function MarketPage() {
       </div>
 
       <section className="card" aria-label="devices" data-read-source={devices.data?.source}>
-        <h2>Devices ({rows.length})</h2>
+        <h2>Devices ({devices.data?.totalCount ?? 0}{deviceSort === "price" ? " offerings" : ""})</h2>
+        {deviceSort === "price" && <p className="muted small">Cheapest offering first; a device with offerings on several pages shows on each. Devices without an active offering are listed under the other sorts.</p>}
         {devices.isLoading && <p className="muted">Reading the device registry…</p>}
         {devices.error && <p className="error">{devices.error.message}</p>}
         {devices.data && rows.length === 0 && <p className="muted">No device matches. Providers register devices on the Provider page.</p>}
@@ -160,6 +162,7 @@ export default function MarketPage() {
             </tbody>
           </table>
         )}
+        <Pager paged={devices} label="devices" />
       </section>
 
       <section className="card" aria-label="models">

@@ -1,6 +1,6 @@
 "use client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { ListSource, PageRequest, SourcedPage } from "../lib/list-reads.ts";
 import { useListSource } from "./useListSource.ts";
 
@@ -23,6 +23,9 @@ export function usePaged<T>(key: readonly unknown[], read: (src: ListSource, pag
   const src = useListSource();
   const [pageSize, setSize] = useState(options.pageSize ?? DEFAULT_PAGE_SIZE);
   const [page, setPage] = useState(0);
+  // Another filter or sort is another list: start it at its first page.
+  const listKey = JSON.stringify(key, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  useEffect(() => setPage(0), [listKey]);
   const query = useQuery({
     queryKey: ["edgepay", "paged", ...key, src?.indexer?.url ?? null, page, pageSize],
     queryFn: () => read(src!, { offset: page * pageSize, limit: pageSize }),

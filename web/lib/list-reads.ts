@@ -49,7 +49,7 @@ const from = (c: RuntimeConfig) => BigInt(c.fromBlock);
 const lc = (s: string) => s.toLowerCase();
 
 /** The indexer when configured and answering, else the chain (an unreachable indexer is said, never hidden). */
-async function sourced<T>(src: ListSource, viaIndexer: (ix: IndexerClient) => Promise<Page<T>>, viaRpc: () => Promise<Page<T>>): Promise<SourcedPage<T>> {
+export async function sourced<T>(src: ListSource, viaIndexer: (ix: IndexerClient) => Promise<Page<T>>, viaRpc: () => Promise<Page<T>>): Promise<SourcedPage<T>> {
   if (src.indexer) {
     try {
       return { ...(await viaIndexer(src.indexer)), source: "indexer" };
@@ -62,7 +62,7 @@ async function sourced<T>(src: ListSource, viaIndexer: (ix: IndexerClient) => Pr
 }
 
 /** Sorts by the keys (compared in order) in the page's direction, then cuts the page. */
-function slicePage<T>(rows: T[], page: PageRequest, keys: (row: T) => (bigint | string | number)[]): Page<T> {
+export function slicePage<T>(rows: T[], page: PageRequest, keys: (row: T) => (bigint | string | number)[]): Page<T> {
   const dir = (page.orderDirection ?? "desc") === "desc" ? -1 : 1;
   const sorted = [...rows].sort((a, b) => {
     const ka = keys(a);
@@ -76,7 +76,7 @@ function slicePage<T>(rows: T[], page: PageRequest, keys: (row: T) => (bigint | 
   return { items: sorted.slice(page.offset, page.offset + page.limit), totalCount: rows.length, offset: page.offset, limit: page.limit };
 }
 
-const capitalized = (s: string): DeviceStatus => (DEVICE_STATUS.find((d) => d.toLowerCase() === s) ?? "None") as DeviceStatus;
+export const capitalized = (s: string): DeviceStatus => (DEVICE_STATUS.find((d) => d.toLowerCase() === s) ?? "None") as DeviceStatus;
 
 // ------------------------------------------------------------------ channels
 
