@@ -140,6 +140,8 @@ export const claim = onchainTable(
     // A provider's claim history newest first (the Provider page): tens of thousands of rows per busy provider.
     payeeBlockIdx: index().on(table.payee, table.block),
     deviceIdx: index().on(table.device),
+    // A model owner's royalties: the claims on its models' channels.
+    modelBlockIdx: index().on(table.modelId, table.block),
     blockIdx: index().on(table.block),
   }),
 );

@@ -196,6 +196,12 @@ describe("dashboard lists: indexer and chain agree; freshness and fallback", fun
     const claims = await agree("claims to the provider", (src, p) => readClaimsPage(src, { payee: market.provider }, p));
     expect(claims.map((c) => c.providerAmount > 0n)).to.deep.equal(Array(4).fill(true));
     await agree("claims on the device's channels", (src, p) => readClaimsPage(src, { devices: [market.device.address] }, p));
+    // By model (the model owner's royalties): each claim is on exactly one model's channel.
+    const perModel = [];
+    for (const m of market.models) perModel.push(await agree(`claims on model ${m.modelId}`, (src, p) => readClaimsPage(src, { modelIds: [m.modelId] }, p)));
+    expect(perModel.reduce((n, list) => n + list.length, 0)).to.equal(claims.length);
+    expect(perModel.filter((list) => list.length > 0).length).to.be.greaterThan(0);
+    expect(await agree("claims on both models", (src, p) => readClaimsPage(src, { modelIds: market.models.map((m) => m.modelId) }, p))).to.have.length(claims.length);
     expect((await readClaimsPage(viaIndex, { payee: clientsFor(net, 9).account.address }, { offset: 0, limit: 5 })).totalCount).to.equal(0);
     const models = await agree("models", (src, p) => readModelsPage(src, {}, p));
     expect(models.map((m) => m.name).sort()).to.deep.equal(["PP-OCR cls", "Silero VAD v5"]);

@@ -137,9 +137,11 @@ export function readChannelsPage(src: ListSource, filter: ChannelListFilter, pag
 export interface ClaimListFilter {
   payee?: Address;
   devices?: readonly Address[];
+  /** Claims on channels for these models (the model owner's royalties). */
+  modelIds?: readonly bigint[];
 }
 
-/** Claims to a payee or on channels to some devices, newest first by default (block, then position in the block). */
+/** Claims to a payee or on channels to some devices or models, newest first by default (block, then position in the block). */
 export function readClaimsPage(src: ListSource, filter: ClaimListFilter, page: PageRequest): Promise<SourcedPage<ClaimInfo>> {
   return sourced(
     src,
@@ -165,11 +167,19 @@ export function readClaimsPage(src: ListSource, filter: ClaimListFilter, page: P
       const address = c.contracts.paymentChannels;
       const [logs, opened] = await Promise.all([
         getContractEventsPaged(client, { address, abi: paymentChannelsAbi, eventName: "Claimed", args: filter.payee ? { payee: filter.payee } : undefined }, { fromBlock: from(c) }),
-        filter.devices ? getContractEventsPaged(client, { address, abi: paymentChannelsAbi, eventName: "ChannelOpened" }, { fromBlock: from(c) }) : Promise.resolve(undefined),
+        filter.devices || filter.modelIds ? getContractEventsPaged(client, { address, abi: paymentChannelsAbi, eventName: "ChannelOpened" }, { fromBlock: from(c) }) : Promise.resolve(undefined),
       ]);
+      // Claimed names only the channel: the channel's opening says its device and model.
       const wanted = filter.devices ? new Set(filter.devices.map(lc)) : undefined;
-      const ofDevices = opened && wanted ? new Set(opened.filter((l) => wanted.has(lc(l.args.device!))).map((l) => lc(l.args.channelId!))) : undefined;
-      const picked = logs.filter((l) => !ofDevices || ofDevices.has(lc(l.args.channelId!)));
+      const models = filter.modelIds ? new Set(filter.modelIds) : undefined;
+      const ofChannels = opened
+        ? new Set(
+            opened
+              .filter((l) => (!wanted || wanted.has(lc(l.args.device!))) && (!models || models.has(l.args.terms!.modelId)))
+              .map((l) => lc(l.args.channelId!)),
+          )
+        : undefined;
+      const picked = logs.filter((l) => !ofChannels || ofChannels.has(lc(l.args.channelId!)));
       const p = slicePage(picked, page, (l) => [l.blockNumber, l.logIndex]);
       const times = await blockTimes(client, [...new Set(p.items.map((l) => l.blockNumber))]);
       return {

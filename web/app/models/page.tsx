@@ -1,5 +1,5 @@
 "use client";
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import { type Address, type Hex } from "viem";
 import { useConfig, useConnection, useReadContracts } from "wagmi";
 import { writeContract } from "wagmi/actions";
@@ -8,10 +8,9 @@ import { Addr } from "../../components/Addr.tsx";
 import { LineChart } from "../../components/LineChart.tsx";
 import { RequireWallet } from "../../components/RequireWallet.tsx";
 import { TxList } from "../../components/TxList.tsx";
-import { useChannels } from "../../hooks/useChannels.ts";
-import { useClaims } from "../../hooks/useClaims.ts";
 import { useEdgepay } from "../../hooks/useEdgepay.ts";
 import { useLicenses } from "../../hooks/useLicenses.ts";
+import { useModelRoyalties } from "../../hooks/useModelRoyalties.ts";
 import { useModels } from "../../hooks/useModels.ts";
 import { useToken } from "../../hooks/useToken.ts";
 import { useTxRunner } from "../../hooks/useTxRunner.ts";
@@ -176,15 +175,11 @@ function Publish({ runner, account, mine }: { runner: Runner; account: Address; 
 function Royalties({ account, mine, runner, source }: { account: Address; mine: ModelInfo[]; runner: Runner; source: "indexer" | "rpc" | undefined }) {
   const edgepay = useEdgepay();
   const token = useToken(account);
-  const channels = useChannels({});
-  const claims = useClaims();
   const licenses = useLicenses();
-  const termsById = useMemo(() => new Map((channels.data ?? []).map((c) => [c.channelId.toLowerCase(), c.terms])), [channels.data]);
-  const ids = new Set(mine.map((m) => m.modelId));
-  // Claimed events carry the channel, ChannelOpened the model: join them to attribute each royalty to its model.
-  const royaltyClaims = (claims.data?.claims ?? [])
-    .map((c) => ({ ...c, modelId: termsById.get(c.channelId.toLowerCase())?.modelId }))
-    .filter((c) => c.modelId !== undefined && ids.has(c.modelId) && c.royalty > 0n)
+  // Only the claims on this owner's models (the database selects them by model when an indexer is configured).
+  const royalties = useModelRoyalties(mine.map((m) => m.modelId));
+  const royaltyClaims = [...(royalties.data?.entries() ?? [])]
+    .flatMap(([modelId, claims]) => claims.map((c) => ({ ...c, modelId })))
     .sort((a, b) => a.timestamp - b.timestamp);
   const { data: balances } = useReadContracts({
     allowFailure: false,
