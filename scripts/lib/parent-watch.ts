@@ -11,6 +11,7 @@
 //
 // The parent may write "after <pid>" lines on the pipe: this process then waits (within the grace period) until
 // those processes are gone before stopping. The chain uses it so that the worker's final claims still reach it.
+import { spawn } from "node:child_process";
 import { appendFileSync, readFileSync } from "node:fs";
 import net from "node:net";
 
@@ -86,6 +87,15 @@ if (Number.isInteger(fd) && fd > 2) {
     const deadline = Date.now() + grace;
     const kill = setTimeout(() => signalOwnGroup("SIGKILL"), grace + 5_000);
     kill.unref();
+    // The same SIGKILL from outside: a process whose SIGTERM handler blocks its event loop (seen with the Ponder
+    // indexer under load) never runs the timer above. A detached shell outlives it and does not need it; it checks
+    // the pid is still this kind of process (not a reused pid) before killing.
+    const target = String(process.pid);
+    try {
+      spawn("/bin/sh", ["-c", `sleep ${Math.ceil((grace + 8_000) / 1000)}; grep -qa parent-watch /proc/${target}/cmdline 2>/dev/null || exit 0; kill -9 -${target} 2>/dev/null || kill -9 ${target} 2>/dev/null`], { detached: true, stdio: "ignore" }).unref();
+    } catch {
+      // no shell: the in-process timer is all there is
+    }
     while ([...after].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     signalOwnGroup("SIGTERM");
   };
